@@ -19,6 +19,9 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     watson_speech_operator::tls::install_crypto_provider();
     match Cli::parse().command {
-        Command::Crd => Ok(()),
+        Command::Crd => {
+            print!("{}", watson_speech_operator::crd::to_yaml()?);
+            Ok(())
+        }
     }
 }

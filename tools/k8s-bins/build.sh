@@ -39,7 +39,9 @@ if [ -x "$cache/helm" ] && "$cache/helm" version --short 2>/dev/null | grep -q "
   echo "helm ${HELM_VERSION}: cached" >&2
 else
   echo "building helm ${HELM_VERSION}..." >&2
-  GOBIN="$cache" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"
+  GOBIN="$cache" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+    "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"
 fi
 "$cache/kube-apiserver" --version >&2
 echo "$cache"

@@ -1,0 +1,151 @@
+//! `CustomAcousticModel`: an IBM Speech to Text custom acoustic model trained on audio, optionally
+//! with a custom language model.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    ConfigMapKeyRef, DeletionPolicy, LocalRef, ModelStatus, ResourceStatus, SecretKeyRef,
+    ServiceRef, TrainingPolicy, UpgradePolicy,
+};
+
+/// A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only),
+/// trained on audio and, optionally, with a CustomLanguageModel of the same base model.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "speech.watson.dev",
+    version = "v1alpha1",
+    kind = "CustomAcousticModel",
+    namespaced,
+    shortname = "cam",
+    category = "watson",
+    status = "CustomAcousticModelStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Progress","type":"integer","jsonPath":".status.progress"}"#,
+    printcolumn = r#"{"name":"Base","type":"string","jsonPath":".spec.baseModelName"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.baseModelVersion"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
+pub struct CustomAcousticModelSpec {
+    /// The SpeechService (SpeechToText, same namespace) the model lives in.
+    pub service_ref: ServiceRef,
+    /// The base model; must support acoustic customization (previous generation, e.g.
+    /// `en-US_BroadbandModel`). Immutable.
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.baseModelName is immutable: create a new resource for another base model"))]
+    pub base_model_name: String,
+    /// The model name on the service; defaults to `<namespace>-<name>`. At most 256 characters,
+    /// without `\ / : = & ?`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[^\\/:=&?]+$"))]
+    pub model_name: Option<String>,
+    /// A description (at most 85 characters; the operator appends an ownership marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 85))]
+    pub description: Option<String>,
+    /// The base-model version to be on. Empty means the newest the service offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 160), regex(pattern = r"^[^\s]+\.v\d{4}-\d{2}-\d{2}$"))]
+    pub base_model_version: Option<String>,
+    /// Upgrade automatically (after the language model) or only on request.
+    #[serde(default)]
+    pub upgrade_policy: UpgradePolicy,
+    /// A CustomLanguageModel (same namespace, same base model) used for training and upgrades.
+    /// The acoustic model trains only when it is Available and on the same base-model version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_model_ref: Option<LocalRef>,
+    /// Audio resources (single files or zip/tar.gz archives). Names are unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub audio: Vec<AudioResource>,
+    /// Training parameters and policy.
+    #[serde(default)]
+    pub training: AcousticTraining,
+    /// Delete (default) or Retain the IBM model when this resource is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Adopt this existing IBM model instead of creating one. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    ))]
+    pub customization_id: Option<String>,
+    /// Stop all calls to the service for this model.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// An audio resource.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.containedContentType) || self.contentType in ['application/zip', 'application/gzip']").message("containedContentType is only allowed with contentType application/zip or application/gzip"))]
+pub struct AudioResource {
+    /// The resource name on the service (at most 128 characters).
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    )]
+    pub name: String,
+    /// The audio type (e.g. `audio/wav`, `audio/l16;rate=16000`) or archive type
+    /// (`application/zip`, `application/gzip`).
+    #[schemars(regex(pattern = r"^(audio/[a-z0-9.+-]+(;.*)?|application/zip|application/gzip)$"))]
+    pub content_type: String,
+    /// For archives: the type of every member (required for alaw, basic, l16 and mulaw).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^audio/[a-z0-9.+-]+(;.*)?$"))]
+    pub contained_content_type: Option<String>,
+    /// Where the bytes come from.
+    pub source: AudioSource,
+}
+
+/// Where audio bytes come from. Set exactly one field.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url)].filter(x, x).size() == 1").message("source: set exactly one of configMapKeyRef, secretKeyRef or url"))]
+pub struct AudioSource {
+    /// An http(s) URL to download (at most 100 MB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub url: Option<String>,
+    /// A ConfigMap key (`binaryData`) holding the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<ConfigMapKeyRef>,
+    /// A Secret key holding the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+}
+
+/// Training parameters for an acoustic model.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcousticTraining {
+    /// True (default): fail when any audio is invalid. False: train on the valid audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    /// OnChange (default) or Manual (annotation `speech.watson.dev/train-requested-at`).
+    #[serde(default)]
+    pub policy: TrainingPolicy,
+}
+
+/// Observed state of a CustomAcousticModel.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomAcousticModelStatus {
+    #[serde(flatten)]
+    pub model: ModelStatus,
+    /// Each audio resource as the service reports it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio: Vec<ResourceStatus>,
+    /// Minutes of valid audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_minutes_of_audio: Option<f64>,
+    /// The language model's customization ID and version used for the last training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_with_language_model: Option<String>,
+}

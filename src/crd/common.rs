@@ -1,0 +1,259 @@
+//! Parts shared by the custom resource kinds: references, data sources, policies and the status
+//! vocabulary (phases, conditions, operations).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of every kind of this operator.
+pub const GROUP: &str = "speech.watson.dev";
+/// The finalizer that guards the IBM model while the custom resource exists.
+pub const FINALIZER: &str = "speech.watson.dev/model";
+/// Annotation: set it to a new value to request one training (with `training.policy: Manual`).
+pub const TRAIN_REQUESTED_AT: &str = "speech.watson.dev/train-requested-at";
+/// Annotation: set it to a new value to request one upgrade (with `upgradePolicy: Manual`).
+pub const UPGRADE_REQUESTED_AT: &str = "speech.watson.dev/upgrade-requested-at";
+
+/// A reference to a SpeechService in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct ServiceRef {
+    /// Name of the SpeechService (same namespace) that holds the endpoint and credentials.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// A reference to another custom resource in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct LocalRef {
+    /// Name of the referenced object (same namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// A key of a ConfigMap in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub struct ConfigMapKeyRef {
+    /// Name of the ConfigMap (same namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the ConfigMap's `data` (text) or `binaryData` (bytes).
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// A key of a Secret in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub struct SecretKeyRef {
+    /// Name of the Secret (same namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret's data.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Where the content of a corpus, grammar or audio resource comes from. Set exactly one field.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(
+    "[has(self.text), has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url)].filter(x, x).size() == 1"
+).message("source: set exactly one of text, configMapKeyRef, secretKeyRef or url"))]
+pub struct Source {
+    /// The content itself, inline (text resources only: corpora and grammars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1_048_576))]
+    pub text: Option<String>,
+    /// A key of a ConfigMap holding the content; edits are picked up by a watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<ConfigMapKeyRef>,
+    /// A key of a Secret holding the content (for sensitive data); edits are picked up by a watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+    /// An http(s) URL the operator downloads the content from (size-limited, with a timeout).
+    /// The content is fetched again at every drift check; a change triggers retraining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub url: Option<String>,
+}
+
+/// What happens to the IBM model when the custom resource is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the IBM model (the default).
+    #[default]
+    Delete,
+    /// Leave the IBM model in place; only the custom resource goes.
+    Retain,
+}
+
+/// When a newer base-model version is offered, upgrade automatically or only on request.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum UpgradePolicy {
+    /// Upgrade as soon as a newer version is known (language models before acoustic models).
+    #[default]
+    Automatic,
+    /// Show `UpgradeAvailable` and wait for the annotation
+    /// `speech.watson.dev/upgrade-requested-at: <token>`.
+    Manual,
+}
+
+/// When to train.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum TrainingPolicy {
+    /// Train whenever the inputs changed since the last training, never otherwise.
+    #[default]
+    OnChange,
+    /// Report pending training in status and train once per new value of the annotation
+    /// `speech.watson.dev/train-requested-at`.
+    Manual,
+}
+
+/// The lifecycle phase shown to people (`kubectl get`). Conditions carry the detail.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Phase {
+    /// The model is being created on the service.
+    Creating,
+    /// Data (corpora, words, grammars, audio) is being added or analysed.
+    Processing,
+    /// The data is in place; training has not started (or is waiting for a request).
+    Ready,
+    /// The service is training the model.
+    Training,
+    /// Trained on the current inputs and usable.
+    Available,
+    /// The model is being upgraded to a newer base-model version.
+    Upgrading,
+    /// The last operation failed; see the conditions for the reason and the fix.
+    Failed,
+    /// The model is being deleted.
+    Deleting,
+    /// Waiting for a dependency (service, language model, Secret, ConfigMap).
+    WaitingForDependency,
+    /// `spec.suspend` is true; the operator makes no calls for this model.
+    Suspended,
+}
+
+impl Phase {
+    /// The name as shown in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Creating => "Creating",
+            Phase::Processing => "Processing",
+            Phase::Ready => "Ready",
+            Phase::Training => "Training",
+            Phase::Available => "Available",
+            Phase::Upgrading => "Upgrading",
+            Phase::Failed => "Failed",
+            Phase::Deleting => "Deleting",
+            Phase::WaitingForDependency => "WaitingForDependency",
+            Phase::Suspended => "Suspended",
+        }
+    }
+}
+
+/// A long-running IBM operation, current or past.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationRecord {
+    /// Train, Upgrade, Create, AddCorpus, AddGrammar, AddWords, AddAudio, Delete.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the operator started it.
+    pub started_at: Time,
+    /// The inputs digest the operation works on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
+    /// When it ended (past operations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// Succeeded or Failed (past operations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Wall-clock duration in seconds (past operations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// What went wrong, for failed operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// How a text resource (corpus, grammar) or audio resource stands on the service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    /// The resource name.
+    pub name: String,
+    /// The service's status: being_processed, analyzed, undetermined (text); ok, invalid (audio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_status: Option<String>,
+    /// Digest of the content the operator uploaded (to detect changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Words in the corpus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_words: Option<i64>,
+    /// Out-of-vocabulary words found (previous-generation models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_vocabulary_words: Option<i64>,
+    /// Audio duration in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// The service's error for this resource, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Status fields shared by the three model kinds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelStatus {
+    /// The generation of the spec this status reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The IBM customization ID of the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customization_id: Option<String>,
+    /// True when the model was adopted through `spec.customizationId` (never re-created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<bool>,
+    /// Lifecycle phase for people; see the conditions for details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The raw status the service reports (pending, ready, training, available, upgrading, failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_status: Option<String>,
+    /// The service's progress figure (0 or 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<i64>,
+    /// Base-model versions the model supports (more than one after an upgrade).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    /// The base-model version the model is currently on (the newest of `versions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model_version: Option<String>,
+    /// Digest of all inputs (data and training parameters) as currently specified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
+    /// Digest of the inputs the trained model reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_inputs_digest: Option<String>,
+    /// The operation in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_operation: Option<OperationRecord>,
+    /// The most recent finished operations, newest first (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<OperationRecord>,
+    /// The last `train-requested-at` token acted upon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_request_token: Option<String>,
+    /// The last `upgrade-requested-at` token acted upon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_request_token: Option<String>,
+    /// Standard conditions: Ready, Trained, UpToDate, DependenciesReady.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Warnings from the service (for example training warnings with strict: false).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
