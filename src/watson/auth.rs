@@ -1,0 +1,742 @@
+//! Authentication: the [`Auth`] modes and the IAM token cache.
+//!
+//! IAM tokens are fetched with the API-key grant, cached, and refreshed the way the IBM SDK cores
+//! do it:
+//!
+//! * a token is **never used within 10 s of its expiry**: a caller that finds no usable token
+//!   waits for a fetch;
+//! * after **80 % of its lifetime** a token is refreshed proactively: one caller fetches while
+//!   the others keep using the current token; if that refresh fails the current token is kept and
+//!   the next attempt is pushed 60 s ahead (or to the hard limit, whichever comes first);
+//! * **single flight**: at most one fetch runs at a time per client; callers that waited for a
+//!   fetch take its result (token or error) instead of starting their own.
+//!
+//! The lifetime comes from `expires_in`, else `expiration - now`, else the JWT's `exp - iat`
+//! (decoded without verifying the signature, as the SDKs do). A freshly fetched token is always
+//! used at least once, even if its lifetime is shorter than the 10 s margin.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+use super::Operation;
+use super::error::{Error, ErrorContext};
+
+/// The default IAM base URL (IBM Cloud public).
+pub const DEFAULT_IAM_URL: &str = "https://iam.cloud.ibm.com";
+
+/// A token is not used when it expires within this margin.
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+
+/// After a failed proactive refresh, the next attempt waits this long (bounded by the margin).
+pub const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+const IAM_GRANT_TYPE: &str = "urn:ibm:params:oauth:grant-type:apikey";
+
+/// How the client authenticates to the service. Secrets are [`SecretString`]s: they appear in no
+/// `Debug` output, log line or error.
+#[derive(Clone)]
+pub enum Auth {
+    /// An IBM Cloud API key exchanged for IAM bearer tokens at `url` (a base URL such as
+    /// `https://iam.cloud.ibm.com`; `/identity/token` is appended unless already present).
+    Iam {
+        /// The API key.
+        api_key: SecretString,
+        /// The IAM base URL (or the full token URL).
+        url: Url,
+    },
+    /// A bearer token managed by the caller (e.g. Cloud Pak for Data).
+    Bearer(SecretString),
+    /// HTTP Basic credentials. An API key sent directly is `username = "apikey"`, see
+    /// [`Auth::api_key_basic`].
+    Basic {
+        /// The user name (not secret).
+        username: String,
+        /// The password or API key.
+        password: SecretString,
+    },
+    /// No `Authorization` header.
+    None,
+}
+
+impl Auth {
+    /// IAM with the default IBM Cloud IAM endpoint.
+    pub fn iam(api_key: SecretString) -> Result<Auth, Error> {
+        let url = Url::parse(DEFAULT_IAM_URL)
+            .map_err(|e| Error::Config(format!("default IAM URL: {e}")))?;
+        Ok(Auth::Iam { api_key, url })
+    }
+
+    /// Basic authentication with the literal user name `apikey`, as in IBM's curl examples.
+    pub fn api_key_basic(api_key: SecretString) -> Auth {
+        Auth::Basic {
+            username: "apikey".to_string(),
+            password: api_key,
+        }
+    }
+
+    /// The secret values of this mode (for scrubbing text that came from the network).
+    pub(crate) fn secrets(&self) -> Vec<SecretString> {
+        match self {
+            Auth::Iam { api_key, .. } => vec![api_key.clone()],
+            Auth::Bearer(token) => vec![token.clone()],
+            Auth::Basic { password, .. } => vec![password.clone()],
+            Auth::None => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Iam { url, .. } => f
+                .debug_struct("Iam")
+                .field("api_key", &"[REDACTED]")
+                .field("url", &url.as_str())
+                .finish(),
+            Auth::Bearer(_) => f.debug_tuple("Bearer").field(&"[REDACTED]").finish(),
+            Auth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"[REDACTED]")
+                .finish(),
+            Auth::None => f.write_str("None"),
+        }
+    }
+}
+
+/// The IAM token URL for a configured IAM URL: `/identity/token` is appended unless the path
+/// already ends with it; a trailing `/` is ignored.
+pub fn iam_token_url(base: &Url) -> Result<Url, Error> {
+    let mut url = base.clone();
+    let path = url.path().trim_end_matches('/').to_string();
+    let path = if path.ends_with("/identity/token") {
+        path
+    } else {
+        format!("{path}/identity/token")
+    };
+    url.set_path(&path);
+    if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "IAM URL must be http(s): {}",
+            redact_url(base)
+        )));
+    }
+    Ok(url)
+}
+
+/// A URL for messages: user info removed.
+pub(crate) fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// The freshness of a cached token at some instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// Use it.
+    Fresh,
+    /// Still usable, but one caller should refresh it.
+    RefreshDue,
+    /// Must not be used (within the expiry margin or past expiry).
+    Expired,
+}
+
+/// When a token was fetched, when it should be refreshed, and when it expires. Pure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TokenTiming {
+    pub refresh_at: Instant,
+    pub expires_at: Instant,
+}
+
+impl TokenTiming {
+    /// Timing of a token fetched at `fetched_at` with lifetime `lifetime`.
+    pub fn new(fetched_at: Instant, lifetime: Duration) -> Self {
+        TokenTiming {
+            refresh_at: fetched_at + lifetime.mul_f64(0.8),
+            expires_at: fetched_at + lifetime,
+        }
+    }
+
+    pub fn freshness(&self, now: Instant) -> Freshness {
+        if now + EXPIRY_MARGIN >= self.expires_at {
+            Freshness::Expired
+        } else if now >= self.refresh_at {
+            Freshness::RefreshDue
+        } else {
+            Freshness::Fresh
+        }
+    }
+
+    /// After a failed proactive refresh: try again later, but before the token becomes unusable.
+    pub fn postpone_refresh(&mut self, now: Instant) {
+        let hard = self
+            .expires_at
+            .checked_sub(EXPIRY_MARGIN)
+            .unwrap_or(self.expires_at);
+        self.refresh_at = (now + REFRESH_RETRY_DELAY).min(hard);
+    }
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: SecretString,
+    timing: TokenTiming,
+}
+
+#[derive(Default)]
+struct CacheState {
+    current: Option<Cached>,
+    /// Incremented when a fetch finishes (success or failure).
+    generation: u64,
+    /// The error of the last fetch, if it failed.
+    last_error: Option<Error>,
+}
+
+/// The clock of a [`TokenCache`] (injected in tests).
+pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// A single-flight token cache. The fetch function and the clock are injected, so the timing
+/// and concurrency rules are tested without a server.
+pub(crate) struct TokenCache {
+    state: parking_lot::Mutex<CacheState>,
+    fetch_lock: tokio::sync::Mutex<()>,
+    clock: Clock,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache::with_clock(Arc::new(Instant::now))
+    }
+}
+
+impl TokenCache {
+    /// A cache reading time from `clock`.
+    pub fn with_clock(clock: Clock) -> Self {
+        TokenCache {
+            state: parking_lot::Mutex::new(CacheState::default()),
+            fetch_lock: tokio::sync::Mutex::new(()),
+            clock,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        (self.clock)()
+    }
+
+    /// Forgets the cached token (e.g. after the service rejected it).
+    pub fn invalidate(&self) {
+        self.state.lock().current = None;
+    }
+
+    /// Returns a usable token, fetching one if needed. `fetch` returns the token and its lifetime.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<SecretString, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(SecretString, Duration), Error>>,
+    {
+        let (snapshot, seen_generation) = {
+            let state = self.state.lock();
+            (state.current.clone(), state.generation)
+        };
+        let now = self.now();
+        match snapshot.as_ref().map(|c| c.timing.freshness(now)) {
+            Some(Freshness::Fresh) => {
+                if let Some(c) = snapshot {
+                    return Ok(c.token);
+                }
+            }
+            Some(Freshness::RefreshDue) => {
+                // Only the caller that wins the lock refreshes; the others keep the current token.
+                if let (Some(current), Ok(_guard)) = (snapshot, self.fetch_lock.try_lock()) {
+                    return Ok(self.proactive_refresh(current, fetch).await);
+                }
+                if let Some(c) = self.state.lock().current.clone() {
+                    return Ok(c.token);
+                }
+            }
+            Some(Freshness::Expired) | None => {}
+        }
+        // No usable token: wait for the single fetch.
+        let _guard = self.fetch_lock.lock().await;
+        {
+            let state = self.state.lock();
+            if let Some(c) = &state.current
+                && c.timing.freshness(self.now()) != Freshness::Expired
+            {
+                return Ok(c.token.clone());
+            }
+            if state.generation != seen_generation
+                && let Some(e) = &state.last_error
+            {
+                // A fetch finished (and failed) while we waited: share its result.
+                return Err(e.clone());
+            }
+        }
+        let fetched_at = self.now();
+        let result = fetch().await;
+        let mut state = self.state.lock();
+        state.generation += 1;
+        match result {
+            Ok((token, lifetime)) => {
+                state.current = Some(Cached {
+                    token: token.clone(),
+                    timing: TokenTiming::new(fetched_at, lifetime),
+                });
+                state.last_error = None;
+                Ok(token)
+            }
+            Err(e) => {
+                state.last_error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    async fn proactive_refresh<F, Fut>(&self, current: Cached, fetch: F) -> SecretString
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(SecretString, Duration), Error>>,
+    {
+        // Someone may have refreshed between our snapshot and the lock.
+        if let Some(c) = &self.state.lock().current
+            && c.timing.freshness(self.now()) == Freshness::Fresh
+        {
+            return c.token.clone();
+        }
+        let fetched_at = self.now();
+        let result = fetch().await;
+        let mut state = self.state.lock();
+        state.generation += 1;
+        match result {
+            Ok((token, lifetime)) => {
+                state.current = Some(Cached {
+                    token: token.clone(),
+                    timing: TokenTiming::new(fetched_at, lifetime),
+                });
+                state.last_error = None;
+                token
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "proactive IAM token refresh failed; keeping the current token");
+                let mut kept = current;
+                kept.timing.postpone_refresh(self.now());
+                state.current = Some(kept.clone());
+                kept.token
+            }
+        }
+    }
+}
+
+/// The IAM token response (unknown fields ignored; `refresh_token` is not kept).
+#[derive(Deserialize)]
+struct IamTokenResponse {
+    access_token: SecretString,
+    #[serde(default)]
+    expires_in: Option<f64>,
+    #[serde(default)]
+    expiration: Option<f64>,
+}
+
+/// The lifetime of a token from the IAM response fields, else from the JWT claims. Pure.
+pub(crate) fn token_lifetime(
+    expires_in: Option<f64>,
+    expiration: Option<f64>,
+    now_epoch_secs: f64,
+    jwt: &str,
+) -> Duration {
+    let secs = expires_in
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .or_else(|| {
+            expiration
+                .map(|e| e - now_epoch_secs)
+                .filter(|s| s.is_finite() && *s > 0.0)
+        })
+        .or_else(|| jwt_lifetime(jwt))
+        .unwrap_or(0.0);
+    Duration::from_secs_f64(secs.clamp(0.0, 365.0 * 24.0 * 3600.0))
+}
+
+/// `exp - iat` of a JWT, decoded without verifying the signature.
+fn jwt_lifetime(jwt: &str) -> Option<f64> {
+    #[derive(Deserialize)]
+    struct Claims {
+        exp: f64,
+        iat: f64,
+    }
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    Some(claims.exp - claims.iat).filter(|s| s.is_finite() && *s > 0.0)
+}
+
+/// Exchanges an API key for an IAM token. Returns the token and its lifetime. Every failure is an
+/// [`Error::Iam`] whose message has the secrets scrubbed by the caller-supplied `scrub`.
+pub(crate) async fn fetch_iam_token(
+    http: &reqwest::Client,
+    token_url: &Url,
+    api_key: &SecretString,
+    timeout: Duration,
+    scrub: &(dyn Fn(&str) -> String + Send + Sync),
+) -> (Option<u16>, Result<(SecretString, Duration), Error>) {
+    let iam_error = |status: Option<u16>, message: String| {
+        Error::Iam(ErrorContext {
+            operation: Operation::GetToken,
+            status,
+            transaction_id: None,
+            message: scrub(&message),
+        })
+    };
+    let form = [
+        ("grant_type", IAM_GRANT_TYPE),
+        ("apikey", api_key.expose_secret()),
+        ("response_type", "cloud_iam"),
+    ];
+    let response = http
+        .post(token_url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&form)
+        .timeout(timeout)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                None,
+                Err(iam_error(None, super::http::describe_reqwest(&e))),
+            );
+        }
+    };
+    let status = response.status();
+    let code = Some(status.as_u16());
+    let transaction_id = super::http::transaction_id(response.headers());
+    let body = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                code,
+                Err(iam_error(code, super::http::describe_reqwest(&e))),
+            );
+        }
+    };
+    if !status.is_success() {
+        let message = super::error::body_message(&body)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("IAM error").to_string());
+        let mut err = iam_error(code, message);
+        if let Error::Iam(c) = &mut err {
+            c.transaction_id = transaction_id;
+        }
+        return (code, Err(err));
+    }
+    let parsed: IamTokenResponse = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                code,
+                Err(iam_error(
+                    code,
+                    format!("cannot decode the IAM response: {e}"),
+                )),
+            );
+        }
+    };
+    let now_epoch = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let lifetime = token_lifetime(
+        parsed.expires_in,
+        parsed.expiration,
+        now_epoch,
+        parsed.access_token.expose_secret(),
+    );
+    (code, Ok((parsed.access_token, lifetime)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A manual clock for the cache.
+    #[derive(Clone)]
+    struct ManualClock(Arc<parking_lot::Mutex<Instant>>);
+
+    impl ManualClock {
+        fn new() -> Self {
+            ManualClock(Arc::new(parking_lot::Mutex::new(Instant::now())))
+        }
+        fn advance(&self, d: Duration) {
+            *self.0.lock() += d;
+        }
+        fn cache(&self) -> TokenCache {
+            let c = self.0.clone();
+            TokenCache::with_clock(Arc::new(move || *c.lock()))
+        }
+    }
+
+    #[test]
+    fn token_url_building() {
+        let cases = [
+            (
+                "https://iam.cloud.ibm.com",
+                "https://iam.cloud.ibm.com/identity/token",
+            ),
+            (
+                "https://iam.cloud.ibm.com/",
+                "https://iam.cloud.ibm.com/identity/token",
+            ),
+            (
+                "https://iam.cloud.ibm.com/identity/token",
+                "https://iam.cloud.ibm.com/identity/token",
+            ),
+            (
+                "http://127.0.0.1:8080/",
+                "http://127.0.0.1:8080/identity/token",
+            ),
+            ("http://h/prefix/", "http://h/prefix/identity/token"),
+        ];
+        for (base, want) in cases {
+            let url = iam_token_url(&Url::parse(base).expect("url")).expect("token url");
+            assert_eq!(url.as_str(), want, "{base}");
+        }
+        assert!(iam_token_url(&Url::parse("ftp://h").expect("url")).is_err());
+    }
+
+    #[test]
+    fn timing_rules() {
+        let t0 = Instant::now();
+        let timing = TokenTiming::new(t0, Duration::from_secs(3600));
+        assert_eq!(timing.freshness(t0), Freshness::Fresh);
+        assert_eq!(
+            timing.freshness(t0 + Duration::from_secs(2879)),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            timing.freshness(t0 + Duration::from_secs(2880)),
+            Freshness::RefreshDue
+        );
+        assert_eq!(
+            timing.freshness(t0 + Duration::from_secs(3589)),
+            Freshness::RefreshDue
+        );
+        assert_eq!(
+            timing.freshness(t0 + Duration::from_secs(3590)),
+            Freshness::Expired
+        );
+        assert_eq!(
+            timing.freshness(t0 + Duration::from_secs(4000)),
+            Freshness::Expired
+        );
+
+        // Short tokens: the 10 s margin wins over the 80 % rule.
+        let short = TokenTiming::new(t0, Duration::from_secs(12));
+        assert_eq!(short.freshness(t0), Freshness::Fresh);
+        assert_eq!(
+            short.freshness(t0 + Duration::from_secs(2)),
+            Freshness::Expired
+        );
+        let tiny = TokenTiming::new(t0, Duration::from_secs(5));
+        assert_eq!(tiny.freshness(t0), Freshness::Expired);
+    }
+
+    #[test]
+    fn postponed_refresh_stays_before_the_margin() {
+        let t0 = Instant::now();
+        let mut timing = TokenTiming::new(t0, Duration::from_secs(3600));
+        let now = t0 + Duration::from_secs(2900);
+        timing.postpone_refresh(now);
+        assert_eq!(timing.refresh_at, now + REFRESH_RETRY_DELAY);
+        let late = t0 + Duration::from_secs(3570);
+        timing.postpone_refresh(late);
+        assert_eq!(timing.refresh_at, t0 + Duration::from_secs(3590));
+    }
+
+    #[test]
+    fn lifetime_sources() {
+        let jwt = {
+            let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!(
+                "{}.{}.sig",
+                enc(r#"{"alg":"none"}"#),
+                enc(r#"{"iat":1000,"exp":1600}"#)
+            )
+        };
+        assert_eq!(
+            token_lifetime(Some(3600.0), Some(9e9), 0.0, &jwt),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            token_lifetime(None, Some(1300.0), 1000.0, &jwt),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            token_lifetime(None, None, 0.0, &jwt),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            token_lifetime(Some(0.0), None, 0.0, "opaque"),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let auth = Auth::Iam {
+            api_key: SecretString::from("CANARY-KEY"),
+            url: Url::parse("http://iam").expect("url"),
+        };
+        let text = format!("{auth:?}");
+        assert!(!text.contains("CANARY"), "{text}");
+        let basic = Auth::api_key_basic(SecretString::from("CANARY-KEY"));
+        let text = format!("{basic:?}");
+        assert!(
+            !text.contains("CANARY") && text.contains("apikey"),
+            "{text}"
+        );
+        let bearer = Auth::Bearer(SecretString::from("CANARY-KEY"));
+        assert!(!format!("{bearer:?}").contains("CANARY"));
+    }
+
+    type FetchFuture =
+        std::pin::Pin<Box<dyn Future<Output = Result<(SecretString, Duration), Error>> + Send>>;
+
+    fn counting_fetch(
+        counter: Arc<AtomicUsize>,
+        lifetime: Duration,
+    ) -> impl FnOnce() -> FetchFuture {
+        move || {
+            Box::pin(async move {
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok((SecretString::from(format!("token-{n}")), lifetime))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn single_flight_under_concurrency() {
+        let cache = Arc::new(TokenCache::default());
+        let counter = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let cache = cache.clone();
+            let counter = counter.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(counting_fetch(counter, Duration::from_secs(3600)))
+                    .await
+                    .map(|t| t.expose_secret().to_string())
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("join").expect("token"), "token-1");
+        }
+        assert_eq!(counter.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn proactive_refresh_and_expiry() {
+        let clock = ManualClock::new();
+        let cache = clock.cache();
+        let counter = Arc::new(AtomicUsize::new(0));
+        let ttl = Duration::from_secs(100);
+        let get = |c: &Arc<AtomicUsize>| counting_fetch(c.clone(), ttl);
+        assert_eq!(
+            cache.get(get(&counter)).await.expect("t").expose_secret(),
+            "token-1"
+        );
+        clock.advance(Duration::from_secs(50));
+        assert_eq!(
+            cache.get(get(&counter)).await.expect("t").expose_secret(),
+            "token-1"
+        );
+        assert_eq!(counter.load(Ordering::SeqCst), 1);
+        // Past 80 %: refreshed.
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(
+            cache.get(get(&counter)).await.expect("t").expose_secret(),
+            "token-2"
+        );
+        // Expired (within 10 s of the end of token-2): refetched.
+        clock.advance(Duration::from_secs(95));
+        assert_eq!(
+            cache.get(get(&counter)).await.expect("t").expose_secret(),
+            "token-3"
+        );
+        assert_eq!(counter.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn failed_proactive_refresh_keeps_token_and_postpones() {
+        let clock = ManualClock::new();
+        let cache = clock.cache();
+        let ok = Arc::new(AtomicUsize::new(0));
+        let ttl = Duration::from_secs(1000);
+        cache.get(counting_fetch(ok.clone(), ttl)).await.expect("t");
+        clock.advance(Duration::from_secs(850));
+        let failures = Arc::new(AtomicUsize::new(0));
+        let failing = |f: Arc<AtomicUsize>| {
+            move || async move {
+                f.fetch_add(1, Ordering::SeqCst);
+                Err::<(SecretString, Duration), _>(Error::Iam(ErrorContext::new(
+                    Operation::GetToken,
+                    "down",
+                )))
+            }
+        };
+        let t = cache
+            .get(failing(failures.clone()))
+            .await
+            .expect("old token kept");
+        assert_eq!(t.expose_secret(), "token-1");
+        // Postponed: no new attempt right away.
+        let t = cache
+            .get(failing(failures.clone()))
+            .await
+            .expect("old token kept");
+        assert_eq!(t.expose_secret(), "token-1");
+        assert_eq!(failures.load(Ordering::SeqCst), 1);
+        // Once unusable, the error surfaces.
+        clock.advance(Duration::from_secs(145));
+        assert!(cache.get(failing(failures.clone())).await.is_err());
+        assert_eq!(failures.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn waiters_share_a_failure() {
+        let cache = Arc::new(TokenCache::default());
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let cache = cache.clone();
+            let attempts = attempts.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(move || async move {
+                        attempts.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Err::<(SecretString, Duration), _>(Error::Iam(ErrorContext::new(
+                            Operation::GetToken,
+                            "down",
+                        )))
+                    })
+                    .await
+                    .is_err()
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.expect("join"));
+        }
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    }
+}

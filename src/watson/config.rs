@@ -1,0 +1,114 @@
+//! Client configuration and the hooks the operator plugs in (metrics observer, request budget).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use url::Url;
+
+use super::Operation;
+use super::auth::Auth;
+use super::retry::RetryPolicy;
+
+/// Receives one observation per HTTP attempt (retries and IAM token fetches included, the latter
+/// as [`Operation::GetToken`]). `status` is `None` when no response arrived. The latency covers
+/// sending the request and reading the response, not the wait for the request budget.
+pub trait CallObserver: Send + Sync {
+    /// Records one attempt.
+    fn observe(&self, op: Operation, status: Option<u16>, latency: Duration);
+}
+
+/// A request budget awaited before every attempt sent to the Speech service (retries included).
+/// IAM token fetches do not consume it: they go to another service with its own limits, and they
+/// must not be starved by the calls that need the token.
+///
+/// Implemented for [`governor::DefaultDirectRateLimiter`]; the operator shares one per
+/// SpeechService.
+#[async_trait]
+pub trait RequestBudget: Send + Sync {
+    /// Waits until one request may be sent.
+    async fn acquire(&self);
+}
+
+#[async_trait]
+impl RequestBudget for governor::DefaultDirectRateLimiter {
+    async fn acquire(&self) {
+        self.until_ready().await;
+    }
+}
+
+/// The configuration of an [`SttClient`](super::SttClient) or [`TtsClient`](super::TtsClient).
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// The service URL including the instance part, e.g.
+    /// `https://api.us-south.speech-to-text.watson.cloud.ibm.com/instances/{id}`. Must not carry
+    /// user info (credentials go in [`ClientConfig::auth`]).
+    pub url: Url,
+    /// How to authenticate.
+    pub auth: Auth,
+    /// Extra trusted root certificates (PEM, one or more), merged with the system roots. Also used
+    /// for the IAM endpoint.
+    pub ca_bundle_pem: Option<Vec<u8>>,
+    /// Timeout of one HTTP attempt to the service (connect + request + response).
+    pub timeout: Duration,
+    /// Timeout of one IAM token request.
+    pub token_timeout: Duration,
+    /// Labels added data with `X-Watson-Metadata: customer_id={id}` (on the calls IBM documents);
+    /// `DELETE /v1/user_data` removes such data. Must not contain `;` or `=`.
+    pub customer_id: Option<String>,
+    /// Sends `X-Watson-Learning-Opt-Out: true` on every request.
+    pub learning_opt_out: bool,
+    /// Automatic retries of transient failures.
+    pub retry: RetryPolicy,
+    /// Per-attempt metrics hook.
+    pub observer: Option<Arc<dyn CallObserver>>,
+    /// Request budget shared by the clients of one service instance.
+    pub budget: Option<Arc<dyn RequestBudget>>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    /// A configuration with defaults: 60 s request timeout, 30 s token timeout, the default
+    /// [`RetryPolicy`], no customer id, no hooks.
+    pub fn new(url: Url, auth: Auth) -> Self {
+        ClientConfig {
+            url,
+            auth,
+            ca_bundle_pem: None,
+            timeout: Duration::from_secs(60),
+            token_timeout: Duration::from_secs(30),
+            customer_id: None,
+            learning_opt_out: false,
+            retry: RetryPolicy::default(),
+            observer: None,
+            budget: None,
+            user_agent: concat!("watson-speech-operator/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &super::auth::redact_url(&self.url))
+            .field("auth", &self.auth)
+            .field(
+                "ca_bundle_pem",
+                &self
+                    .ca_bundle_pem
+                    .as_ref()
+                    .map(|b| format!("{} bytes", b.len())),
+            )
+            .field("timeout", &self.timeout)
+            .field("token_timeout", &self.token_timeout)
+            .field("customer_id", &self.customer_id)
+            .field("learning_opt_out", &self.learning_opt_out)
+            .field("retry", &self.retry)
+            .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field("budget", &self.budget.as_ref().map(|_| "set"))
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
