@@ -1,0 +1,322 @@
+//! Shared state of the reconcilers: the Kubernetes client, settings, the Event recorder, and one
+//! [`ServiceHandle`] per SpeechService (IBM clients, request budget, shared model listings).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Api, Client, ResourceExt};
+use parking_lot::Mutex;
+use secrecy::SecretString;
+
+use super::error::Error;
+use super::inputs::{InputError, Resolver};
+use crate::crd::speech_service::{AuthType, ServiceKind};
+use crate::crd::SpeechService;
+use crate::watson::stt_types::{AcousticModel, LanguageModel};
+use crate::watson::tts_types::VoiceModel;
+use crate::watson::{Auth, ClientConfig, RequestBudget, SttClient, TtsClient};
+
+/// Settings of the reconcilers (from the command line).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often an Available model (and each service) is checked for drift.
+    pub drift_interval: Duration,
+    /// Longest wait between two checks of a running operation.
+    pub max_poll_interval: Duration,
+    /// Expected duration of a language-model training, until the model's history says better.
+    pub expected_training: Duration,
+    /// Request timeout for IBM calls.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            drift_interval: Duration::from_secs(600),
+            max_poll_interval: Duration::from_secs(300),
+            expected_training: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything a reconcile needs.
+pub struct Context {
+    pub client: Client,
+    pub settings: Settings,
+    pub recorder: Recorder,
+    pub http: reqwest::Client,
+    services: Mutex<HashMap<String, Arc<ServiceHandle>>>,
+    budgets: Mutex<HashMap<String, (u32, u32, Arc<governor::DefaultDirectRateLimiter>)>>,
+    /// Per-object consecutive failures, for jittered exponential backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// Builds the context.
+    pub fn new(client: Client, settings: Settings) -> Result<Arc<Self>, Error> {
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Error::InvalidSpec(format!("HTTP client: {e}")))?;
+        let reporter = Reporter {
+            controller: "watson-speech-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Ok(Arc::new(Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            settings,
+            http,
+            services: Mutex::new(HashMap::new()),
+            budgets: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// An input resolver for a namespace.
+    pub fn resolver(&self, namespace: &str) -> Resolver {
+        Resolver::new(self.client.clone(), namespace, self.http.clone())
+    }
+
+    /// The handle for `namespace/name`, building (or rebuilding after a spec, Secret or CA
+    /// change) its IBM client. Credentials are read on every call, so a rotated Secret is used
+    /// without a restart.
+    pub async fn service(&self, namespace: &str, name: &str) -> Result<Arc<ServiceHandle>, Error> {
+        let api: Api<SpeechService> = Api::namespaced(self.client.clone(), namespace);
+        let svc = api.get_opt(name).await?.ok_or_else(|| {
+            Error::Service(format!(
+                "SpeechService {name} does not exist in namespace {namespace}: create it or fix spec.serviceRef"
+            ))
+        })?;
+        let resolver = self.resolver(namespace);
+        let (auth, secret_version) = self.auth_for(&svc, namespace).await?;
+        let (ca, ca_digest) = match &svc.spec.ca_bundle {
+            Some(r) => {
+                let pem = resolver.config_map_key(r).await?;
+                let d = super::inputs::digest(&pem);
+                (Some(pem), d)
+            }
+            None => (None, String::new()),
+        };
+        let key = format!(
+            "{}/{}/{}/{}",
+            svc.metadata.generation.unwrap_or_default(),
+            svc.uid().unwrap_or_default(),
+            secret_version,
+            ca_digest
+        );
+        let id = format!("{namespace}/{name}");
+        if let Some(h) = self.services.lock().get(&id)
+            && h.key == key
+        {
+            return Ok(h.clone());
+        }
+        let url = url::Url::parse(&svc.spec.url)
+            .map_err(|e| Error::InvalidSpec(format!("spec.url {:?}: {e}", svc.spec.url)))?;
+        let mut config = ClientConfig::new(url, auth);
+        config.ca_bundle_pem = ca;
+        config.timeout = self.settings.request_timeout;
+        config.customer_id = svc.spec.customer_id.clone();
+        config.learning_opt_out = svc.spec.learning_opt_out;
+        config.budget = self.budget(&id, &svc);
+        let (stt, tts) = match svc.spec.service {
+            ServiceKind::SpeechToText => (Some(SttClient::new(config)?), None),
+            ServiceKind::TextToSpeech => (None, Some(TtsClient::new(config)?)),
+        };
+        let handle = Arc::new(ServiceHandle {
+            key,
+            kind: svc.spec.service,
+            stt,
+            tts,
+            listings: tokio::sync::Mutex::new(Listings::default()),
+        });
+        self.services.lock().insert(id, handle.clone());
+        Ok(handle)
+    }
+
+    fn budget(&self, id: &str, svc: &SpeechService) -> Option<Arc<dyn RequestBudget>> {
+        let b = svc.spec.request_budget.as_ref()?;
+        let rps = b.requests_per_second.max(1);
+        let burst = b.burst.unwrap_or(rps).max(1);
+        let mut budgets = self.budgets.lock();
+        if let Some((r, bu, lim)) = budgets.get(id)
+            && *r == rps
+            && *bu == burst
+        {
+            return Some(lim.clone() as Arc<dyn RequestBudget>);
+        }
+        let quota = governor::Quota::per_second(NonZeroU32::new(rps)?)
+            .allow_burst(NonZeroU32::new(burst)?);
+        let lim = Arc::new(governor::RateLimiter::direct(quota));
+        budgets.insert(id.to_string(), (rps, burst, lim.clone()));
+        Some(lim as Arc<dyn RequestBudget>)
+    }
+
+    async fn auth_for(&self, svc: &SpeechService, namespace: &str) -> Result<(Auth, String), Error> {
+        let auth = &svc.spec.auth;
+        if auth.kind == AuthType::None {
+            return Ok((Auth::None, String::new()));
+        }
+        let Some(r) = &auth.secret_ref else {
+            return Err(Error::InvalidSpec(
+                "spec.auth.secretRef is required unless spec.auth.type is None".into(),
+            ));
+        };
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api
+            .get_opt(&r.name)
+            .await?
+            .ok_or_else(|| InputError::NotFound {
+                kind: "Secret",
+                name: r.name.clone(),
+                detail: "(credentials) does not exist".into(),
+            })?;
+        let version = secret.resource_version().unwrap_or_default();
+        let read = |key: &Option<String>, default: &str| -> Result<SecretString, Error> {
+            let key = key.as_deref().unwrap_or(default);
+            let bytes = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|b| b.0.clone())
+                .ok_or_else(|| InputError::NotFound {
+                    kind: "Secret",
+                    name: r.name.clone(),
+                    detail: format!("(credentials) has no key {key:?}"),
+                })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                InputError::Malformed(format!("Secret {} key {key:?} is not UTF-8", r.name))
+            })?;
+            Ok(SecretString::from(text.trim().to_string()))
+        };
+        let auth = match auth.kind {
+            AuthType::Iam => {
+                let api_key = read(&r.api_key_key, "apikey")?;
+                let iam_url = auth
+                    .iam_url
+                    .as_deref()
+                    .unwrap_or("https://iam.cloud.ibm.com");
+                let url = url::Url::parse(iam_url)
+                    .map_err(|e| Error::InvalidSpec(format!("spec.auth.iamUrl: {e}")))?;
+                Auth::Iam { api_key, url }
+            }
+            AuthType::Bearer => Auth::Bearer(read(&r.token_key, "token")?),
+            AuthType::Basic => {
+                let user = read(&r.username_key, "username")?;
+                Auth::Basic {
+                    username: secrecy::ExposeSecret::expose_secret(&user).to_string(),
+                    password: read(&r.password_key, "password")?,
+                }
+            }
+            AuthType::None => Auth::None,
+        };
+        Ok((auth, version))
+    }
+
+    /// Records a failure of `key` and returns the next backoff (jittered exponential, 5 s to
+    /// 10 min).
+    pub fn backoff(&self, key: &str, base: Duration) -> Duration {
+        let n = {
+            let mut f = self.failures.lock();
+            let n = f.entry(key.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        let exp = base.saturating_mul(1u32 << (n.min(8) - 1));
+        let capped = exp.min(Duration::from_secs(600));
+        let jitter = rand::random::<f64>() * 0.3 + 0.85;
+        capped.mul_f64(jitter)
+    }
+
+    /// Clears the failure count of `key` after a success.
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().remove(key);
+    }
+}
+
+/// Model listings of one service, shared by every model of it: many models in flight cost one
+/// LIST per interval instead of one GET each.
+#[derive(Default)]
+pub struct Listings {
+    language: Option<(Instant, Arc<Vec<LanguageModel>>)>,
+    acoustic: Option<(Instant, Arc<Vec<AcousticModel>>)>,
+    voice: Option<(Instant, Arc<Vec<VoiceModel>>)>,
+}
+
+/// One SpeechService's IBM client(s) and shared listings.
+pub struct ServiceHandle {
+    key: String,
+    pub kind: ServiceKind,
+    pub stt: Option<SttClient>,
+    pub tts: Option<TtsClient>,
+    listings: tokio::sync::Mutex<Listings>,
+}
+
+impl ServiceHandle {
+    /// The STT client, or an error naming the mismatch.
+    pub fn stt(&self) -> Result<&SttClient, Error> {
+        self.stt.as_ref().ok_or_else(|| {
+            Error::InvalidSpec(
+                "spec.serviceRef names a TextToSpeech SpeechService; language and acoustic models need SpeechToText".into(),
+            )
+        })
+    }
+
+    /// The TTS client, or an error naming the mismatch.
+    pub fn tts(&self) -> Result<&TtsClient, Error> {
+        self.tts.as_ref().ok_or_else(|| {
+            Error::InvalidSpec(
+                "spec.serviceRef names a SpeechToText SpeechService; voice models need TextToSpeech".into(),
+            )
+        })
+    }
+
+    /// All language models of the instance, at most `max_age` old (one LIST shared by all).
+    pub async fn language_models(&self, max_age: Duration) -> Result<Arc<Vec<LanguageModel>>, Error> {
+        let mut l = self.listings.lock().await;
+        if let Some((at, v)) = &l.language
+            && at.elapsed() <= max_age
+        {
+            return Ok(v.clone());
+        }
+        let list = Arc::new(self.stt()?.list_language_models(None).await?.customizations);
+        l.language = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// All acoustic models of the instance, at most `max_age` old.
+    pub async fn acoustic_models(&self, max_age: Duration) -> Result<Arc<Vec<AcousticModel>>, Error> {
+        let mut l = self.listings.lock().await;
+        if let Some((at, v)) = &l.acoustic
+            && at.elapsed() <= max_age
+        {
+            return Ok(v.clone());
+        }
+        let list = Arc::new(self.stt()?.list_acoustic_models(None).await?.customizations);
+        l.acoustic = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// All voice models of the instance, at most `max_age` old.
+    pub async fn voice_models(&self, max_age: Duration) -> Result<Arc<Vec<VoiceModel>>, Error> {
+        let mut l = self.listings.lock().await;
+        if let Some((at, v)) = &l.voice
+            && at.elapsed() <= max_age
+        {
+            return Ok(v.clone());
+        }
+        let list = Arc::new(self.tts()?.list_custom_models(None).await?.customizations);
+        l.voice = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// Forgets the listings (after a mutation, so the next read is fresh).
+    pub async fn invalidate(&self) {
+        *self.listings.lock().await = Listings::default();
+    }
+}

@@ -1,0 +1,66 @@
+//! Errors of the reconcilers, each with a stable category (Event reason, condition reason,
+//! metric label) and a retry class.
+
+use crate::errors::{Classified, RetryClass};
+
+/// Why a reconcile could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Kubernetes API failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The IBM service answered with an error.
+    #[error("{0}")]
+    Watson(#[from] crate::watson::Error),
+    /// A referenced input (ConfigMap, Secret, URL) is missing or unusable.
+    #[error("{0}")]
+    Input(#[from] super::inputs::InputError),
+    /// The SpeechService is missing or not usable yet.
+    #[error("{0}")]
+    Service(String),
+    /// The spec cannot work as written (a mismatch the schema cannot see).
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// An adopted model does not match the spec.
+    #[error("{0}")]
+    AdoptionMismatch(String),
+    /// The per-instance model limit is reached.
+    #[error("{0}")]
+    QuotaExceeded(String),
+}
+
+impl Classified for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesError",
+            Error::Watson(e) => e.category(),
+            Error::Input(e) => e.category(),
+            Error::Service(_) => "ServiceNotReady",
+            Error::InvalidSpec(_) => "InvalidSpec",
+            Error::AdoptionMismatch(_) => "AdoptionMismatch",
+            Error::QuotaExceeded(_) => "QuotaExceeded",
+        }
+    }
+
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            Error::Kube(_) => RetryClass::Backoff,
+            Error::Watson(e) => e.retry_class(),
+            Error::Input(e) => e.retry_class(),
+            // Woken by the SpeechService watch; a slow retry covers the rest.
+            Error::Service(_) => RetryClass::Credentials,
+            Error::InvalidSpec(_) | Error::AdoptionMismatch(_) => RetryClass::WaitForSpecChange,
+            Error::QuotaExceeded(_) => RetryClass::Credentials,
+        }
+    }
+}
+
+impl Error {
+    /// The IBM transaction id, when the error came from the service.
+    pub fn transaction_id(&self) -> Option<&str> {
+        match self {
+            Error::Watson(e) => e.transaction_id(),
+            _ => None,
+        }
+    }
+}

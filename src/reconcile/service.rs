@@ -1,0 +1,73 @@
+//! The SpeechService reconciler: one cheap authenticated call per drift interval proves the
+//! credentials and the endpoint (`Ready`), and counts the instance's custom models against the
+//! quota.
+
+use std::sync::Arc;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::{Api, ResourceExt};
+use tracing::warn;
+
+use super::context::Context;
+use super::error::Error;
+use super::status::{self, READY};
+use crate::crd::speech_service::ServiceKind;
+use crate::crd::{SpeechService, SpeechServiceStatus};
+use crate::errors::Classified;
+
+/// The per-instance limit of custom models of one kind on IBM Cloud.
+pub const MODEL_QUOTA: i64 = 1024;
+
+/// Reconciles one SpeechService.
+pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let api: Api<SpeechService> = Api::namespaced(ctx.client.clone(), &ns);
+    let generation = obj.metadata.generation;
+    let old = obj.status.clone().unwrap_or_default();
+    let mut st = old.clone();
+    st.observed_generation = generation;
+    st.model_quota = Some(MODEL_QUOTA);
+
+    let check = async {
+        let handle = ctx.service(&ns, &name).await?;
+        let count = match handle.kind {
+            ServiceKind::SpeechToText => {
+                let lm = handle.language_models(std::time::Duration::ZERO).await?.len();
+                let am = handle.acoustic_models(std::time::Duration::ZERO).await?.len();
+                lm.max(am)
+            }
+            ServiceKind::TextToSpeech => handle.voice_models(std::time::Duration::ZERO).await?.len(),
+        };
+        Ok::<usize, Error>(count)
+    };
+    let requeue = match check.await {
+        Ok(count) => {
+            st.models_in_use = Some(count as i64);
+            let (reason, message) = if count as i64 >= MODEL_QUOTA * 9 / 10 {
+                ("QuotaNearlyExhausted", format!("{count} of {MODEL_QUOTA} custom models in use: delete unused models before the limit blocks new ones"))
+            } else {
+                ("Connected", format!("credentials accepted; {count} custom models in use"))
+            };
+            status::set_condition(&mut st.conditions, READY, true, reason, message, generation);
+            ctx.succeeded(&format!("sps/{ns}/{name}"));
+            Requeue::requeue(ctx.settings.drift_interval)
+        }
+        Err(e) => {
+            let mut message = e.to_string();
+            if let Some(tx) = e.transaction_id() {
+                message.push_str(&format!(" (IBM transaction {tx})"));
+            }
+            warn!(service = %name, category = e.category(), error = %message, "SpeechService check failed");
+            status::set_condition(&mut st.conditions, READY, false, e.category(), message, generation);
+            Requeue::requeue(ctx.backoff(&format!("sps/{ns}/{name}"), std::time::Duration::from_secs(10)))
+        }
+    };
+    if st != old {
+        let patch = serde_json::json!({ "status": SpeechServiceStatus { ..st } });
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(requeue)
+}
