@@ -569,12 +569,11 @@ pub fn training_warning(
     names: &[String],
     model_type: &str,
 ) -> Value {
-    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
     json!({
         "code": code,
         "message": format!(
             "Analysis of the following {resource_type} has not completed successfully: [{}]. They will be excluded from custom {model_type} model training.",
-            quoted.join(", ")
+            names.join(", ")
         ),
     })
 }
