@@ -14,11 +14,18 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
+    /// Run the IBM Watson Speech customization API simulator.
+    Simulate(watson_speech_operator::simulator::SimulateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     watson_speech_operator::tls::install_crypto_provider();
     match Cli::parse().command {
         Command::Crd => Ok(()),
+        Command::Simulate(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(watson_speech_operator::simulator::run(args))?;
+            Ok(())
+        }
     }
 }

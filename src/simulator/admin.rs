@@ -1,0 +1,168 @@
+//! A typed client for the simulator's admin API, for tests and benchmarks anywhere in the
+//! project.
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::api::{
+    ConfigPatch, Counters, Faults, PublishVersion, RequestPage, RuntimeConfig, SimModel, SimModels,
+};
+
+/// Errors of the admin client.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Transport or decoding failure.
+    #[error("admin request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The simulator answered with an unexpected status.
+    #[error("admin request answered {status}: {body}")]
+    Status { status: u16, body: String },
+}
+
+/// Client of `/_simulator/...`.
+#[derive(Clone, Debug)]
+pub struct AdminClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    /// A client for the simulator at `base_url` (e.g. `http://127.0.0.1:8089`).
+    pub fn new(base_url: impl Into<String>) -> Result<Self, AdminError> {
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Self::with_client(base_url, http))
+    }
+
+    /// A client using a caller-built `reqwest::Client` (e.g. one trusting a test CA).
+    pub fn with_client(base_url: impl Into<String>, http: reqwest::Client) -> Self {
+        let base = base_url.into().trim_end_matches('/').to_owned();
+        AdminClient { base, http }
+    }
+
+    /// The simulator base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/_simulator{path}", self.base)
+    }
+
+    async fn check(
+        resp: reqwest::Response,
+        expected: StatusCode,
+    ) -> Result<reqwest::Response, AdminError> {
+        if resp.status() == expected {
+            Ok(resp)
+        } else {
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            Err(AdminError::Status { status, body })
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, AdminError> {
+        let resp = self.http.get(self.url(path)).send().await?;
+        Ok(Self::check(resp, StatusCode::OK).await?.json().await?)
+    }
+
+    /// `POST /_simulator/reset`: forget models, faults, log and counters (config stays).
+    pub async fn reset(&self) -> Result<(), AdminError> {
+        let resp = self.http.post(self.url("/reset")).send().await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `POST /_simulator/base-models/{name}/versions`: publishes a new base-model version
+    /// (`None`: one day after the newest). Returns the version string.
+    pub async fn publish_base_version(
+        &self,
+        base_model: &str,
+        version: Option<&str>,
+    ) -> Result<String, AdminError> {
+        let body = PublishVersion {
+            version: version.map(str::to_owned),
+        };
+        let resp = self
+            .http
+            .post(self.url(&format!("/base-models/{base_model}/versions")))
+            .json(&body)
+            .send()
+            .await?;
+        let out: PublishVersion = Self::check(resp, StatusCode::CREATED).await?.json().await?;
+        Ok(out.version.unwrap_or_default())
+    }
+
+    /// `POST /_simulator/models/{id}/fail-next-training`.
+    pub async fn fail_next_training(&self, customization_id: &str) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .post(self.url(&format!("/models/{customization_id}/fail-next-training")))
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `DELETE /_simulator/models/{id}`: out-of-band delete of any model.
+    pub async fn delete_model(&self, customization_id: &str) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .delete(self.url(&format!("/models/{customization_id}")))
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `GET /_simulator/models`.
+    pub async fn models(&self) -> Result<Vec<SimModel>, AdminError> {
+        Ok(self.get_json::<SimModels>("/models").await?.models)
+    }
+
+    /// `PUT /_simulator/faults`.
+    pub async fn set_faults(&self, faults: &Faults) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .put(self.url("/faults"))
+            .json(faults)
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `GET /_simulator/faults`.
+    pub async fn faults(&self) -> Result<Faults, AdminError> {
+        self.get_json("/faults").await
+    }
+
+    /// `DELETE /_simulator/faults`.
+    pub async fn clear_faults(&self) -> Result<(), AdminError> {
+        let resp = self.http.delete(self.url("/faults")).send().await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `GET /_simulator/requests?since=SEQ`.
+    pub async fn requests(&self, since: u64) -> Result<RequestPage, AdminError> {
+        self.get_json(&format!("/requests?since={since}")).await
+    }
+
+    /// `GET /_simulator/counters`.
+    pub async fn counters(&self) -> Result<Counters, AdminError> {
+        self.get_json("/counters").await
+    }
+
+    /// `PUT /_simulator/config`.
+    pub async fn set_config(&self, patch: &ConfigPatch) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .put(self.url("/config"))
+            .json(patch)
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `GET /_simulator/config`.
+    pub async fn config(&self) -> Result<RuntimeConfig, AdminError> {
+        self.get_json("/config").await
+    }
+}

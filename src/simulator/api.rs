@@ -1,0 +1,134 @@
+//! Wire types of the admin API (`/_simulator/...`), shared by the server and
+//! [`AdminClient`](super::admin::AdminClient).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of a simulated model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Language,
+    Acoustic,
+    Voice,
+}
+
+/// One model as the admin API lists it (`GET /_simulator/models`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimModel {
+    pub customization_id: String,
+    pub kind: ModelKind,
+    pub name: String,
+    pub description: String,
+    pub base_model_name: Option<String>,
+    pub language: String,
+    /// `None` for voice models (they have no status).
+    pub status: Option<String>,
+    pub versions: Vec<String>,
+    /// Scaled real seconds the simulator spent in this model's asynchronous operations
+    /// (analysis, training, upgrade, reset).
+    pub busy_seconds: f64,
+    /// Creation time (Unix ms), used for ordering; not part of the wire format.
+    #[serde(skip)]
+    pub created_ms: u64,
+}
+
+/// `GET /_simulator/models`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimModels {
+    pub models: Vec<SimModel>,
+}
+
+/// Injected faults (`PUT /_simulator/faults`). Every field is optional on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Probability per HTTP status (keys are status codes as strings, e.g. `"503"`).
+    pub error_rates: BTreeMap<String, f64>,
+    /// `Retry-After` seconds sent with injected 429 (and 503) responses.
+    pub retry_after_seconds: u64,
+    /// Delay added before every API request.
+    pub latency_ms: u64,
+    /// Probability that a request's connection is closed without a response.
+    pub drop_rate: f64,
+    /// `/identity/token` answers 503.
+    pub iam_outage: bool,
+}
+
+/// One entry of the request log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub seq: u64,
+    /// Unix ms when the request arrived.
+    pub at_ms: u64,
+    pub method: String,
+    pub path: String,
+    /// The [`Operation`](crate::watson::Operation) name, if the request matched one.
+    pub operation: Option<String>,
+    /// The status sent; 0 when the connection was dropped by a fault.
+    pub status: u16,
+    pub customization_id: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// `GET /_simulator/requests?since=SEQ`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestPage {
+    pub requests: Vec<RequestRecord>,
+    /// Pass this as `since` to get only newer requests.
+    pub next_seq: u64,
+}
+
+/// `GET /_simulator/counters`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub total: u64,
+    /// Operation name → status code (as a string) → count.
+    pub by_operation: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// The count for one operation and status.
+    pub fn get(&self, operation: crate::watson::Operation, status: u16) -> u64 {
+        self.by_operation
+            .get(operation.as_str())
+            .and_then(|m| m.get(&status.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// All requests of one operation, whatever the status.
+    pub fn total_for(&self, operation: crate::watson::Operation) -> u64 {
+        self.by_operation
+            .get(operation.as_str())
+            .map(|m| m.values().sum())
+            .unwrap_or(0)
+    }
+}
+
+/// Settings that can change at run time (`GET /_simulator/config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeConfig {
+    pub time_scale: f64,
+    pub model_cap: usize,
+    pub token_ttl_seconds: u64,
+}
+
+/// `PUT /_simulator/config`: only the given fields change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_cap: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_ttl_seconds: Option<u64>,
+}
+
+/// `POST /_simulator/base-models/{name}/versions` request and response.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishVersion {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}

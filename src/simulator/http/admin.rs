@@ -1,0 +1,168 @@
+//! The admin API (`/_simulator/...`, no authentication, never subject to faults or logging).
+//! The contract is documented in `docs/simulator.md`; [`AdminClient`](crate::simulator::admin::AdminClient)
+//! is its typed client.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde_json::json;
+
+use super::errors::ApiError;
+use super::{Sim, empty, json_response, parse_json, query_map};
+use crate::simulator::api::{ConfigPatch, Faults, PublishVersion, SimModels};
+use crate::simulator::faults;
+use crate::simulator::log::RequestLog;
+use crate::simulator::state::State;
+
+type S = AxState<Arc<Sim>>;
+type Res = Result<Response, ApiError>;
+
+/// The admin routes, relative to `/_simulator`.
+pub fn router() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/reset", post(reset))
+        .route("/base-models/{name}/versions", post(publish_version))
+        .route("/models", get(models))
+        .route("/models/{id}", axum::routing::delete(delete_model))
+        .route("/models/{id}/fail-next-training", post(fail_next_training))
+        .route(
+            "/faults",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
+        .route("/requests", get(requests))
+        .route("/counters", get(counters))
+        .route("/config", get(get_config).put(put_config))
+}
+
+fn to_json<T: serde::Serialize>(status: StatusCode, v: &T) -> Res {
+    let value = serde_json::to_value(v).map_err(|e| ApiError::Status(500, e.to_string()))?;
+    Ok(json_response(status, value))
+}
+
+async fn reset(AxState(sim): S) -> Res {
+    {
+        let mut st = sim.state.lock();
+        let owner = st.owner.clone();
+        *st = State::new(owner);
+    }
+    *sim.faults.lock() = Faults::default();
+    *sim.log.lock() = RequestLog::default();
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn publish_version(AxState(sim): S, Path(name): Path<String>, body: Bytes) -> Res {
+    let req: PublishVersion = parse_json(&body)?;
+    let result = sim
+        .state
+        .lock()
+        .catalogue
+        .publish(&name, req.version.as_deref());
+    match result {
+        None => Err(ApiError::Status(
+            404,
+            format!("Unknown base model '{name}'."),
+        )),
+        Some(Err(e)) => Err(ApiError::bad_request(e)),
+        Some(Ok(version)) => Ok(json_response(
+            StatusCode::CREATED,
+            json!({ "version": version }),
+        )),
+    }
+}
+
+async fn models(AxState(sim): S) -> Res {
+    let now = sim.now();
+    let models = sim.state.lock().admin_models(now);
+    to_json(StatusCode::OK, &SimModels { models })
+}
+
+async fn delete_model(AxState(sim): S, Path(id): Path<String>) -> Res {
+    if sim.state.lock().remove_any(&id) {
+        Ok(empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::Status(404, format!("Unknown model '{id}'.")))
+    }
+}
+
+async fn fail_next_training(AxState(sim): S, Path(id): Path<String>) -> Res {
+    if sim.state.lock().fail_next_training(&id) {
+        Ok(empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::Status(
+            404,
+            format!("Unknown language or acoustic model '{id}'."),
+        ))
+    }
+}
+
+async fn get_faults(AxState(sim): S) -> Res {
+    let f = sim.faults.lock().clone();
+    to_json(StatusCode::OK, &f)
+}
+
+async fn put_faults(AxState(sim): S, body: Bytes) -> Res {
+    let f: Faults = parse_json(&body)?;
+    faults::validate(&f).map_err(ApiError::bad_request)?;
+    *sim.faults.lock() = f;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn clear_faults(AxState(sim): S) -> Res {
+    *sim.faults.lock() = Faults::default();
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn requests(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
+    let q = query_map(q.as_deref());
+    let parse = |key: &str, default: u64| -> Result<u64, ApiError> {
+        q.get(key)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("'{key}' must be an integer")))
+            })
+            .transpose()
+            .map(|v| v.unwrap_or(default))
+    };
+    let since = parse("since", 0)?;
+    let limit = usize::try_from(parse("limit", u64::MAX)?).unwrap_or(usize::MAX);
+    let page = sim.log.lock().page(since, limit);
+    to_json(StatusCode::OK, &page)
+}
+
+async fn counters(AxState(sim): S) -> Res {
+    let c = sim.log.lock().counters();
+    to_json(StatusCode::OK, &c)
+}
+
+async fn get_config(AxState(sim): S) -> Res {
+    let c = sim.runtime.lock().clone();
+    to_json(StatusCode::OK, &c)
+}
+
+async fn put_config(AxState(sim): S, body: Bytes) -> Res {
+    let patch: ConfigPatch = parse_json(&body)?;
+    if patch.time_scale.is_some_and(|t| !t.is_finite() || t < 0.0) {
+        return Err(ApiError::bad_request(
+            "time_scale must be a finite number >= 0",
+        ));
+    }
+    if patch.token_ttl_seconds == Some(0) {
+        return Err(ApiError::bad_request("token_ttl_seconds must be positive"));
+    }
+    let mut c = sim.runtime.lock();
+    if let Some(t) = patch.time_scale {
+        c.time_scale = t;
+    }
+    if let Some(m) = patch.model_cap {
+        c.model_cap = m;
+    }
+    if let Some(t) = patch.token_ttl_seconds {
+        c.token_ttl_seconds = t;
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}

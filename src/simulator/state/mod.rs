@@ -1,0 +1,583 @@
+//! The simulated service state and its state machines, as pure functions over data and a time
+//! (`now`, Unix ms). Nothing here does I/O; the HTTP handlers are thin wrappers.
+//!
+//! Models are *settled* lazily: every accessor first applies the transitions whose deadlines
+//! have passed (analysis finished, training finished, ...). A model's observable status is
+//! derived from its data and in-flight job, never stored.
+
+pub mod acoustic;
+pub mod language;
+pub mod voice;
+pub mod words;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::catalogue::{BaseModel, Catalogue};
+use super::clock::scaled_ms;
+pub use acoustic::AcousticModel;
+pub use language::LanguageModel;
+pub use voice::VoiceModel;
+
+/// A request the service refuses; maps to an HTTP status and the `error` text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401 for a customization id that does not exist for these credentials.
+    #[error("Invalid customization_id ({0}) for user")]
+    UnknownModel(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the model is busy.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
+
+impl SimError {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            SimError::BadRequest(_) => 400,
+            SimError::UnknownModel(_) => 401,
+            SimError::NotFound(_) => 404,
+            SimError::Conflict(_) => 409,
+            SimError::PayloadTooLarge(_) => 413,
+            SimError::UnsupportedMediaType(_) => 415,
+        }
+    }
+
+    /// The 409 for a busy model.
+    pub fn busy(id: &str) -> Self {
+        SimError::Conflict(format!(
+            "The custom model {id} is currently being processed by another request. Wait for that request to finish and try again."
+        ))
+    }
+
+    fn bad(msg: impl Into<String>) -> Self {
+        SimError::BadRequest(msg.into())
+    }
+}
+
+/// Nominal durations (seconds of simulated service time), multiplied by the time scale.
+pub mod timing {
+    /// Corpus analysis: fixed part.
+    pub const CORPUS_BASE_S: f64 = 5.0;
+    /// Corpus analysis: per word of the corpus.
+    pub const CORPUS_PER_WORD_S: f64 = 0.0005;
+    /// Grammar analysis.
+    pub const GRAMMAR_S: f64 = 5.0;
+    /// Validation of a POSTed words batch: fixed part.
+    pub const WORDS_BASE_S: f64 = 1.0;
+    /// Validation of a POSTed words batch: per word.
+    pub const WORDS_PER_WORD_S: f64 = 0.01;
+    /// LM training: fixed part.
+    pub const LM_TRAIN_BASE_S: f64 = 300.0;
+    /// LM training: per corpus word.
+    pub const LM_TRAIN_PER_WORD_S: f64 = 0.001;
+    /// LM training: extra when a next-generation/large speech model has user words.
+    pub const LM_TRAIN_USER_WORDS_S: f64 = 60.0;
+    /// LM upgrade: fixed part.
+    pub const LM_UPGRADE_BASE_S: f64 = 120.0;
+    /// LM upgrade: per corpus word.
+    pub const LM_UPGRADE_PER_WORD_S: f64 = 0.0005;
+    /// Audio analysis: fixed part.
+    pub const AUDIO_BASE_S: f64 = 2.0;
+    /// Audio analysis: per second of audio.
+    pub const AUDIO_PER_AUDIO_S: f64 = 0.01;
+    /// AM reset (the model refuses requests meanwhile).
+    pub const AM_RESET_S: f64 = 5.0;
+}
+
+/// The time context of one operation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ctx {
+    /// Unix ms.
+    pub now: u64,
+    /// Multiplier applied to every nominal duration.
+    pub time_scale: f64,
+}
+
+impl Ctx {
+    /// The deadline and scaled duration (ms) of an operation of `nominal_s` seconds.
+    pub fn schedule(&self, nominal_s: f64) -> (u64, u64) {
+        let ms = scaled_ms(nominal_s, self.time_scale);
+        (self.now.saturating_add(ms), ms)
+    }
+}
+
+/// Model-create request fields shared by LMs and AMs.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CreateModel {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub base_model_name: Option<String>,
+    #[serde(default)]
+    pub dialect: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Characters a model name must not contain.
+pub const FORBIDDEN_NAME_CHARS: &[char] = &['\\', '/', ':', '=', '&', '?'];
+
+/// Checks `name` (≤ 256 chars, none of `\ / : = & ?`) and `description` (≤ 128 chars).
+pub fn validate_name_description(
+    name: Option<&str>,
+    description: Option<&str>,
+    name_required: bool,
+) -> Result<(), SimError> {
+    match name {
+        None | Some("") if name_required => {
+            return Err(SimError::bad("Required parameter 'name' is missing."));
+        }
+        Some(n) if n.chars().count() > 256 => {
+            return Err(SimError::bad(
+                "The name of the custom model can have at most 256 characters.",
+            ));
+        }
+        Some(n) if n.contains(FORBIDDEN_NAME_CHARS) => {
+            return Err(SimError::bad(format!(
+                "The name '{n}' contains a character that is not allowed: \\ / : = & ?"
+            )));
+        }
+        _ => {}
+    }
+    if description.is_some_and(|d| d.chars().count() > 128) {
+        return Err(SimError::bad(
+            "The description of the custom model can have at most 128 characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a corpus, grammar or audio resource name.
+pub fn validate_resource_name(kind: &str, name: &str) -> Result<(), SimError> {
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(SimError::bad(format!(
+            "The {kind} name must have between 1 and 128 characters."
+        )));
+    }
+    Ok(())
+}
+
+/// The whole simulated service instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// The owner GUID of every model (all API keys belong to one service instance).
+    pub owner: String,
+    pub catalogue: Catalogue,
+    pub language: HashMap<String, LanguageModel>,
+    pub acoustic: HashMap<String, AcousticModel>,
+    pub voice: HashMap<String, VoiceModel>,
+}
+
+impl State {
+    /// An empty instance with the default catalogue.
+    pub fn new(owner: String) -> Self {
+        State {
+            owner,
+            catalogue: Catalogue::default(),
+            language: HashMap::new(),
+            acoustic: HashMap::new(),
+            voice: HashMap::new(),
+        }
+    }
+
+    fn new_id() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn base_model(&self, name: Option<&str>) -> Result<&BaseModel, SimError> {
+        let name = name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| SimError::bad("Required parameter 'base_model_name' is missing."))?;
+        self.catalogue
+            .get(name)
+            .ok_or_else(|| SimError::bad(format!("The base model '{name}' is not valid.")))
+    }
+
+    // ---- language models ----
+
+    /// `POST /v1/customizations`.
+    pub fn create_language_model(
+        &mut self,
+        ctx: Ctx,
+        req: &CreateModel,
+        cap: usize,
+    ) -> Result<String, SimError> {
+        validate_name_description(req.name.as_deref(), req.description.as_deref(), true)?;
+        let base = self.base_model(req.base_model_name.as_deref())?;
+        if !base.custom_language_model {
+            return Err(SimError::bad(format!(
+                "The base model '{}' does not support language model customization.",
+                base.name
+            )));
+        }
+        let dialect = base.default_dialect();
+        if let Some(d) = req.dialect.as_deref().filter(|d| !d.is_empty())
+            && !d.eq_ignore_ascii_case(&dialect)
+        {
+            return Err(SimError::bad(format!(
+                "The dialect '{d}' is not valid for base model '{}'; use '{dialect}'.",
+                base.name
+            )));
+        }
+        if self.language.len() >= cap {
+            return Err(SimError::bad(format!(
+                "The maximum number of custom language models ({cap}) for this service instance has been reached. Delete a model and try again."
+            )));
+        }
+        let id = Self::new_id();
+        let model = LanguageModel::new(
+            id.clone(),
+            req.name.clone().unwrap_or_default(),
+            req.description.clone().unwrap_or_default(),
+            base,
+            dialect,
+            self.owner.clone(),
+            ctx.now,
+        );
+        self.language.insert(id.clone(), model);
+        Ok(id)
+    }
+
+    /// A settled language model, or 401.
+    pub fn lm(&mut self, id: &str, now: u64) -> Result<&mut LanguageModel, SimError> {
+        let m = self
+            .language
+            .get_mut(id)
+            .ok_or_else(|| SimError::UnknownModel(id.to_owned()))?;
+        m.settle(now);
+        Ok(m)
+    }
+
+    /// `GET /v1/customizations`.
+    pub fn list_language_models(&mut self, now: u64, language: Option<&str>) -> Vec<Value> {
+        let mut out: Vec<&mut LanguageModel> = self
+            .language
+            .values_mut()
+            .filter(|m| language.is_none_or(|l| m.language == l))
+            .collect();
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        out.into_iter()
+            .map(|m| {
+                m.settle(now);
+                m.to_json()
+            })
+            .collect()
+    }
+
+    /// `DELETE /v1/customizations/{id}`.
+    pub fn delete_language_model(&mut self, id: &str, now: u64) -> Result<(), SimError> {
+        let m = self.lm(id, now)?;
+        if m.is_busy() {
+            return Err(SimError::busy(id));
+        }
+        self.language.remove(id);
+        Ok(())
+    }
+
+    /// `POST /v1/customizations/{id}/upgrade_model`.
+    pub fn upgrade_language_model(&mut self, ctx: Ctx, id: &str) -> Result<(), SimError> {
+        let base_name = self.lm(id, ctx.now)?.base_model_name.clone();
+        let target = self
+            .catalogue
+            .get(&base_name)
+            .map(|b| b.newest_version().to_owned())
+            .unwrap_or_default();
+        self.lm(id, ctx.now)?.upgrade(ctx, &target)
+    }
+
+    /// `POST /v1/customizations/{id}/train`.
+    pub fn train_language_model(
+        &mut self,
+        ctx: Ctx,
+        id: &str,
+        params: &language::TrainParams,
+    ) -> Result<Value, SimError> {
+        let base_name = self.lm(id, ctx.now)?.base_model_name.clone();
+        let newest = self
+            .catalogue
+            .get(&base_name)
+            .map(|b| b.newest_version().to_owned())
+            .unwrap_or_default();
+        self.lm(id, ctx.now)?.train(ctx, params, &newest)
+    }
+
+    // ---- acoustic models ----
+
+    /// `POST /v1/acoustic_customizations`.
+    pub fn create_acoustic_model(
+        &mut self,
+        ctx: Ctx,
+        req: &CreateModel,
+        cap: usize,
+    ) -> Result<String, SimError> {
+        validate_name_description(req.name.as_deref(), req.description.as_deref(), true)?;
+        let base = self.base_model(req.base_model_name.as_deref())?;
+        if !base.custom_acoustic_model {
+            return Err(SimError::bad(format!(
+                "The base model '{}' does not support acoustic model customization.",
+                base.name
+            )));
+        }
+        if self.acoustic.len() >= cap {
+            return Err(SimError::bad(format!(
+                "The maximum number of custom acoustic models ({cap}) for this service instance has been reached. Delete a model and try again."
+            )));
+        }
+        let id = Self::new_id();
+        let model = AcousticModel::new(
+            id.clone(),
+            req.name.clone().unwrap_or_default(),
+            req.description.clone().unwrap_or_default(),
+            base,
+            self.owner.clone(),
+            ctx.now,
+        );
+        self.acoustic.insert(id.clone(), model);
+        Ok(id)
+    }
+
+    /// A settled acoustic model, or 401.
+    pub fn am(&mut self, id: &str, now: u64) -> Result<&mut AcousticModel, SimError> {
+        let m = self
+            .acoustic
+            .get_mut(id)
+            .ok_or_else(|| SimError::UnknownModel(id.to_owned()))?;
+        m.settle(now);
+        Ok(m)
+    }
+
+    /// `GET /v1/acoustic_customizations`.
+    pub fn list_acoustic_models(&mut self, now: u64, language: Option<&str>) -> Vec<Value> {
+        let mut out: Vec<&mut AcousticModel> = self
+            .acoustic
+            .values_mut()
+            .filter(|m| language.is_none_or(|l| m.language == l))
+            .collect();
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        out.into_iter()
+            .map(|m| {
+                m.settle(now);
+                m.to_json()
+            })
+            .collect()
+    }
+
+    /// `DELETE /v1/acoustic_customizations/{id}`.
+    pub fn delete_acoustic_model(&mut self, id: &str, now: u64) -> Result<(), SimError> {
+        let m = self.am(id, now)?;
+        if m.is_busy() {
+            return Err(SimError::busy(id));
+        }
+        self.acoustic.remove(id);
+        Ok(())
+    }
+
+    /// Facts about a helper LM for AM training/upgrade: `(base model, latest version,
+    /// status)`.
+    fn helper_lm(&mut self, lm_id: &str, now: u64) -> Result<acoustic::HelperLm, SimError> {
+        let lm = self.language.get_mut(lm_id).ok_or_else(|| {
+            SimError::bad(format!(
+                "The custom language model {lm_id} does not exist or is not owned by these credentials."
+            ))
+        })?;
+        lm.settle(now);
+        Ok(acoustic::HelperLm {
+            id: lm_id.to_owned(),
+            base_model_name: lm.base_model_name.clone(),
+            version: lm.versions.last().cloned().unwrap_or_default(),
+            available: lm.status() == language::LmStatus::Available,
+        })
+    }
+
+    /// `POST /v1/acoustic_customizations/{id}/train`.
+    pub fn train_acoustic_model(
+        &mut self,
+        ctx: Ctx,
+        id: &str,
+        custom_lm: Option<&str>,
+        strict: bool,
+    ) -> Result<Value, SimError> {
+        self.am(id, ctx.now)?;
+        let helper = custom_lm.map(|l| self.helper_lm(l, ctx.now)).transpose();
+        self.am(id, ctx.now)?.train(ctx, helper?, strict)
+    }
+
+    /// `POST /v1/acoustic_customizations/{id}/upgrade_model`.
+    pub fn upgrade_acoustic_model(
+        &mut self,
+        ctx: Ctx,
+        id: &str,
+        custom_lm: Option<&str>,
+        force: bool,
+    ) -> Result<(), SimError> {
+        let base_name = self.am(id, ctx.now)?.base_model_name.clone();
+        let target = self
+            .catalogue
+            .get(&base_name)
+            .map(|b| b.newest_version().to_owned())
+            .unwrap_or_default();
+        let helper = custom_lm.map(|l| self.helper_lm(l, ctx.now)).transpose();
+        self.am(id, ctx.now)?.upgrade(ctx, &target, helper?, force)
+    }
+
+    // ---- voice models ----
+
+    /// A voice model, or 401.
+    pub fn voice(&mut self, id: &str) -> Result<&mut VoiceModel, SimError> {
+        self.voice
+            .get_mut(id)
+            .ok_or_else(|| SimError::UnknownModel(id.to_owned()))
+    }
+
+    /// `POST /text-to-speech/v1/customizations`.
+    pub fn create_voice_model(
+        &mut self,
+        ctx: Ctx,
+        req: &voice::CreateVoiceModel,
+    ) -> Result<String, SimError> {
+        let id = Self::new_id();
+        let model = VoiceModel::create(id.clone(), self.owner.clone(), req, ctx.now)?;
+        self.voice.insert(id.clone(), model);
+        Ok(id)
+    }
+
+    // ---- cross-cutting ----
+
+    /// STT `DELETE /v1/user_data?customer_id=`: removes every corpus, grammar, word and audio
+    /// resource labelled with the id. Busy models are not spared (deletion of labelled data is
+    /// a privacy operation).
+    pub fn delete_stt_customer_data(&mut self, now: u64, customer_id: &str) {
+        for m in self.language.values_mut() {
+            m.settle(now);
+            m.remove_customer_data(now, customer_id);
+        }
+        for m in self.acoustic.values_mut() {
+            m.settle(now);
+            m.remove_customer_data(now, customer_id);
+        }
+    }
+
+    /// TTS `DELETE /v1/user_data?customer_id=`: removes every word labelled with the id.
+    pub fn delete_tts_customer_data(&mut self, now: u64, customer_id: &str) {
+        for m in self.voice.values_mut() {
+            m.remove_customer_data(now, customer_id);
+        }
+    }
+
+    /// Marks a model so that its next training ends `failed`. Returns false for unknown ids.
+    pub fn fail_next_training(&mut self, id: &str) -> bool {
+        if let Some(m) = self.language.get_mut(id) {
+            m.fail_next_training = true;
+            true
+        } else if let Some(m) = self.acoustic.get_mut(id) {
+            m.fail_next_training = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Out-of-band delete of any model. Returns false for unknown ids.
+    pub fn remove_any(&mut self, id: &str) -> bool {
+        self.language.remove(id).is_some()
+            || self.acoustic.remove(id).is_some()
+            || self.voice.remove(id).is_some()
+    }
+
+    /// Every model, settled, for the admin API.
+    pub fn admin_models(&mut self, now: u64) -> Vec<super::api::SimModel> {
+        use super::api::{ModelKind, SimModel};
+        let mut out =
+            Vec::with_capacity(self.language.len() + self.acoustic.len() + self.voice.len());
+        for m in self.language.values_mut() {
+            m.settle(now);
+            out.push(SimModel {
+                customization_id: m.id.clone(),
+                kind: ModelKind::Language,
+                name: m.name.clone(),
+                description: m.description.clone(),
+                base_model_name: Some(m.base_model_name.clone()),
+                language: m.language.clone(),
+                status: Some(m.status().as_str().to_owned()),
+                versions: m.versions.clone(),
+                busy_seconds: m.busy_ms as f64 / 1000.0,
+                created_ms: m.created,
+            });
+        }
+        for m in self.acoustic.values_mut() {
+            m.settle(now);
+            out.push(SimModel {
+                customization_id: m.id.clone(),
+                kind: ModelKind::Acoustic,
+                name: m.name.clone(),
+                description: m.description.clone(),
+                base_model_name: Some(m.base_model_name.clone()),
+                language: m.language.clone(),
+                status: Some(m.status().as_str().to_owned()),
+                versions: m.versions.clone(),
+                busy_seconds: m.busy_ms as f64 / 1000.0,
+                created_ms: m.created,
+            });
+        }
+        for m in self.voice.values() {
+            out.push(SimModel {
+                customization_id: m.id.clone(),
+                kind: ModelKind::Voice,
+                name: m.name.clone(),
+                description: m.description.clone(),
+                base_model_name: None,
+                language: m.language.clone(),
+                status: None,
+                versions: Vec::new(),
+                busy_seconds: 0.0,
+                created_ms: m.created,
+            });
+        }
+        out.sort_by(|a, b| {
+            a.created_ms
+                .cmp(&b.created_ms)
+                .then_with(|| a.customization_id.cmp(&b.customization_id))
+        });
+        out
+    }
+}
+
+/// The stringified 500 error stored in a model's `error` field after an asynchronous failure.
+pub fn stringified_500(message: &str) -> String {
+    json!({"code": 500, "code_description": "Internal Server Error", "error": message}).to_string()
+}
+
+/// The documented training-warning message.
+pub fn training_warning(
+    code: &str,
+    resource_type: &str,
+    names: &[String],
+    model_type: &str,
+) -> Value {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    json!({
+        "code": code,
+        "message": format!(
+            "Analysis of the following {resource_type} has not completed successfully: [{}]. They will be excluded from custom {model_type} model training.",
+            quoted.join(", ")
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests;
