@@ -248,3 +248,124 @@ impl TapUrl for watson_speech_operator::watson::ClientConfig {
         self
     }
 }
+
+// ----- against the simulator -----
+
+#[path = "client_common/sim.rs"]
+mod sim;
+
+mod simulator {
+    use super::sim::{self, start_sim};
+    use super::*;
+    use watson_speech_operator::simulator::ConfigPatch;
+    use watson_speech_operator::watson::Operation;
+
+    #[tokio::test]
+    async fn sim_token_cached_shared_and_refreshed() {
+        let s = start_sim(0.001).await;
+        let admin = s.admin();
+        let stt = sim::stt(&s);
+        let calls: Vec<_> = (0..20)
+            .map(|_| {
+                let c = stt.clone();
+                tokio::spawn(async move { c.list_models().await })
+            })
+            .collect();
+        for call in calls {
+            call.await.expect("join").expect("ok");
+        }
+        let counters = admin.counters().await.expect("counters");
+        assert_eq!(counters.total_for(Operation::GetToken), 1, "single flight");
+        assert_eq!(counters.get(Operation::ListModels, 200), 20);
+
+        // Short tokens: 11 s lifetime is unusable after 1 s (10 s margin).
+        admin
+            .set_config(&ConfigPatch {
+                token_ttl_seconds: Some(11),
+                ..Default::default()
+            })
+            .await
+            .expect("config");
+        let short = sim::stt(&s);
+        short.list_models().await.expect("ok");
+        short.list_models().await.expect("ok");
+        let before = admin
+            .counters()
+            .await
+            .expect("counters")
+            .total_for(Operation::GetToken);
+        assert_eq!(before, 2);
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        short.list_models().await.expect("ok");
+        let after = admin
+            .counters()
+            .await
+            .expect("counters")
+            .total_for(Operation::GetToken);
+        assert_eq!(after, 3, "refreshed once the token entered the 10 s margin");
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sim_basic_api_key_and_tts() {
+        let s = start_sim(0.001).await;
+        let mut config = sim::config(&s, &s.stt_url(), sim::API_KEY);
+        config.auth = Auth::api_key_basic(SecretString::from(sim::API_KEY));
+        SttClient::new(config)
+            .expect("client")
+            .list_models()
+            .await
+            .expect("basic apikey accepted");
+        sim::tts(&s)
+            .list_custom_models(None)
+            .await
+            .expect("tts with IAM");
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sim_tls_with_custom_ca_bundle() {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        use watson_speech_operator::simulator::{self as simulator_mod, SimulatorConfig, TlsFiles};
+
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca =
+            CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+        let leaf_key = KeyPair::generate().expect("key");
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("params")
+            .signed_by(&leaf_key, &ca)
+            .expect("leaf");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, leaf.pem()).expect("write cert");
+        std::fs::write(&key, leaf_key.serialize_pem()).expect("write key");
+        let s = simulator_mod::start(SimulatorConfig {
+            api_keys: vec![sim::API_KEY.to_string()],
+            tls: Some(TlsFiles { cert, key }),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .expect("TLS simulator");
+        assert!(s.stt_url().starts_with("https://"));
+
+        let mut config = sim::config(&s, &s.stt_url(), sim::API_KEY);
+        config.ca_bundle_pem = Some(ca.pem().into_bytes());
+        SttClient::new(config)
+            .expect("client")
+            .list_models()
+            .await
+            .expect("trusted through the CA bundle (IAM and service)");
+
+        let untrusted =
+            SttClient::new(sim::config(&s, &s.stt_url(), sim::API_KEY)).expect("client");
+        let e = untrusted.list_models().await.expect_err("unknown CA");
+        assert_eq!(
+            watson_speech_operator::errors::Classified::retry_class(&e),
+            watson_speech_operator::errors::RetryClass::Backoff
+        );
+        s.shutdown().await;
+    }
+}

@@ -219,3 +219,140 @@ async fn invalid_arguments_are_refused_before_sending() {
     }
     assert!(server.requests().is_empty());
 }
+
+// ----- against the simulator -----
+
+#[path = "client_common/sim.rs"]
+mod sim;
+
+mod simulator {
+    use super::sim::{self, start_sim};
+    use super::*;
+    use secrecy::SecretString;
+    use watson_speech_operator::simulator::Faults;
+    use watson_speech_operator::watson::stt_types::{CreateLanguageModel, TrainLanguageModel};
+
+    #[tokio::test]
+    async fn sim_unknown_id_versus_bad_credentials() {
+        let s = start_sim(0.001).await;
+        let good = sim::stt(&s);
+        let e = good
+            .get_language_model("00000000-0000-0000-0000-000000000000")
+            .await
+            .expect_err("unknown id");
+        assert_class(&e, "NotFoundOrForbidden", RetryClass::WaitForSpecChange);
+        assert_eq!(e.status(), Some(401));
+        assert!(e.transaction_id().is_some(), "{e:?}");
+        let e = good
+            .delete_language_model("00000000-0000-0000-0000-000000000000")
+            .await
+            .expect_err("unknown id");
+        assert_class(&e, "NotFoundOrForbidden", RetryClass::WaitForSpecChange);
+
+        // A bad API key is refused by IAM.
+        let bad = SttClient::new(sim::config(&s, &s.stt_url(), "wrong-key")).expect("client");
+        let e = bad.list_language_models(None).await.expect_err("bad key");
+        assert_class(&e, "IamTokenFailure", RetryClass::Credentials);
+
+        // A bad key sent directly (Basic) on a collection path is Unauthorized.
+        let mut config = sim::config(&s, &s.stt_url(), "x");
+        config.auth = Auth::api_key_basic(SecretString::from("wrong-key"));
+        let basic = SttClient::new(config).expect("client");
+        let e = basic.list_language_models(None).await.expect_err("bad key");
+        assert_class(&e, "Unauthorized", RetryClass::Credentials);
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sim_busy_invalid_and_not_found() {
+        // Realistic time: the corpus analysis takes long enough to observe 409.
+        let s = start_sim(1.0).await;
+        let stt = sim::stt(&s);
+        let e = stt.get_model("xx-XX_NoSuchModel").await.expect_err("404");
+        assert_class(&e, "NotFound", RetryClass::WaitForSpecChange);
+        let id = stt
+            .create_language_model(&CreateLanguageModel {
+                name: "busy".into(),
+                base_model_name: "en-US_BroadbandModel".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("create")
+            .customization_id;
+        let e = stt
+            .train_language_model(&id, &TrainLanguageModel::default())
+            .await
+            .expect_err("no data");
+        assert_class(&e, "InvalidRequest", RetryClass::WaitForSpecChange);
+        stt.add_corpus(&id, "c1", "some words for the corpus\n", false)
+            .await
+            .expect("corpus");
+        let e = stt
+            .add_corpus(&id, "c2", "more words\n", false)
+            .await
+            .expect_err("busy");
+        assert_class(&e, "ModelBusy", RetryClass::WaitForService);
+        assert_eq!(e.status(), Some(409));
+        let e = stt
+            .train_language_model(&id, &TrainLanguageModel::default())
+            .await
+            .expect_err("busy");
+        assert_class(&e, "ModelBusy", RetryClass::WaitForService);
+        let e = stt
+            .create_language_model(&CreateLanguageModel {
+                name: "bad base".into(),
+                base_model_name: "xx-XX_NoSuchModel".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("bad base model");
+        assert_eq!(e.retry_class(), RetryClass::WaitForSpecChange, "{e:?}");
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sim_injected_faults() {
+        let s = start_sim(0.001).await;
+        let stt = sim::stt(&s);
+        stt.list_models()
+            .await
+            .expect("token fetched before the faults");
+        let admin = s.admin();
+
+        let mut faults = Faults::default();
+        faults.error_rates.insert("429".into(), 1.0);
+        faults.retry_after_seconds = 2;
+        admin.set_faults(&faults).await.expect("faults");
+        let e = stt.list_language_models(None).await.expect_err("429");
+        assert_class(&e, "RateLimited", RetryClass::Backoff);
+        assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(2)));
+
+        let mut faults = Faults::default();
+        faults.error_rates.insert("503".into(), 1.0);
+        admin.set_faults(&faults).await.expect("faults");
+        let e = stt.list_language_models(None).await.expect_err("503");
+        assert_class(&e, "ServiceUnavailable", RetryClass::Backoff);
+        assert_eq!(e.status(), Some(503));
+
+        let faults = Faults {
+            drop_rate: 1.0,
+            ..Faults::default()
+        };
+        admin.set_faults(&faults).await.expect("faults");
+        let e = stt.list_language_models(None).await.expect_err("dropped");
+        assert_class(&e, "TransportError", RetryClass::Backoff);
+
+        let faults = Faults {
+            iam_outage: true,
+            ..Faults::default()
+        };
+        admin.set_faults(&faults).await.expect("faults");
+        let fresh = sim::stt(&s);
+        let e = fresh.list_models().await.expect_err("IAM down");
+        assert_class(&e, "IamTokenFailure", RetryClass::Backoff);
+        assert_eq!(e.status(), Some(503));
+        admin.clear_faults().await.expect("clear");
+        fresh.list_models().await.expect("IAM back");
+        s.shutdown().await;
+    }
+}

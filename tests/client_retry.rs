@@ -238,3 +238,103 @@ async fn governor_limiter_is_a_budget() {
     }
     assert_eq!(server.requests().len(), 3);
 }
+
+// ----- against the simulator -----
+
+#[path = "client_common/sim.rs"]
+mod sim;
+
+mod simulator {
+    use super::sim::{self, start_sim};
+    use super::*;
+    use watson_speech_operator::simulator::Faults;
+
+    #[tokio::test]
+    async fn sim_retries_honour_retry_after_and_are_bounded() {
+        let s = start_sim(0.001).await;
+        let mut config = sim::config(&s, &s.stt_url(), sim::API_KEY);
+        config.retry = RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            max_elapsed: Duration::from_secs(30),
+        };
+        let stt = SttClient::new(config).expect("client");
+        stt.list_models()
+            .await
+            .expect("token fetched before the faults");
+        let admin = s.admin();
+        let mut faults = Faults::default();
+        faults.error_rates.insert("429".into(), 1.0);
+        faults.retry_after_seconds = 1;
+        admin.set_faults(&faults).await.expect("faults");
+        let since = admin.requests(0).await.expect("log").next_seq;
+
+        let e = stt.list_language_models(None).await.expect_err("still 429");
+        assert_eq!(e.status(), Some(429));
+
+        let log = admin.requests(since).await.expect("log").requests;
+        let attempts: Vec<_> = log
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("list_language_models"))
+            .collect();
+        assert_eq!(attempts.len(), 3, "1 attempt + 2 retries: {attempts:?}");
+        for pair in attempts.windows(2) {
+            let gap = pair[1].at_ms - pair[0].at_ms;
+            assert!(gap >= 1000, "retried {gap} ms after a Retry-After of 1 s");
+        }
+        let counters = admin.counters().await.expect("counters");
+        assert_eq!(counters.get(Operation::ListLanguageModels, 429), 3);
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sim_5xx_retries_only_idempotent_calls() {
+        let s = start_sim(0.001).await;
+        let mut config = sim::config(&s, &s.stt_url(), sim::API_KEY);
+        config.retry = fast_policy(3);
+        let stt = SttClient::new(config).expect("client");
+        stt.list_models()
+            .await
+            .expect("token fetched before the faults");
+        let admin = s.admin();
+        let mut faults = Faults::default();
+        faults.error_rates.insert("503".into(), 1.0);
+        admin.set_faults(&faults).await.expect("faults");
+
+        stt.get_language_model("00000000-0000-0000-0000-000000000000")
+            .await
+            .expect_err("503");
+        stt.create_language_model(&CreateLanguageModel {
+            name: "n".into(),
+            base_model_name: "en-US_BroadbandModel".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("503");
+        let counters = admin.counters().await.expect("counters");
+        assert_eq!(counters.total_for(Operation::GetLanguageModel), 4);
+        assert_eq!(counters.total_for(Operation::CreateLanguageModel), 1);
+
+        // A flaky service: retries get through.
+        let mut faults = Faults::default();
+        faults.error_rates.insert("503".into(), 0.5);
+        admin.set_faults(&faults).await.expect("faults");
+        let mut config = sim::config(&s, &s.stt_url(), sim::API_KEY);
+        config.retry = RetryPolicy {
+            max_retries: 12,
+            ..fast_policy(12)
+        };
+        let patient = SttClient::new(config).expect("client");
+        admin.clear_faults().await.expect("clear");
+        patient.list_models().await.expect("token");
+        admin.set_faults(&faults).await.expect("faults");
+        for _ in 0..5 {
+            patient
+                .list_models()
+                .await
+                .expect("retried through 50% 503s");
+        }
+        s.shutdown().await;
+    }
+}
