@@ -95,13 +95,13 @@ async fn scripted_single_flight_token_fetch() {
 
 #[tokio::test]
 async fn scripted_short_lived_tokens_are_refreshed() {
-    // 11 s tokens are unusable 1 s after issue (10 s margin).
-    let (server, issued) = iam_server(11).await;
+    // 13 s tokens are unusable 3 s after issue (10 s margin).
+    let (server, issued) = iam_server(13).await;
     let client = SttClient::new(server.config(iam_auth(&server.url, "k"))).expect("client");
     client.list_models().await.expect("ok");
     client.list_models().await.expect("ok");
     assert_eq!(issued.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
     client.list_models().await.expect("ok");
     assert_eq!(issued.load(Ordering::SeqCst), 2);
 }
@@ -278,10 +278,10 @@ mod simulator {
         assert_eq!(counters.total_for(Operation::GetToken), 1, "single flight");
         assert_eq!(counters.get(Operation::ListModels, 200), 20);
 
-        // Short tokens: 11 s lifetime is unusable after 1 s (10 s margin).
+        // Short tokens: a 13 s lifetime is unusable after 3 s (10 s margin).
         admin
             .set_config(&ConfigPatch {
-                token_ttl_seconds: Some(11),
+                token_ttl_seconds: Some(13),
                 ..Default::default()
             })
             .await
@@ -295,7 +295,7 @@ mod simulator {
             .expect("counters")
             .total_for(Operation::GetToken);
         assert_eq!(before, 2);
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        tokio::time::sleep(Duration::from_millis(3300)).await;
         short.list_models().await.expect("ok");
         let after = admin
             .counters()

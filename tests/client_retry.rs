@@ -318,7 +318,7 @@ mod simulator {
 
         // A flaky service: retries get through.
         let mut faults = Faults::default();
-        faults.error_rates.insert("503".into(), 0.5);
+        faults.error_rates.insert("503".into(), 0.3);
         admin.set_faults(&faults).await.expect("faults");
         let mut config = sim::config(&s, &s.stt_url(), sim::API_KEY);
         config.retry = RetryPolicy {
