@@ -375,6 +375,22 @@ impl Transport {
         scrub_secrets(&self.secrets, text)
     }
 
+    /// Like [`Transport::scrub`], also removing the `Authorization` value of this attempt (and
+    /// its credential part), e.g. an IAM token echoed by a proxy.
+    fn scrub_with(&self, text: &str, authorization: Option<&SecretString>) -> String {
+        let mut out = self.scrub(text);
+        if let Some(value) = authorization {
+            let value = value.expose_secret();
+            let credential = value.split_once(' ').map(|(_, c)| c).unwrap_or(value);
+            for s in [value, credential] {
+                if !s.is_empty() {
+                    out = out.replace(s, "[REDACTED]");
+                }
+            }
+        }
+        out
+    }
+
     fn observe(&self, op: Operation, status: Option<u16>, latency: Duration) {
         if let Some(observer) = &self.observer {
             observer.observe(op, status, latency);
@@ -535,6 +551,10 @@ impl Transport {
 
     async fn attempt(&self, call: &Call) -> Result<Success, Failure> {
         let authorization = self.token().await?;
+        let auth_text: Option<SecretString> = authorization
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(SecretString::from);
         if let Some(budget) = &self.budget {
             budget.acquire().await;
         }
@@ -546,7 +566,10 @@ impl Transport {
         let transport_failure = |e: reqwest::Error| {
             let kind = transport_kind(&e);
             let error = Error::Transport {
-                context: ErrorContext::new(call.op, self.scrub(&describe_reqwest(&e))),
+                context: ErrorContext::new(
+                    call.op,
+                    self.scrub_with(&describe_reqwest(&e), auth_text.as_ref()),
+                ),
                 kind,
             };
             let outcome = if kind == TransportKind::Connect {
@@ -599,7 +622,7 @@ impl Transport {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let scrubbed = self.scrub(&String::from_utf8_lossy(&body));
+        let scrubbed = self.scrub_with(&String::from_utf8_lossy(&body), auth_text.as_ref());
         let error = classify(FailedResponse {
             operation: call.op,
             status,
