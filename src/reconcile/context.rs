@@ -14,8 +14,8 @@ use secrecy::SecretString;
 
 use super::error::Error;
 use super::inputs::{InputError, Resolver};
-use crate::crd::speech_service::{AuthType, ServiceKind};
 use crate::crd::SpeechService;
+use crate::crd::speech_service::{AuthType, ServiceKind};
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
 use crate::watson::tts_types::VoiceModel;
 use crate::watson::{Auth, ClientConfig, RequestBudget, SttClient, TtsClient};
@@ -44,6 +44,9 @@ impl Default for Settings {
     }
 }
 
+/// A service's request budget: (requests per second, burst, limiter).
+type Budget = (u32, u32, Arc<governor::DefaultDirectRateLimiter>);
+
 /// Everything a reconcile needs.
 pub struct Context {
     pub client: Client,
@@ -51,7 +54,7 @@ pub struct Context {
     pub recorder: Recorder,
     pub http: reqwest::Client,
     services: Mutex<HashMap<String, Arc<ServiceHandle>>>,
-    budgets: Mutex<HashMap<String, (u32, u32, Arc<governor::DefaultDirectRateLimiter>)>>,
+    budgets: Mutex<HashMap<String, Budget>>,
     /// Per-object consecutive failures, for jittered exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
 }
@@ -150,14 +153,18 @@ impl Context {
         {
             return Some(lim.clone() as Arc<dyn RequestBudget>);
         }
-        let quota = governor::Quota::per_second(NonZeroU32::new(rps)?)
-            .allow_burst(NonZeroU32::new(burst)?);
+        let quota =
+            governor::Quota::per_second(NonZeroU32::new(rps)?).allow_burst(NonZeroU32::new(burst)?);
         let lim = Arc::new(governor::RateLimiter::direct(quota));
         budgets.insert(id.to_string(), (rps, burst, lim.clone()));
         Some(lim as Arc<dyn RequestBudget>)
     }
 
-    async fn auth_for(&self, svc: &SpeechService, namespace: &str) -> Result<(Auth, String), Error> {
+    async fn auth_for(
+        &self,
+        svc: &SpeechService,
+        namespace: &str,
+    ) -> Result<(Auth, String), Error> {
         let auth = &svc.spec.auth;
         if auth.kind == AuthType::None {
             return Ok((Auth::None, String::new()));
@@ -277,7 +284,10 @@ impl ServiceHandle {
     }
 
     /// All language models of the instance, at most `max_age` old (one LIST shared by all).
-    pub async fn language_models(&self, max_age: Duration) -> Result<Arc<Vec<LanguageModel>>, Error> {
+    pub async fn language_models(
+        &self,
+        max_age: Duration,
+    ) -> Result<Arc<Vec<LanguageModel>>, Error> {
         let mut l = self.listings.lock().await;
         if let Some((at, v)) = &l.language
             && at.elapsed() <= max_age
@@ -290,7 +300,10 @@ impl ServiceHandle {
     }
 
     /// All acoustic models of the instance, at most `max_age` old.
-    pub async fn acoustic_models(&self, max_age: Duration) -> Result<Arc<Vec<AcousticModel>>, Error> {
+    pub async fn acoustic_models(
+        &self,
+        max_age: Duration,
+    ) -> Result<Arc<Vec<AcousticModel>>, Error> {
         let mut l = self.listings.lock().await;
         if let Some((at, v)) = &l.acoustic
             && at.elapsed() <= max_age

@@ -51,9 +51,9 @@ impl Classified for InputError {
     fn retry_class(&self) -> RetryClass {
         match self {
             // Woken by the ConfigMap/Secret watches.
-            InputError::NotFound { .. } | InputError::Malformed(_) | InputError::TooLarge { .. } => {
-                RetryClass::WaitForSpecChange
-            }
+            InputError::NotFound { .. }
+            | InputError::Malformed(_)
+            | InputError::TooLarge { .. } => RetryClass::WaitForSpecChange,
             InputError::Fetch { .. } | InputError::Kube(_) => RetryClass::Backoff,
         }
     }
@@ -85,11 +85,14 @@ impl Resolver {
     /// The bytes of a ConfigMap key (`data` as UTF-8, or `binaryData`).
     pub async fn config_map_key(&self, r: &ConfigMapKeyRef) -> Result<Vec<u8>, InputError> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
-        let cm = api.get_opt(&r.name).await?.ok_or_else(|| InputError::NotFound {
-            kind: "ConfigMap",
-            name: r.name.clone(),
-            detail: "does not exist".into(),
-        })?;
+        let cm = api
+            .get_opt(&r.name)
+            .await?
+            .ok_or_else(|| InputError::NotFound {
+                kind: "ConfigMap",
+                name: r.name.clone(),
+                detail: "does not exist".into(),
+            })?;
         if let Some(v) = cm.data.as_ref().and_then(|d| d.get(&r.key)) {
             return Ok(v.as_bytes().to_vec());
         }
@@ -106,11 +109,14 @@ impl Resolver {
     /// The bytes of a Secret key.
     pub async fn secret_key(&self, r: &SecretKeyRef) -> Result<Vec<u8>, InputError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let s = api.get_opt(&r.name).await?.ok_or_else(|| InputError::NotFound {
-            kind: "Secret",
-            name: r.name.clone(),
-            detail: "does not exist".into(),
-        })?;
+        let s = api
+            .get_opt(&r.name)
+            .await?
+            .ok_or_else(|| InputError::NotFound {
+                kind: "Secret",
+                name: r.name.clone(),
+                detail: "does not exist".into(),
+            })?;
         if let Some(v) = s.data.as_ref().and_then(|d| d.get(&r.key)) {
             return Ok(v.0.clone());
         }
@@ -140,7 +146,10 @@ impl Resolver {
         if !resp.status().is_success() {
             return Err(fetch(format!("HTTP {}", resp.status())));
         }
-        if resp.content_length().is_some_and(|l| l as usize > MAX_URL_BYTES) {
+        if resp
+            .content_length()
+            .is_some_and(|l| l as usize > MAX_URL_BYTES)
+        {
             return Err(InputError::TooLarge {
                 url: url.to_string(),
                 limit: MAX_URL_BYTES,

@@ -75,7 +75,12 @@ pub trait ModelResource:
     fn deletion_policy(&self) -> DeletionPolicy;
     fn adopt_id(&self) -> Option<&str>;
     /// Builds the status object to patch from the common part and extras.
-    fn status_patch(&self, model: &ModelStatus, resources: &[ResourceStatus], extra: serde_json::Value) -> serde_json::Value;
+    fn status_patch(
+        &self,
+        model: &ModelStatus,
+        resources: &[ResourceStatus],
+        extra: serde_json::Value,
+    ) -> serde_json::Value;
 }
 
 impl ModelResource for CustomLanguageModel {
@@ -95,7 +100,12 @@ impl ModelResource for CustomLanguageModel {
     fn adopt_id(&self) -> Option<&str> {
         self.spec.customization_id.as_deref()
     }
-    fn status_patch(&self, model: &ModelStatus, resources: &[ResourceStatus], extra: serde_json::Value) -> serde_json::Value {
+    fn status_patch(
+        &self,
+        model: &ModelStatus,
+        resources: &[ResourceStatus],
+        extra: serde_json::Value,
+    ) -> serde_json::Value {
         let corpora: Vec<&ResourceStatus> = resources
             .iter()
             .filter(|r| self.spec.corpora.iter().any(|c| c.name == r.name))
@@ -129,7 +139,12 @@ impl ModelResource for CustomAcousticModel {
     fn adopt_id(&self) -> Option<&str> {
         self.spec.customization_id.as_deref()
     }
-    fn status_patch(&self, model: &ModelStatus, resources: &[ResourceStatus], extra: serde_json::Value) -> serde_json::Value {
+    fn status_patch(
+        &self,
+        model: &ModelStatus,
+        resources: &[ResourceStatus],
+        extra: serde_json::Value,
+    ) -> serde_json::Value {
         let mut v = serde_json::to_value(model).unwrap_or_default();
         v["audio"] = serde_json::to_value(resources).unwrap_or_default();
         merge(&mut v, extra);
@@ -154,7 +169,12 @@ impl ModelResource for CustomVoiceModel {
     fn adopt_id(&self) -> Option<&str> {
         self.spec.customization_id.as_deref()
     }
-    fn status_patch(&self, model: &ModelStatus, _resources: &[ResourceStatus], extra: serde_json::Value) -> serde_json::Value {
+    fn status_patch(
+        &self,
+        model: &ModelStatus,
+        _resources: &[ResourceStatus],
+        extra: serde_json::Value,
+    ) -> serde_json::Value {
         let mut v = serde_json::to_value(model).unwrap_or_default();
         merge(&mut v, extra);
         v
@@ -178,7 +198,10 @@ fn key_of<K: ModelResource>(obj: &K) -> String {
 
 /// Entry point for kube-runtime: reconcile one model of any kind. Errors never escape: they
 /// become conditions, Events and a requeue chosen by their retry class.
-pub(crate) async fn reconcile<K: KindOps>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+pub(crate) async fn reconcile<K: KindOps>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, Error> {
     let key = key_of(&*obj);
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
@@ -188,8 +211,12 @@ pub(crate) async fn reconcile<K: KindOps>(obj: Arc<K>, ctx: Arc<Context>) -> Res
         let mut fins = obj.finalizers().to_vec();
         fins.push(FINALIZER.to_string());
         let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": obj.resource_version()}});
-        api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
         return Ok(Requeue::await_change());
     }
     if obj.meta().deletion_timestamp.is_some() && !obj.finalizers().iter().any(|f| f == FINALIZER) {
@@ -223,17 +250,32 @@ pub(crate) async fn reconcile<K: KindOps>(obj: Arc<K>, ctx: Arc<Context>) -> Res
 async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, err: &Error) {
     let mut model = obj.model_status().cloned().unwrap_or_default();
     let reason = err.category();
-    let previous = status::condition(&model.conditions, READY).map(|c| (c.reason.clone(), c.message.clone()));
+    let previous =
+        status::condition(&model.conditions, READY).map(|c| (c.reason.clone(), c.message.clone()));
     let mut message = err.to_string();
     if let Some(tx) = err.transaction_id() {
         message.push_str(&format!(" (IBM transaction {tx})"));
     }
     let gen_ = obj.meta().generation;
-    status::set_condition(&mut model.conditions, READY, false, reason, message.clone(), gen_);
+    status::set_condition(
+        &mut model.conditions,
+        READY,
+        false,
+        reason,
+        message.clone(),
+        gen_,
+    );
     let dependency = matches!(err, Error::Service(_) | Error::Input(_))
         || matches!(err.retry_class(), RetryClass::Credentials);
     if dependency {
-        status::set_condition(&mut model.conditions, DEPENDENCIES_READY, false, reason, message.clone(), gen_);
+        status::set_condition(
+            &mut model.conditions,
+            DEPENDENCIES_READY,
+            false,
+            reason,
+            message.clone(),
+            gen_,
+        );
         model.phase = Some(Phase::WaitingForDependency);
     } else if err.retry_class() == RetryClass::WaitForSpecChange {
         model.phase = Some(Phase::Failed);
@@ -243,10 +285,15 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         let extra = serde_json::json!({});
         let body = obj.status_patch(&model, &[], extra);
         let _ = api
-            .patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": strip_resources(body)})))
+            .patch_status(
+                &obj.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&serde_json::json!({"status": strip_resources(body)})),
+            )
             .await;
     }
-    if previous.as_ref().map(|(r, m)| (r.as_str(), m.as_str())) != Some((reason, message.as_str())) {
+    if previous.as_ref().map(|(r, m)| (r.as_str(), m.as_str())) != Some((reason, message.as_str()))
+    {
         publish(ctx, obj, EventType::Warning, reason, &message, "Reconcile").await;
     }
 }
@@ -255,7 +302,9 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
 fn strip_resources(mut v: serde_json::Value) -> serde_json::Value {
     if let Some(o) = v.as_object_mut() {
         for k in ["corpora", "grammars", "audio"] {
-            if o.get(k).is_some_and(|x| x.as_array().is_some_and(|a| a.is_empty())) {
+            if o.get(k)
+                .is_some_and(|x| x.as_array().is_some_and(|a| a.is_empty()))
+            {
                 o.remove(k);
             }
         }
@@ -263,7 +312,14 @@ fn strip_resources(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
-async fn publish<K: ModelResource>(ctx: &Context, obj: &K, type_: EventType, reason: &str, note: &str, action: &str) {
+async fn publish<K: ModelResource>(
+    ctx: &Context,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+    action: &str,
+) {
     let reference = obj.object_ref(&());
     let event = Event {
         type_,
@@ -281,11 +337,24 @@ async fn publish<K: ModelResource>(ctx: &Context, obj: &K, type_: EventType, rea
 pub(crate) trait KindOps: ModelResource {
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error>;
     async fn dependency(&self, ctx: &Context) -> Result<Dependency, Error>;
-    async fn observe(&self, svc: &ServiceHandle, id: &str, steady: bool, desired: &Desired, ctx: &Context) -> Result<Option<ObservedFull>, Error>;
+    async fn observe(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
+        steady: bool,
+        desired: &Desired,
+        ctx: &Context,
+    ) -> Result<Option<ObservedFull>, Error>;
     /// Kind-specific status fields (word counts, audio minutes).
     fn extra_status(&self, desired: &Desired, resources: &[ResourceStatus]) -> serde_json::Value;
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error>;
-    async fn execute(&self, svc: &ServiceHandle, id: Option<&str>, action: &Action, g: &Gathered) -> Result<Executed, Error>;
+    async fn execute(
+        &self,
+        svc: &ServiceHandle,
+        id: Option<&str>,
+        action: &Action,
+        g: &Gathered,
+    ) -> Result<Executed, Error>;
     fn expected_duration(&self, kind: OperationKind, ctx: &Context) -> Duration;
 }
 
@@ -318,7 +387,14 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         let mut st = old.clone();
         st.phase = Some(Phase::Suspended);
         st.observed_generation = generation;
-        status::set_condition(&mut st.conditions, READY, false, "Suspended", "spec.suspend is true: no calls are made for this model", generation);
+        status::set_condition(
+            &mut st.conditions,
+            READY,
+            false,
+            "Suspended",
+            "spec.suspend is true: no calls are made for this model",
+            generation,
+        );
         write_status(obj, api, &st, None, serde_json::json!({})).await?;
         return Ok(Requeue::await_change());
     }
@@ -341,7 +417,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         return Ok(Requeue::await_change());
     }
 
-    let recorded = recorded_from(&old);
+    let mut recorded = recorded_from(&old);
     let steady = old.phase == Some(Phase::Available)
         && old.trained_inputs_digest.as_deref() == Some(desired.inputs_digest.as_str())
         && old.observed_generation == generation;
@@ -349,12 +425,24 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         Some(id) => obj.observe(&svc, id, steady, &desired, ctx).await?,
         None => None,
     };
+    // What the operator uploaded, per resource, as recorded in status.
+    if let Some(o) = &observed {
+        for r in &o.resource_status {
+            if let Some(d) = &r.digest {
+                recorded.resources.insert(r.name.clone(), d.clone());
+            }
+        }
+    }
     let marked_model = if recorded.customization_id.is_none() || observed.is_none() {
         obj.find_marked(&svc).await?
     } else {
         None
     };
-    let dependency = if deleting { Dependency::None } else { obj.dependency(ctx).await? };
+    let dependency = if deleting {
+        Dependency::None
+    } else {
+        obj.dependency(ctx).await?
+    };
 
     // Adoption: the adopted model's base model must match.
     if let (Some(id), Some(o)) = (obj.adopt_id(), observed.as_ref())
@@ -382,8 +470,14 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     };
     let g = Gathered {
         service_status: observed.as_ref().and_then(|o| o.service_status.clone()),
-        versions: observed.as_ref().map(|o| o.observed.versions.clone()).unwrap_or_default(),
-        resource_status: observed.as_ref().map(|o| o.resource_status.clone()).unwrap_or_default(),
+        versions: observed
+            .as_ref()
+            .map(|o| o.observed.versions.clone())
+            .unwrap_or_default(),
+        resource_status: observed
+            .as_ref()
+            .map(|o| o.resource_status.clone())
+            .unwrap_or_default(),
         facts,
         contents,
     };
@@ -394,15 +488,35 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let id = g.facts.recorded.customization_id.clone();
     let executed = match &action {
         Action::ReleaseFinalizer => {
-            let fins: Vec<String> = obj.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+            let fins: Vec<String> = obj
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .cloned()
+                .collect();
             let patch = serde_json::json!({"metadata": {"finalizers": fins}});
-            api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            api.patch(
+                &obj.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
             return Ok(Requeue::await_change());
         }
-        Action::Wait { .. } | Action::UpToDate | Action::Suspended | Action::AdoptedModelMissing | Action::Finish { .. } => Executed::default(),
-        Action::Adopt { customization_id, .. } => {
+        Action::Wait { .. }
+        | Action::UpToDate
+        | Action::Suspended
+        | Action::AdoptedModelMissing
+        | Action::Finish { .. } => Executed::default(),
+        Action::Adopt {
+            customization_id, ..
+        } => {
             // Verify it exists before recording it.
-            if obj.observe(&svc, customization_id, false, &g.facts.desired, ctx).await?.is_none() {
+            if obj
+                .observe(&svc, customization_id, false, &g.facts.desired, ctx)
+                .await?
+                .is_none()
+            {
                 return Err(Error::AdoptionMismatch(format!(
                     "model {customization_id} does not exist on the service (or belongs to other credentials): fix spec.customizationId"
                 )));
@@ -412,10 +526,15 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         other => {
             let e = match obj.execute(&svc, id.as_deref(), other, &g).await {
                 Ok(e) => e,
-                Err(Error::Watson(w)) if matches!(other, Action::Train { .. }) && w.is_no_input_modified() => {
-                    Executed { already_trained: true, ..Default::default() }
+                Err(Error::Watson(w))
+                    if matches!(other, Action::Train { .. }) && w.is_no_input_modified() =>
+                {
+                    Executed {
+                        already_trained: true,
+                        ..Default::default()
+                    }
                 }
-                Err(Error::Watson(w)) if matches!(w, crate::watson::Error::Busy(_)) => {
+                Err(Error::Watson(crate::watson::Error::Busy(_))) => {
                     // Busy is normal: the service is working on the model. Look again soon.
                     return Ok(Requeue::requeue(Duration::from_secs(5)));
                 }
@@ -429,7 +548,9 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     // New status.
     let mut st = old.clone();
     st.observed_generation = generation;
-    st.inputs_digest = Some(g.facts.desired.inputs_digest.clone()).filter(|d| !d.is_empty()).or(old.inputs_digest.clone());
+    st.inputs_digest = Some(g.facts.desired.inputs_digest.clone())
+        .filter(|d| !d.is_empty())
+        .or(old.inputs_digest.clone());
     if let Some(s) = &g.service_status {
         st.service_status = Some(s.clone());
         st.progress = Some(if s == "available" { 100 } else { 0 });
@@ -451,7 +572,10 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
             st.base_model_version = None;
             resources.clear();
         }
-        Action::Adopt { customization_id, recovered } => {
+        Action::Adopt {
+            customization_id,
+            recovered,
+        } => {
             st.customization_id = Some(customization_id.clone());
             st.adopted = (!recovered).then_some(true);
         }
@@ -462,7 +586,12 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                 r.service_status = Some("being_processed".into());
                 r.error = None;
             } else {
-                resources.push(ResourceStatus { name: name.clone(), digest: d, service_status: Some("being_processed".into()), ..Default::default() });
+                resources.push(ResourceStatus {
+                    name: name.clone(),
+                    digest: d,
+                    service_status: Some("being_processed".into()),
+                    ..Default::default()
+                });
             }
         }
         Action::DeleteResource { name } => resources.retain(|r| &r.name != name),
@@ -482,7 +611,12 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                 st.service_status = Some("training".into());
                 st.warnings = executed.warnings.clone();
             }
-            st.train_request_token = g.facts.desired.train_token.clone().or(st.train_request_token);
+            st.train_request_token = g
+                .facts
+                .desired
+                .train_token
+                .clone()
+                .or(st.train_request_token);
         }
         Action::Upgrade { .. } => {
             st.current_operation = Some(OperationRecord {
@@ -495,7 +629,12 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                 message: None,
             });
             st.service_status = Some("upgrading".into());
-            st.upgrade_request_token = g.facts.desired.upgrade_token.clone().or(st.upgrade_request_token);
+            st.upgrade_request_token = g
+                .facts
+                .desired
+                .upgrade_token
+                .clone()
+                .or(st.upgrade_request_token);
         }
         Action::Finish { kind, succeeded } => {
             if let Some(mut op) = st.current_operation.take() {
@@ -506,7 +645,10 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                     if *succeeded {
                         st.trained_inputs_digest = op.inputs_digest.clone();
                     } else {
-                        op.message = Some("the service reported the training as failed; see the resource errors".into());
+                        op.message = Some(
+                            "the service reported the training as failed; see the resource errors"
+                                .into(),
+                        );
                     }
                 }
                 st.history.insert(0, op);
@@ -514,7 +656,10 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
             }
             if *kind == OperationKind::Train && !succeeded {
                 // Remember which inputs failed so they are not retried until they change.
-                st.warnings = vec![format!("training failed for inputs {}", g.facts.desired.inputs_digest)];
+                st.warnings = vec![format!(
+                    "training failed for inputs {}",
+                    g.facts.desired.inputs_digest
+                )];
             }
         }
         _ => {}
@@ -528,30 +673,81 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         Action::Finish { kind: OperationKind::Train, succeeded: false } => (false, ("TrainingFailed", "training failed on the service; see status.history and the resource errors, then change the inputs to retry".to_string())),
         a => (false, status::not_ready_reason(a)),
     };
-    status::set_condition(&mut st.conditions, READY, ready, reason, message.clone(), generation);
-    let trained = st.trained_inputs_digest.as_deref() == Some(g.facts.desired.inputs_digest.as_str());
+    status::set_condition(
+        &mut st.conditions,
+        READY,
+        ready,
+        reason,
+        message.clone(),
+        generation,
+    );
+    let trained =
+        st.trained_inputs_digest.as_deref() == Some(g.facts.desired.inputs_digest.as_str());
     if K::KIND != ModelKind::Voice {
         let (tr, tm) = if trained {
-            ("TrainedOnCurrentInputs", "the model is trained on the current inputs".to_string())
+            (
+                "TrainedOnCurrentInputs",
+                "the model is trained on the current inputs".to_string(),
+            )
         } else if let Some(c) = st.current_operation.as_ref().filter(|c| c.kind == "Train") {
-            ("Training", format!("training started at {}", c.started_at.0))
+            (
+                "Training",
+                format!("training started at {}", c.started_at.0),
+            )
         } else {
             (reason, message.clone())
         };
         status::set_condition(&mut st.conditions, TRAINED, trained, tr, tm, generation);
-        let upgrade_pending = matches!(action, Action::Upgrade { .. } | Action::Wait { reason: WaitReason::UpgradeRequested | WaitReason::Upgrading });
+        let upgrade_pending = matches!(
+            action,
+            Action::Upgrade { .. }
+                | Action::Wait {
+                    reason: WaitReason::UpgradeRequested | WaitReason::Upgrading
+                }
+        );
         let (ur, um) = if upgrade_pending {
-            ("UpgradeAvailable", "a newer base-model version is available".to_string())
+            (
+                "UpgradeAvailable",
+                "a newer base-model version is available".to_string(),
+            )
         } else {
-            ("UpToDate", format!("on base-model version {}", st.base_model_version.clone().unwrap_or_else(|| "unknown".into())))
+            (
+                "UpToDate",
+                format!(
+                    "on base-model version {}",
+                    st.base_model_version
+                        .clone()
+                        .unwrap_or_else(|| "unknown".into())
+                ),
+            )
         };
-        status::set_condition(&mut st.conditions, UP_TO_DATE, !upgrade_pending, ur, um, generation);
+        status::set_condition(
+            &mut st.conditions,
+            UP_TO_DATE,
+            !upgrade_pending,
+            ur,
+            um,
+            generation,
+        );
     }
     let (dr, dm, dok) = match &action {
-        Action::Wait { reason: WaitReason::Dependency(m) } => ("LanguageModelNotReady", m.clone(), false),
-        _ => ("DependenciesReady", "the service, its credentials and every input are available".to_string(), true),
+        Action::Wait {
+            reason: WaitReason::Dependency(m),
+        } => ("LanguageModelNotReady", m.clone(), false),
+        _ => (
+            "DependenciesReady",
+            "the service, its credentials and every input are available".to_string(),
+            true,
+        ),
     };
-    status::set_condition(&mut st.conditions, DEPENDENCIES_READY, dok, dr, dm, generation);
+    status::set_condition(
+        &mut st.conditions,
+        DEPENDENCIES_READY,
+        dok,
+        dr,
+        dm,
+        generation,
+    );
 
     // Failed trainings are remembered through the TrainingFailed reason + inputs digest.
     let phase_changed = old.phase != st.phase;
@@ -574,18 +770,34 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     // When to look again.
     let requeue = match &action {
         Action::UpToDate => ctx.settings.drift_interval,
-        Action::Wait { reason: WaitReason::Training | WaitReason::Upgrading } => {
+        Action::Wait {
+            reason: WaitReason::Training | WaitReason::Upgrading,
+        } => {
             let (elapsed, kind) = st
                 .current_operation
                 .as_ref()
                 .map(|o| {
-                    let secs = (status::now().as_second() - o.started_at.0.as_second()).max(0) as u64;
-                    (Duration::from_secs(secs), if o.kind == "Upgrade" { OperationKind::Upgrade } else { OperationKind::Train })
+                    let secs =
+                        (status::now().as_second() - o.started_at.0.as_second()).max(0) as u64;
+                    (
+                        Duration::from_secs(secs),
+                        if o.kind == "Upgrade" {
+                            OperationKind::Upgrade
+                        } else {
+                            OperationKind::Train
+                        },
+                    )
                 })
                 .unwrap_or((Duration::ZERO, OperationKind::Train));
-            decide::poll_after(elapsed, obj.expected_duration(kind, ctx), ctx.settings.max_poll_interval)
+            decide::poll_after(
+                elapsed,
+                obj.expected_duration(kind, ctx),
+                ctx.settings.max_poll_interval,
+            )
         }
-        Action::Wait { reason: WaitReason::Processing } => Duration::from_secs(2),
+        Action::Wait {
+            reason: WaitReason::Processing,
+        } => Duration::from_secs(2),
         // Woken by watches (language model, annotations, spec); a slow check covers the rest.
         Action::Wait { .. } | Action::AdoptedModelMissing => ctx.settings.drift_interval,
         Action::Train { .. } | Action::Upgrade { .. } => Duration::from_secs(2),
@@ -596,7 +808,10 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
 
 fn base_model_of<K: ModelResource>(obj: &K) -> Option<String> {
     let v = serde_json::to_value(obj).ok()?;
-    v.get("spec")?.get("baseModelName")?.as_str().map(str::to_string)
+    v.get("spec")?
+        .get("baseModelName")?
+        .as_str()
+        .map(str::to_string)
 }
 
 fn recorded_from(st: &ModelStatus) -> Recorded {
@@ -614,7 +829,11 @@ fn recorded_from(st: &ModelStatus) -> Recorded {
         upgrade_token: st.upgrade_request_token.clone(),
         operation: st.current_operation.as_ref().map(|o| {
             (
-                if o.kind == "Upgrade" { OperationKind::Upgrade } else { OperationKind::Train },
+                if o.kind == "Upgrade" {
+                    OperationKind::Upgrade
+                } else {
+                    OperationKind::Train
+                },
                 o.inputs_digest.clone().unwrap_or_default(),
             )
         }),
@@ -697,7 +916,13 @@ fn word_def(w: &CustomWord) -> WordDef {
 
 /// True when the service's word matches what the user asked for (the service may fill in a
 /// display form or a generated pronunciation the user left out).
-fn word_matches(want: &WordDef, word: &str, sounds_like: &[String], display_as: Option<&str>, mapping_only: Option<bool>) -> bool {
+fn word_matches(
+    want: &WordDef,
+    word: &str,
+    sounds_like: &[String],
+    display_as: Option<&str>,
+    mapping_only: Option<bool>,
+) -> bool {
     let sl_ok = want.sounds_like.is_empty() || want.sounds_like == sounds_like;
     let da_ok = match &want.display_as {
         None => display_as.is_none_or(|d| d.is_empty() || d == word),
@@ -720,14 +945,22 @@ impl KindOps for CustomLanguageModel {
         }
         for gr in &self.spec.grammars {
             let bytes = resolver.source(&gr.source).await?;
-            resources.insert(gr.name.clone(), format!("grammar:{}:{}", gr.content_type.content_type(), digest(&bytes)));
+            resources.insert(
+                gr.name.clone(),
+                format!(
+                    "grammar:{}:{}",
+                    gr.content_type.content_type(),
+                    digest(&bytes)
+                ),
+            );
             contents.insert(gr.name.clone(), bytes);
         }
         let mut words: BTreeMap<String, WordDef> = BTreeMap::new();
         if let Some(from) = &self.spec.words_from {
             let r = &from.config_map_key_ref;
             let bytes = resolver.config_map_key(r).await?;
-            let list: Vec<CustomWord> = parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
+            let list: Vec<CustomWord> =
+                parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
             for w in &list {
                 words.insert(w.word.clone(), word_def(w));
             }
@@ -761,15 +994,30 @@ impl KindOps for CustomLanguageModel {
         Ok(Dependency::None)
     }
 
-    async fn observe(&self, svc: &ServiceHandle, id: &str, steady: bool, desired: &Desired, ctx: &Context) -> Result<Option<ObservedFull>, Error> {
-        let max_age = if steady { ctx.settings.drift_interval } else { Duration::from_millis(500) };
+    async fn observe(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
+        steady: bool,
+        desired: &Desired,
+        ctx: &Context,
+    ) -> Result<Option<ObservedFull>, Error> {
+        let max_age = if steady {
+            ctx.settings.drift_interval
+        } else {
+            Duration::from_millis(500)
+        };
         let list = svc.language_models(max_age).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
         let status = m.status.as_ref().map(|s| ServiceStatus::parse(s.as_str()));
         let old = self.model_status();
-        let old_resources = self.status.as_ref().map(|s| [s.corpora.clone(), s.grammars.clone()].concat()).unwrap_or_default();
+        let old_resources = self
+            .status
+            .as_ref()
+            .map(|s| [s.corpora.clone(), s.grammars.clone()].concat())
+            .unwrap_or_default();
         let mut observed = Observed {
             status: status.clone(),
             versions: m.versions.clone(),
@@ -779,7 +1027,9 @@ impl KindOps for CustomLanguageModel {
         if steady && status == Some(ServiceStatus::Available) {
             // Trust the record: Available, and nothing changed since the last full comparison.
             for r in &old_resources {
-                observed.resources.insert(r.name.clone(), ResourceState::Valid);
+                observed
+                    .resources
+                    .insert(r.name.clone(), ResourceState::Valid);
             }
             resource_status = old_resources;
             observed.words = desired.words.clone();
@@ -788,11 +1038,16 @@ impl KindOps for CustomLanguageModel {
             for c in stt.list_corpora(id).await?.corpora {
                 let state = match c.status.as_ref().map(|s| s.as_str()) {
                     Some("being_processed") => ResourceState::Processing,
-                    Some("undetermined") => ResourceState::Invalid(c.error.clone().unwrap_or_default()),
+                    Some("undetermined") => {
+                        ResourceState::Invalid(c.error.clone().unwrap_or_default())
+                    }
                     _ => ResourceState::Valid,
                 };
                 observed.resources.insert(c.name.clone(), state);
-                let digest = old_resources.iter().find(|r| r.name == c.name).and_then(|r| r.digest.clone());
+                let digest = old_resources
+                    .iter()
+                    .find(|r| r.name == c.name)
+                    .and_then(|r| r.digest.clone());
                 resource_status.push(ResourceStatus {
                     name: c.name.clone(),
                     service_status: c.status.as_ref().map(|s| s.as_str().to_string()),
@@ -808,11 +1063,16 @@ impl KindOps for CustomLanguageModel {
                 for gr in stt.list_grammars(id).await?.grammars {
                     let state = match gr.status.as_ref().map(|s| s.as_str()) {
                         Some("being_processed") => ResourceState::Processing,
-                        Some("undetermined") => ResourceState::Invalid(gr.error.clone().unwrap_or_default()),
+                        Some("undetermined") => {
+                            ResourceState::Invalid(gr.error.clone().unwrap_or_default())
+                        }
                         _ => ResourceState::Valid,
                     };
                     observed.resources.insert(gr.name.clone(), state);
-                    let digest = old_resources.iter().find(|r| r.name == gr.name).and_then(|r| r.digest.clone());
+                    let digest = old_resources
+                        .iter()
+                        .find(|r| r.name == gr.name)
+                        .and_then(|r| r.digest.clone());
                     resource_status.push(ResourceStatus {
                         name: gr.name.clone(),
                         service_status: gr.status.as_ref().map(|s| s.as_str().to_string()),
@@ -828,11 +1088,32 @@ impl KindOps for CustomLanguageModel {
             let words = if desired_words.is_empty() && !had_words {
                 Vec::new()
             } else {
-                stt.list_words(id, ListWords { word_type: Some(WordType::User), sort: None }).await?.words
+                stt.list_words(
+                    id,
+                    ListWords {
+                        word_type: Some(WordType::User),
+                        sort: None,
+                    },
+                )
+                .await?
+                .words
             };
-            for w in words.iter().filter(|w| w.source.iter().any(|s| s == "user")) {
+            for w in words
+                .iter()
+                .filter(|w| w.source.iter().any(|s| s == "user"))
+            {
                 let def = match desired_words.get(&w.word) {
-                    Some(want) if word_matches(want, &w.word, &w.sounds_like, w.display_as.as_deref(), w.mapping_only) => want.clone(),
+                    Some(want)
+                        if word_matches(
+                            want,
+                            &w.word,
+                            &w.sounds_like,
+                            w.display_as.as_deref(),
+                            w.mapping_only,
+                        ) =>
+                    {
+                        want.clone()
+                    }
                     _ => WordDef {
                         sounds_like: w.sounds_like.clone(),
                         display_as: w.display_as.clone(),
@@ -873,11 +1154,21 @@ impl KindOps for CustomLanguageModel {
         let list = svc.language_models(Duration::from_millis(500)).await?;
         Ok(list
             .iter()
-            .find(|m| m.description.as_deref().is_some_and(|d| d.contains(mark.trim())))
+            .find(|m| {
+                m.description
+                    .as_deref()
+                    .is_some_and(|d| d.contains(mark.trim()))
+            })
             .map(|m| m.customization_id.clone()))
     }
 
-    async fn execute(&self, svc: &ServiceHandle, id: Option<&str>, action: &Action, g: &Gathered) -> Result<Executed, Error> {
+    async fn execute(
+        &self,
+        svc: &ServiceHandle,
+        id: Option<&str>,
+        action: &Action,
+        g: &Gathered,
+    ) -> Result<Executed, Error> {
         let stt = svc.stt()?;
         let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
         match action {
@@ -886,10 +1177,16 @@ impl KindOps for CustomLanguageModel {
                     name: model_name(self),
                     base_model_name: self.spec.base_model_name.clone(),
                     dialect: self.spec.dialect.clone(),
-                    description: Some(description(self.spec.description.as_deref(), &self.uid().unwrap_or_default())),
+                    description: Some(description(
+                        self.spec.description.as_deref(),
+                        &self.uid().unwrap_or_default(),
+                    )),
                 };
                 let created = stt.create_language_model(&req).await?;
-                Ok(Executed { created_id: Some(created.customization_id), ..Default::default() })
+                Ok(Executed {
+                    created_id: Some(created.customization_id),
+                    ..Default::default()
+                })
             }
             Action::DeleteModel => {
                 match stt.delete_language_model(id_or()?).await {
@@ -900,13 +1197,19 @@ impl KindOps for CustomLanguageModel {
                 Ok(Executed::default())
             }
             Action::DeleteResource { name } => {
-                if self.status.as_ref().is_some_and(|s| s.grammars.iter().any(|r| &r.name == name)) {
+                if self
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.grammars.iter().any(|r| &r.name == name))
+                {
                     stt.delete_grammar(id_or()?, name).await?;
                 } else {
                     match stt.delete_corpus(id_or()?, name).await {
                         Ok(()) => {}
                         // Not a corpus: it must be a grammar.
-                        Err(crate::watson::Error::InvalidRequest(_)) => stt.delete_grammar(id_or()?, name).await?,
+                        Err(crate::watson::Error::InvalidRequest(_)) => {
+                            stt.delete_grammar(id_or()?, name).await?
+                        }
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -919,7 +1222,8 @@ impl KindOps for CustomLanguageModel {
                         crate::crd::language_model::GrammarType::Abnf => GrammarFormat::Abnf,
                         crate::crd::language_model::GrammarType::Xml => GrammarFormat::Xml,
                     };
-                    stt.add_grammar(id_or()?, name, format, bytes, *overwrite).await?;
+                    stt.add_grammar(id_or()?, name, format, bytes, *overwrite)
+                        .await?;
                 } else {
                     stt.add_corpus(id_or()?, name, bytes, *overwrite).await?;
                 }
@@ -949,7 +1253,8 @@ impl KindOps for CustomLanguageModel {
                 let t = &self.spec.training;
                 let force = g.facts.desired.train_token.is_some()
                     && g.facts.desired.train_token != g.facts.recorded.train_token
-                    && g.facts.recorded.trained_inputs_digest.as_deref() == Some(g.facts.desired.inputs_digest.as_str());
+                    && g.facts.recorded.trained_inputs_digest.as_deref()
+                        == Some(g.facts.desired.inputs_digest.as_str());
                 let params = TrainLanguageModel {
                     word_type_to_add: t.word_type_to_add.map(|w| match w {
                         WordTypeToAdd::All => crate::watson::stt_types::WordTypeToAdd::All,
@@ -961,7 +1266,11 @@ impl KindOps for CustomLanguageModel {
                 };
                 let resp = stt.train_language_model(id_or()?, &params).await?;
                 Ok(Executed {
-                    warnings: resp.warnings.iter().filter_map(|w| w.message.clone()).collect(),
+                    warnings: resp
+                        .warnings
+                        .iter()
+                        .filter_map(|w| w.message.clone())
+                        .collect(),
                     ..Default::default()
                 })
             }
@@ -978,7 +1287,6 @@ impl KindOps for CustomLanguageModel {
     }
 }
 
-
 fn expected_from_history(st: Option<&ModelStatus>, kind: OperationKind) -> Option<Duration> {
     let name = match kind {
         OperationKind::Train => "Train",
@@ -994,12 +1302,19 @@ fn expected_from_history(st: Option<&ModelStatus>, kind: OperationKind) -> Optio
 fn model_name<K: ModelResource>(obj: &K) -> String {
     let v = serde_json::to_value(obj).ok();
     v.as_ref()
-        .and_then(|v| v.get("spec")?.get("modelName")?.as_str().map(str::to_string))
+        .and_then(|v| {
+            v.get("spec")?
+                .get("modelName")?
+                .as_str()
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| format!("{}-{}", obj.namespace().unwrap_or_default(), obj.name_any()))
 }
 
 fn description(user: Option<&str>, uid: &str) -> String {
-    format!("{}{}", user.unwrap_or(""), marker(uid)).trim().to_string()
+    format!("{}{}", user.unwrap_or(""), marker(uid))
+        .trim()
+        .to_string()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1021,7 +1336,15 @@ impl KindOps for CustomAcousticModel {
             } else {
                 Vec::new()
             };
-            resources.insert(a.name.clone(), format!("audio:{}:{:?}:{}", a.content_type, a.contained_content_type, digest(&bytes)));
+            resources.insert(
+                a.name.clone(),
+                format!(
+                    "audio:{}:{:?}:{}",
+                    a.content_type,
+                    a.contained_content_type,
+                    digest(&bytes)
+                ),
+            );
             contents.insert(a.name.clone(), bytes);
         }
         let inputs = serde_json::json!({
@@ -1049,7 +1372,8 @@ impl KindOps for CustomAcousticModel {
         let Some(r) = &self.spec.language_model_ref else {
             return Ok(Dependency::None);
         };
-        let api: Api<CustomLanguageModel> = Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default());
+        let api: Api<CustomLanguageModel> =
+            Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default());
         let Some(lm) = api.get_opt(&r.name).await? else {
             return Ok(Dependency::Missing);
         };
@@ -1060,32 +1384,60 @@ impl KindOps for CustomAcousticModel {
             )));
         }
         let st = lm.status.as_ref().map(|s| &s.model);
-        let ready = st.is_some_and(|s| status::condition(&s.conditions, READY).is_some_and(|c| c.status == "True"));
+        let ready = st.is_some_and(|s| {
+            status::condition(&s.conditions, READY).is_some_and(|c| c.status == "True")
+        });
         match (ready, st.and_then(|s| s.customization_id.clone())) {
-            (true, Some(id)) => Ok(Dependency::Available { customization_id: id, version: st.and_then(|s| s.base_model_version.clone()) }),
+            (true, Some(id)) => Ok(Dependency::Available {
+                customization_id: id,
+                version: st.and_then(|s| s.base_model_version.clone()),
+            }),
             _ => Ok(Dependency::NotReady {
                 reason: format!(
                     "waiting for CustomLanguageModel {} to be Ready (now {})",
                     r.name,
-                    st.and_then(|s| s.phase).map(|p| p.as_str()).unwrap_or("unknown")
+                    st.and_then(|s| s.phase)
+                        .map(|p| p.as_str())
+                        .unwrap_or("unknown")
                 ),
             }),
         }
     }
 
-    async fn observe(&self, svc: &ServiceHandle, id: &str, steady: bool, _desired: &Desired, ctx: &Context) -> Result<Option<ObservedFull>, Error> {
-        let max_age = if steady { ctx.settings.drift_interval } else { Duration::from_millis(500) };
+    async fn observe(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
+        steady: bool,
+        _desired: &Desired,
+        ctx: &Context,
+    ) -> Result<Option<ObservedFull>, Error> {
+        let max_age = if steady {
+            ctx.settings.drift_interval
+        } else {
+            Duration::from_millis(500)
+        };
         let list = svc.acoustic_models(max_age).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
         let status = m.status.as_ref().map(|s| ServiceStatus::parse(s.as_str()));
-        let old_resources = self.status.as_ref().map(|s| s.audio.clone()).unwrap_or_default();
-        let mut observed = Observed { status: status.clone(), versions: m.versions.clone(), ..Default::default() };
+        let old_resources = self
+            .status
+            .as_ref()
+            .map(|s| s.audio.clone())
+            .unwrap_or_default();
+        let mut observed = Observed {
+            status: status.clone(),
+            versions: m.versions.clone(),
+            ..Default::default()
+        };
         let mut resource_status = Vec::new();
         if steady && status == Some(ServiceStatus::Available) {
             for r in &old_resources {
-                observed.resources.insert(r.name.clone(), ResourceState::Valid);
+                observed
+                    .resources
+                    .insert(r.name.clone(), ResourceState::Valid);
             }
             resource_status = old_resources;
         } else {
@@ -1099,7 +1451,10 @@ impl KindOps for CustomAcousticModel {
                 resource_status.push(ResourceStatus {
                     name: a.name.clone(),
                     service_status: a.status.as_ref().map(|s| s.as_str().to_string()),
-                    digest: old_resources.iter().find(|r| r.name == a.name).and_then(|r| r.digest.clone()),
+                    digest: old_resources
+                        .iter()
+                        .find(|r| r.name == a.name)
+                        .and_then(|r| r.digest.clone()),
                     duration_seconds: a.duration.map(|d| d as i64),
                     ..Default::default()
                 });
@@ -1120,7 +1475,11 @@ impl KindOps for CustomAcousticModel {
     }
 
     fn extra_status(&self, _desired: &Desired, resources: &[ResourceStatus]) -> serde_json::Value {
-        let secs: i64 = resources.iter().filter(|r| r.service_status.as_deref() == Some("ok")).filter_map(|r| r.duration_seconds).sum();
+        let secs: i64 = resources
+            .iter()
+            .filter(|r| r.service_status.as_deref() == Some("ok"))
+            .filter_map(|r| r.duration_seconds)
+            .sum();
         serde_json::json!({"totalMinutesOfAudio": (secs as f64 / 60.0 * 100.0).round() / 100.0})
     }
 
@@ -1129,11 +1488,21 @@ impl KindOps for CustomAcousticModel {
         let list = svc.acoustic_models(Duration::from_millis(500)).await?;
         Ok(list
             .iter()
-            .find(|m| m.description.as_deref().is_some_and(|d| d.contains(mark.trim())))
+            .find(|m| {
+                m.description
+                    .as_deref()
+                    .is_some_and(|d| d.contains(mark.trim()))
+            })
             .map(|m| m.customization_id.clone()))
     }
 
-    async fn execute(&self, svc: &ServiceHandle, id: Option<&str>, action: &Action, g: &Gathered) -> Result<Executed, Error> {
+    async fn execute(
+        &self,
+        svc: &ServiceHandle,
+        id: Option<&str>,
+        action: &Action,
+        g: &Gathered,
+    ) -> Result<Executed, Error> {
         let stt = svc.stt()?;
         let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
         match action {
@@ -1141,10 +1510,16 @@ impl KindOps for CustomAcousticModel {
                 let req = CreateAcousticModel {
                     name: model_name(self),
                     base_model_name: self.spec.base_model_name.clone(),
-                    description: Some(description(self.spec.description.as_deref(), &self.uid().unwrap_or_default())),
+                    description: Some(description(
+                        self.spec.description.as_deref(),
+                        &self.uid().unwrap_or_default(),
+                    )),
                 };
                 let created = stt.create_acoustic_model(&req).await?;
-                Ok(Executed { created_id: Some(created.customization_id), ..Default::default() })
+                Ok(Executed {
+                    created_id: Some(created.customization_id),
+                    ..Default::default()
+                })
             }
             Action::DeleteModel => {
                 match stt.delete_acoustic_model(id_or()?).await {
@@ -1160,28 +1535,57 @@ impl KindOps for CustomAcousticModel {
             }
             Action::AddResource { name, overwrite } => {
                 let spec = self.spec.audio.iter().find(|a| &a.name == name);
-                let format = match spec.map(|a| (a.content_type.as_str(), a.contained_content_type.clone())) {
-                    Some(("application/zip", c)) => AudioFormat::Zip { contained_content_type: c },
-                    Some(("application/gzip", c)) => AudioFormat::Gzip { contained_content_type: c },
-                    Some((t, _)) => AudioFormat::Audio { content_type: t.to_string() },
+                let format = match spec
+                    .map(|a| (a.content_type.as_str(), a.contained_content_type.clone()))
+                {
+                    Some(("application/zip", c)) => AudioFormat::Zip {
+                        contained_content_type: c,
+                    },
+                    Some(("application/gzip", c)) => AudioFormat::Gzip {
+                        contained_content_type: c,
+                    },
+                    Some((t, _)) => AudioFormat::Audio {
+                        content_type: t.to_string(),
+                    },
                     None => AudioFormat::wav(),
                 };
                 let bytes = g.contents.get(name).cloned().unwrap_or_default();
-                stt.add_audio(id_or()?, name, &format, bytes, *overwrite).await?;
+                stt.add_audio(id_or()?, name, &format, bytes, *overwrite)
+                    .await?;
                 Ok(Executed::default())
             }
-            Action::Train { custom_language_model_id } => {
-                let params = TrainAcousticModel { custom_language_model_id: custom_language_model_id.clone(), strict: self.spec.training.strict };
+            Action::Train {
+                custom_language_model_id,
+            } => {
+                let params = TrainAcousticModel {
+                    custom_language_model_id: custom_language_model_id.clone(),
+                    strict: self.spec.training.strict,
+                };
                 let resp = stt.train_acoustic_model(id_or()?, &params).await?;
-                Ok(Executed { warnings: resp.warnings.iter().filter_map(|w| w.message.clone()).collect(), ..Default::default() })
+                Ok(Executed {
+                    warnings: resp
+                        .warnings
+                        .iter()
+                        .filter_map(|w| w.message.clone())
+                        .collect(),
+                    ..Default::default()
+                })
             }
-            Action::Upgrade { custom_language_model_id } => {
-                let params = UpgradeAcousticModel { custom_language_model_id: custom_language_model_id.clone(), force: None };
+            Action::Upgrade {
+                custom_language_model_id,
+            } => {
+                let params = UpgradeAcousticModel {
+                    custom_language_model_id: custom_language_model_id.clone(),
+                    force: None,
+                };
                 match stt.upgrade_acoustic_model(id_or()?, &params).await {
                     Ok(()) => {}
                     // The documented path: nothing changed since training → repeat with force.
                     Err(e) if e.is_no_input_modified() && custom_language_model_id.is_some() => {
-                        let forced = UpgradeAcousticModel { force: Some(true), ..params };
+                        let forced = UpgradeAcousticModel {
+                            force: Some(true),
+                            ..params
+                        };
                         stt.upgrade_acoustic_model(id_or()?, &forced).await?;
                     }
                     Err(e) => return Err(e.into()),
@@ -1195,8 +1599,16 @@ impl KindOps for CustomAcousticModel {
     fn expected_duration(&self, kind: OperationKind, ctx: &Context) -> Duration {
         expected_from_history(self.model_status(), kind).unwrap_or_else(|| {
             // Training takes about as long as the audio.
-            let secs: i64 = self.status.as_ref().map(|s| s.audio.iter().filter_map(|a| a.duration_seconds).sum()).unwrap_or(0);
-            if secs > 0 { Duration::from_secs(secs as u64) } else { ctx.settings.expected_training }
+            let secs: i64 = self
+                .status
+                .as_ref()
+                .map(|s| s.audio.iter().filter_map(|a| a.duration_seconds).sum())
+                .unwrap_or(0);
+            if secs > 0 {
+                Duration::from_secs(secs as u64)
+            } else {
+                ctx.settings.expected_training
+            }
         })
     }
 }
@@ -1220,7 +1632,8 @@ impl KindOps for CustomVoiceModel {
         let mut words = BTreeMap::new();
         if let Some(r) = &self.spec.words_from {
             let bytes = ctx.resolver(&ns).config_map_key(r).await?;
-            let list: Vec<VoiceWord> = parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
+            let list: Vec<VoiceWord> =
+                parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
             for w in &list {
                 words.insert(w.word.clone(), voice_def(w));
             }
@@ -1228,7 +1641,12 @@ impl KindOps for CustomVoiceModel {
         for w in &self.spec.words {
             words.insert(w.word.clone(), voice_def(w));
         }
-        let inputs = serde_json::json!(words.iter().map(|(k, v)| (k, (&v.translation, &v.part_of_speech))).collect::<BTreeMap<_, _>>());
+        let inputs = serde_json::json!(
+            words
+                .iter()
+                .map(|(k, v)| (k, (&v.translation, &v.part_of_speech)))
+                .collect::<BTreeMap<_, _>>()
+        );
         Ok((
             Desired {
                 words,
@@ -1243,13 +1661,27 @@ impl KindOps for CustomVoiceModel {
         Ok(Dependency::None)
     }
 
-    async fn observe(&self, svc: &ServiceHandle, id: &str, steady: bool, desired: &Desired, ctx: &Context) -> Result<Option<ObservedFull>, Error> {
-        let max_age = if steady { ctx.settings.drift_interval } else { Duration::from_millis(500) };
+    async fn observe(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
+        steady: bool,
+        desired: &Desired,
+        ctx: &Context,
+    ) -> Result<Option<ObservedFull>, Error> {
+        let max_age = if steady {
+            ctx.settings.drift_interval
+        } else {
+            Duration::from_millis(500)
+        };
         let list = svc.voice_models(max_age).await?;
         if !list.iter().any(|m| m.customization_id == id) {
             return Ok(None);
         }
-        let mut observed = Observed { status: Some(ServiceStatus::Exists), ..Default::default() };
+        let mut observed = Observed {
+            status: Some(ServiceStatus::Exists),
+            ..Default::default()
+        };
         if steady {
             observed.words = desired.words.clone();
         } else {
@@ -1259,16 +1691,25 @@ impl KindOps for CustomVoiceModel {
                 Err(e) => return Err(e.into()),
             };
             for w in m.words {
-                observed.words.insert(w.word.clone(), WordDef {
-                    sounds_like: Vec::new(),
-                    display_as: None,
-                    mapping_only: None,
-                    translation: Some(w.translation.clone()),
-                    part_of_speech: w.part_of_speech.as_ref().map(|p| p.as_str().to_string()),
-                });
+                observed.words.insert(
+                    w.word.clone(),
+                    WordDef {
+                        sounds_like: Vec::new(),
+                        display_as: None,
+                        mapping_only: None,
+                        translation: Some(w.translation.clone()),
+                        part_of_speech: w.part_of_speech.as_ref().map(|p| p.as_str().to_string()),
+                    },
+                );
             }
         }
-        Ok(Some(ObservedFull { observed, service_status: None, resource_status: Vec::new(), base_model: None, newest_version: None }))
+        Ok(Some(ObservedFull {
+            observed,
+            service_status: None,
+            resource_status: Vec::new(),
+            base_model: None,
+            newest_version: None,
+        }))
     }
 
     fn extra_status(&self, desired: &Desired, _resources: &[ResourceStatus]) -> serde_json::Value {
@@ -1280,11 +1721,21 @@ impl KindOps for CustomVoiceModel {
         let list = svc.voice_models(Duration::from_millis(500)).await?;
         Ok(list
             .iter()
-            .find(|m| m.description.as_deref().is_some_and(|d| d.contains(mark.trim())))
+            .find(|m| {
+                m.description
+                    .as_deref()
+                    .is_some_and(|d| d.contains(mark.trim()))
+            })
             .map(|m| m.customization_id.clone()))
     }
 
-    async fn execute(&self, svc: &ServiceHandle, id: Option<&str>, action: &Action, g: &Gathered) -> Result<Executed, Error> {
+    async fn execute(
+        &self,
+        svc: &ServiceHandle,
+        id: Option<&str>,
+        action: &Action,
+        g: &Gathered,
+    ) -> Result<Executed, Error> {
         let tts = svc.tts()?;
         let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
         match action {
@@ -1292,10 +1743,16 @@ impl KindOps for CustomVoiceModel {
                 let req = CreateVoiceModel {
                     name: model_name(self),
                     language: Some(self.spec.language.clone()),
-                    description: Some(description(self.spec.description.as_deref(), &self.uid().unwrap_or_default())),
+                    description: Some(description(
+                        self.spec.description.as_deref(),
+                        &self.uid().unwrap_or_default(),
+                    )),
                 };
                 let created = tts.create_custom_model(&req).await?;
-                Ok(Executed { created_id: Some(created.customization_id), ..Default::default() })
+                Ok(Executed {
+                    created_id: Some(created.customization_id),
+                    ..Default::default()
+                })
             }
             Action::DeleteModel => {
                 match tts.delete_custom_model(id_or()?).await {
@@ -1330,4 +1787,3 @@ impl KindOps for CustomVoiceModel {
         ctx.settings.expected_training
     }
 }
-

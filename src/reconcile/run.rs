@@ -48,7 +48,10 @@ fn references(value: &serde_json::Value, kind: &str) -> Vec<String> {
     out
 }
 
-fn mapper<K>(store: Store<K>, kind: &'static str) -> impl Fn(serde_json::Value, String, String) -> Vec<ObjectRef<K>>
+fn mapper<K>(
+    store: Store<K>,
+    kind: &'static str,
+) -> impl Fn(serde_json::Value, String, String) -> Vec<ObjectRef<K>>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::Serialize + 'static,
 {
@@ -60,7 +63,7 @@ where
             .filter(|m| {
                 let v = serde_json::to_value(m.as_ref()).unwrap_or_default();
                 let spec = v.get("spec").cloned().unwrap_or_default();
-                references(&spec, kind).iter().any(|n| *n == name)
+                references(&spec, kind).contains(&name)
             })
             .map(|m| ObjectRef::from_obj(m.as_ref()))
             .collect()
@@ -125,15 +128,40 @@ pub async fn run(client: Client, settings: Settings, concurrency: u16) -> Result
         .with_config(cfg.clone())
         .run(super::service::reconcile, error_policy, ctx.clone())
         .for_each(|_| async {});
-    let language = model_controller!(CustomLanguageModel, client, ctx, wc, |c: Controller<CustomLanguageModel>, _s| c.with_config(cfg.clone()));
-    let acoustic = model_controller!(CustomAcousticModel, client, ctx, wc, |c: Controller<CustomAcousticModel>, s: Store<CustomAcousticModel>| {
+    let language = model_controller!(
+        CustomLanguageModel,
+        client,
+        ctx,
+        wc,
+        |c: Controller<CustomLanguageModel>, _s| c.with_config(cfg.clone())
+    );
+    let acoustic = model_controller!(CustomAcousticModel, client, ctx, wc, |c: Controller<
+        CustomAcousticModel,
+    >,
+                                                                            s: Store<
+        CustomAcousticModel,
+    >| {
         // An acoustic model waits for its language model: wake it on every change of that model.
         let lm = mapper(s, "languageModelRef");
-        c.with_config(cfg.clone()).watches(Api::<CustomLanguageModel>::all(client.clone()), wc.clone(), move |o| {
-            lm(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any())
-        })
+        c.with_config(cfg.clone()).watches(
+            Api::<CustomLanguageModel>::all(client.clone()),
+            wc.clone(),
+            move |o| {
+                lm(
+                    serde_json::Value::Null,
+                    o.namespace().unwrap_or_default(),
+                    o.name_any(),
+                )
+            },
+        )
     });
-    let voice = model_controller!(CustomVoiceModel, client, ctx, wc, |c: Controller<CustomVoiceModel>, _s| c.with_config(cfg.clone()));
+    let voice = model_controller!(
+        CustomVoiceModel,
+        client,
+        ctx,
+        wc,
+        |c: Controller<CustomVoiceModel>, _s| c.with_config(cfg.clone())
+    );
     tokio::join!(services, language, acoustic, voice);
     Ok(())
 }

@@ -34,11 +34,19 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         let handle = ctx.service(&ns, &name).await?;
         let count = match handle.kind {
             ServiceKind::SpeechToText => {
-                let lm = handle.language_models(std::time::Duration::ZERO).await?.len();
-                let am = handle.acoustic_models(std::time::Duration::ZERO).await?.len();
+                let lm = handle
+                    .language_models(std::time::Duration::ZERO)
+                    .await?
+                    .len();
+                let am = handle
+                    .acoustic_models(std::time::Duration::ZERO)
+                    .await?
+                    .len();
                 lm.max(am)
             }
-            ServiceKind::TextToSpeech => handle.voice_models(std::time::Duration::ZERO).await?.len(),
+            ServiceKind::TextToSpeech => {
+                handle.voice_models(std::time::Duration::ZERO).await?.len()
+            }
         };
         Ok::<usize, Error>(count)
     };
@@ -46,9 +54,17 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         Ok(count) => {
             st.models_in_use = Some(count as i64);
             let (reason, message) = if count as i64 >= MODEL_QUOTA * 9 / 10 {
-                ("QuotaNearlyExhausted", format!("{count} of {MODEL_QUOTA} custom models in use: delete unused models before the limit blocks new ones"))
+                (
+                    "QuotaNearlyExhausted",
+                    format!(
+                        "{count} of {MODEL_QUOTA} custom models in use: delete unused models before the limit blocks new ones"
+                    ),
+                )
             } else {
-                ("Connected", format!("credentials accepted; {count} custom models in use"))
+                (
+                    "Connected",
+                    format!("credentials accepted; {count} custom models in use"),
+                )
             };
             status::set_condition(&mut st.conditions, READY, true, reason, message, generation);
             ctx.succeeded(&format!("sps/{ns}/{name}"));
@@ -60,8 +76,18 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
                 message.push_str(&format!(" (IBM transaction {tx})"));
             }
             warn!(service = %name, category = e.category(), error = %message, "SpeechService check failed");
-            status::set_condition(&mut st.conditions, READY, false, e.category(), message, generation);
-            Requeue::requeue(ctx.backoff(&format!("sps/{ns}/{name}"), std::time::Duration::from_secs(10)))
+            status::set_condition(
+                &mut st.conditions,
+                READY,
+                false,
+                e.category(),
+                message,
+                generation,
+            );
+            Requeue::requeue(ctx.backoff(
+                &format!("sps/{ns}/{name}"),
+                std::time::Duration::from_secs(10),
+            ))
         }
     };
     if st != old {

@@ -1,0 +1,463 @@
+//! The operator end to end: the real kube-apiserver, the simulator and the operator's
+//! controllers, with models driven through their lifecycles.
+//!
+//! One simulator and one operator per test binary (the operator watches every namespace, so two
+//! would both act); each test works in its own namespace and counts the simulator's requests
+//! for its own models only.
+
+mod support;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use support::{ControlPlane, TestNamespace, control_plane, eventually};
+use watson_speech_operator::crd::{
+    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, SpeechService,
+};
+use watson_speech_operator::simulator::{self, admin::AdminClient};
+
+const API_KEY: &str = "e2e-api-key";
+
+struct Harness {
+    sim_base: String,
+}
+
+static HARNESS: OnceLock<Harness> = OnceLock::new();
+
+/// Starts (once) the simulator and the operator on a runtime of their own.
+fn harness(cp: &'static ControlPlane) -> &'static Harness {
+    HARNESS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    std::env::var("WSO_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                ))
+                .try_init();
+            rt.block_on(async move {
+                let sim = simulator::start(simulator::SimulatorConfig {
+                    listen: "127.0.0.1:0".parse().expect("addr"),
+                    api_keys: vec![API_KEY.to_string()],
+                    auth_required: true,
+                    time_scale: 0.002,
+                    ..Default::default()
+                })
+                .await
+                .expect("simulator");
+                let client = cp.client().await.expect("client");
+                let settings = watson_speech_operator::reconcile::context::Settings {
+                    drift_interval: Duration::from_secs(30),
+                    max_poll_interval: Duration::from_secs(5),
+                    expected_training: Duration::from_secs(2),
+                    ..Default::default()
+                };
+                tx.send(sim.base_url()).expect("send");
+                let _keep = sim;
+                watson_speech_operator::reconcile::run::run(client, settings, 8)
+                    .await
+                    .expect("operator");
+            });
+        });
+        Harness {
+            sim_base: rx.recv().expect("harness start"),
+        }
+    })
+}
+
+async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, String)> {
+    let cp = control_plane()?;
+    let h = harness(cp);
+    let ns = cp.namespace(prefix).await;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("creds".into()),
+            ..Default::default()
+        },
+        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
+        ..Default::default()
+    };
+    ns.api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
+    for (name, kind, path) in [
+        ("stt", "SpeechToText", "speech-to-text"),
+        ("tts", "TextToSpeech", "text-to-speech"),
+    ] {
+        let svc: SpeechService = serde_json::from_value(json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
+            "metadata": {"name": name},
+            "spec": {"service": kind, "url": format!("{}/{path}", h.sim_base),
+                     "auth": {"type": "IAM", "iamUrl": h.sim_base, "secretRef": {"name": "creds"}}}
+        }))
+        .expect("service");
+        ns.api::<SpeechService>()
+            .create(&PostParams::default(), &svc)
+            .await
+            .expect("create service");
+    }
+    let admin = AdminClient::new(h.sim_base.clone()).expect("admin");
+    Some((ns, admin, h.sim_base.clone()))
+}
+
+fn ready(
+    conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
+) -> bool {
+    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+async fn wait_lm_ready(api: &Api<CustomLanguageModel>, name: &str) -> CustomLanguageModel {
+    eventually(
+        &format!("CustomLanguageModel {name} Ready"),
+        Duration::from_secs(120),
+        || async {
+            let m = api.get(name).await.ok()?;
+            ready(m.status.as_ref().map(|s| &s.model.conditions)).then_some(m)
+        },
+    )
+    .await
+}
+
+/// Count of operations of kind `op` the simulator saw for `id`.
+async fn count(admin: &AdminClient, id: &str, op: &str) -> usize {
+    admin
+        .requests(0)
+        .await
+        .expect("request log")
+        .requests
+        .iter()
+        .filter(|r| r.customization_id.as_deref() == Some(id) && r.operation.as_deref() == Some(op))
+        .filter(|r| (200..300).contains(&r.status))
+        .count()
+}
+
+fn lm(name: &str, corpus_cm: &str) -> CustomLanguageModel {
+    serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+        "metadata": {"name": name},
+        "spec": {
+            "serviceRef": {"name": "stt"},
+            "baseModelName": "en-US_BroadbandModel",
+            "description": "e2e",
+            "corpora": [
+                {"name": "inline", "source": {"text": "the patient was given aspirin and ibuprofen\nthe doctor prescribed amoxicillin"}},
+                {"name": "fromcm", "source": {"configMapKeyRef": {"name": corpus_cm, "key": "corpus.txt"}}}
+            ],
+            "words": [{"word": "ibuprofen", "soundsLike": ["eye brew profen"], "displayAs": "Ibuprofen"}]
+        }
+    }))
+    .expect("lm")
+}
+
+#[tokio::test]
+async fn language_model_lifecycle_retrains_only_on_change() {
+    let Some((ns, admin, _)) = setup("lm").await else {
+        return;
+    };
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("corpus".into()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "corpus.txt".to_string(),
+                "metoprolol lisinopril atorvastatin".to_string(),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    ns.api::<ConfigMap>()
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("cm");
+    let api: Api<CustomLanguageModel> = ns.api();
+    api.create(&PostParams::default(), &lm("medical", "corpus"))
+        .await
+        .expect("create lm");
+
+    let m = wait_lm_ready(&api, "medical").await;
+    let st = m.status.clone().expect("status").model;
+    let id = st.customization_id.clone().expect("id");
+    assert_eq!(st.phase.map(|p| p.as_str()), Some("Available"));
+    assert!(
+        m.finalizers()
+            .iter()
+            .any(|f| f == "speech.watson.dev/model")
+    );
+    assert_eq!(st.trained_inputs_digest, st.inputs_digest);
+    assert_eq!(count(&admin, &id, "train_language_model").await, 1);
+    let sim = admin.models().await.expect("models");
+    let model = sim
+        .iter()
+        .find(|s| s.customization_id == id)
+        .expect("model on the service");
+    assert!(
+        model.description.contains(&m.uid().expect("uid")),
+        "ownership marker: {}",
+        model.description
+    );
+
+    // An unchanged resync (a spec-neutral annotation) does not retrain.
+    api.patch(
+        "medical",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"touch": "1"}}})),
+    )
+    .await
+    .expect("touch");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(&admin, &id, "train_language_model").await,
+        1,
+        "no retrain without change"
+    );
+
+    // A corpus edit in the ConfigMap retrains once.
+    ns.api::<ConfigMap>()
+        .patch(
+            "corpus",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"data": {"corpus.txt": "metoprolol lisinopril atorvastatin warfarin"}}),
+            ),
+        )
+        .await
+        .expect("edit corpus");
+    eventually(
+        "the corpus edit to be trained",
+        Duration::from_secs(120),
+        || {
+            let (api, admin, id, before) = (
+                api.clone(),
+                admin.clone(),
+                id.clone(),
+                st.inputs_digest.clone(),
+            );
+            async move {
+                let m = api.get("medical").await.ok()?;
+                let s = m.status?.model;
+                (ready(Some(&s.conditions))
+                    && s.inputs_digest != before
+                    && s.trained_inputs_digest == s.inputs_digest
+                    && count(&admin, &id, "train_language_model").await == 2)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+
+    // Delete with the default policy removes the IBM model and releases the finalizer.
+    api.delete("medical", &Default::default())
+        .await
+        .expect("delete");
+    eventually("the resource to be gone", Duration::from_secs(60), || {
+        let api = api.clone();
+        async move {
+            api.get_opt("medical")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    let sim = admin.models().await.expect("models");
+    assert!(
+        sim.iter().all(|s| s.customization_id != id),
+        "IBM model deleted"
+    );
+}
+
+#[tokio::test]
+async fn acoustic_model_waits_for_its_language_model() {
+    let Some((ns, admin, _)) = setup("am").await else {
+        return;
+    };
+    let wav = support_wav(11 * 60);
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("audio".into()),
+            ..Default::default()
+        },
+        binary_data: Some([("a.wav".to_string(), k8s_openapi::ByteString(wav))].into()),
+        ..Default::default()
+    };
+    ns.api::<ConfigMap>()
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("cm");
+    let am: CustomAcousticModel = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
+        "metadata": {"name": "voices"},
+        "spec": {
+            "serviceRef": {"name": "stt"},
+            "baseModelName": "en-US_BroadbandModel",
+            "languageModelRef": {"name": "helper"},
+            "audio": [{"name": "a1", "contentType": "audio/wav", "source": {"configMapKeyRef": {"name": "audio", "key": "a.wav"}}}]
+        }
+    }))
+    .expect("am");
+    let am_api: Api<CustomAcousticModel> = ns.api();
+    am_api
+        .create(&PostParams::default(), &am)
+        .await
+        .expect("create am");
+
+    // Without its language model it waits, with a condition that says so.
+    eventually("DependenciesReady=False", Duration::from_secs(60), || {
+        let am_api = am_api.clone();
+        async move {
+            let s = am_api.get("voices").await.ok()?.status?.model;
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "DependenciesReady" && c.status == "False")
+                .then_some(())
+        }
+    })
+    .await;
+
+    // The language model appears; the acoustic model is woken by the watch and trains with it.
+    let helper: CustomLanguageModel = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+        "metadata": {"name": "helper"},
+        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
+                 "corpora": [{"name": "c", "source": {"text": "transcripts of the audio"}}]}
+    }))
+    .expect("lm");
+    let lm_api: Api<CustomLanguageModel> = ns.api();
+    lm_api
+        .create(&PostParams::default(), &helper)
+        .await
+        .expect("create lm");
+    let lm = wait_lm_ready(&lm_api, "helper").await;
+    let lm_id = lm
+        .status
+        .expect("status")
+        .model
+        .customization_id
+        .expect("lm id");
+
+    let am = eventually(
+        "CustomAcousticModel Ready",
+        Duration::from_secs(120),
+        || {
+            let am_api = am_api.clone();
+            async move {
+                let m = am_api.get("voices").await.ok()?;
+                ready(m.status.as_ref().map(|s| &s.model.conditions)).then_some(m)
+            }
+        },
+    )
+    .await;
+    let am_id = am
+        .status
+        .expect("status")
+        .model
+        .customization_id
+        .expect("am id");
+    let log = admin.requests(0).await.expect("log").requests;
+    let trains: Vec<_> = log
+        .iter()
+        .filter(|r| r.customization_id.as_deref() == Some(am_id.as_str()))
+        .filter(|r| r.operation.as_deref() == Some("train_acoustic_model") && r.status == 200)
+        .collect();
+    assert_eq!(trains.len(), 1, "exactly one acoustic training: {trains:?}");
+    // The acoustic training came after the language model's training (dependency order).
+    let lm_trained = log
+        .iter()
+        .filter(|r| r.customization_id.as_deref() == Some(lm_id.as_str()))
+        .filter(|r| r.operation.as_deref() == Some("train_language_model") && r.status == 200)
+        .map(|r| r.seq)
+        .max()
+        .expect("the language model was trained");
+    assert!(
+        trains[0].seq > lm_trained,
+        "acoustic training waited for the language model"
+    );
+}
+
+#[tokio::test]
+async fn voice_model_and_retain_policy() {
+    let Some((ns, admin, _)) = setup("cvm").await else {
+        return;
+    };
+    let cvm: CustomVoiceModel = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomVoiceModel",
+        "metadata": {"name": "brand"},
+        "spec": {"serviceRef": {"name": "tts"}, "deletionPolicy": "Retain",
+                 "words": [{"word": "IBM", "translation": "I B M"}, {"word": "Watson", "translation": "what son"}]}
+    }))
+    .expect("cvm");
+    let api: Api<CustomVoiceModel> = ns.api();
+    api.create(&PostParams::default(), &cvm)
+        .await
+        .expect("create");
+    let m = eventually("CustomVoiceModel Ready", Duration::from_secs(60), || {
+        let api = api.clone();
+        async move {
+            let m = api.get("brand").await.ok()?;
+            ready(m.status.as_ref().map(|s| &s.model.conditions)).then_some(m)
+        }
+    })
+    .await;
+    let id = m
+        .status
+        .expect("status")
+        .model
+        .customization_id
+        .expect("id");
+    api.delete("brand", &Default::default())
+        .await
+        .expect("delete");
+    eventually("the resource to be gone", Duration::from_secs(60), || {
+        let api = api.clone();
+        async move {
+            api.get_opt("brand")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    let sim = admin.models().await.expect("models");
+    assert!(
+        sim.iter().any(|s| s.customization_id == id),
+        "Retain keeps the IBM model"
+    );
+}
+
+/// A mono 16 kHz 16-bit PCM WAV whose header declares `seconds` of audio. Only the header and a
+/// short data chunk are real; the simulator reads durations from the header.
+fn support_wav(seconds: u32) -> Vec<u8> {
+    let rate = 16_000u32;
+    let data_len = seconds * rate * 2;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 2).to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.extend(std::iter::repeat_n(0u8, 3200));
+    v
+}
