@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use futures::StreamExt;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use watson_speech_operator::simulator::{
@@ -709,4 +710,63 @@ async fn serves_https_with_a_given_certificate() {
             .expect("admin over https")
             .is_empty()
     );
+}
+
+/// Load sanity check (not run by default): 10,000 language models, then reads at high
+/// concurrency. `cargo test --release --test simulator_http -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load check; run explicitly"]
+async fn ten_thousand_models_and_concurrent_reads() {
+    let s = simulator::start(SimulatorConfig {
+        time_scale: 0.001,
+        model_cap: 20_000,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("start");
+    let c = client();
+    let started = std::time::Instant::now();
+    let ids: Vec<String> = futures::stream::iter(0..10_000)
+        .map(|i| {
+            let c = c.clone();
+            let url = format!("{}/v1/customizations", s.stt_url());
+            async move {
+                let r = c
+                    .post(url)
+                    .header("Authorization", basic(KEY))
+                    .json(&json!({"name": format!("m{i}"), "base_model_name": "en-US_BroadbandModel"}))
+                    .send()
+                    .await
+                    .expect("create");
+                json_of(r).await["customization_id"].as_str().expect("id").to_owned()
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    println!("10,000 creates in {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let n = 5_000;
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let c = c.clone();
+            let url = format!("{}/v1/customizations/{}", s.stt_url(), ids[i % ids.len()]);
+            async move {
+                let r = c
+                    .get(url)
+                    .header("Authorization", basic(KEY))
+                    .send()
+                    .await
+                    .expect("get");
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
+    let secs = started.elapsed().as_secs_f64();
+    println!("{n} reads in {secs:.2} s = {:.0} req/s", n as f64 / secs);
+    let started = std::time::Instant::now();
+    assert_eq!(s.admin().models().await.expect("models").len(), 10_000);
+    println!("admin model listing of 10,000 in {:?}", started.elapsed());
 }

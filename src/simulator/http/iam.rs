@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State as AxState;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::json;
@@ -27,7 +27,7 @@ fn iam_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// `POST /identity/token` (form-encoded).
-pub async fn token(AxState(sim): AxState<Arc<Sim>>, _headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(AxState(sim): AxState<Arc<Sim>>, body: Bytes) -> Response {
     let form = query_map(std::str::from_utf8(&body).ok());
     let now_s = sim.now() / 1000;
     let ttl = sim.runtime.lock().token_ttl_seconds;

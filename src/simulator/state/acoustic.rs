@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::language::LmStatus;
+use super::language::ModelStatus;
 use super::{Ctx, SimError, stringified_500, timing, training_warning, validate_resource_name};
 use crate::simulator::audio::{self, AudioFacts, Container, MAX_AUDIO_BYTES};
 use crate::simulator::catalogue::BaseModel;
@@ -294,23 +294,23 @@ impl AcousticModel {
     }
 
     /// The observable status.
-    pub fn status(&self) -> LmStatus {
+    pub fn status(&self) -> ModelStatus {
         match &self.job {
-            Some(AmJob::Training { .. }) => return LmStatus::Training,
-            Some(AmJob::Upgrading { .. }) => return LmStatus::Upgrading,
-            Some(AmJob::Resetting { .. }) => return LmStatus::Pending,
+            Some(AmJob::Training { .. }) => return ModelStatus::Training,
+            Some(AmJob::Upgrading { .. }) => return ModelStatus::Upgrading,
+            Some(AmJob::Resetting { .. }) => return ModelStatus::Pending,
             None => {}
         }
         if self.any_processing() {
-            LmStatus::Pending
+            ModelStatus::Pending
         } else if self.failed {
-            LmStatus::Failed
+            ModelStatus::Failed
         } else if self.trained && !self.dirty {
-            LmStatus::Available
+            ModelStatus::Available
         } else if self.audio.values().any(|a| a.status == AudioStatus::Ok) {
-            LmStatus::Ready
+            ModelStatus::Ready
         } else {
-            LmStatus::Pending
+            ModelStatus::Pending
         }
     }
 
@@ -328,7 +328,7 @@ impl AcousticModel {
             "description": self.description,
             "base_model_name": self.base_model_name,
             "status": status.as_str(),
-            "progress": if status == LmStatus::Available { 100 } else { 0 },
+            "progress": if status == ModelStatus::Available { 100 } else { 0 },
         });
         if let Some(e) = &self.error {
             v["error"] = json!(e);
@@ -542,7 +542,7 @@ impl AcousticModel {
     ) -> Result<(), SimError> {
         self.ensure_idle()?;
         let status = self.status();
-        if !matches!(status, LmStatus::Ready | LmStatus::Available) || self.audio.is_empty() {
+        if !matches!(status, ModelStatus::Ready | ModelStatus::Available) || self.audio.is_empty() {
             return Err(SimError::BadRequest(format!(
                 "The custom model must contain audio and be in the ready or available state to be upgraded; its status is '{}'.",
                 status.as_str()

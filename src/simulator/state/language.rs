@@ -23,10 +23,10 @@ pub const RESERVED_NAMES: &[&str] = &["user", "base_lm", "default_lm"];
 /// The grammar content types.
 pub const GRAMMAR_CONTENT_TYPES: &[&str] = &["application/srgs", "application/srgs+xml"];
 
-/// The status of a custom language (or acoustic) model.
+/// The status of a custom language or acoustic model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LmStatus {
+pub enum ModelStatus {
     Pending,
     Ready,
     Training,
@@ -35,16 +35,16 @@ pub enum LmStatus {
     Failed,
 }
 
-impl LmStatus {
+impl ModelStatus {
     /// The wire value.
     pub fn as_str(self) -> &'static str {
         match self {
-            LmStatus::Pending => "pending",
-            LmStatus::Ready => "ready",
-            LmStatus::Training => "training",
-            LmStatus::Available => "available",
-            LmStatus::Upgrading => "upgrading",
-            LmStatus::Failed => "failed",
+            ModelStatus::Pending => "pending",
+            ModelStatus::Ready => "ready",
+            ModelStatus::Training => "training",
+            ModelStatus::Available => "available",
+            ModelStatus::Upgrading => "upgrading",
+            ModelStatus::Failed => "failed",
         }
     }
 }
@@ -404,23 +404,23 @@ impl LanguageModel {
     }
 
     /// The observable status.
-    pub fn status(&self) -> LmStatus {
+    pub fn status(&self) -> ModelStatus {
         match &self.job {
-            Some(LmJob::Training { .. }) => return LmStatus::Training,
-            Some(LmJob::Upgrading { .. }) => return LmStatus::Upgrading,
-            Some(LmJob::Words { .. }) => return LmStatus::Pending,
+            Some(LmJob::Training { .. }) => return ModelStatus::Training,
+            Some(LmJob::Upgrading { .. }) => return ModelStatus::Upgrading,
+            Some(LmJob::Words { .. }) => return ModelStatus::Pending,
             None => {}
         }
         if self.is_busy() {
-            LmStatus::Pending
+            ModelStatus::Pending
         } else if self.failed {
-            LmStatus::Failed
+            ModelStatus::Failed
         } else if self.trained && !self.dirty {
-            LmStatus::Available
+            ModelStatus::Available
         } else if self.has_valid_data() {
-            LmStatus::Ready
+            ModelStatus::Ready
         } else {
-            LmStatus::Pending
+            ModelStatus::Pending
         }
     }
 
@@ -439,7 +439,7 @@ impl LanguageModel {
             "description": self.description,
             "base_model_name": self.base_model_name,
             "status": status.as_str(),
-            "progress": if status == LmStatus::Available { 100 } else { 0 },
+            "progress": if status == ModelStatus::Available { 100 } else { 0 },
         });
         if let Some(e) = &self.error {
             v["error"] = json!(e);
@@ -923,7 +923,7 @@ impl LanguageModel {
     pub fn upgrade(&mut self, ctx: Ctx, target: &str) -> Result<(), SimError> {
         self.ensure_idle()?;
         let status = self.status();
-        if !matches!(status, LmStatus::Ready | LmStatus::Available) || !self.has_data() {
+        if !matches!(status, ModelStatus::Ready | ModelStatus::Available) || !self.has_data() {
             return Err(SimError::BadRequest(format!(
                 "The custom model must contain data and be in the ready or available state to be upgraded; its status is '{}'.",
                 status.as_str()

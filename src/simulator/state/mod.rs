@@ -400,7 +400,7 @@ impl State {
             id: lm_id.to_owned(),
             base_model_name: lm.base_model_name.clone(),
             version: lm.versions.last().cloned().unwrap_or_default(),
-            available: lm.status() == language::LmStatus::Available,
+            available: lm.status() == language::ModelStatus::Available,
         })
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::acoustic::prepare_audio;
-use super::language::{LmStatus, TrainParams};
+use super::language::{ModelStatus, TrainParams};
 use super::voice::{CreateVoiceModel, UpdateVoiceModel, WordDef};
 use super::words::{CustomWord, WordSort, WordType};
 use super::*;
@@ -59,7 +59,7 @@ impl World {
         self.st.lm(id, now).expect("model exists")
     }
 
-    fn status(&mut self, id: &str) -> LmStatus {
+    fn status(&mut self, id: &str) -> ModelStatus {
         self.model(id).status()
     }
 
@@ -86,7 +86,7 @@ impl World {
         self.corpus(id.as_str(), "c1", "the Watson speech service is great")
             .expect("corpus");
         self.advance(60);
-        assert_eq!(self.status(&id), LmStatus::Ready);
+        assert_eq!(self.status(&id), ModelStatus::Ready);
         id
     }
 
@@ -95,7 +95,7 @@ impl World {
         let id = self.ready_lm();
         self.train(&id, TrainParams::default()).expect("train");
         self.advance(3600);
-        assert_eq!(self.status(&id), LmStatus::Available);
+        assert_eq!(self.status(&id), ModelStatus::Available);
         id
     }
 
@@ -115,7 +115,7 @@ impl World {
             .add_audio(ctx, prepared, false, None)
     }
 
-    fn am_status(&mut self, id: &str) -> LmStatus {
+    fn am_status(&mut self, id: &str) -> ModelStatus {
         let now = self.now();
         self.st.am(id, now).expect("am").status()
     }
@@ -297,14 +297,14 @@ fn b08_b09_corpus_is_processed_asynchronously_and_shows_zero_counts_meanwhile() 
     assert_eq!(c["status"], "being_processed");
     assert_eq!(c["total_words"], 0);
     assert_eq!(c["out_of_vocabulary_words"], 0);
-    assert_eq!(w.status(&id), LmStatus::Pending);
+    assert_eq!(w.status(&id), ModelStatus::Pending);
     w.advance(10);
     let c = w.model(&id).get_corpus("c1").expect("corpus");
     assert_eq!(c["status"], "analyzed");
     assert_eq!(c["total_words"], 7);
     // "the", "and", "world" are in the base vocabulary; Watson, Kubernetes are not.
     assert_eq!(c["out_of_vocabulary_words"], 2);
-    assert_eq!(w.status(&id), LmStatus::Ready);
+    assert_eq!(w.status(&id), ModelStatus::Ready);
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn b08_undecodable_or_wordless_corpus_becomes_undetermined_with_the_documented_e
         c["error"],
         "Analysis of corpus 'bin' failed. Please try adding the corpus again by setting the 'allow_overwrite' flag to 'true'."
     );
-    assert_eq!(w.status(&id), LmStatus::Pending, "no valid data");
+    assert_eq!(w.status(&id), ModelStatus::Pending, "no valid data");
 }
 
 #[test]
@@ -408,11 +408,11 @@ fn b11_training_without_changes_is_400_unless_forced() {
     );
     assert_eq!(
         w.status(&id),
-        LmStatus::Available,
+        ModelStatus::Available,
         "the rejection does not fail the model"
     );
     w.train(&id, forced()).expect("force");
-    assert_eq!(w.status(&id), LmStatus::Training);
+    assert_eq!(w.status(&id), ModelStatus::Training);
 }
 
 #[test]
@@ -424,7 +424,7 @@ fn training_an_empty_model_is_400() {
         Err(400)
     );
     assert_eq!(w.train(&id, forced()).map_err(|e| e.status()), Err(400));
-    assert_eq!(w.status(&id), LmStatus::Pending);
+    assert_eq!(w.status(&id), ModelStatus::Pending);
 }
 
 #[test]
@@ -438,7 +438,7 @@ fn b12_invalid_resources_fail_strict_training_and_warn_otherwise() {
     w.advance(10);
     let e = w.train(&id, TrainParams::default()).expect_err("strict");
     assert_eq!(e.status(), 400);
-    assert_eq!(w.status(&id), LmStatus::Failed);
+    assert_eq!(w.status(&id), ModelStatus::Failed);
     let out = w.train(&id, non_strict()).expect("non-strict");
     let warnings = out["warnings"].as_array().expect("warnings array");
     assert_eq!(warnings.len(), 1);
@@ -448,7 +448,7 @@ fn b12_invalid_resources_fail_strict_training_and_warn_otherwise() {
         "Analysis of the following words has not completed successfully: [IBM]. They will be excluded from custom language model training."
     );
     w.advance(3600);
-    assert_eq!(w.status(&id), LmStatus::Available);
+    assert_eq!(w.status(&id), ModelStatus::Available);
 }
 
 #[test]
@@ -479,7 +479,7 @@ fn injected_training_failure_sets_failed_with_a_stringified_500() {
     // Only the next training fails.
     w.train(&id, TrainParams::default()).expect("retrain");
     w.advance(3600);
-    assert_eq!(w.status(&id), LmStatus::Available);
+    assert_eq!(w.status(&id), ModelStatus::Available);
     assert!(w.json(&id).get("error").is_none());
 }
 
@@ -505,16 +505,16 @@ fn b14_data_change_on_available_goes_pending_then_ready() {
     let mut w = World::new();
     let id = w.available_lm();
     w.corpus(&id, "c2", "another corpus").expect("add");
-    assert_eq!(w.status(&id), LmStatus::Pending);
+    assert_eq!(w.status(&id), ModelStatus::Pending);
     w.advance(10);
-    assert_eq!(w.status(&id), LmStatus::Ready);
+    assert_eq!(w.status(&id), ModelStatus::Ready);
 
     let id2 = w.available_lm();
     let now = w.now();
     w.model(&id2)
         .put_word(now, "Kube", &word("Kube", &["cube"]), None)
         .expect("put");
-    assert_eq!(w.status(&id2), LmStatus::Ready, "PUT is synchronous");
+    assert_eq!(w.status(&id2), ModelStatus::Ready, "PUT is synchronous");
     w.train(&id2, TrainParams::default())
         .expect("train after change");
 }
@@ -525,7 +525,7 @@ fn deleting_all_data_of_a_trained_model_returns_it_to_pending() {
     let id = w.available_lm();
     let now = w.now();
     w.model(&id).delete_corpus(now, "c1").expect("delete");
-    assert_eq!(w.status(&id), LmStatus::Pending);
+    assert_eq!(w.status(&id), ModelStatus::Pending);
 }
 
 // ---- 15: upgrade ----
@@ -547,14 +547,14 @@ fn b15_upgrade_needs_a_newer_base_version_and_returns_to_the_previous_status() {
             .expect("known")
             .expect("published");
     w.st.upgrade_language_model(ctx, &id).expect("upgrade");
-    assert_eq!(w.status(&id), LmStatus::Upgrading);
+    assert_eq!(w.status(&id), ModelStatus::Upgrading);
     assert_eq!(
         w.corpus(&id, "c9", "x y z").map_err(|e| e.status()),
         Err(409)
     );
     assert_eq!(w.train(&id, forced()).map_err(|e| e.status()), Err(409));
     w.advance(3600);
-    assert_eq!(w.status(&id), LmStatus::Available);
+    assert_eq!(w.status(&id), ModelStatus::Available);
     let versions = w.json(&id)["versions"].clone();
     assert_eq!(
         versions,
@@ -577,7 +577,7 @@ fn b15_upgrade_is_refused_for_pending_or_empty_models() {
     w.st.upgrade_language_model(ctx, &r)
         .expect("ready with data upgrades");
     w.advance(3600);
-    assert_eq!(w.status(&r), LmStatus::Ready);
+    assert_eq!(w.status(&r), ModelStatus::Ready);
 }
 
 #[test]
@@ -668,7 +668,7 @@ fn b17_post_stores_invalid_words_with_an_error_array_asynchronously() {
             None,
         )
         .expect("201");
-    assert_eq!(w.status(&id), LmStatus::Pending, "validation in flight");
+    assert_eq!(w.status(&id), ModelStatus::Pending, "validation in flight");
     w.advance(5);
     let bad = w.model(&id).get_word("R2D2").expect("stored");
     let err = bad["error"].as_array().expect("error array");
@@ -685,7 +685,7 @@ fn b17_post_stores_invalid_words_with_an_error_array_asynchronously() {
             .get("error")
             .is_none()
     );
-    assert_eq!(w.status(&id), LmStatus::Ready);
+    assert_eq!(w.status(&id), ModelStatus::Ready);
 }
 
 #[test]
@@ -966,7 +966,7 @@ fn b22_audio_is_analysed_asynchronously_and_only_ok_audio_counts() {
     assert_eq!(listing["status"], "being_processed");
     assert_eq!(listing["duration"], 0);
     assert_eq!(listing["details"], serde_json::json!({}));
-    assert_eq!(w.am_status(&id), LmStatus::Pending);
+    assert_eq!(w.am_status(&id), ModelStatus::Pending);
     w.advance(60);
     let m = w.st.am(&id, w.clock.now_ms()).expect("am");
     let l = m.list_audio();
@@ -977,7 +977,7 @@ fn b22_audio_is_analysed_asynchronously_and_only_ok_audio_counts() {
     assert_eq!(good["details"]["codec"], "pcm_s16le");
     assert_eq!(good["details"]["frequency"], 16000);
     assert_eq!(m.get_audio("narrow").expect("narrow")["status"], "invalid");
-    assert_eq!(w.am_status(&id), LmStatus::Ready);
+    assert_eq!(w.am_status(&id), ModelStatus::Ready);
 }
 
 #[test]
@@ -1061,18 +1061,18 @@ fn b22_acoustic_training_needs_ten_minutes_and_fails_the_model_otherwise() {
             .map_err(|e| e.status()),
         Err(400)
     );
-    assert_eq!(w.am_status(&id), LmStatus::Failed);
+    assert_eq!(w.am_status(&id), ModelStatus::Failed);
     w.audio(&id, "more", 16000, 120.0).expect("2 more minutes");
     w.advance(60);
     assert_eq!(
         w.am_status(&id),
-        LmStatus::Ready,
+        ModelStatus::Ready,
         "the fix returns it to ready"
     );
     let ctx = w.ctx();
     w.st.train_acoustic_model(ctx, &id, None, true)
         .expect("train");
-    assert_eq!(w.am_status(&id), LmStatus::Training);
+    assert_eq!(w.am_status(&id), ModelStatus::Training);
     assert_eq!(
         w.audio(&id, "x", 16000, 60.0).map_err(|e| e.status()),
         Err(409)
@@ -1080,11 +1080,11 @@ fn b22_acoustic_training_needs_ten_minutes_and_fails_the_model_otherwise() {
     w.advance(600);
     assert_eq!(
         w.am_status(&id),
-        LmStatus::Training,
+        ModelStatus::Training,
         "takes about as long as the audio (660 s)"
     );
     w.advance(61);
-    assert_eq!(w.am_status(&id), LmStatus::Available);
+    assert_eq!(w.am_status(&id), ModelStatus::Available);
 }
 
 #[test]
@@ -1100,7 +1100,7 @@ fn acoustic_training_with_invalid_audio_strict_and_non_strict() {
             .map_err(|e| e.status()),
         Err(400)
     );
-    assert_eq!(w.am_status(&id), LmStatus::Failed);
+    assert_eq!(w.am_status(&id), ModelStatus::Failed);
     let out =
         w.st.train_acoustic_model(ctx, &id, None, false)
             .expect("non-strict");
@@ -1119,7 +1119,7 @@ fn acoustic_training_with_a_helper_language_model() {
         w.st.train_acoustic_model(ctx, &am, Some(&lm), true)
             .expect_err("LM not available");
     assert_eq!(e.status(), 400);
-    assert_eq!(w.am_status(&am), LmStatus::Failed);
+    assert_eq!(w.am_status(&am), ModelStatus::Failed);
     w.train(&lm, TrainParams::default()).expect("train LM");
     w.advance(3600);
     let other = {
@@ -1152,7 +1152,7 @@ fn acoustic_upgrade_with_helper_lm_needs_force_when_nothing_changed() {
     w.st.train_acoustic_model(ctx, &am, Some(&lm), true)
         .expect("train");
     w.advance(3600);
-    assert_eq!(w.am_status(&am), LmStatus::Available);
+    assert_eq!(w.am_status(&am), ModelStatus::Available);
     w.st.catalogue.publish("en-US_BroadbandModel", None);
     let ctx = w.ctx();
     assert_eq!(
@@ -1174,9 +1174,9 @@ fn acoustic_upgrade_with_helper_lm_needs_force_when_nothing_changed() {
     );
     w.st.upgrade_acoustic_model(ctx, &am, Some(&lm), true)
         .expect("force");
-    assert_eq!(w.am_status(&am), LmStatus::Upgrading);
+    assert_eq!(w.am_status(&am), ModelStatus::Upgrading);
     w.advance(3600);
-    assert_eq!(w.am_status(&am), LmStatus::Available);
+    assert_eq!(w.am_status(&am), ModelStatus::Available);
     let now = w.now();
     assert_eq!(w.st.am(&am, now).expect("am").versions.len(), 2);
 }
@@ -1192,7 +1192,7 @@ fn acoustic_reset_is_transient_and_refuses_requests_meanwhile() {
         .expect("am")
         .reset(ctx)
         .expect("reset");
-    assert_eq!(w.am_status(&id), LmStatus::Pending);
+    assert_eq!(w.am_status(&id), ModelStatus::Pending);
     assert_eq!(
         w.audio(&id, "again", 16000, 60.0).map_err(|e| e.status()),
         Err(409)
