@@ -98,17 +98,8 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-port_in_use() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-host, port = sys.argv[1].rsplit(":", 1)
-s = socket.socket()
-try:
-    s.bind((host, int(port)))
-except OSError:
-    sys.exit(0)
-sys.exit(1)
-EOF
+port_in_use() { # something accepts connections there (a bind test would trip on TIME_WAIT)
+  python3 -c "import socket; socket.create_connection(('${1%:*}', ${1#*:}), 1)" 2>/dev/null
 }
 
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...; fails early when a started process died
@@ -307,6 +298,11 @@ while :; do
     grep -v ' Available$' <<<"$p" | sed 's/^/  /' >&2
     echo "----- conditions -----" >&2
     k get clm,cam,cvm,sps -n "$NAMESPACE" -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}{"\n"}{range .status.conditions[*]}{"  "}{.type}={.status} {.reason}: {.message}{"\n"}{end}{end}' >&2 || true
+    echo "----- status of the models not Available -----" >&2
+    grep -v ' Available$' <<<"$p" | while read -r obj _; do
+      k get -n "$NAMESPACE" "${obj%%/*}.speech.watson.dev/${obj#*/}" -o json \
+        | python3 -c 'import json,sys; s=json.load(sys.stdin).get("status",{}); s.pop("conditions",None); print(json.dumps(s,indent=1))' >&2 || true
+    done
     echo "----- events -----" >&2
     k get events -n "$NAMESPACE" --sort-by=.lastTimestamp 2>&1 | tail -n 25 >&2 || true
     operator_log_tail 80
