@@ -11,6 +11,7 @@
 
 pub mod crd;
 pub mod errors;
+pub mod failpoint;
 pub mod reconcile;
 pub mod simulator;
 pub mod tls;

@@ -541,6 +541,9 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                 Err(e) => return Err(e),
             };
             svc.invalidate().await;
+            if e.created_id.is_some() {
+                crate::failpoint::hit("after_create");
+            }
             e
         }
     };

@@ -124,7 +124,30 @@ pub async fn run(client: Client, settings: Settings, concurrency: u16) -> Result
     info!("starting controllers");
     let cfg = kube::runtime::controller::Config::default().concurrency(concurrency);
 
-    let services = Controller::new(Api::<SpeechService>::all(client.clone()), wc.clone())
+    let services = Controller::new(Api::<SpeechService>::all(client.clone()), wc.clone());
+    // A credentials Secret edit re-checks the service at once; the models watch their service
+    // and follow when its Ready condition changes.
+    let by_secret = mapper(services.store(), "secretRef");
+    let by_ca = mapper(services.store(), "caBundle");
+    let services = services
+        .watches(Api::<Secret>::all(client.clone()), wc.clone(), move |o| {
+            by_secret(
+                serde_json::Value::Null,
+                o.namespace().unwrap_or_default(),
+                o.name_any(),
+            )
+        })
+        .watches(
+            Api::<ConfigMap>::all(client.clone()),
+            wc.clone(),
+            move |o| {
+                by_ca(
+                    serde_json::Value::Null,
+                    o.namespace().unwrap_or_default(),
+                    o.name_any(),
+                )
+            },
+        )
         .with_config(cfg.clone())
         .run(super::service::reconcile, error_policy, ctx.clone())
         .for_each(|_| async {});
