@@ -8,11 +8,16 @@
 //!   `reconcile::decide`.
 //! - [`simulator`]: the faithful fake of the IBM customization APIs used by every test and the demo.
 //! - [`errors`]: the error vocabulary shared by every module (category + retry class).
+//! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
+//!   endpoints, leader election on a Lease.
 
 pub mod crd;
 pub mod errors;
 pub mod failpoint;
+pub mod leader;
+pub mod metrics;
 pub mod reconcile;
 pub mod simulator;
+pub mod telemetry;
 pub mod tls;
 pub mod watson;

@@ -4,9 +4,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use watson_speech_operator::leader::{Elector, LeaseConfig};
+use watson_speech_operator::metrics::Metrics;
 use watson_speech_operator::reconcile::context::Settings;
+use watson_speech_operator::reconcile::run::RunOptions;
 use watson_speech_operator::simulator;
+use watson_speech_operator::telemetry::{self, Health, LogFormat, init_logging};
 
 #[derive(Parser)]
 #[command(name = "watson-speech-operator", version, about)]
@@ -25,12 +32,6 @@ enum Command {
     Simulate(simulator::SimulateArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 #[derive(Args, Debug)]
 struct RunArgs {
     /// Seconds between drift checks of Available models and services.
@@ -45,12 +46,38 @@ struct RunArgs {
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
+    /// Namespaces to watch, comma-separated; empty watches every namespace.
+    #[arg(long, env = "WSO_NAMESPACES", value_delimiter = ',', num_args = 0..)]
+    namespaces: Vec<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "WSO_LOG_FORMAT")]
     log_format: LogFormat,
     /// Log level filter (RUST_LOG syntax); RUST_LOG wins when set.
     #[arg(long, default_value = "info", env = "WSO_LOG_LEVEL")]
     log_level: String,
+    /// Address of the HTTP endpoints `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "WSO_METRICS_ADDRESS")]
+    metrics_address: SocketAddr,
+    /// Elect a leader on a Lease so that only one of several replicas reconciles.
+    #[arg(long, env = "WSO_LEADER_ELECTION", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the Lease; default: the client's namespace (the pod's own in a cluster).
+    #[arg(long, env = "WSO_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(long, default_value = "watson-speech-operator", env = "WSO_LEASE_NAME")]
+    lease_name: String,
+    /// Seconds a lease stays valid after its last renewal (a standby takes over this long after
+    /// the leader dies without releasing it).
+    #[arg(long, default_value_t = 15, env = "WSO_LEASE_DURATION_SECONDS")]
+    lease_duration_seconds: u64,
+    /// The leader renews its lease this many seconds before it expires.
+    #[arg(long, default_value_t = 5, env = "WSO_LEASE_GRACE_SECONDS")]
+    lease_grace_seconds: u64,
+    /// On SIGTERM, how long in-flight reconciles may take to finish before the process exits.
+    #[arg(long, default_value_t = 20, env = "WSO_SHUTDOWN_TIMEOUT_SECONDS")]
+    shutdown_timeout_seconds: u64,
     /// Start an embedded IBM API simulator on this address (for demos and trials). SpeechServices
     /// then point at `http://ADDR/speech-to-text` and `http://ADDR/text-to-speech`.
     #[arg(long, env = "WSO_SIMULATOR")]
@@ -61,16 +88,6 @@ struct RunArgs {
     /// Time scale of the embedded simulator (0.01 makes a 10-minute training take 6 s).
     #[arg(long, default_value_t = 0.01)]
     simulator_time_scale: f64,
-}
-
-fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -97,11 +114,110 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         expected_training: Duration::from_secs(args.expected_training_seconds),
         ..Settings::default()
     };
-    tokio::select! {
-        r = watson_speech_operator::reconcile::run::run(client, settings, args.concurrency) => r?,
-        _ = shutdown_signal() => tracing::info!("shutting down"),
+    let metrics = Arc::new(Metrics::new());
+    let health = Health::new(args.leader_election);
+
+    // SIGTERM/Ctrl-C: stop being ready at once, then stop the controllers gracefully.
+    let shutdown = CancellationToken::new();
+    {
+        let (shutdown, health) = (shutdown.clone(), health.clone());
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: finishing the reconciles in flight");
+            health.set_shutting_down();
+            shutdown.cancel();
+        });
     }
-    Ok(())
+    let server_stop = CancellationToken::new();
+    let (addr, server) = telemetry::serve(
+        args.metrics_address,
+        health.clone(),
+        metrics.clone(),
+        server_stop.clone().cancelled_owned(),
+    )
+    .await?;
+    tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+
+    let mut elector = None;
+    if args.leader_election {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let mut config = LeaseConfig::new(namespace, args.lease_name.clone());
+        config.duration = Duration::from_secs(args.lease_duration_seconds);
+        config.grace = Duration::from_secs(args.lease_grace_seconds);
+        let mut e = Elector::start(client.clone(), config, health.clone(), metrics.clone()).await?;
+        tracing::info!(identity = e.identity(), "standing by until elected");
+        tokio::select! {
+            acquired = e.acquired() => {
+                if !acquired {
+                    anyhow::bail!("leader election stopped before this instance was elected");
+                }
+            }
+            _ = shutdown.cancelled() => {
+                e.release().await;
+                server_stop.cancel();
+                let _ = server.await;
+                return Ok(());
+            }
+        }
+        elector = Some(e);
+    } else {
+        metrics.set_leader(true);
+    }
+
+    let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
+    {
+        let health = health.clone();
+        tokio::spawn(async move {
+            if synced_rx.wait_for(|s| *s).await.is_ok() {
+                health.set_synced(true);
+            }
+        });
+    }
+    let options = RunOptions {
+        namespaces: args
+            .namespaces
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect(),
+        metrics: Some(metrics.clone()),
+        synced: Some(synced_tx),
+        shutdown: shutdown.clone(),
+    };
+    let controllers = watson_speech_operator::reconcile::run::run_with(
+        client,
+        settings,
+        args.concurrency,
+        options,
+    );
+    let grace = Duration::from_secs(args.shutdown_timeout_seconds);
+    let lost = async {
+        match elector.as_mut() {
+            Some(e) => e.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        r = controllers => r.map_err(anyhow::Error::from),
+        // Another instance may act from now on: stop at once, in-flight work included.
+        _ = lost => Err(anyhow::anyhow!("lost the leader lease; exiting so that only the new leader acts")),
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(timeout = ?grace, "reconciles still running at the shutdown timeout; stopping them");
+            Ok(())
+        }
+    };
+    health.set_shutting_down();
+    if let Some(e) = elector {
+        // Releases only if still held, so a standby takes over at once.
+        e.release().await;
+    }
+    server_stop.cancel();
+    let _ = server.await;
+    tracing::info!("stopped");
+    outcome
 }
 
 async fn shutdown_signal() {

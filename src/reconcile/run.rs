@@ -5,18 +5,21 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{WatchStreamExt, predicates, utils::Predicate};
 use kube::{Api, Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::context::{Context, Settings};
 use super::error::Error;
 use super::models;
 use crate::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, SpeechService};
+use crate::metrics::{self, Metrics};
 
 fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
     // Reconcilers turn errors into conditions and requeues themselves; only Kubernetes write
@@ -71,8 +74,8 @@ where
 }
 
 macro_rules! model_controller {
-    ($kind:ty, $client:expr, $ctx:expr, $wc:expr, $extra:expr) => {{
-        let api: Api<$kind> = Api::all($client.clone());
+    ($kind:ty, $client:expr, $ns:expr, $ctx:expr, $wc:expr, $extra:expr) => {{
+        let api: Api<$kind> = scoped(&$client, $ns);
         let (reader, writer) = kube::runtime::reflector::store();
         // Status writes do not wake the model (no hot loop): only spec (generation),
         // annotations (train/upgrade tokens) and finalizer changes do.
@@ -93,17 +96,17 @@ macro_rules! model_controller {
         let sec = mapper(store.clone(), "secretKeyRef");
         let svc = mapper(store.clone(), "serviceRef");
         let controller = controller
-            .watches(Api::<ConfigMap>::all($client.clone()), $wc.clone(), move |o| {
+            .watches(scoped::<ConfigMap>(&$client, $ns), $wc.clone(), move |o| {
                 let ns = o.namespace().unwrap_or_default();
                 let name = o.name_any();
                 let mut v = cm(serde_json::Value::Null, ns.clone(), name.clone());
                 v.extend(cm2(serde_json::Value::Null, ns, name));
                 v
             })
-            .watches(Api::<Secret>::all($client.clone()), $wc.clone(), move |o| {
+            .watches(scoped::<Secret>(&$client, $ns), $wc.clone(), move |o| {
                 sec(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any())
             })
-            .watches(Api::<SpeechService>::all($client.clone()), $wc.clone(), move |o| {
+            .watches(scoped::<SpeechService>(&$client, $ns), $wc.clone(), move |o| {
                 svc(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any())
             });
         let controller = $extra(controller, store);
@@ -117,74 +120,178 @@ macro_rules! model_controller {
     }};
 }
 
+/// An `Api` over one namespace, or over all of them.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// How [`run_with`] runs the controllers.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Namespaces to watch; empty watches all (needs cluster-wide read rights).
+    pub namespaces: Vec<String>,
+    /// Where metrics go (status-derived metrics are sampled from the controllers' caches).
+    pub metrics: Option<Arc<Metrics>>,
+    /// Set to `true` once every controller's cache has listed its objects.
+    pub synced: Option<tokio::sync::watch::Sender<bool>>,
+    /// Cancelled to stop: the controllers finish the reconciles in flight, then return.
+    pub shutdown: CancellationToken,
+}
+
 /// Runs every controller until the process stops.
 pub async fn run(client: Client, settings: Settings, concurrency: u16) -> Result<(), Error> {
+    run_with(client, settings, concurrency, RunOptions::default()).await
+}
+
+/// Runs every controller, per watched namespace (or cluster-wide), until `options.shutdown`.
+pub async fn run_with(
+    client: Client,
+    settings: Settings,
+    concurrency: u16,
+    options: RunOptions,
+) -> Result<(), Error> {
     let ctx = Context::new(client.clone(), settings)?;
     let wc = WatcherConfig::default();
-    info!("starting controllers");
     let cfg = kube::runtime::controller::Config::default().concurrency(concurrency);
+    let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
+        vec![None]
+    } else {
+        options.namespaces.iter().cloned().map(Some).collect()
+    };
+    info!(namespaces = ?options.namespaces, "starting controllers");
+    let shutdown = options.shutdown.clone();
+    let stop = move || {
+        let token = shutdown.clone();
+        async move { token.cancelled().await }
+    };
+    let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
+    let mut synced: Vec<BoxFuture<'static, ()>> = Vec::new();
+    let (mut lm_src, mut am_src, mut vm_src) = (Vec::new(), Vec::new(), Vec::new());
 
-    let services = Controller::new(Api::<SpeechService>::all(client.clone()), wc.clone());
-    // A credentials Secret edit re-checks the service at once; the models watch their service
-    // and follow when its Ready condition changes.
-    let by_secret = mapper(services.store(), "secretRef");
-    let by_ca = mapper(services.store(), "caBundle");
-    let services = services
-        .watches(Api::<Secret>::all(client.clone()), wc.clone(), move |o| {
-            by_secret(
-                serde_json::Value::Null,
-                o.namespace().unwrap_or_default(),
-                o.name_any(),
-            )
-        })
-        .watches(
-            Api::<ConfigMap>::all(client.clone()),
-            wc.clone(),
-            move |o| {
+    for scope in &scopes {
+        let ns = scope.as_deref();
+        let services = Controller::new(scoped::<SpeechService>(&client, ns), wc.clone());
+        let store = services.store();
+        synced.push(Box::pin(async move {
+            let _ = store.wait_until_ready().await;
+        }));
+        // A credentials Secret edit re-checks the service at once; the models watch their
+        // service and follow when its Ready condition changes.
+        let by_secret = mapper(services.store(), "secretRef");
+        let by_ca = mapper(services.store(), "caBundle");
+        let services = services
+            .watches(scoped::<Secret>(&client, ns), wc.clone(), move |o| {
+                by_secret(
+                    serde_json::Value::Null,
+                    o.namespace().unwrap_or_default(),
+                    o.name_any(),
+                )
+            })
+            .watches(scoped::<ConfigMap>(&client, ns), wc.clone(), move |o| {
                 by_ca(
                     serde_json::Value::Null,
                     o.namespace().unwrap_or_default(),
                     o.name_any(),
                 )
-            },
-        )
-        .with_config(cfg.clone())
-        .run(super::service::reconcile, error_policy, ctx.clone())
-        .for_each(|_| async {});
-    let language = model_controller!(
-        CustomLanguageModel,
-        client,
-        ctx,
-        wc,
-        |c: Controller<CustomLanguageModel>, _s| c.with_config(cfg.clone())
-    );
-    let acoustic = model_controller!(CustomAcousticModel, client, ctx, wc, |c: Controller<
-        CustomAcousticModel,
-    >,
-                                                                            s: Store<
-        CustomAcousticModel,
-    >| {
-        // An acoustic model waits for its language model: wake it on every change of that model.
-        let lm = mapper(s, "languageModelRef");
-        c.with_config(cfg.clone()).watches(
-            Api::<CustomLanguageModel>::all(client.clone()),
-            wc.clone(),
-            move |o| {
-                lm(
-                    serde_json::Value::Null,
-                    o.namespace().unwrap_or_default(),
-                    o.name_any(),
-                )
-            },
-        )
+            })
+            .with_config(cfg.clone())
+            .graceful_shutdown_on(stop())
+            .run(super::service::reconcile, error_policy, ctx.clone())
+            .for_each(|_| async {});
+        controllers.push(Box::pin(services));
+
+        let language =
+            model_controller!(CustomLanguageModel, client, ns, ctx, wc, |c: Controller<
+                CustomLanguageModel,
+            >,
+                                                                         s: Store<
+                CustomLanguageModel,
+            >| {
+                lm_src.push(metrics::store_source(s.clone()));
+                synced.push(Box::pin(async move {
+                    let _ = s.wait_until_ready().await;
+                }));
+                c.with_config(cfg.clone()).graceful_shutdown_on(stop())
+            });
+        controllers.push(Box::pin(language));
+        let acoustic =
+            model_controller!(CustomAcousticModel, client, ns, ctx, wc, |c: Controller<
+                CustomAcousticModel,
+            >,
+                                                                         s: Store<
+                CustomAcousticModel,
+            >| {
+                am_src.push(metrics::store_source(s.clone()));
+                let ready = s.clone();
+                synced.push(Box::pin(async move {
+                    let _ = ready.wait_until_ready().await;
+                }));
+                // An acoustic model waits for its language model: wake it on every change of
+                // that model.
+                let lm = mapper(s, "languageModelRef");
+                c.with_config(cfg.clone())
+                    .graceful_shutdown_on(stop())
+                    .watches(
+                        scoped::<CustomLanguageModel>(&client, ns),
+                        wc.clone(),
+                        move |o| {
+                            lm(
+                                serde_json::Value::Null,
+                                o.namespace().unwrap_or_default(),
+                                o.name_any(),
+                            )
+                        },
+                    )
+            });
+        controllers.push(Box::pin(acoustic));
+        let voice = model_controller!(CustomVoiceModel, client, ns, ctx, wc, |c: Controller<
+            CustomVoiceModel,
+        >,
+                                                                              s: Store<
+            CustomVoiceModel,
+        >| {
+            vm_src.push(metrics::store_source(s.clone()));
+            synced.push(Box::pin(async move {
+                let _ = s.wait_until_ready().await;
+            }));
+            c.with_config(cfg.clone()).graceful_shutdown_on(stop())
+        });
+        controllers.push(Box::pin(voice));
+    }
+
+    // Readiness: every cache listed once.
+    let ready_signal = options.synced;
+    let readiness = tokio::spawn(async move {
+        futures::future::join_all(synced).await;
+        if let Some(tx) = &ready_signal {
+            tx.send_replace(true);
+            info!("caches synced");
+        }
+        ready_signal
     });
-    let voice = model_controller!(
-        CustomVoiceModel,
-        client,
-        ctx,
-        wc,
-        |c: Controller<CustomVoiceModel>, _s| c.with_config(cfg.clone())
-    );
-    tokio::join!(services, language, acoustic, voice);
+    let sampler = options.metrics.map(|m| {
+        tokio::spawn(metrics::sample_forever(
+            m,
+            vec![
+                ("CustomLanguageModel", lm_src),
+                ("CustomAcousticModel", am_src),
+                ("CustomVoiceModel", vm_src),
+            ],
+            std::time::Duration::from_secs(2),
+        ))
+    });
+    futures::future::join_all(controllers).await;
+    if let Some(s) = sampler {
+        s.abort();
+    }
+    readiness.abort();
+    info!("controllers stopped");
     Ok(())
 }

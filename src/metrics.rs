@@ -1,0 +1,590 @@
+//! The operator's Prometheus metrics (prometheus-client), served at `/metrics` by
+//! [`crate::telemetry`].
+//!
+//! Contract:
+//! - Every label value comes from a closed set: kind names, phase names, result names, error
+//!   categories ([`crate::errors::Classified::category`]), IBM operation names
+//!   ([`crate::watson::Operation::as_str`]) and HTTP status codes. No object names, namespaces or
+//!   customization IDs ever become labels, so the series count stays bounded however many models
+//!   exist.
+//! - Reconcile outcomes and IBM calls are recorded where they happen ([`Metrics::reconciled`],
+//!   the [`CallObserver`] implementation). Everything readable from a model's status (phase
+//!   counts, training and upgrade durations, time from creation to Ready) is derived from the
+//!   controllers' caches by [`StatusSampler`], so the reconcilers need no hook for it and a
+//!   restarted or newly elected operator does not count old operations twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kube::ResourceExt;
+use kube::runtime::reflector::Store;
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::crd::{ModelStatus, Phase};
+use crate::reconcile::models::ModelResource;
+use crate::watson::{CallObserver, Operation};
+
+/// Every phase a model can report, for zero-filled phase gauges.
+pub const PHASES: &[Phase] = &[
+    Phase::Creating,
+    Phase::Processing,
+    Phase::Ready,
+    Phase::Training,
+    Phase::Available,
+    Phase::Upgrading,
+    Phase::Failed,
+    Phase::Deleting,
+    Phase::WaitingForDependency,
+    Phase::Suspended,
+];
+
+/// The kinds counted by `wso_models`.
+pub const MODEL_KINDS: [&str; 3] = [
+    "CustomLanguageModel",
+    "CustomAcousticModel",
+    "CustomVoiceModel",
+];
+
+/// The phase label of a model that has no status yet.
+pub const PHASE_PENDING: &str = "Pending";
+
+/// The `result` label values of [`Metrics::reconciled`].
+pub mod result {
+    /// The reconcile completed (including "nothing to do").
+    pub const SUCCESS: &str = "success";
+    /// The service was busy (409): a wait, not a failure.
+    pub const BUSY: &str = "busy";
+    /// The reconcile failed; `category` says why.
+    pub const ERROR: &str = "error";
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    kind: &'static str,
+    result: &'static str,
+    category: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    kind: &'static str,
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelOperationLabels {
+    kind: &'static str,
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn reconcile_buckets() -> Histogram {
+    // 5 ms .. ~40 s: a reconcile is a few API calls, an upload can take longer.
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+fn request_buckets() -> Histogram {
+    // 5 ms .. ~80 s (uploads of large audio archives).
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+fn long_buckets() -> Histogram {
+    // 1 s .. ~9 h: trainings and upgrades take minutes to hours.
+    Histogram::new(exponential_buckets(1.0, 2.0, 16))
+}
+
+/// The operator's metrics. Cheap to share (`Arc<Metrics>`); every method takes `&self`.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ReconcileLabels, Counter>,
+    reconcile_duration: HistogramFamily<KindLabels>,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: HistogramFamily<OperationLabels>,
+    models: Family<PhaseLabels, Gauge>,
+    operation_duration: HistogramFamily<ModelOperationLabels>,
+    time_to_ready: HistogramFamily<KindLabels>,
+    leader: Gauge,
+    leader_transitions: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Builds and registers every family (names prefixed `wso_`).
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("wso");
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by kind, result (success, busy, error) and error category",
+            reconciles.clone(),
+        );
+        let reconcile_duration: HistogramFamily<KindLabels> =
+            Family::new_with_constructor(reconcile_buckets);
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile by kind",
+            reconcile_duration.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "ibm_requests",
+            "IBM API requests (every attempt, retries included) by operation and HTTP status code (\"none\" when no response arrived)",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<OperationLabels> =
+            Family::new_with_constructor(request_buckets);
+        registry.register(
+            "ibm_request_duration_seconds",
+            "Latency of IBM API requests by operation",
+            request_duration.clone(),
+        );
+        let models = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "models",
+            "Custom models by kind and phase, as the operator's cache sees them",
+            models.clone(),
+        );
+        let operation_duration: HistogramFamily<ModelOperationLabels> =
+            Family::new_with_constructor(long_buckets);
+        registry.register(
+            "model_operation_duration_seconds",
+            "Duration of finished trainings and upgrades by kind, operation (Train, Upgrade) and outcome",
+            operation_duration.clone(),
+        );
+        let time_to_ready: HistogramFamily<KindLabels> = Family::new_with_constructor(long_buckets);
+        registry.register(
+            "time_to_ready_seconds",
+            "Time from a model's creation to its first Ready=True, by kind",
+            time_to_ready.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this instance holds the leader lease (or runs without leader election)",
+            leader.clone(),
+        );
+        let leader_transitions = Counter::default();
+        registry.register(
+            "leader_acquisitions",
+            "Times this instance became the leader",
+            leader_transitions.clone(),
+        );
+        registry.register(
+            "build",
+            "Build information",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let metrics = Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            requests,
+            request_duration,
+            models,
+            operation_duration,
+            time_to_ready,
+            leader,
+            leader_transitions,
+        };
+        // Zero-filled from the start, so dashboards and alerts see the family before any model.
+        for kind in MODEL_KINDS {
+            metrics.phase_counts(kind, &HashMap::new());
+        }
+        metrics
+    }
+
+    /// Records one reconcile. `kind` is the Kubernetes kind, `result` one of [`result`], and
+    /// `category` the error's [`crate::errors::Classified::category`] (empty on success).
+    pub fn reconciled(
+        &self,
+        kind: &'static str,
+        result: &'static str,
+        category: &'static str,
+        duration: Duration,
+    ) {
+        self.reconciles
+            .get_or_create(&ReconcileLabels {
+                kind,
+                result,
+                category,
+            })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&KindLabels { kind })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Sets the number of models of `kind` in each phase (phases not listed become 0).
+    pub fn phase_counts(&self, kind: &'static str, counts: &HashMap<&'static str, i64>) {
+        for phase in PHASES.iter().map(|p| p.as_str()).chain([PHASE_PENDING]) {
+            self.models
+                .get_or_create(&PhaseLabels { kind, phase })
+                .set(counts.get(phase).copied().unwrap_or(0));
+        }
+    }
+
+    /// Records a finished training or upgrade (`operation` is `Train` or `Upgrade`; `outcome`
+    /// `Succeeded` or `Failed`).
+    pub fn operation_finished(
+        &self,
+        kind: &'static str,
+        operation: &'static str,
+        outcome: &'static str,
+        secs: f64,
+    ) {
+        self.operation_duration
+            .get_or_create(&ModelOperationLabels {
+                kind,
+                operation,
+                outcome,
+            })
+            .observe(secs);
+    }
+
+    /// Records the time from a model's creation to its first Ready=True.
+    pub fn time_to_ready(&self, kind: &'static str, secs: f64) {
+        self.time_to_ready
+            .get_or_create(&KindLabels { kind })
+            .observe(secs);
+    }
+
+    /// Sets the leader gauge; counts an acquisition on a false → true change.
+    pub fn set_leader(&self, leader: bool) {
+        let before = self.leader.set(i64::from(leader));
+        if leader && before == 0 {
+            self.leader_transitions.inc();
+        }
+    }
+
+    /// The exposition in the OpenMetrics text format.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+impl CallObserver for Metrics {
+    fn observe(&self, op: Operation, status: Option<u16>, latency: Duration) {
+        let code = status.map_or_else(|| "none".to_string(), |s| s.to_string());
+        self.requests
+            .get_or_create(&RequestLabels {
+                operation: op.as_str(),
+                code,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&OperationLabels {
+                operation: op.as_str(),
+            })
+            .observe(latency.as_secs_f64());
+    }
+}
+
+/// What [`StatusSampler`] needs from one cached model.
+#[derive(Clone, Debug, Default)]
+pub struct ModelSnapshot {
+    pub uid: String,
+    pub phase: Option<Phase>,
+    pub created: Option<DateTime<Utc>>,
+    /// When Ready became True, if it is True now.
+    pub ready_since: Option<DateTime<Utc>>,
+    /// Finished trainings and upgrades: (started at, operation, outcome, seconds).
+    pub finished: Vec<(DateTime<Utc>, &'static str, &'static str, f64)>,
+}
+
+impl ModelSnapshot {
+    /// Reads the snapshot of a model object.
+    pub fn of<K: ModelResource>(obj: &K) -> Self {
+        let status = obj.model_status();
+        ModelSnapshot {
+            uid: obj.uid().unwrap_or_default(),
+            phase: status.and_then(|s| s.phase),
+            created: obj
+                .meta()
+                .creation_timestamp
+                .as_ref()
+                .map(|t| to_chrono(&t.0)),
+            ready_since: status.and_then(ready_since),
+            finished: status.map(finished_operations).unwrap_or_default(),
+        }
+    }
+}
+
+fn to_chrono(t: &k8s_openapi::jiff::Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32).unwrap_or_default()
+}
+
+fn ready_since(s: &ModelStatus) -> Option<DateTime<Utc>> {
+    s.conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")
+        .map(|c| to_chrono(&c.last_transition_time.0))
+}
+
+fn finished_operations(s: &ModelStatus) -> Vec<(DateTime<Utc>, &'static str, &'static str, f64)> {
+    s.history
+        .iter()
+        .filter_map(|op| {
+            let operation = match op.kind.as_str() {
+                "Train" => "Train",
+                "Upgrade" => "Upgrade",
+                _ => return None,
+            };
+            let outcome = match op.outcome.as_deref() {
+                Some("Succeeded") => "Succeeded",
+                Some("Failed") => "Failed",
+                _ => "Unknown",
+            };
+            let secs = op.duration_seconds.map(|d| d as f64).or_else(|| {
+                op.finished_at
+                    .as_ref()
+                    .map(|f| (to_chrono(&f.0) - to_chrono(&op.started_at.0)).as_seconds_f64())
+            })?;
+            Some((
+                to_chrono(&op.started_at.0),
+                operation,
+                outcome,
+                secs.max(0.0),
+            ))
+        })
+        .collect()
+}
+
+/// What the sampler remembers of one model between two samples.
+#[derive(Default)]
+struct Seen {
+    /// Finished operations already counted (by start time and operation).
+    operations: HashSet<(DateTime<Utc>, &'static str)>,
+    /// Time to Ready already recorded, or the model was Ready when first seen.
+    ready_done: bool,
+}
+
+/// Derives status-based metrics from the controllers' caches: phase counts on every sample,
+/// and, for changes seen while this process watches, finished operations and the time to the
+/// first Ready. Whatever a model already showed when first seen is the baseline and is not
+/// counted (so a restart or a leader change does not count old trainings again).
+#[derive(Default)]
+pub struct StatusSampler {
+    seen: Mutex<HashMap<String, Seen>>,
+}
+
+impl StatusSampler {
+    /// Takes one sample of all models of `kind`.
+    pub fn sample(&self, metrics: &Metrics, kind: &'static str, models: &[ModelSnapshot]) {
+        let mut counts: HashMap<&'static str, i64> = HashMap::new();
+        let mut seen = self.seen.lock();
+        for m in models {
+            let phase = m.phase.map_or(PHASE_PENDING, |p| p.as_str());
+            *counts.entry(phase).or_default() += 1;
+            let key = format!("{kind}/{}", m.uid);
+            match seen.get_mut(&key) {
+                None => {
+                    seen.insert(
+                        key,
+                        Seen {
+                            operations: m.finished.iter().map(|(s, o, _, _)| (*s, *o)).collect(),
+                            ready_done: m.ready_since.is_some(),
+                        },
+                    );
+                }
+                Some(s) => {
+                    for (started, op, outcome, secs) in &m.finished {
+                        if s.operations.insert((*started, op)) {
+                            metrics.operation_finished(kind, op, outcome, *secs);
+                        }
+                    }
+                    if !s.ready_done
+                        && let (Some(ready), Some(created)) = (m.ready_since, m.created)
+                    {
+                        s.ready_done = true;
+                        metrics.time_to_ready(kind, (ready - created).as_seconds_f64().max(0.0));
+                    }
+                }
+            }
+        }
+        // Forget models that are gone (of this kind only).
+        let live: HashSet<String> = models.iter().map(|m| format!("{kind}/{}", m.uid)).collect();
+        seen.retain(|k, _| !k.starts_with(&format!("{kind}/")) || live.contains(k));
+        metrics.phase_counts(kind, &counts);
+    }
+}
+
+/// A source of model snapshots (one per controller cache).
+pub type SnapshotSource = Box<dyn Fn() -> Vec<ModelSnapshot> + Send + Sync>;
+
+/// A snapshot source reading a controller's cache.
+pub fn store_source<K: ModelResource>(store: Store<K>) -> SnapshotSource {
+    Box::new(move || {
+        store
+            .state()
+            .iter()
+            .map(|o| ModelSnapshot::of(&**o))
+            .collect()
+    })
+}
+
+/// Samples every `(kind, sources)` every `period` until the task is dropped.
+pub async fn sample_forever(
+    metrics: Arc<Metrics>,
+    sources: Vec<(&'static str, Vec<SnapshotSource>)>,
+    period: Duration,
+) {
+    let sampler = StatusSampler::default();
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for (kind, srcs) in &sources {
+            let models: Vec<ModelSnapshot> = srcs.iter().flat_map(|s| s()).collect();
+            sampler.sample(&metrics, kind, &models);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn labels_are_bounded_and_families_declared() {
+        let m = Metrics::new();
+        m.reconciled(
+            "CustomLanguageModel",
+            result::ERROR,
+            "ServiceUnavailable",
+            Duration::from_millis(20),
+        );
+        m.observe(
+            Operation::TrainLanguageModel,
+            Some(200),
+            Duration::from_millis(3),
+        );
+        m.observe(Operation::GetToken, None, Duration::from_millis(3));
+        let text = m.encode().expect("encode");
+        for family in [
+            "wso_reconciles_total",
+            "wso_reconcile_duration_seconds",
+            "wso_ibm_requests_total",
+            "wso_ibm_request_duration_seconds",
+            "wso_models",
+            "wso_leader",
+            "wso_build_info",
+        ] {
+            assert!(text.contains(family), "{family} missing:\n{text}");
+        }
+        assert!(
+            text.contains(
+                r#"wso_ibm_requests_total{operation="train_language_model",code="200"} 1"#
+            )
+        );
+        assert!(text.contains(r#"wso_ibm_requests_total{operation="get_token",code="none"} 1"#));
+        assert!(text.contains(
+            r#"kind="CustomLanguageModel",result="error",category="ServiceUnavailable""#
+        ));
+        assert!(text.contains(r#"wso_models{kind="CustomVoiceModel",phase="Available"} 0"#));
+    }
+
+    #[test]
+    fn sampler_counts_only_changes_seen_while_watching() {
+        let m = Metrics::new();
+        let s = StatusSampler::default();
+        let old = ModelSnapshot {
+            uid: "a".into(),
+            phase: Some(Phase::Available),
+            created: Some(ts(0)),
+            ready_since: Some(ts(100)),
+            finished: vec![(ts(10), "Train", "Succeeded", 90.0)],
+        };
+        let fresh = ModelSnapshot {
+            uid: "b".into(),
+            phase: Some(Phase::Training),
+            created: Some(ts(1000)),
+            ..Default::default()
+        };
+        s.sample(&m, "CustomLanguageModel", &[old.clone(), fresh.clone()]);
+        let text = m.encode().expect("encode");
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 1"#));
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 1"#));
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Failed"} 0"#));
+        assert!(
+            !text.contains("wso_model_operation_duration_seconds_count"),
+            "{text}"
+        );
+
+        // The fresh model finishes training and becomes Ready; the old one is unchanged.
+        let done = ModelSnapshot {
+            phase: Some(Phase::Available),
+            ready_since: Some(ts(1030)),
+            finished: vec![(ts(1005), "Train", "Succeeded", 25.0)],
+            ..fresh
+        };
+        s.sample(&m, "CustomLanguageModel", &[old.clone(), done.clone()]);
+        s.sample(&m, "CustomLanguageModel", &[old, done]);
+        let text = m.encode().expect("encode");
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 2"#));
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 0"#));
+        assert!(text.contains(
+            r#"wso_model_operation_duration_seconds_count{kind="CustomLanguageModel",operation="Train",outcome="Succeeded"} 1"#
+        ), "{text}");
+        assert!(
+            text.contains(r#"wso_time_to_ready_seconds_sum{kind="CustomLanguageModel"} 30.0"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"wso_time_to_ready_seconds_count{kind="CustomLanguageModel"} 1"#));
+    }
+
+    #[test]
+    fn leader_gauge_counts_acquisitions() {
+        let m = Metrics::new();
+        m.set_leader(true);
+        m.set_leader(true);
+        m.set_leader(false);
+        m.set_leader(true);
+        let text = m.encode().expect("encode");
+        assert!(text.contains("wso_leader 1"), "{text}");
+        assert!(text.contains("wso_leader_acquisitions_total 2"), "{text}");
+    }
+}
