@@ -1,112 +1,31 @@
 //! The operator end to end: the real kube-apiserver, the simulator and the operator's
 //! controllers, with models driven through their lifecycles.
 //!
-//! One simulator and one operator per test binary (the operator watches every namespace, so two
-//! would both act); each test works in its own namespace and counts the simulator's requests
-//! for its own models only.
+//! One simulator and one operator per test binary (`support::operator`); each test works in its
+//! own namespace and counts the simulator's requests for its own models only.
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use support::{ControlPlane, TestNamespace, control_plane, eventually};
-use watson_speech_operator::crd::{
-    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, SpeechService,
+use support::{TestNamespace, control_plane, eventually, operator};
+use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel};
+use watson_speech_operator::simulator::admin::AdminClient;
+
+const OPTIONS: operator::Options = operator::Options {
+    time_scale: 0.002,
+    drift_seconds: 30,
 };
-use watson_speech_operator::simulator::{self, admin::AdminClient};
-
-const API_KEY: &str = "e2e-api-key";
-
-struct Harness {
-    sim_base: String,
-}
-
-static HARNESS: OnceLock<Harness> = OnceLock::new();
-
-/// Starts (once) the simulator and the operator on a runtime of their own.
-fn harness(cp: &'static ControlPlane) -> &'static Harness {
-    HARNESS.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(
-                    std::env::var("WSO_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-                ))
-                .try_init();
-            rt.block_on(async move {
-                let sim = simulator::start(simulator::SimulatorConfig {
-                    listen: "127.0.0.1:0".parse().expect("addr"),
-                    api_keys: vec![API_KEY.to_string()],
-                    auth_required: true,
-                    time_scale: 0.002,
-                    ..Default::default()
-                })
-                .await
-                .expect("simulator");
-                let client = cp.client().await.expect("client");
-                let settings = watson_speech_operator::reconcile::context::Settings {
-                    drift_interval: Duration::from_secs(30),
-                    max_poll_interval: Duration::from_secs(5),
-                    expected_training: Duration::from_secs(2),
-                    ..Default::default()
-                };
-                tx.send(sim.base_url()).expect("send");
-                let _keep = sim;
-                watson_speech_operator::reconcile::run::run(client, settings, 8)
-                    .await
-                    .expect("operator");
-            });
-        });
-        Harness {
-            sim_base: rx.recv().expect("harness start"),
-        }
-    })
-}
 
 async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, String)> {
     let cp = control_plane()?;
-    let h = harness(cp);
-    let ns = cp.namespace(prefix).await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            ..Default::default()
-        },
-        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    for (name, kind, path) in [
-        ("stt", "SpeechToText", "speech-to-text"),
-        ("tts", "TextToSpeech", "text-to-speech"),
-    ] {
-        let svc: SpeechService = serde_json::from_value(json!({
-            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-            "metadata": {"name": name},
-            "spec": {"service": kind, "url": format!("{}/{path}", h.sim_base),
-                     "auth": {"type": "IAM", "iamUrl": h.sim_base, "secretRef": {"name": "creds"}}}
-        }))
-        .expect("service");
-        ns.api::<SpeechService>()
-            .create(&PostParams::default(), &svc)
-            .await
-            .expect("create service");
-    }
-    let admin = AdminClient::new(h.sim_base.clone()).expect("admin");
-    Some((ns, admin, h.sim_base.clone()))
+    let base = operator::start(cp, OPTIONS);
+    let (ns, admin) = operator::namespace(cp, base, prefix).await;
+    Some((ns, admin, base.to_string()))
 }
 
 fn ready(

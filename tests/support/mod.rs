@@ -14,6 +14,8 @@
 //! - When a test panics, its [`TestNamespace`] guard prints the tail of the control plane's logs.
 #![allow(dead_code)]
 
+pub mod operator;
+
 use std::{
     fs,
     net::TcpListener,

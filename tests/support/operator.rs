@@ -1,0 +1,180 @@
+//! The operator and the simulator for end-to-end tests: started once per test binary on a
+//! runtime of their own (the operator watches every namespace, so one per binary), plus helpers
+//! to set up a namespace with credentials and SpeechServices and to wait for conditions.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Resource};
+use serde_json::json;
+use watson_speech_operator::crd::{ModelStatus, SpeechService};
+use watson_speech_operator::simulator::{self, admin::AdminClient};
+
+use super::{ControlPlane, TestNamespace, eventually};
+
+/// The API key the simulator accepts.
+pub const API_KEY: &str = "e2e-api-key";
+/// A second valid key (for rotation tests).
+pub const OTHER_API_KEY: &str = "e2e-rotated-key";
+
+/// How the shared operator and simulator run.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub time_scale: f64,
+    pub drift_seconds: u64,
+}
+
+static HARNESS: OnceLock<String> = OnceLock::new();
+
+/// Starts (once per binary) the simulator and the operator; returns the simulator's base URL.
+pub fn start(cp: &'static ControlPlane, options: Options) -> &'static str {
+    HARNESS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    std::env::var("WSO_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                ))
+                .try_init();
+            rt.block_on(async move {
+                let sim = simulator::start(simulator::SimulatorConfig {
+                    listen: "127.0.0.1:0".parse().expect("addr"),
+                    api_keys: vec![API_KEY.to_string(), OTHER_API_KEY.to_string()],
+                    auth_required: true,
+                    time_scale: options.time_scale,
+                    ..Default::default()
+                })
+                .await
+                .expect("simulator");
+                let client = cp.client().await.expect("client");
+                let settings = watson_speech_operator::reconcile::context::Settings {
+                    drift_interval: Duration::from_secs(options.drift_seconds),
+                    max_poll_interval: Duration::from_secs(5),
+                    expected_training: Duration::from_secs(2),
+                    ..Default::default()
+                };
+                tx.send(sim.base_url()).expect("send");
+                let _keep = sim;
+                watson_speech_operator::reconcile::run::run(client, settings, 8)
+                    .await
+                    .expect("operator");
+            });
+        });
+        rx.recv().expect("harness start")
+    })
+}
+
+/// A namespace with the Secret `creds` and the SpeechServices `stt` and `tts`.
+pub async fn namespace(
+    cp: &'static ControlPlane,
+    sim_base: &str,
+    prefix: &str,
+) -> (TestNamespace, AdminClient) {
+    let ns = cp.namespace(prefix).await;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("creds".into()),
+            ..Default::default()
+        },
+        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
+        ..Default::default()
+    };
+    ns.api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
+    for (name, kind, path) in [
+        ("stt", "SpeechToText", "speech-to-text"),
+        ("tts", "TextToSpeech", "text-to-speech"),
+    ] {
+        let svc: SpeechService = serde_json::from_value(json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
+            "metadata": {"name": name},
+            "spec": {"service": kind, "url": format!("{sim_base}/{path}"),
+                     "auth": {"type": "IAM", "iamUrl": sim_base, "secretRef": {"name": "creds"}}}
+        }))
+        .expect("service");
+        ns.api::<SpeechService>()
+            .create(&PostParams::default(), &svc)
+            .await
+            .expect("create service");
+    }
+    let admin = AdminClient::new(sim_base.to_string()).expect("admin");
+    (ns, admin)
+}
+
+/// Reads the common model status of any of the three kinds.
+pub trait HasModelStatus {
+    fn model(&self) -> Option<&ModelStatus>;
+}
+
+impl HasModelStatus for watson_speech_operator::crd::CustomLanguageModel {
+    fn model(&self) -> Option<&ModelStatus> {
+        self.status.as_ref().map(|s| &s.model)
+    }
+}
+impl HasModelStatus for watson_speech_operator::crd::CustomAcousticModel {
+    fn model(&self) -> Option<&ModelStatus> {
+        self.status.as_ref().map(|s| &s.model)
+    }
+}
+impl HasModelStatus for watson_speech_operator::crd::CustomVoiceModel {
+    fn model(&self) -> Option<&ModelStatus> {
+        self.status.as_ref().map(|s| &s.model)
+    }
+}
+
+/// The status of condition `type_`, if set.
+pub fn condition(m: &impl HasModelStatus, type_: &str) -> Option<(String, String)> {
+    m.model()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// Waits until `check` holds for the object `name`.
+pub async fn wait_for<K, F>(api: &Api<K>, name: &str, what: &str, secs: u64, check: F) -> K
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + HasModelStatus,
+    F: Fn(&K) -> bool,
+{
+    let check = &check;
+    eventually(
+        &format!("{name}: {what}"),
+        Duration::from_secs(secs),
+        || async move {
+            let m = api.get(name).await.ok()?;
+            check(&m).then_some(m)
+        },
+    )
+    .await
+}
+
+/// True when the Ready condition is True.
+pub fn is_ready(m: &impl HasModelStatus) -> bool {
+    condition(m, "Ready").is_some_and(|(s, _)| s == "True")
+}
+
+/// Successful requests of operation `op` for model `id` in the simulator's log, in order.
+pub async fn calls(
+    admin: &AdminClient,
+    id: &str,
+    op: &str,
+) -> Vec<watson_speech_operator::simulator::api::RequestRecord> {
+    admin
+        .requests(0)
+        .await
+        .expect("request log")
+        .requests
+        .into_iter()
+        .filter(|r| r.customization_id.as_deref() == Some(id) && r.operation.as_deref() == Some(op))
+        .collect()
+}
