@@ -1,0 +1,69 @@
+{{/* The chart name. */}}
+{{- define "wso.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name. */}}
+{{- define "wso.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "wso.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "wso.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "wso.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "wso.labels" -}}
+helm.sh/chart: {{ include "wso.chart" . }}
+{{ include "wso.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "wso.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "wso.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The rules the reconcilers need, cluster-wide or per watched namespace. Least privilege: the four
+kinds (no create or delete: users own them), their status and finalizers, Events, and read-only
+ConfigMaps and Secrets (model inputs and credentials). No wildcard.
+*/}}
+{{- define "wso.rules" -}}
+- apiGroups: ["speech.watson.dev"]
+  resources: ["speechservices", "customlanguagemodels", "customacousticmodels", "customvoicemodels"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["speech.watson.dev"]
+  resources: ["speechservices/status", "customlanguagemodels/status", "customacousticmodels/status", "customvoicemodels/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["speech.watson.dev"]
+  resources: ["speechservices/finalizers", "customlanguagemodels/finalizers", "customacousticmodels/finalizers", "customvoicemodels/finalizers"]
+  verbs: ["update", "patch"]
+- apiGroups: [""]
+  resources: ["configmaps", "secrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
