@@ -102,6 +102,8 @@ pub struct Desired {
     pub train_token: Option<String>,
     /// The current `upgrade-requested-at` annotation.
     pub upgrade_token: Option<String>,
+    /// Train only when every resource is valid (the service's `strict`, default true).
+    pub strict: bool,
 }
 
 /// What the operator recorded in status (its memory across reconciles and restarts).
@@ -194,6 +196,8 @@ pub enum WaitReason {
     UpgradeRequested,
     /// The model has no valid data to train on yet.
     NoData,
+    /// The service rejected a resource (strict training would fail); the inputs must change.
+    InvalidResource(String),
     /// The service reports a status the operator does not know.
     UnknownStatus(String),
 }
@@ -377,6 +381,21 @@ pub fn decide(f: &Facts) -> Action {
         return a;
     }
 
+    if f.desired.strict
+        && let Some((name, ResourceState::Invalid(msg))) = obs
+            .resources
+            .iter()
+            .find(|(_, r)| matches!(r, ResourceState::Invalid(_)))
+    {
+        let detail = if msg.is_empty() {
+            "rejected by the service".to_string()
+        } else {
+            msg.clone()
+        };
+        return Action::Wait {
+            reason: WaitReason::InvalidResource(format!("{name}: {detail}")),
+        };
+    }
     let changed = f.recorded.trained_inputs_digest.as_deref() != Some(&f.desired.inputs_digest);
     let failed_here =
         f.recorded.failed_inputs_digest.as_deref() == Some(f.desired.inputs_digest.as_str());
@@ -593,6 +612,7 @@ mod tests {
                 train_on_change: true,
                 train_token: None,
                 upgrade_token: None,
+                strict: true,
             },
             recorded: Recorded {
                 customization_id: Some("id1".into()),
@@ -976,6 +996,33 @@ mod tests {
                     f.newest_version = Some("b.v2021-01-01".into());
                 },
                 Action::UpToDate,
+            ),
+            (
+                "invalid corpus with strict: wait for a fix",
+                |f| {
+                    f.desired.inputs_digest = "in2".into();
+                    obs(f).status = Some(ServiceStatus::Ready);
+                    obs(f)
+                        .resources
+                        .insert("c1".into(), ResourceState::Invalid("no words".into()));
+                },
+                Action::Wait {
+                    reason: WaitReason::InvalidResource("c1: no words".into()),
+                },
+            ),
+            (
+                "invalid corpus without strict: train",
+                |f| {
+                    f.desired.inputs_digest = "in2".into();
+                    f.desired.strict = false;
+                    obs(f).status = Some(ServiceStatus::Ready);
+                    obs(f)
+                        .resources
+                        .insert("c1".into(), ResourceState::Invalid("no words".into()));
+                },
+                Action::Train {
+                    custom_language_model_id: None,
+                },
             ),
             (
                 "data before upgrade",

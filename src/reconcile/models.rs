@@ -252,9 +252,10 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
     let reason = err.category();
     let previous =
         status::condition(&model.conditions, READY).map(|c| (c.reason.clone(), c.message.clone()));
-    let mut message = err.to_string();
+    let message = status::stable_message(&err.to_string());
+    let mut note = message.clone();
     if let Some(tx) = err.transaction_id() {
-        message.push_str(&format!(" (IBM transaction {tx})"));
+        note.push_str(&format!(" (IBM transaction {tx})"));
     }
     let gen_ = obj.meta().generation;
     status::set_condition(
@@ -294,7 +295,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
     }
     if previous.as_ref().map(|(r, m)| (r.as_str(), m.as_str())) != Some((reason, message.as_str()))
     {
-        publish(ctx, obj, EventType::Warning, reason, &message, "Reconcile").await;
+        publish(ctx, obj, EventType::Warning, reason, &note, "Reconcile").await;
     }
 }
 
@@ -988,6 +989,7 @@ impl KindOps for CustomLanguageModel {
                 train_on_change: t.policy == TrainingPolicy::OnChange,
                 train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
+                strict: t.strict.unwrap_or(true),
             },
             contents,
         ))
@@ -1366,6 +1368,7 @@ impl KindOps for CustomAcousticModel {
                 train_on_change: self.spec.training.policy == TrainingPolicy::OnChange,
                 train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
+                strict: self.spec.training.strict.unwrap_or(true),
             },
             contents,
         ))
@@ -1654,6 +1657,7 @@ impl KindOps for CustomVoiceModel {
             Desired {
                 words,
                 inputs_digest: digest(inputs.to_string().as_bytes()),
+                strict: true,
                 ..Default::default()
             },
             BTreeMap::new(),

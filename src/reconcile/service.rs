@@ -32,21 +32,16 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
 
     let check = async {
         let handle = ctx.service(&ns, &name).await?;
+        // Half the drift interval: the check proves the credentials at least once per interval
+        // and the models of the service reuse the same LIST.
+        let age = ctx.settings.drift_interval / 2;
         let count = match handle.kind {
             ServiceKind::SpeechToText => {
-                let lm = handle
-                    .language_models(std::time::Duration::ZERO)
-                    .await?
-                    .len();
-                let am = handle
-                    .acoustic_models(std::time::Duration::ZERO)
-                    .await?
-                    .len();
+                let lm = handle.language_models(age).await?.len();
+                let am = handle.acoustic_models(age).await?.len();
                 lm.max(am)
             }
-            ServiceKind::TextToSpeech => {
-                handle.voice_models(std::time::Duration::ZERO).await?.len()
-            }
+            ServiceKind::TextToSpeech => handle.voice_models(age).await?.len(),
         };
         Ok::<usize, Error>(count)
     };
@@ -71,11 +66,8 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
             Requeue::requeue(ctx.settings.drift_interval)
         }
         Err(e) => {
-            let mut message = e.to_string();
-            if let Some(tx) = e.transaction_id() {
-                message.push_str(&format!(" (IBM transaction {tx})"));
-            }
-            warn!(service = %name, category = e.category(), error = %message, "SpeechService check failed");
+            let message = status::stable_message(&e.to_string());
+            warn!(service = %name, category = e.category(), error = %e, "SpeechService check failed");
             status::set_condition(
                 &mut st.conditions,
                 READY,

@@ -16,7 +16,7 @@ pub const TERMINAL_REASONS: &[&str] = &[
     "InvalidRequest",
     "InvalidSpec",
     "AdoptionMismatch",
-    "Unsupported",
+    "UnsupportedRequest",
     "TrainingFailed",
     "InputMalformed",
     "InputTooLarge",
@@ -58,6 +58,20 @@ pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Con
     conditions.iter().find(|c| c.type_ == type_)
 }
 
+/// A condition message for an error that stays the same while the failure does: the IBM
+/// transaction id (new on every call) goes to the Event and the log, not the condition, so a
+/// repeated failure does not rewrite status.
+pub fn stable_message(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some(start) = out.find(" [transaction id ") {
+        match out[start..].find(']') {
+            Some(end) => out.replace_range(start..start + end + 1, ""),
+            None => break,
+        }
+    }
+    out
+}
+
 /// The current time as the type k8s-openapi uses.
 pub fn now() -> k8s_openapi::jiff::Timestamp {
     k8s_openapi::jiff::Timestamp::now()
@@ -82,7 +96,7 @@ pub fn phase_for(action: &Action) -> Phase {
             WaitReason::Upgrading => Phase::Upgrading,
             WaitReason::Processing => Phase::Processing,
             WaitReason::Dependency(_) => Phase::WaitingForDependency,
-            WaitReason::TrainingFailed => Phase::Failed,
+            WaitReason::TrainingFailed | WaitReason::InvalidResource(_) => Phase::Failed,
             WaitReason::TrainingRequested
             | WaitReason::UpgradeRequested
             | WaitReason::NoData
@@ -117,8 +131,48 @@ pub fn not_ready_reason(action: &Action) -> (&'static str, String) {
             WaitReason::TrainingRequested => ("TrainingPending", "the inputs changed; training.policy is Manual: set the annotation speech.watson.dev/train-requested-at to a new value to train".into()),
             WaitReason::UpgradeRequested => ("UpgradeAvailable", "a newer base-model version is available; upgradePolicy is Manual: set the annotation speech.watson.dev/upgrade-requested-at to a new value to upgrade".into()),
             WaitReason::NoData => ("NoData", "the model has no valid data to train on yet: add corpora, words, grammars or audio".into()),
+            WaitReason::InvalidResource(m) => (
+                "ResourceInvalid",
+                format!("the service rejected {m}; fix the content and the operator uploads it again"),
+            ),
             WaitReason::UnknownStatus(s) => ("UnknownServiceStatus", format!("the service reports the unknown status {s:?}")),
         },
         Action::UpToDate => ("Available", "the model is available, trained on the current inputs".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_messages_drop_transaction_ids() {
+        assert_eq!(
+            stable_message(
+                "get_token (HTTP 400): bad key [transaction id sim-1] and [transaction id x]"
+            ),
+            "get_token (HTTP 400): bad key and"
+        );
+        assert_eq!(stable_message("plain"), "plain");
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_status_changes() {
+        let mut c = Vec::new();
+        set_condition(&mut c, READY, false, "A", "m1", Some(1));
+        let t0 = c[0].last_transition_time.clone();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        set_condition(&mut c, READY, false, "B", "m2", Some(2));
+        assert_eq!(
+            c[0].last_transition_time, t0,
+            "same status keeps its transition time"
+        );
+        assert_eq!(
+            (c[0].reason.as_str(), c[0].observed_generation),
+            ("B", Some(2))
+        );
+        set_condition(&mut c, READY, true, "C", "m3", Some(2));
+        assert_ne!(c[0].last_transition_time, t0);
+        assert_eq!(c.len(), 1);
     }
 }
