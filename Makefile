@@ -57,3 +57,6 @@ deploy-manifests: ## Copy crds/ into the chart and render deploy/operator.yaml (
 helm-lint: ## helm lint the chart (default values, watched namespaces, monitoring on)
 	$(HELM) lint --strict $(CHART)
 	$(HELM) lint --strict $(CHART) --set 'watchNamespaces={team-a,team-b}' --set metrics.serviceMonitor.enabled=true --set networkPolicy.enabled=true
+
+demo: ## Local control plane + operator with its embedded IBM simulator; applies deploy/examples/ and waits until every model is Available
+	tools/demo.sh

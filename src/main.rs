@@ -37,12 +37,14 @@ struct RunArgs {
     /// Seconds between drift checks of Available models and services.
     #[arg(long, default_value_t = 600, env = "WSO_DRIFT_INTERVAL_SECONDS")]
     drift_interval_seconds: u64,
-    /// Longest wait in seconds between two checks of a running training or upgrade.
-    #[arg(long, default_value_t = 300, env = "WSO_MAX_POLL_SECONDS")]
-    max_poll_seconds: u64,
-    /// Expected duration in seconds of a training before a model has its own history.
-    #[arg(long, default_value_t = 600, env = "WSO_EXPECTED_TRAINING_SECONDS")]
-    expected_training_seconds: u64,
+    /// Longest wait in seconds between two checks of a running training or upgrade
+    /// [default: 300, scaled by --simulator-time-scale with --simulator].
+    #[arg(long, env = "WSO_MAX_POLL_SECONDS")]
+    max_poll_seconds: Option<u64>,
+    /// Expected duration in seconds of a training before a model has its own history
+    /// [default: 600, scaled by --simulator-time-scale with --simulator].
+    #[arg(long, env = "WSO_EXPECTED_TRAINING_SECONDS")]
+    expected_training_seconds: Option<u64>,
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
@@ -90,6 +92,18 @@ struct RunArgs {
     simulator_time_scale: f64,
 }
 
+/// A polling setting: the flag when given; otherwise the default for the real service, or,
+/// with the embedded simulator, the default compressed by its time scale (its operations are).
+fn timing(flag: Option<u64>, default_secs: u64, args: &RunArgs) -> Duration {
+    match (flag, args.simulator) {
+        (Some(secs), _) => Duration::from_secs(secs),
+        (None, Some(_)) => {
+            Duration::from_secs_f64((default_secs as f64 * args.simulator_time_scale).max(2.0))
+        }
+        (None, None) => Duration::from_secs(default_secs),
+    }
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format, &args.log_level);
     let _sim = match args.simulator {
@@ -110,8 +124,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let settings = Settings {
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
-        max_poll_interval: Duration::from_secs(args.max_poll_seconds),
-        expected_training: Duration::from_secs(args.expected_training_seconds),
+        max_poll_interval: timing(args.max_poll_seconds, 300, &args),
+        expected_training: timing(args.expected_training_seconds, 600, &args),
         ..Settings::default()
     };
     let metrics = Arc::new(Metrics::new());

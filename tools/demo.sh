@@ -7,7 +7,8 @@
 #   2. makes throwaway certificates with openssl (a CA, a serving certificate for 127.0.0.1, an
 #      admin client certificate in system:masters, a service-account key) and a kubeconfig;
 #   3. starts etcd and kube-apiserver on free loopback ports, installs crds/;
-#   4. builds the operator (debug) and runs it with `--simulator 127.0.0.1:18089`;
+#   4. builds the operator (debug) and runs it with `--simulator 127.0.0.1:18089` (the embedded
+#      IBM API simulator, time scale 0.01) and training expectations scaled to match;
 #   5. applies deploy/examples/ in the namespace watson-demo and shows
 #      `kubectl get sps,clm,cam,cvm` until every clm/cam/cvm is Available (or the timeout);
 #   6. stops everything it started (its own process groups only) on any exit, even SIGKILL
@@ -41,22 +42,25 @@ done
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/wso-demo.XXXXXX")"
 PGIDS=()      # process groups started by this script (each child runs under setsid)
+PGNAMES=()    # their names, for messages
 WATCHDOG=""
 SUCCESS=0
 LOG_SHOWN=0
 
-stop_all() {
-  local pg
-  for pg in "${PGIDS[@]}"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
-  # Give them a moment to exit cleanly, then make sure.
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    local alive=0
-    for pg in "${PGIDS[@]}"; do kill -0 -- "-$pg" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.3
+stop_all() { # newest first: the operator, then kube-apiserver, then etcd
+  local i pg name
+  for ((i = ${#PGIDS[@]} - 1; i >= 0; i--)); do
+    pg="${PGIDS[$i]}" name="${PGNAMES[$i]}"
+    kill -TERM -- "-$pg" 2>/dev/null || continue
+    for _ in $(seq 1 50); do
+      kill -0 -- "-$pg" 2>/dev/null || continue 2
+      sleep 0.2
+    done
+    echo "demo: $name did not stop within 10 s of SIGTERM; killing it" >&2
+    kill -KILL -- "-$pg" 2>/dev/null || true
   done
-  for pg in "${PGIDS[@]}"; do kill -KILL -- "-$pg" 2>/dev/null || true; done
   PGIDS=()
+  PGNAMES=()
 }
 
 on_exit() {
@@ -64,9 +68,10 @@ on_exit() {
   trap - EXIT INT TERM
   stop_all
   [ -n "$WATCHDOG" ] && kill -TERM -- "-$WATCHDOG" 2>/dev/null
-  if [ "$rc" != 0 ] && [ "$LOG_SHOWN" = 0 ] && [ -s "$WORK/operator.log" ]; then
+  if [ "$rc" != 0 ] && [ "$rc" != 130 ] && [ "$rc" != 143 ] && [ "$LOG_SHOWN" = 0 ] \
+    && [ -s "$WORK/operator.log" ]; then
     echo "----- operator log (last 40 lines) -----" >&2
-    tail -n 40 "$WORK/operator.log" >&2
+    tail -n 40 "$WORK/operator.log" | sed 's/\x1b\[[0-9;]*m//g' >&2
   fi
   if [ "$SUCCESS" = 1 ]; then
     rm -rf "$WORK"
@@ -80,17 +85,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Starts "$@" in its own session (so its process group can be killed as a whole), output to $LOG.
-start() {
+start() { # start LOG COMMAND...
   local log="$1"
   shift
   setsid "$@" >"$log" 2>&1 </dev/null &
   local pid=$!
+  disown "$pid" # no job-control chatter; stop_all and the watchdog handle it
   PGIDS+=("$pid")
+  PGNAMES+=("$(basename "$log" .log)")
   # The watchdog kills every group when this script disappears, however it exits.
   if [ -n "$WATCHDOG" ]; then kill -TERM -- "-$WATCHDOG" 2>/dev/null || true; fi
   setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; shift; for g in "$@"; do kill -KILL -- "-$g" 2>/dev/null; done' \
     watchdog "$$" "${PGIDS[@]}" >/dev/null 2>&1 </dev/null &
   WATCHDOG=$!
+  disown "$WATCHDOG"
   echo "$pid"
 }
 
@@ -256,14 +264,20 @@ k wait --for condition=Established --timeout=60s crd --all >/dev/null
 wait_for 30 "CRDs served" k get sps,clm,cam,cvm -A
 
 # ---------------------------------------------------------------------------------------------
+# The embedded simulator runs at its default time scale 0.01 (a 10-minute training takes 6 s);
+# the operator's expectations of training time (default 600 s, checks up to 300 s apart) are
+# scaled to match, or it would look at a finished training only minutes later.
 say "starting the operator with its embedded IBM API simulator on $SIM_ADDR"
 OPERATOR_LOG="$WORK/operator.log"
+METRICS_ADDR="127.0.0.1:$(free_port)" # loopback only, and no clash with anything on :8080
 start "$OPERATOR_LOG" env RUST_LOG="${RUST_LOG:-info}" KUBECONFIG="$KUBECONFIG" \
-  "$OPERATOR" run --simulator "$SIM_ADDR" --drift-interval-seconds 60 >/dev/null
+  WSO_METRICS_ADDRESS="$METRICS_ADDR" \
+  "$OPERATOR" run --simulator "$SIM_ADDR" --drift-interval-seconds 60 \
+  --expected-training-seconds 6 --max-poll-seconds 5 >/dev/null
 operator_log_tail() {
   LOG_SHOWN=1
   echo "----- operator log (last ${1:-60} lines of $OPERATOR_LOG) -----" >&2
-  tail -n "${1:-60}" "$OPERATOR_LOG" >&2
+  tail -n "${1:-60}" "$OPERATOR_LOG" | sed 's/\x1b\[[0-9;]*m//g' >&2
   echo "-----" >&2
 }
 sim_up() { python3 -c "import socket,sys; socket.create_connection(('${SIM_ADDR%:*}', ${SIM_ADDR#*:}), 1)"; }
@@ -273,6 +287,7 @@ wait_for 30 "simulator" sim_up || { operator_log_tail; die "the operator did not
 say "applying deploy/examples/ in namespace $NAMESPACE"
 k create namespace "$NAMESPACE" >/dev/null
 k apply -f "$ROOT/deploy/examples/"
+APPLIED=$SECONDS
 
 say "waiting up to $TIMEOUT s for every model to be Available"
 # One line per model: kind/name phase.
@@ -312,7 +327,7 @@ while :; do
 done
 
 echo
-say "every model is Available after $((SECONDS - START)) s"
+say "every model is Available: $((SECONDS - APPLIED)) s after apply, $((SECONDS - START)) s in all"
 k get sps,clm,cam,cvm -n "$NAMESPACE" -o wide
 SUCCESS=1
 
@@ -323,5 +338,6 @@ if [ "${WSO_DEMO_KEEP:-0}" = 1 ]; then
   echo "  export KUBECONFIG=$KUBECONFIG"
   echo "  $KUBECTL describe clm helpdesk"
   echo "  tail -f $OPERATOR_LOG"
-  while sleep 3600; do :; done
+  echo "  curl -s http://$METRICS_ADDR/metrics"
+  while :; do sleep 1; done
 fi

@@ -134,7 +134,8 @@ pub struct SpeechServiceStatus {
     /// The generation of the spec this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Custom models of this instance (all kinds the service offers) seen at the last check.
+    /// Custom models of this instance seen at the last check: for Speech to Text the larger of
+    /// the language-model and acoustic-model counts (each kind has its own quota).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models_in_use: Option<i64>,
     /// The per-instance limit of custom models of each kind (1024 on IBM Cloud).
