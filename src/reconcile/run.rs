@@ -74,7 +74,7 @@ where
 }
 
 macro_rules! model_controller {
-    ($kind:ty, $client:expr, $ns:expr, $ctx:expr, $wc:expr, $extra:expr) => {{
+    ($kind:ty, $client:expr, $ns:expr, $ctx:expr, $wc:expr, $sync:expr, $extra:expr) => {{
         let api: Api<$kind> = scoped(&$client, $ns);
         let (reader, writer) = kube::runtime::reflector::store();
         // Status writes do not wake the model (no hot loop): only spec (generation),
@@ -82,6 +82,7 @@ macro_rules! model_controller {
         let stream = kube::runtime::watcher(api, $wc.clone())
             .default_backoff()
             .reflect(writer)
+            .inspect($sync.hook())
             .applied_objects()
             .predicate_filter(
                 predicates::generation::<$kind>
@@ -132,6 +133,49 @@ where
     }
 }
 
+/// Signals readiness once every reflector finished its initial listing (the first
+/// `InitDone`). `Store::wait_until_ready` cannot be used for this: its one-shot channel keeps a
+/// single waker, and the controller's own runner already waits on it, so a second waiter would
+/// steal the wake-up from one of them.
+#[derive(Clone)]
+struct SyncTracker {
+    remaining: Arc<std::sync::atomic::AtomicUsize>,
+    signal: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+impl SyncTracker {
+    fn new(streams: usize, signal: Option<tokio::sync::watch::Sender<bool>>) -> Self {
+        SyncTracker {
+            remaining: Arc::new(std::sync::atomic::AtomicUsize::new(streams)),
+            signal,
+        }
+    }
+
+    /// An `inspect` hook for one watcher stream: counts its first `InitDone` once.
+    fn hook<K>(
+        &self,
+    ) -> impl FnMut(&Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>)
+    + Send
+    + 'static {
+        let tracker = self.clone();
+        let mut counted = false;
+        move |event| {
+            if !counted && matches!(event, Ok(kube::runtime::watcher::Event::InitDone)) {
+                counted = true;
+                let before = tracker
+                    .remaining
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                if before == 1 {
+                    info!("caches synced");
+                    if let Some(tx) = &tracker.signal {
+                        tx.send_replace(true);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// How [`run_with`] runs the controllers.
 #[derive(Default)]
 pub struct RunOptions {
@@ -172,16 +216,19 @@ pub async fn run_with(
         async move { token.cancelled().await }
     };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
-    let mut synced: Vec<BoxFuture<'static, ()>> = Vec::new();
+    // One initial listing per watched kind and scope: 4 per scope.
+    let sync = SyncTracker::new(scopes.len() * 4, options.synced);
     let (mut lm_src, mut am_src, mut vm_src) = (Vec::new(), Vec::new(), Vec::new());
 
     for scope in &scopes {
         let ns = scope.as_deref();
-        let services = Controller::new(scoped::<SpeechService>(&client, ns), wc.clone());
-        let store = services.store();
-        synced.push(Box::pin(async move {
-            let _ = store.wait_until_ready().await;
-        }));
+        let (reader, writer) = kube::runtime::reflector::store();
+        let stream = kube::runtime::watcher(scoped::<SpeechService>(&client, ns), wc.clone())
+            .default_backoff()
+            .reflect(writer)
+            .inspect(sync.hook())
+            .applied_objects();
+        let services = Controller::for_stream(stream, reader);
         // A credentials Secret edit re-checks the service at once; the models watch their
         // service and follow when its Ready condition changes.
         let by_secret = mapper(services.store(), "secretRef");
@@ -207,75 +254,61 @@ pub async fn run_with(
             .for_each(|_| async {});
         controllers.push(Box::pin(services));
 
-        let language =
-            model_controller!(CustomLanguageModel, client, ns, ctx, wc, |c: Controller<
-                CustomLanguageModel,
-            >,
-                                                                         s: Store<
-                CustomLanguageModel,
-            >| {
-                lm_src.push(metrics::store_source(s.clone()));
-                synced.push(Box::pin(async move {
-                    let _ = s.wait_until_ready().await;
-                }));
-                c.with_config(cfg.clone()).graceful_shutdown_on(stop())
-            });
-        controllers.push(Box::pin(language));
-        let acoustic =
-            model_controller!(CustomAcousticModel, client, ns, ctx, wc, |c: Controller<
-                CustomAcousticModel,
-            >,
-                                                                         s: Store<
-                CustomAcousticModel,
-            >| {
-                am_src.push(metrics::store_source(s.clone()));
-                let ready = s.clone();
-                synced.push(Box::pin(async move {
-                    let _ = ready.wait_until_ready().await;
-                }));
-                // An acoustic model waits for its language model: wake it on every change of
-                // that model.
-                let lm = mapper(s, "languageModelRef");
-                c.with_config(cfg.clone())
-                    .graceful_shutdown_on(stop())
-                    .watches(
-                        scoped::<CustomLanguageModel>(&client, ns),
-                        wc.clone(),
-                        move |o| {
-                            lm(
-                                serde_json::Value::Null,
-                                o.namespace().unwrap_or_default(),
-                                o.name_any(),
-                            )
-                        },
-                    )
-            });
-        controllers.push(Box::pin(acoustic));
-        let voice = model_controller!(CustomVoiceModel, client, ns, ctx, wc, |c: Controller<
-            CustomVoiceModel,
-        >,
-                                                                              s: Store<
-            CustomVoiceModel,
-        >| {
-            vm_src.push(metrics::store_source(s.clone()));
-            synced.push(Box::pin(async move {
-                let _ = s.wait_until_ready().await;
-            }));
+        let mut language_extra = |c: Controller<CustomLanguageModel>,
+                                  s: Store<CustomLanguageModel>| {
+            lm_src.push(metrics::store_source(s));
             c.with_config(cfg.clone()).graceful_shutdown_on(stop())
-        });
+        };
+        let language = model_controller!(
+            CustomLanguageModel,
+            client,
+            ns,
+            ctx,
+            wc,
+            sync,
+            language_extra
+        );
+        controllers.push(Box::pin(language));
+
+        let mut acoustic_extra = |c: Controller<CustomAcousticModel>,
+                                  s: Store<CustomAcousticModel>| {
+            am_src.push(metrics::store_source(s.clone()));
+            // An acoustic model waits for its language model: wake it on every change of that
+            // model.
+            let lm = mapper(s, "languageModelRef");
+            c.with_config(cfg.clone())
+                .graceful_shutdown_on(stop())
+                .watches(
+                    scoped::<CustomLanguageModel>(&client, ns),
+                    wc.clone(),
+                    move |o| {
+                        lm(
+                            serde_json::Value::Null,
+                            o.namespace().unwrap_or_default(),
+                            o.name_any(),
+                        )
+                    },
+                )
+        };
+        let acoustic = model_controller!(
+            CustomAcousticModel,
+            client,
+            ns,
+            ctx,
+            wc,
+            sync,
+            acoustic_extra
+        );
+        controllers.push(Box::pin(acoustic));
+
+        let mut voice_extra = |c: Controller<CustomVoiceModel>, s: Store<CustomVoiceModel>| {
+            vm_src.push(metrics::store_source(s));
+            c.with_config(cfg.clone()).graceful_shutdown_on(stop())
+        };
+        let voice = model_controller!(CustomVoiceModel, client, ns, ctx, wc, sync, voice_extra);
         controllers.push(Box::pin(voice));
     }
 
-    // Readiness: every cache listed once.
-    let ready_signal = options.synced;
-    let readiness = tokio::spawn(async move {
-        futures::future::join_all(synced).await;
-        if let Some(tx) = &ready_signal {
-            tx.send_replace(true);
-            info!("caches synced");
-        }
-        ready_signal
-    });
     let sampler = options.metrics.map(|m| {
         tokio::spawn(metrics::sample_forever(
             m,
@@ -291,7 +324,6 @@ pub async fn run_with(
     if let Some(s) = sampler {
         s.abort();
     }
-    readiness.abort();
     info!("controllers stopped");
     Ok(())
 }
