@@ -54,6 +54,18 @@ pub const MODEL_KINDS: [&str; 3] = [
     "CustomVoiceModel",
 ];
 
+/// The `kind` label for a Kubernetes kind: one of the four kinds, else `Other` (labels stay
+/// bounded whatever a caller passes).
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "SpeechService" => "SpeechService",
+        "CustomLanguageModel" => "CustomLanguageModel",
+        "CustomAcousticModel" => "CustomAcousticModel",
+        "CustomVoiceModel" => "CustomVoiceModel",
+        _ => "Other",
+    }
+}
+
 /// The phase label of a model that has no status yet.
 pub const PHASE_PENDING: &str = "Pending";
 
@@ -231,15 +243,17 @@ impl Metrics {
         metrics
     }
 
-    /// Records one reconcile. `kind` is the Kubernetes kind, `result` one of [`result`], and
-    /// `category` the error's [`crate::errors::Classified::category`] (empty on success).
+    /// Records one reconcile. `kind` is the Kubernetes kind (see [`kind_label`]), `result` one
+    /// of [`result`], and `category` the error's [`crate::errors::Classified::category`] (empty
+    /// on success).
     pub fn reconciled(
         &self,
-        kind: &'static str,
+        kind: &str,
         result: &'static str,
         category: &'static str,
         duration: Duration,
     ) {
+        let kind = kind_label(kind);
         self.reconciles
             .get_or_create(&ReconcileLabels {
                 kind,
@@ -525,6 +539,12 @@ mod tests {
             r#"kind="CustomLanguageModel",result="error",category="ServiceUnavailable""#
         ));
         assert!(text.contains(r#"wso_models{kind="CustomVoiceModel",phase="Available"} 0"#));
+        m.reconciled("SomethingElse/x", result::SUCCESS, "", Duration::ZERO);
+        assert!(
+            m.encode()
+                .expect("encode")
+                .contains(r#"kind="Other",result="success""#)
+        );
     }
 
     #[test]
