@@ -312,10 +312,29 @@ async fn voice_model_and_retain_policy() {
     let Some((ns, admin, _)) = setup("cvm").await else {
         return;
     };
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("voice-words".into()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "words.yaml".to_string(),
+                "- word: Kubernetes\n  translation: koo ber net eez\n- word: IBM\n  translation: overridden by spec.words\n".to_string(),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    ns.api::<ConfigMap>()
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("cm");
     let cvm: CustomVoiceModel = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomVoiceModel",
         "metadata": {"name": "brand"},
         "spec": {"serviceRef": {"name": "tts"}, "deletionPolicy": "Retain",
+                 "wordsFrom": {"configMapKeyRef": {"name": "voice-words", "key": "words.yaml"}},
                  "words": [{"word": "IBM", "translation": "I B M"}, {"word": "Watson", "translation": "what son"}]}
     }))
     .expect("cvm");
@@ -331,12 +350,13 @@ async fn voice_model_and_retain_policy() {
         }
     })
     .await;
-    let id = m
-        .status
-        .expect("status")
-        .model
-        .customization_id
-        .expect("id");
+    let status = m.status.expect("status");
+    assert_eq!(
+        status.word_count,
+        Some(3),
+        "spec words plus the ConfigMap list"
+    );
+    let id = status.model.customization_id.expect("id");
     api.delete("brand", &Default::default())
         .await
         .expect("delete");

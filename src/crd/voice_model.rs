@@ -4,7 +4,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{ConfigMapKeyRef, DeletionPolicy, ModelStatus, ServiceRef};
+use super::common::{DeletionPolicy, ModelStatus, ServiceRef};
+use super::language_model::WordsFrom;
 
 /// A custom model of IBM Watson Text to Speech: words and how to pronounce them.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -47,8 +48,9 @@ pub struct CustomVoiceModelSpec {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["word".into()]))]
     pub words: Vec<VoiceWord>,
     /// More words from a ConfigMap key holding a YAML or JSON list (same fields as `words`).
+    /// Entries in `words` win over the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub words_from: Option<ConfigMapKeyRef>,
+    pub words_from: Option<WordsFrom>,
     /// Delete (default) or Retain the IBM model when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,

@@ -1636,7 +1636,8 @@ impl KindOps for CustomVoiceModel {
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
         let ns = self.namespace().unwrap_or_default();
         let mut words = BTreeMap::new();
-        if let Some(r) = &self.spec.words_from {
+        if let Some(from) = &self.spec.words_from {
+            let r = &from.config_map_key_ref;
             let bytes = ctx.resolver(&ns).config_map_key(r).await?;
             let list: Vec<VoiceWord> =
                 parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
