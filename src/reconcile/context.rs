@@ -57,11 +57,22 @@ pub struct Context {
     budgets: Mutex<HashMap<String, Budget>>,
     /// Per-object consecutive failures, for jittered exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Prometheus metrics (reconciles, IBM calls), when served.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Context {
-    /// Builds the context.
+    /// Builds the context without metrics.
     pub fn new(client: Client, settings: Settings) -> Result<Arc<Self>, Error> {
+        Self::new_with_metrics(client, settings, None)
+    }
+
+    /// Builds the context; `metrics` observes reconciles and every IBM call.
+    pub fn new_with_metrics(
+        client: Client,
+        settings: Settings,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Result<Arc<Self>, Error> {
         crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .build()
@@ -78,6 +89,7 @@ impl Context {
             services: Mutex::new(HashMap::new()),
             budgets: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            metrics,
         }))
     }
 
@@ -127,6 +139,10 @@ impl Context {
         config.customer_id = svc.spec.customer_id.clone();
         config.learning_opt_out = svc.spec.learning_opt_out;
         config.budget = self.budget(&id, &svc);
+        config.observer = self
+            .metrics
+            .clone()
+            .map(|m| m as Arc<dyn crate::watson::CallObserver>);
         let (stt, tts) = match svc.spec.service {
             ServiceKind::SpeechToText => (Some(SttClient::new(config)?), None),
             ServiceKind::TextToSpeech => (None, Some(TtsClient::new(config)?)),

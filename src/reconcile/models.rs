@@ -202,6 +202,7 @@ pub(crate) async fn reconcile<K: KindOps>(
     obj: Arc<K>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, Error> {
+    let started = std::time::Instant::now();
     let key = key_of(&*obj);
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
@@ -224,9 +225,18 @@ pub(crate) async fn reconcile<K: KindOps>(
     }
 
     let result = shell(&*obj, &ctx, &api).await;
+    let kind = K::kind(&());
     match result {
         Ok(requeue) => {
             ctx.succeeded(&key);
+            if let Some(m) = &ctx.metrics {
+                m.reconciled(
+                    &kind,
+                    crate::metrics::result::SUCCESS,
+                    "",
+                    started.elapsed(),
+                );
+            }
             Ok(requeue)
         }
         Err(err) => {
@@ -239,6 +249,14 @@ pub(crate) async fn reconcile<K: KindOps>(
             };
             if class != RetryClass::WaitForService {
                 record_failure(&*obj, &ctx, &api, &err).await;
+            }
+            if let Some(m) = &ctx.metrics {
+                let result = if class == RetryClass::WaitForService {
+                    crate::metrics::result::BUSY
+                } else {
+                    crate::metrics::result::ERROR
+                };
+                m.reconciled(&kind, result, err.category(), started.elapsed());
             }
             warn!(object = %key, category = err.category(), error = %err, "reconcile failed; retrying in {:?}", wait);
             Ok(Requeue::requeue(wait))

@@ -201,7 +201,7 @@ pub async fn run_with(
     concurrency: u16,
     options: RunOptions,
 ) -> Result<(), Error> {
-    let ctx = Context::new(client.clone(), settings)?;
+    let ctx = Context::new_with_metrics(client.clone(), settings, options.metrics.clone())?;
     let wc = WatcherConfig::default();
     let cfg = kube::runtime::controller::Config::default().concurrency(concurrency);
     let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
@@ -227,7 +227,9 @@ pub async fn run_with(
             .default_backoff()
             .reflect(writer)
             .inspect(sync.hook())
-            .applied_objects();
+            .applied_objects()
+            // Like the models, services ignore their own status writes.
+            .predicate_filter(predicates::generation::<SpeechService>, Default::default());
         let services = Controller::for_stream(stream, reader);
         // A credentials Secret edit re-checks the service at once; the models watch their
         // service and follow when its Ready condition changes.

@@ -21,6 +21,7 @@ pub const MODEL_QUOTA: i64 = 1024;
 
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let started = std::time::Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let api: Api<SpeechService> = Api::namespaced(ctx.client.clone(), &ns);
@@ -63,11 +64,27 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
             };
             status::set_condition(&mut st.conditions, READY, true, reason, message, generation);
             ctx.succeeded(&format!("sps/{ns}/{name}"));
+            if let Some(m) = &ctx.metrics {
+                m.reconciled(
+                    "SpeechService",
+                    crate::metrics::result::SUCCESS,
+                    "",
+                    started.elapsed(),
+                );
+            }
             Requeue::requeue(ctx.settings.drift_interval)
         }
         Err(e) => {
             let message = status::stable_message(&e.to_string());
             warn!(service = %name, category = e.category(), error = %e, "SpeechService check failed");
+            if let Some(m) = &ctx.metrics {
+                m.reconciled(
+                    "SpeechService",
+                    crate::metrics::result::ERROR,
+                    e.category(),
+                    started.elapsed(),
+                );
+            }
             status::set_condition(
                 &mut st.conditions,
                 READY,
