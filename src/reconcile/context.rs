@@ -12,6 +12,7 @@ use kube::{Api, Client, ResourceExt};
 use parking_lot::Mutex;
 use secrecy::SecretString;
 
+use super::budget::ServiceBudget;
 use super::error::Error;
 use super::inputs::{InputError, Resolver};
 use crate::crd::SpeechService;
@@ -44,8 +45,8 @@ impl Default for Settings {
     }
 }
 
-/// A service's request budget: (requests per second, burst, limiter).
-type Budget = (u32, u32, Arc<governor::DefaultDirectRateLimiter>);
+/// A service's request budget with the `spec.requestBudget` it was built for.
+type Budget = (Option<(u32, u32)>, Arc<ServiceBudget>);
 
 /// Everything a reconcile needs.
 pub struct Context {
@@ -158,22 +159,27 @@ impl Context {
         Ok(handle)
     }
 
+    /// The service's budget: kept across client rebuilds (a Secret rotation must not reset a
+    /// storm's pause), rebuilt only when `spec.requestBudget` changes.
     fn budget(&self, id: &str, svc: &SpeechService) -> Option<Arc<dyn RequestBudget>> {
-        let b = svc.spec.request_budget.as_ref()?;
-        let rps = b.requests_per_second.max(1);
-        let burst = b.burst.unwrap_or(rps).max(1);
+        let wanted = svc.spec.request_budget.as_ref().map(|b| {
+            let rps = b.requests_per_second.max(1);
+            (rps, b.burst.unwrap_or(rps).max(1))
+        });
         let mut budgets = self.budgets.lock();
-        if let Some((r, bu, lim)) = budgets.get(id)
-            && *r == rps
-            && *bu == burst
+        if let Some((w, b)) = budgets.get(id)
+            && *w == wanted
         {
-            return Some(lim.clone() as Arc<dyn RequestBudget>);
+            return Some(b.clone() as Arc<dyn RequestBudget>);
         }
-        let quota =
-            governor::Quota::per_second(NonZeroU32::new(rps)?).allow_burst(NonZeroU32::new(burst)?);
-        let lim = Arc::new(governor::RateLimiter::direct(quota));
-        budgets.insert(id.to_string(), (rps, burst, lim.clone()));
-        Some(lim as Arc<dyn RequestBudget>)
+        let limiter = wanted.and_then(|(rps, burst)| {
+            let quota = governor::Quota::per_second(NonZeroU32::new(rps)?)
+                .allow_burst(NonZeroU32::new(burst)?);
+            Some(governor::RateLimiter::direct(quota))
+        });
+        let budget = Arc::new(ServiceBudget::new(limiter));
+        budgets.insert(id.to_string(), (wanted, budget.clone()));
+        Some(budget as Arc<dyn RequestBudget>)
     }
 
     async fn auth_for(
@@ -241,8 +247,8 @@ impl Context {
         Ok((auth, version))
     }
 
-    /// Records a failure of `key` and returns the next backoff (jittered exponential, 5 s to
-    /// 10 min).
+    /// Records a failure of `key` and returns the next backoff (jittered exponential from
+    /// `base`, capped at 1 minute for transient failures and 10 minutes for credentials).
     pub fn backoff(&self, key: &str, base: Duration) -> Duration {
         let n = {
             let mut f = self.failures.lock();
@@ -251,7 +257,14 @@ impl Context {
             *n
         };
         let exp = base.saturating_mul(1u32 << (n.min(8) - 1));
-        let capped = exp.min(Duration::from_secs(600));
+        // Transient failures (base 5 s) retry at least every minute, so work resumes soon after
+        // an outage; credential failures (base 30 s) slow down to 10 minutes.
+        let cap = if base < Duration::from_secs(30) {
+            Duration::from_secs(60)
+        } else {
+            Duration::from_secs(600)
+        };
+        let capped = exp.min(cap);
         let jitter = rand::random::<f64>() * 0.3 + 0.85;
         capped.mul_f64(jitter)
     }

@@ -7,6 +7,7 @@
 //! - [`inputs`]: ConfigMap/Secret/URL inputs and digests.
 //! - [`status`]: conditions, phases, reasons.
 //! - [`run`]: the controllers and their watches.
+pub mod budget;
 pub mod context;
 pub mod decide;
 pub mod error;

@@ -29,6 +29,22 @@ pub trait CallObserver: Send + Sync {
 pub trait RequestBudget: Send + Sync {
     /// Waits until one request may be sent.
     async fn acquire(&self);
+
+    /// Told how every acquired attempt ended, so an adaptive budget can slow down while the
+    /// service is failing (429 with its `Retry-After`, 5xx, no response) and recover after a
+    /// success. Called exactly once per `acquire`.
+    fn feedback(&self, _attempt: Attempt) {}
+}
+
+/// How an attempt that passed the [`RequestBudget`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// The request could not be built; nothing was sent.
+    NotSent,
+    /// Sent, but no response arrived (connection refused, reset, timeout).
+    NoResponse,
+    /// A response with this status and, for 429, the `Retry-After` the service asked for.
+    Status(u16, Option<Duration>),
 }
 
 #[async_trait]

@@ -20,7 +20,7 @@ use url::Url;
 
 use super::Operation;
 use super::auth::{Auth, TokenCache, fetch_iam_token, iam_token_url, redact_url};
-use super::config::{CallObserver, ClientConfig, RequestBudget};
+use super::config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 use super::error::{Error, ErrorContext, FailedResponse, TransportKind, classify};
 use super::retry::{Outcome, RetryPolicy, is_retryable, parse_retry_after};
 
@@ -558,9 +558,17 @@ impl Transport {
         if let Some(budget) = &self.budget {
             budget.acquire().await;
         }
-        let request = self.build(call, authorization).map_err(|error| Failure {
-            error,
-            outcome: None,
+        let feedback = |attempt: Attempt| {
+            if let Some(budget) = &self.budget {
+                budget.feedback(attempt);
+            }
+        };
+        let request = self.build(call, authorization).map_err(|error| {
+            feedback(Attempt::NotSent);
+            Failure {
+                error,
+                outcome: None,
+            }
         })?;
         let started = Instant::now();
         let transport_failure = |e: reqwest::Error| {
@@ -586,11 +594,19 @@ impl Transport {
             Ok(r) => r,
             Err(e) => {
                 self.observe(call.op, None, started.elapsed());
+                feedback(Attempt::NoResponse);
                 return Err(transport_failure(e));
             }
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        feedback(Attempt::Status(
+            status,
+            headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+        ));
         let body = response.bytes().await;
         self.observe(call.op, Some(status), started.elapsed());
         let body = body.map_err(transport_failure)?;

@@ -25,7 +25,7 @@ pub mod tts;
 pub mod tts_types;
 
 pub use auth::Auth;
-pub use config::{CallObserver, ClientConfig, RequestBudget};
+pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 pub use error::{Error, ErrorContext, NO_INPUT_MODIFIED, TransportKind};
 pub use operation::Operation;
 pub use retry::RetryPolicy;
