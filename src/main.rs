@@ -37,6 +37,10 @@ struct RunArgs {
     /// Seconds between drift checks of Available models and services.
     #[arg(long, default_value_t = 600, env = "WSO_DRIFT_INTERVAL_SECONDS")]
     drift_interval_seconds: u64,
+    /// Custom models of one kind a service instance may hold (IBM Cloud: 1024). The operator
+    /// never sends a create past it and warns at 90 %.
+    #[arg(long, default_value_t = 1024, env = "WSO_MODEL_QUOTA")]
+    model_quota: usize,
     /// Longest wait in seconds between two checks of a running training or upgrade
     /// [default: 300, scaled by --simulator-time-scale with --simulator].
     #[arg(long, env = "WSO_MAX_POLL_SECONDS")]
@@ -124,6 +128,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let settings = Settings {
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
+        model_quota: args.model_quota,
         max_poll_interval: timing(args.max_poll_seconds, 300, &args),
         expected_training: timing(args.expected_training_seconds, 600, &args),
         ..Settings::default()

@@ -17,6 +17,7 @@ use watson_speech_operator::simulator::admin::AdminClient;
 const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
+    model_quota: 1024,
 };
 
 async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient)> {

@@ -21,6 +21,7 @@ use watson_speech_operator::simulator::api::{Faults, RequestRecord};
 const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
+    model_quota: 1024,
 };
 const RETRY_AFTER: u64 = 4;
 const MODELS: usize = 4;

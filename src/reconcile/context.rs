@@ -32,6 +32,9 @@ pub struct Settings {
     pub expected_training: Duration,
     /// Request timeout for IBM calls.
     pub request_timeout: Duration,
+    /// The per-instance limit of custom models of one kind (1024 on IBM Cloud). The operator
+    /// never sends a create past it and warns at 90 %.
+    pub model_quota: usize,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             drift_interval: Duration::from_secs(600),
             max_poll_interval: Duration::from_secs(300),
             expected_training: Duration::from_secs(600),
+            model_quota: 1024,
             request_timeout: Duration::from_secs(60),
         }
     }
@@ -60,6 +64,9 @@ pub struct Context {
     pub failures: Mutex<HashMap<String, u32>>,
     /// Prometheus metrics (reconciles, IBM calls), when served.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The inputs digest each object was last reconciled with, so a failure recorded in status
+    /// says which inputs failed (a terminal failure then waits for them to change).
+    pub last_inputs: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -91,6 +98,7 @@ impl Context {
             budgets: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             metrics,
+            last_inputs: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -154,6 +162,7 @@ impl Context {
             stt,
             tts,
             listings: tokio::sync::Mutex::new(Listings::default()),
+            create_lock: tokio::sync::Mutex::new(()),
         });
         self.services.lock().insert(id, handle.clone());
         Ok(handle)
@@ -291,6 +300,9 @@ pub struct ServiceHandle {
     pub stt: Option<SttClient>,
     pub tts: Option<TtsClient>,
     listings: tokio::sync::Mutex<Listings>,
+    /// Held while counting models and creating one, so concurrent creates cannot overshoot the
+    /// quota.
+    pub create_lock: tokio::sync::Mutex<()>,
 }
 
 impl ServiceHandle {

@@ -50,7 +50,8 @@ impl Classified for Error {
             // Woken by the SpeechService watch; a slow retry covers the rest.
             Error::Service(_) => RetryClass::Credentials,
             Error::InvalidSpec(_) | Error::AdoptionMismatch(_) => RetryClass::WaitForSpecChange,
-            Error::QuotaExceeded(_) => RetryClass::Credentials,
+            // Checked with one LIST per attempt; retried at most every minute.
+            Error::QuotaExceeded(_) => RetryClass::Backoff,
         }
     }
 }

@@ -300,6 +300,9 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         model.phase = Some(Phase::Failed);
     }
     model.observed_generation = gen_;
+    if let Some(d) = ctx.last_inputs.lock().get(&key_of(obj)) {
+        model.inputs_digest = Some(d.clone());
+    }
     if obj.model_status() != Some(&model) {
         let extra = serde_json::json!({});
         let body = obj.status_patch(&model, &[], extra);
@@ -425,6 +428,12 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         obj.desired(ctx).await?
     };
 
+    if !deleting {
+        ctx.last_inputs
+            .lock()
+            .insert(key_of(obj), desired.inputs_digest.clone());
+    }
+
     // Terminal failure on these exact inputs: wait for a change, make no calls.
     if !deleting
         && let Some(c) = status::condition(&old.conditions, READY)
@@ -543,6 +552,30 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
             Executed::default()
         }
         other => {
+            // Creates count the instance's models first, under a per-service lock, and never
+            // go past the quota.
+            let _create_guard = match other {
+                Action::Create | Action::Recreate if K::KIND != ModelKind::Voice => {
+                    let guard = svc.create_lock.lock().await;
+                    let in_use = match K::KIND {
+                        ModelKind::Acoustic => svc.acoustic_models(Duration::ZERO).await?.len(),
+                        _ => svc.language_models(Duration::ZERO).await?.len(),
+                    };
+                    if in_use >= ctx.settings.model_quota {
+                        return Err(Error::QuotaExceeded(format!(
+                            "{in_use} of {} custom {} models of this service instance are in use: delete unused models (or models of other resources) to make room; the model is created as soon as there is",
+                            ctx.settings.model_quota,
+                            if K::KIND == ModelKind::Acoustic {
+                                "acoustic"
+                            } else {
+                                "language"
+                            }
+                        )));
+                    }
+                    Some(guard)
+                }
+                _ => None,
+            };
             let e = match obj.execute(&svc, id.as_deref(), other, &g).await {
                 Ok(e) => e,
                 Err(Error::Watson(w))

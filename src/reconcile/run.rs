@@ -107,9 +107,15 @@ macro_rules! model_controller {
             .watches(scoped::<Secret>(&$client, $ns), $wc.clone(), move |o| {
                 sec(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any())
             })
-            .watches(scoped::<SpeechService>(&$client, $ns), $wc.clone(), move |o| {
-                svc(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any())
-            });
+            // Only a spec change or a Ready flip of the service wakes its models, not every
+            // status write (the model count changes often).
+            .watches_stream(
+                kube::runtime::watcher(scoped::<SpeechService>(&$client, $ns), $wc.clone())
+                    .default_backoff()
+                    .touched_objects()
+                    .predicate_filter(service_readiness, Default::default()),
+                move |o| svc(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any()),
+            );
         let controller = $extra(controller, store);
         controller
             .run(models::reconcile::<$kind>, error_policy, $ctx.clone())
@@ -119,6 +125,19 @@ macro_rules! model_controller {
                 }
             })
     }};
+}
+
+/// The part of a SpeechService its models care about: its spec and whether it is Ready.
+fn service_readiness(s: &SpeechService) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.metadata.generation.hash(&mut h);
+    s.status
+        .as_ref()
+        .and_then(|st| st.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.status.clone())
+        .hash(&mut h);
+    Some(h.finish())
 }
 
 /// An `Api` over one namespace, or over all of them.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::{Api, ResourceExt};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
 use super::context::Context;
@@ -15,9 +16,6 @@ use super::status::{self, READY};
 use crate::crd::speech_service::ServiceKind;
 use crate::crd::{SpeechService, SpeechServiceStatus};
 use crate::errors::Classified;
-
-/// The per-instance limit of custom models of one kind on IBM Cloud.
-pub const MODEL_QUOTA: i64 = 1024;
 
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
@@ -29,7 +27,8 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     let old = obj.status.clone().unwrap_or_default();
     let mut st = old.clone();
     st.observed_generation = generation;
-    st.model_quota = Some(MODEL_QUOTA);
+    let quota = ctx.settings.model_quota as i64;
+    st.model_quota = Some(quota);
 
     let check = async {
         let handle = ctx.service(&ns, &name).await?;
@@ -49,11 +48,12 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     let requeue = match check.await {
         Ok(count) => {
             st.models_in_use = Some(count as i64);
-            let (reason, message) = if count as i64 >= MODEL_QUOTA * 9 / 10 {
+            let nearly_full = count as i64 * 10 >= quota * 9;
+            let (reason, message) = if nearly_full {
                 (
                     "QuotaNearlyExhausted",
                     format!(
-                        "{count} of {MODEL_QUOTA} custom models in use: delete unused models before the limit blocks new ones"
+                        "{count} of {quota} custom models in use: delete unused models before the limit blocks new ones"
                     ),
                 )
             } else {
@@ -100,9 +100,33 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         }
     };
     if st != old {
-        let patch = serde_json::json!({ "status": SpeechServiceStatus { ..st } });
+        let patch = serde_json::json!({ "status": SpeechServiceStatus { ..st.clone() } });
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
+    }
+    // One Event per change of the Ready reason: a failure, the 90 % quota warning, recovery.
+    let reason_of = |s: &SpeechServiceStatus| {
+        status::condition(&s.conditions, READY)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    if let (Some((ok, reason, message)), before) = (reason_of(&st), reason_of(&old))
+        && before.map(|b| b.1) != Some(reason.clone())
+    {
+        let type_ = if ok == "True" && reason != "QuotaNearlyExhausted" {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        let event = Event {
+            type_,
+            reason,
+            note: Some(message),
+            action: "Check".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+            warn!(error = %e, "cannot publish Event");
+        }
     }
     Ok(requeue)
 }

@@ -24,6 +24,8 @@ pub const OTHER_API_KEY: &str = "e2e-rotated-key";
 pub struct Options {
     pub time_scale: f64,
     pub drift_seconds: u64,
+    /// The simulator's model cap and the operator's quota (IBM: 1024).
+    pub model_quota: usize,
 }
 
 static HARNESS: OnceLock<String> = OnceLock::new();
@@ -49,6 +51,7 @@ pub fn start(cp: &'static ControlPlane, options: Options) -> &'static str {
                     api_keys: vec![API_KEY.to_string(), OTHER_API_KEY.to_string()],
                     auth_required: true,
                     time_scale: options.time_scale,
+                    model_cap: options.model_quota,
                     ..Default::default()
                 })
                 .await
@@ -58,6 +61,7 @@ pub fn start(cp: &'static ControlPlane, options: Options) -> &'static str {
                     drift_interval: Duration::from_secs(options.drift_seconds),
                     max_poll_interval: Duration::from_secs(5),
                     expected_training: Duration::from_secs(2),
+                    model_quota: options.model_quota,
                     ..Default::default()
                 };
                 tx.send(sim.base_url()).expect("send");
