@@ -327,3 +327,91 @@ async fn a_corpus_the_service_rejects_is_reported_and_not_trained() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_until_a_ca_bundle_is_given() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use watson_speech_operator::simulator::{self, SimulatorConfig, TlsFiles};
+    let Some((ns, _admin)) = setup("tls").await else {
+        return;
+    };
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, leaf.pem()).expect("cert");
+    std::fs::write(&key, leaf_key.serialize_pem()).expect("key");
+    let sim = simulator::start(SimulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        api_keys: vec![operator::API_KEY.to_string()],
+        auth_required: true,
+        time_scale: 0.01,
+        tls: Some(TlsFiles { cert, key }),
+        ..Default::default()
+    })
+    .await
+    .expect("TLS simulator");
+    let svc: watson_speech_operator::crd::SpeechService = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
+        "metadata": {"name": "secure"},
+        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
+                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
+    }))
+    .expect("service");
+    let services = ns.api::<watson_speech_operator::crd::SpeechService>();
+    services
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("service");
+    let api: Api<CustomLanguageModel> = ns.api();
+    api.create(
+        &PostParams::default(),
+        &lm("tls", json!({"serviceRef": {"name": "secure"}, "corpora": [{"name": "c", "source": {"text": "over tls"}}]})),
+    )
+    .await
+    .expect("create");
+    // Verification is on by default: an unknown CA is refused, with a condition that says so.
+    let m = wait_for(&api, "tls", "refused certificate", 60, |m| {
+        condition(m, "Ready")
+            .is_some_and(|(s, r)| s == "False" && (r == "IamTokenFailure" || r == "TransportError"))
+    })
+    .await;
+    let message = m
+        .model()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.message.to_lowercase())
+        .unwrap_or_default();
+    assert!(message.contains("certificate"), "{message}");
+    // The CA bundle from a ConfigMap makes it work, without a restart.
+    ns.api::<ConfigMap>()
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some("ca".into()),
+                    ..Default::default()
+                },
+                data: Some([("ca.pem".to_string(), ca.pem())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("ca");
+    services
+        .patch(
+            "secure",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"caBundle": {"name": "ca", "key": "ca.pem"}}})),
+        )
+        .await
+        .expect("trust the CA");
+    wait_for(&api, "tls", "Ready over TLS", 120, operator::is_ready).await;
+}
