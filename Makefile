@@ -60,3 +60,10 @@ helm-lint: ## helm lint the chart (default values, watched namespaces, monitorin
 
 demo: ## Local control plane + operator with its embedded IBM simulator; applies deploy/examples/ and waits until every model is Available
 	tools/demo.sh
+
+.PHONY: reliability
+reliability: k8s-bins ## The long reliability runs: 1000 SIGKILLs, 10-minute fault storms (figures for docs/reliability.md)
+	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 WSO_KILLS=1000 \
+	  $(CARGO) test --test crash_storm -- --nocapture
+	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 WSO_STORM_SECONDS=600 \
+	  $(CARGO) test --test fault_storm -- --nocapture

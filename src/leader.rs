@@ -15,8 +15,10 @@
 //! - health for `/readyz`: the last contact with the API server succeeded (see
 //!   [`crate::telemetry::Health`]);
 //! - the `wso_leader` metric;
-//! - release on shutdown, so a rolling update hands over at once instead of after a lease
-//!   duration.
+//! - release on shutdown. Note: kube-lease-manager 0.13's standby only re-reads the Lease when
+//!   the lease it last saw would expire, so a released lease is taken over at that moment (about
+//!   a lease duration after the last renewal), not at once; speeding this up needs the standby
+//!   to rebuild its manager when it sees the release (tracked in the closing notes).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -107,6 +109,15 @@ impl Elector {
         if duration == 0 || grace == 0 || grace >= duration {
             return Err(Error::Config(format!(
                 "need 0 < renew grace ({grace} s) < lease duration ({duration} s)"
+            )));
+        }
+        // The fence steps down when less than `check_every` + 1 s of the lease is left; a renewal
+        // scheduled later than that would make the leader resign every lease period.
+        let fence = config.check_every + Duration::from_secs(1);
+        if config.grace <= fence {
+            return Err(Error::Config(format!(
+                "the renew grace ({grace} s) must be longer than {} s (the fence's check period plus a second)",
+                fence.as_secs()
             )));
         }
         let manager = LeaseManagerBuilder::new(client.clone(), config.name.clone())

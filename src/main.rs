@@ -78,7 +78,8 @@ struct RunArgs {
     /// the leader dies without releasing it).
     #[arg(long, default_value_t = 15, env = "WSO_LEASE_DURATION_SECONDS")]
     lease_duration_seconds: u64,
-    /// The leader renews its lease this many seconds before it expires.
+    /// The leader renews its lease this many seconds before it expires (more than 3: the
+    /// leader steps down when less than 3 s of its lease are left unrenewed).
     #[arg(long, default_value_t = 5, env = "WSO_LEASE_GRACE_SECONDS")]
     lease_grace_seconds: u64,
     /// On SIGTERM, how long in-flight reconciles may take to finish before the process exits.
