@@ -32,7 +32,7 @@ lint: ## rustfmt check and clippy with warnings denied
 test: k8s-bins lint ## Run every test; control-plane tests are required to run
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" \
 	WSO_REQUIRE_CONTROL_PLANE=1 WSO_REQUIRE_SDK=1 \
-	mkdir -p target; $(CARGO) test --all-targets -- --test-threads=4 2>&1 | tee target/test-output.log
+	mkdir -p target; $(CARGO) test --all-targets --no-fail-fast -- --test-threads=4 2>&1 | tee target/test-output.log
 	@echo "== test binaries and counts =="; grep -E '^(     Running|test result)' target/test-output.log
 
 test-unit: ## Only the tests that need no control plane

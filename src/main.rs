@@ -41,6 +41,10 @@ struct RunArgs {
     /// never sends a create past it and warns at 90 %.
     #[arg(long, default_value_t = 1024, env = "WSO_MODEL_QUOTA")]
     model_quota: usize,
+    /// Poll running operations every N seconds instead of progress-aware polling (a baseline
+    /// for benchmarks; IBM's samples poll every 10 s).
+    #[arg(long, env = "WSO_FIXED_POLL_SECONDS")]
+    fixed_poll_seconds: Option<u64>,
     /// Longest wait in seconds between two checks of a running training or upgrade
     /// [default: 300, scaled by --simulator-time-scale with --simulator].
     #[arg(long, env = "WSO_MAX_POLL_SECONDS")]
@@ -130,6 +134,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let settings = Settings {
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
         model_quota: args.model_quota,
+        fixed_poll: args.fixed_poll_seconds.map(Duration::from_secs),
         max_poll_interval: timing(args.max_poll_seconds, 300, &args),
         expected_training: timing(args.expected_training_seconds, 600, &args),
         ..Settings::default()

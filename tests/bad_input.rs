@@ -65,18 +65,30 @@ where
         message.contains(hint),
         "{name}: message {message:?} should mention {hint:?}"
     );
-    let events = ns
-        .api::<Event>()
-        .list(&ListParams::default())
-        .await
-        .expect("events")
-        .items;
-    assert!(
-        events.iter().any(|e| e.type_.as_deref() == Some("Warning")
-            && e.reason.as_deref() == Some(reason)
-            && e.involved_object.name.as_deref() == Some(name)),
-        "{name}: a Warning Event {reason}"
-    );
+    // The Event follows the status write.
+    let events: Api<Event> = ns.api();
+    support::eventually(
+        &format!("{name}: a Warning Event {reason}"),
+        Duration::from_secs(20),
+        || {
+            let events = events.clone();
+            async move {
+                events
+                    .list(&ListParams::default())
+                    .await
+                    .ok()?
+                    .items
+                    .iter()
+                    .any(|e| {
+                        e.type_.as_deref() == Some("Warning")
+                            && e.reason.as_deref() == Some(reason)
+                            && e.involved_object.name.as_deref() == Some(name)
+                    })
+                    .then_some(())
+            }
+        },
+    )
+    .await;
     let rv = api.get(name).await.expect("get").resource_version();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let later = api.get(name).await.expect("get");

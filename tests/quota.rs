@@ -84,18 +84,28 @@ async fn no_create_past_the_quota() {
         },
     )
     .await;
-    let events = ns
-        .api::<Event>()
-        .list(&ListParams::default())
-        .await
-        .expect("events");
-    assert!(
-        events
-            .items
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("QuotaNearlyExhausted")
-                && e.type_.as_deref() == Some("Warning"))
-    );
+    let events: Api<Event> = ns.api();
+    support::eventually(
+        "a QuotaNearlyExhausted Warning Event",
+        std::time::Duration::from_secs(20),
+        || {
+            let events = events.clone();
+            async move {
+                events
+                    .list(&ListParams::default())
+                    .await
+                    .ok()?
+                    .items
+                    .iter()
+                    .any(|e| {
+                        e.reason.as_deref() == Some("QuotaNearlyExhausted")
+                            && e.type_.as_deref() == Some("Warning")
+                    })
+                    .then_some(())
+            }
+        },
+    )
+    .await;
 
     // Deleting one model makes room; the blocked one is created.
     let freed = ["m0", "m1", "m2", "m3"]

@@ -35,6 +35,9 @@ pub struct Settings {
     /// The per-instance limit of custom models of one kind (1024 on IBM Cloud). The operator
     /// never sends a create past it and warns at 90 %.
     pub model_quota: usize,
+    /// Poll running operations at this fixed interval instead of progress-aware polling (the
+    /// benchmarks' baseline; IBM's samples use 10 s).
+    pub fixed_poll: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             max_poll_interval: Duration::from_secs(300),
             expected_training: Duration::from_secs(600),
             model_quota: 1024,
+            fixed_poll: None,
             request_timeout: Duration::from_secs(60),
         }
     }

@@ -858,6 +858,19 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         Action::Train { .. } | Action::Upgrade { .. } => Duration::from_secs(2),
         _ => Duration::from_millis(200),
     };
+    // The baseline the benchmarks compare against: a fixed interval for every wait on the
+    // service, as IBM's documentation and samples poll.
+    let requeue = match (ctx.settings.fixed_poll, &action) {
+        (
+            Some(fixed),
+            Action::Wait {
+                reason: WaitReason::Training | WaitReason::Upgrading | WaitReason::Processing,
+            }
+            | Action::Train { .. }
+            | Action::Upgrade { .. },
+        ) => fixed,
+        _ => requeue,
+    };
     Ok(Requeue::requeue(requeue))
 }
 
