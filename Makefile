@@ -67,3 +67,10 @@ reliability: k8s-bins ## The long reliability runs: 1000 SIGKILLs, 10-minute fau
 	  $(CARGO) test --test crash_storm -- --nocapture
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 WSO_STORM_SECONDS=600 \
 	  $(CARGO) test --test fault_storm -- --nocapture
+
+.PHONY: bench
+bench: k8s-bins ## The seven benchmark scenarios (release): docs/bench/results.json, docs/bench/*.png, docs/benchmarks.md (~30 min)
+	$(CARGO) build --release --bin watson-speech-operator
+	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 \
+	  WSO_OPERATOR_BIN="$${CARGO_TARGET_DIR:-target}/release/watson-speech-operator" \
+	  $(CARGO) bench --bench operator

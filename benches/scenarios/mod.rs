@@ -1,0 +1,1535 @@
+//! The benchmark scenarios of issue 6, shared by `benches/operator.rs` (`make bench`, release,
+//! default sizes) and `tests/bench_smoke.rs` (`make test`, debug, tiny sizes).
+//!
+//! Everything runs for real: the control plane of `tests/support` (etcd + kube-apiserver), the
+//! IBM simulator in this process (one per scenario, so its request log and counters belong to
+//! that scenario), and the operator as a child process (the binary given in [`Env`]) watching
+//! only the scenario's namespace. Times are wall-clock Unix milliseconds, the clock the
+//! simulator's request log uses too.
+//!
+//! The includer must declare `mod support;` (the test harness) at its crate root.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
+use kube::runtime::watcher;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel, SpeechService};
+use watson_speech_operator::simulator::{self, RunningSimulator, api::RequestRecord};
+
+use crate::support::{ControlPlane, TestNamespace, free_port};
+
+/// The API key every scenario's simulator accepts.
+pub const API_KEY: &str = "bench-api-key";
+
+/// Unix time in milliseconds (the simulator's request log uses the same clock).
+pub fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or_default()
+}
+
+/// A size from the environment, else the default.
+pub fn env_size(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An f64 from the environment, else the default.
+pub fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn log(msg: &str) {
+    eprintln!("[bench {:>8.1}s] {msg}", started().elapsed().as_secs_f64());
+}
+
+fn started() -> Instant {
+    static T: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *T.get_or_init(Instant::now)
+}
+
+// ------------------------------------------------------------------------------------------
+// Statistics
+// ------------------------------------------------------------------------------------------
+
+/// p50, p95, max (nearest-rank) and mean of a sample.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub n: usize,
+    pub p50: f64,
+    pub p95: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Stats {
+    pub fn of(values: &[f64]) -> Stats {
+        if values.is_empty() {
+            return Stats::default();
+        }
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        Stats {
+            n: v.len(),
+            p50: rank(0.50),
+            p95: rank(0.95),
+            max: v[v.len() - 1],
+            mean: v.iter().sum::<f64>() / v.len() as f64,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Environment: control plane, simulator, operator process
+// ------------------------------------------------------------------------------------------
+
+/// What every scenario needs.
+pub struct Env {
+    pub cp: &'static ControlPlane,
+    /// The operator binary (release for `make bench`, debug for the smoke test).
+    pub operator_bin: PathBuf,
+    /// Where operator logs go.
+    pub work: PathBuf,
+}
+
+impl Env {
+    pub fn new(cp: &'static ControlPlane, operator_bin: PathBuf) -> Env {
+        let work = cp.dir.join("bench");
+        std::fs::create_dir_all(&work).expect("bench work dir");
+        started();
+        Env {
+            cp,
+            operator_bin,
+            work,
+        }
+    }
+}
+
+/// Starts an in-process simulator.
+pub async fn start_simulator(time_scale: f64, model_cap: usize) -> RunningSimulator {
+    simulator::start(simulator::SimulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        api_keys: vec![API_KEY.to_string()],
+        auth_required: true,
+        time_scale,
+        model_cap: model_cap.max(1024),
+        ..Default::default()
+    })
+    .await
+    .expect("simulator")
+}
+
+/// Flags of one operator process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OperatorFlags {
+    pub drift_interval_seconds: u64,
+    pub expected_training_seconds: u64,
+    pub max_poll_seconds: u64,
+    pub fixed_poll_seconds: Option<u64>,
+    pub concurrency: u16,
+    pub model_quota: usize,
+}
+
+impl OperatorFlags {
+    /// The operator's defaults compressed by a simulator time scale, the way `run --simulator`
+    /// compresses them (at least 2 s).
+    pub fn scaled(time_scale: f64) -> OperatorFlags {
+        let s = |secs: f64| ((secs * time_scale).round() as u64).max(2);
+        OperatorFlags {
+            drift_interval_seconds: 600,
+            expected_training_seconds: s(600.0),
+            max_poll_seconds: s(300.0),
+            fixed_poll_seconds: None,
+            concurrency: 8,
+            model_quota: 1024,
+        }
+    }
+
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--drift-interval-seconds".to_string(),
+            self.drift_interval_seconds.to_string(),
+            "--expected-training-seconds".to_string(),
+            self.expected_training_seconds.to_string(),
+            "--max-poll-seconds".to_string(),
+            self.max_poll_seconds.to_string(),
+            "--concurrency".to_string(),
+            self.concurrency.to_string(),
+            "--model-quota".to_string(),
+            self.model_quota.to_string(),
+        ];
+        if let Some(f) = self.fixed_poll_seconds {
+            a.push("--fixed-poll-seconds".to_string());
+            a.push(f.to_string());
+        }
+        a
+    }
+}
+
+/// Memory of a process from `/proc/<pid>/status`, in KiB.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Mem {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+pub fn proc_mem(pid: u32) -> Option<Mem> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some(Mem {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
+}
+
+/// The operator as a child process; SIGKILLed on drop.
+pub struct Operator {
+    child: Child,
+    pub port: u16,
+    pub spawned_ms: f64,
+    http: reqwest::Client,
+}
+
+impl Operator {
+    pub fn start(env: &Env, ns: &str, flags: &OperatorFlags, log_name: &str) -> Operator {
+        let port = free_port();
+        let log = std::fs::File::create(env.work.join(format!("{log_name}.log"))).expect("log");
+        let mut args = vec![
+            "run".to_string(),
+            "--namespaces".to_string(),
+            ns.to_string(),
+            "--metrics-address".to_string(),
+            format!("127.0.0.1:{port}"),
+            "--log-format".to_string(),
+            "text".to_string(),
+        ];
+        args.extend(flags.args());
+        let spawned_ms = now_ms();
+        let child = Command::new(&env.operator_bin)
+            .args(&args)
+            .env("KUBECONFIG", &env.cp.kubeconfig)
+            .env("WSO_LOG_LEVEL", "warn")
+            .env_remove("RUST_LOG")
+            .env_remove("WSO_CRASH_AT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", env.operator_bin.display()));
+        Operator {
+            child,
+            port,
+            spawned_ms,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn mem(&self) -> Option<Mem> {
+        proc_mem(self.child.id())
+    }
+
+    /// Waits until `/readyz` answers 200 (caches synced).
+    pub async fn wait_ready(&self) {
+        let url = format!("http://127.0.0.1:{}/readyz", self.port);
+        wait_for("operator /readyz", Duration::from_secs(120), || async {
+            let r = self.http.get(&url).send().await.ok()?;
+            r.status().is_success().then_some(())
+        })
+        .await;
+    }
+
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> Option<String> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        self.http.get(&url).send().await.ok()?.text().await.ok()
+    }
+
+    /// The sum of `wso_reconciles_total` samples for one kind.
+    pub async fn reconciles(&self, kind: &str) -> Option<f64> {
+        let text = self.metrics().await?;
+        Some(metric_sum(
+            &text,
+            "wso_reconciles_total",
+            &format!("kind=\"{kind}\""),
+        ))
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sums the samples of `name` whose label set contains `label` (Prometheus text format).
+pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|l| l.contains(label))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Namespace set-up and manifests
+// ------------------------------------------------------------------------------------------
+
+/// A namespace with the Secret `creds` and one SpeechService per `(name, simulator, budget)`.
+pub async fn namespace_with_services(
+    env: &Env,
+    prefix: &str,
+    services: &[(&str, &RunningSimulator, Option<u32>)],
+) -> TestNamespace {
+    let ns = env.cp.namespace(prefix).await;
+    ns.api::<Secret>()
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: ObjectMeta {
+                    name: Some("creds".into()),
+                    ..Default::default()
+                },
+                string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("secret");
+    for (name, sim, budget) in services {
+        let mut spec = json!({
+            "service": "SpeechToText", "url": sim.stt_url(),
+            "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}
+        });
+        if let Some(rps) = budget {
+            spec["requestBudget"] = json!({"requestsPerSecond": rps, "burst": rps});
+        }
+        let svc: SpeechService = serde_json::from_value(json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
+            "metadata": {"name": name}, "spec": spec
+        }))
+        .expect("service");
+        ns.api::<SpeechService>()
+            .create(&PostParams::default(), &svc)
+            .await
+            .expect("create service");
+    }
+    ns
+}
+
+/// A language model: one inline corpus (when `corpus`) and `words` custom words.
+pub fn language_model(
+    name: &str,
+    service: &str,
+    corpus: bool,
+    words: usize,
+) -> CustomLanguageModel {
+    let mut spec =
+        json!({"serviceRef": {"name": service}, "baseModelName": "en-US_BroadbandModel"});
+    if corpus {
+        spec["corpora"] = json!([{"name": "calls", "source": {"text": format!(
+            "Thank you for calling the help desk of {name}. Please restart the router and \
+             wait for the green light. Your ticket number is four five six.")}}]);
+    }
+    if words > 0 {
+        const WORDS: [(&str, &str); 6] = [
+            ("acme", "ack me"),
+            ("voip", "voyp"),
+            ("gigabit", "giga bit"),
+            ("ont", "o n t"),
+            ("splitter", "split er"),
+            ("router", "row ter"),
+        ];
+        let w: Vec<Value> = WORDS
+            .iter()
+            .cycle()
+            .take(words)
+            .enumerate()
+            .map(|(i, (word, sounds))| {
+                let suffix = if i < WORDS.len() {
+                    String::new()
+                } else {
+                    format!("x{i}")
+                };
+                json!({"word": format!("{word}{suffix}"), "soundsLike": [sounds]})
+            })
+            .collect();
+        spec["words"] = Value::Array(w);
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+        "metadata": {"name": name}, "spec": spec
+    }))
+    .expect("language model")
+}
+
+/// An acoustic model using `lm` with the audio of the ConfigMap `audio` (key `calls.wav`).
+pub fn acoustic_model(name: &str, service: &str, lm: &str) -> CustomAcousticModel {
+    serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
+        "metadata": {"name": name},
+        "spec": {"serviceRef": {"name": service}, "baseModelName": "en-US_BroadbandModel",
+                 "languageModelRef": {"name": lm},
+                 "audio": [{"name": "calls", "contentType": "audio/wav",
+                            "source": {"configMapKeyRef": {"name": "audio", "key": "calls.wav"}}}]}
+    }))
+    .expect("acoustic model")
+}
+
+/// `minutes` of 16 kHz mono PCM declared in a WAV header (the simulator reads durations from
+/// headers) with a short real data chunk.
+pub fn wav(minutes: u32) -> Vec<u8> {
+    let rate = 16_000u32;
+    let data_len = minutes * 60 * rate * 2;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 2).to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.extend(std::iter::repeat_n(0u8, 3200));
+    v
+}
+
+/// Creates many objects, `parallel` at a time; returns each name with the time of its create
+/// call.
+pub async fn create_all<K>(api: &Api<K>, objects: Vec<K>, parallel: usize) -> Vec<(String, f64)>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    futures::stream::iter(objects)
+        .map(|o| {
+            let api = api.clone();
+            async move {
+                let name = o.meta().name.clone().unwrap_or_default();
+                let t = now_ms();
+                let mut tries = 0;
+                loop {
+                    match api.create(&PostParams::default(), &o).await {
+                        Ok(_) => break,
+                        Err(kube::Error::Api(s)) if s.code == 422 || s.code == 409 => {
+                            panic!("create {name}: {}", s.message)
+                        }
+                        Err(e) if tries < 5 => {
+                            tries += 1;
+                            log(&format!("create {name}: {e}; retrying"));
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                        Err(e) => panic!("create {name}: {e}"),
+                    }
+                }
+                (name, t)
+            }
+        })
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await
+}
+
+// ------------------------------------------------------------------------------------------
+// The watch recorder: every resourceVersion of every object of a kind
+// ------------------------------------------------------------------------------------------
+
+/// One observed version of an object.
+#[derive(Clone, Debug)]
+pub struct Obs {
+    pub t_ms: f64,
+    pub rv: String,
+    pub status: Value,
+    /// Everything but status, resourceVersion and managedFields.
+    pub rest: Value,
+}
+
+impl Obs {
+    pub fn phase(&self) -> Option<&str> {
+        self.status.get("phase")?.as_str()
+    }
+
+    pub fn ready(&self) -> bool {
+        self.status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+    }
+}
+
+/// Records every version of every object of a kind in a namespace (deduplicated by
+/// resourceVersion, so a re-list adds nothing).
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub objects: Arc<Mutex<HashMap<String, Vec<Obs>>>>,
+}
+
+impl Recorder {
+    pub fn start<K>(api: Api<K>) -> Recorder
+    where
+        K: kube::Resource + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
+    {
+        let rec = Recorder::default();
+        let objects = rec.objects.clone();
+        tokio::spawn(async move {
+            let mut stream = watcher(api, watcher::Config::default()).boxed();
+            while let Some(ev) = stream.next().await {
+                let obj = match ev {
+                    Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => o,
+                    _ => continue,
+                };
+                let t_ms = now_ms();
+                let Ok(mut v) = serde_json::to_value(&obj) else {
+                    continue;
+                };
+                let name = v["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let rv = v["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let status = v
+                    .as_object_mut()
+                    .and_then(|m| m.remove("status"))
+                    .unwrap_or(Value::Null);
+                if let Some(m) = v["metadata"].as_object_mut() {
+                    m.remove("resourceVersion");
+                    m.remove("managedFields");
+                }
+                let mut objs = objects.lock();
+                let list = objs.entry(name).or_default();
+                if list.last().is_some_and(|o| o.rv == rv) {
+                    continue;
+                }
+                list.push(Obs {
+                    t_ms,
+                    rv,
+                    status,
+                    rest: v,
+                });
+            }
+        });
+        rec
+    }
+
+    /// Objects for which `pred` holds on their latest version.
+    pub fn count_latest(&self, pred: impl Fn(&Obs) -> bool) -> usize {
+        self.objects
+            .lock()
+            .values()
+            .filter(|l| l.last().is_some_and(&pred))
+            .count()
+    }
+
+    /// Objects with a version at or after `t_ms`, and the number of such versions.
+    pub fn versions_since(&self, t_ms: f64) -> (usize, usize) {
+        let objs = self.objects.lock();
+        let mut objects = 0;
+        let mut versions = 0;
+        for l in objs.values() {
+            let n = l.iter().filter(|o| o.t_ms >= t_ms).count();
+            if n > 0 {
+                objects += 1;
+                versions += n;
+            }
+        }
+        (objects, versions)
+    }
+
+    /// The first time each object satisfied `pred`.
+    pub fn first_time(&self, pred: impl Fn(&Obs) -> bool) -> HashMap<String, f64> {
+        self.objects
+            .lock()
+            .iter()
+            .filter_map(|(n, l)| Some((n.clone(), l.iter().find(|o| pred(o))?.t_ms)))
+            .collect()
+    }
+
+    /// Writes after creation, split by what changed.
+    pub fn writes(&self, name: &str) -> Writes {
+        let objs = self.objects.lock();
+        let mut w = Writes::default();
+        if let Some(l) = objs.get(name) {
+            for pair in l.windows(2) {
+                w.total += 1;
+                let status = pair[0].status != pair[1].status;
+                let rest = pair[0].rest != pair[1].rest;
+                if status {
+                    w.status_changes += 1;
+                }
+                if rest {
+                    w.metadata_changes += 1;
+                }
+                if !status && !rest {
+                    w.no_op += 1;
+                }
+            }
+        }
+        w
+    }
+}
+
+/// API-server writes to one object after its creation (versions seen by a watch).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Writes {
+    /// resourceVersion changes.
+    pub total: u32,
+    /// Writes whose status differs from the previous version's.
+    pub status_changes: u32,
+    /// Writes that changed metadata or spec (finalizers), not status.
+    pub metadata_changes: u32,
+    /// Writes that changed nothing but resourceVersion/managedFields.
+    pub no_op: u32,
+}
+
+// ------------------------------------------------------------------------------------------
+// IBM request log helpers
+// ------------------------------------------------------------------------------------------
+
+/// Every request the simulator logged since `since`.
+pub async fn requests(sim: &RunningSimulator, since: u64) -> Vec<RequestRecord> {
+    sim.admin()
+        .requests(since)
+        .await
+        .expect("request log")
+        .requests
+}
+
+pub async fn next_seq(sim: &RunningSimulator) -> u64 {
+    sim.admin().requests(u64::MAX).await.expect("log").next_seq
+}
+
+fn op_name(r: &RequestRecord) -> String {
+    r.operation.clone().unwrap_or_else(|| "other".to_string())
+}
+
+/// Counts by operation.
+pub fn by_operation<'a>(reqs: impl Iterator<Item = &'a RequestRecord>) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for r in reqs {
+        *m.entry(op_name(r)).or_insert(0) += 1;
+    }
+    m
+}
+
+// ------------------------------------------------------------------------------------------
+// Scenarios 1, 2, 7: lifecycles
+// ------------------------------------------------------------------------------------------
+
+/// Sizes and timing of a lifecycle run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LifecycleConfig {
+    pub language_models: usize,
+    pub acoustic_models: usize,
+    pub time_scale: f64,
+    /// Minutes of audio per acoustic model (AM training takes that long, nominal).
+    pub audio_minutes: u32,
+    /// `None`: progress-aware polling; `Some(s)`: `--fixed-poll-seconds s`.
+    pub fixed_poll_seconds: Option<u64>,
+    pub timeout_seconds: u64,
+}
+
+/// One model's lifecycle.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelRun {
+    pub name: String,
+    pub kind: String,
+    pub apply_to_ready_s: f64,
+    /// The simulator's time on this model's own operations (`busy_seconds`).
+    pub busy_s: f64,
+    /// For acoustic models: time from apply until the language model was Ready (not counted
+    /// as overhead when it ends after the audio analysis).
+    pub dependency_wait_s: f64,
+    /// IBM time on this model's critical path (see the report).
+    pub ibm_s: f64,
+    pub overhead_s: f64,
+    /// IBM calls naming this model, by operation.
+    pub calls: BTreeMap<String, u64>,
+    pub writes: Writes,
+}
+
+/// A lifecycle run in one polling mode.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LifecycleRun {
+    pub mode: String,
+    pub config: LifecycleConfig,
+    pub flags: OperatorFlags,
+    pub wall_s: f64,
+    pub models: Vec<ModelRun>,
+    pub overhead_language: Stats,
+    pub overhead_acoustic: Stats,
+    pub overhead_all: Stats,
+    /// p95 overhead as a share of the IBM time (median IBM time of the kind).
+    pub overhead_p95_share: f64,
+    /// Calls without a customization ID (token, listings), by operation.
+    pub shared_calls: BTreeMap<String, u64>,
+    pub total_calls: u64,
+    /// Mean calls naming one language model, by operation.
+    pub lm_calls_mean: BTreeMap<String, f64>,
+    /// Mean calls naming one acoustic model, by operation.
+    pub am_calls_mean: BTreeMap<String, f64>,
+    /// All calls of the run / number of lifecycles.
+    pub calls_per_lifecycle: f64,
+}
+
+impl LifecycleRun {
+    pub fn mode_label(fixed: Option<u64>) -> String {
+        match fixed {
+            Some(s) => format!("fixed {s} s polling"),
+            None => "progress-aware polling".to_string(),
+        }
+    }
+}
+
+/// Nominal audio analysis time of the simulator (docs/simulator.md): 2 s + 1 % of the audio.
+fn audio_analysis_s(minutes: u32, time_scale: f64) -> f64 {
+    (2.0 + 0.01 * f64::from(minutes) * 60.0) * time_scale
+}
+
+/// Scenario 1 (and 2, 7 from the same run): language models with a corpus and words, and
+/// acoustic models that depend on them, from apply to Ready.
+pub async fn lifecycle(env: &Env, cfg: &LifecycleConfig) -> LifecycleRun {
+    let mode = LifecycleRun::mode_label(cfg.fixed_poll_seconds);
+    log(&format!(
+        "lifecycle ({mode}): {} LMs + {} AMs, time scale {}",
+        cfg.language_models, cfg.acoustic_models, cfg.time_scale
+    ));
+    let sim = start_simulator(cfg.time_scale, 1024).await;
+    let ns = namespace_with_services(env, "bench-life", &[("stt", &sim, None)]).await;
+    if cfg.acoustic_models > 0 {
+        ns.api::<ConfigMap>()
+            .create(
+                &PostParams::default(),
+                &ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some("audio".into()),
+                        ..Default::default()
+                    },
+                    binary_data: Some(
+                        [("calls.wav".to_string(), ByteString(wav(cfg.audio_minutes)))].into(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("audio ConfigMap");
+    }
+    let lms: Api<CustomLanguageModel> = ns.api();
+    let ams: Api<CustomAcousticModel> = ns.api();
+    let lm_rec = Recorder::start(lms.clone());
+    let am_rec = Recorder::start(ams.clone());
+    let mut flags = OperatorFlags::scaled(cfg.time_scale);
+    flags.fixed_poll_seconds = cfg.fixed_poll_seconds;
+    let op = Operator::start(env, &ns.name, &flags, &format!("lifecycle-{}", ns.name));
+    op.wait_ready().await;
+
+    let t0 = now_ms();
+    let lm_objs: Vec<_> = (0..cfg.language_models)
+        .map(|i| language_model(&format!("lm-{i}"), "stt", true, 3))
+        .collect();
+    let am_objs: Vec<_> = (0..cfg.acoustic_models)
+        .map(|i| {
+            acoustic_model(
+                &format!("am-{i}"),
+                "stt",
+                &format!("lm-{}", i % cfg.language_models.max(1)),
+            )
+        })
+        .collect();
+    let mut applied: HashMap<String, f64> = HashMap::new();
+    applied.extend(create_all(&lms, lm_objs, 8).await);
+    applied.extend(create_all(&ams, am_objs, 8).await);
+
+    let total = cfg.language_models + cfg.acoustic_models;
+    wait_for(
+        &format!("{total} models Ready ({mode})"),
+        Duration::from_secs(cfg.timeout_seconds),
+        || async {
+            let n = lm_rec.count_latest(Obs::ready) + am_rec.count_latest(Obs::ready);
+            (n >= total).then_some(())
+        },
+    )
+    .await;
+    let wall_s = (now_ms() - t0) / 1000.0;
+    drop(op);
+
+    // The simulator's view: models (busy time, ownership marker) and every request.
+    let sim_models = sim.admin().models().await.expect("models");
+    let reqs = requests(&sim, 0).await;
+    let lm_ready = lm_rec.first_time(Obs::ready);
+    let am_ready = am_rec.first_time(Obs::ready);
+    let uid_of = |rec: &Recorder, name: &str| -> String {
+        rec.objects
+            .lock()
+            .get(name)
+            .and_then(|l| l.first())
+            .and_then(|o| o.rest["metadata"]["uid"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let sim_of = |uid: &str| {
+        sim_models
+            .iter()
+            .find(|m| !uid.is_empty() && m.description.contains(uid))
+    };
+
+    let mut models = Vec::new();
+    for (name, &apply) in &applied {
+        let is_lm = name.starts_with("lm-");
+        let rec = if is_lm { &lm_rec } else { &am_rec };
+        let ready = if is_lm { &lm_ready } else { &am_ready };
+        let Some(&ready_ms) = ready.get(name) else {
+            continue;
+        };
+        let uid = uid_of(rec, name);
+        let Some(sm) = sim_of(&uid) else { continue };
+        let apply_to_ready_s = (ready_ms - apply) / 1000.0;
+        let busy_s = sm.busy_seconds;
+        let (dependency_wait_s, ibm_s) = if is_lm {
+            (0.0, busy_s)
+        } else {
+            // The AM's own audio analysis runs while its LM trains; training needs the LM
+            // Available. Critical path: max(analysis, LM Ready) + AM training.
+            let analysis = audio_analysis_s(cfg.audio_minutes, cfg.time_scale).min(busy_s);
+            let training = busy_s - analysis;
+            let lm_name = format!(
+                "lm-{}",
+                name.trim_start_matches("am-").parse::<usize>().unwrap_or(0)
+                    % cfg.language_models.max(1)
+            );
+            let dep = lm_ready
+                .get(&lm_name)
+                .map(|t| ((t - apply) / 1000.0).max(0.0))
+                .unwrap_or(0.0);
+            (dep, dep.max(analysis) + training)
+        };
+        let calls = by_operation(
+            reqs.iter()
+                .filter(|r| r.customization_id.as_deref() == Some(sm.customization_id.as_str())),
+        );
+        models.push(ModelRun {
+            name: name.clone(),
+            kind: if is_lm { "language" } else { "acoustic" }.to_string(),
+            apply_to_ready_s,
+            busy_s,
+            dependency_wait_s,
+            ibm_s,
+            overhead_s: apply_to_ready_s - ibm_s,
+            calls,
+            writes: rec.writes(name),
+        });
+    }
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    let of_kind = |k: &str| -> Vec<&ModelRun> { models.iter().filter(|m| m.kind == k).collect() };
+    let overhead =
+        |ms: &[&ModelRun]| Stats::of(&ms.iter().map(|m| m.overhead_s).collect::<Vec<_>>());
+    let mean_calls = |ms: &[&ModelRun]| {
+        let mut sum: BTreeMap<String, f64> = BTreeMap::new();
+        for m in ms {
+            for (op, n) in &m.calls {
+                *sum.entry(op.clone()).or_default() += *n as f64;
+            }
+        }
+        sum.values_mut().for_each(|v| *v /= ms.len().max(1) as f64);
+        sum
+    };
+    let lm_runs = of_kind("language");
+    let am_runs = of_kind("acoustic");
+    let all: Vec<&ModelRun> = models.iter().collect();
+    let overhead_all = overhead(&all);
+    let median_ibm = Stats::of(&all.iter().map(|m| m.ibm_s).collect::<Vec<_>>()).p50;
+    let run = LifecycleRun {
+        mode,
+        config: cfg.clone(),
+        flags,
+        wall_s,
+        overhead_language: overhead(&lm_runs),
+        overhead_acoustic: overhead(&am_runs),
+        overhead_p95_share: if median_ibm > 0.0 {
+            overhead_all.p95 / median_ibm
+        } else {
+            0.0
+        },
+        overhead_all,
+        shared_calls: by_operation(reqs.iter().filter(|r| r.customization_id.is_none())),
+        total_calls: reqs.len() as u64,
+        lm_calls_mean: mean_calls(&lm_runs),
+        am_calls_mean: mean_calls(&am_runs),
+        calls_per_lifecycle: reqs.len() as f64 / total.max(1) as f64,
+        models,
+    };
+    log(&format!(
+        "lifecycle ({}): wall {:.1} s, overhead p50 {:.2} s p95 {:.2} s max {:.2} s, {} calls",
+        run.mode,
+        run.wall_s,
+        run.overhead_all.p50,
+        run.overhead_all.p95,
+        run.overhead_all.max,
+        run.total_calls
+    ));
+    run
+}
+
+/// Scenario 2: one language model (1 corpus, words) alone, every IBM call of its lifecycle.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SingleLifecycle {
+    pub mode: String,
+    pub time_scale: f64,
+    /// Nominal (unscaled) training seconds of this model in the simulator.
+    pub training_s: f64,
+    pub apply_to_ready_s: f64,
+    pub calls: BTreeMap<String, u64>,
+    pub total: u64,
+    /// create + add corpus + add words + train + 2 confirming reads + 1 token.
+    pub floor: u64,
+}
+
+pub async fn single_lifecycle(env: &Env, time_scale: f64, fixed: Option<u64>) -> SingleLifecycle {
+    let cfg = LifecycleConfig {
+        language_models: 1,
+        acoustic_models: 0,
+        time_scale,
+        audio_minutes: 0,
+        fixed_poll_seconds: fixed,
+        timeout_seconds: 600,
+    };
+    let run = lifecycle(env, &cfg).await;
+    let mut calls = run.shared_calls.clone();
+    for m in &run.models {
+        for (op, n) in &m.calls {
+            *calls.entry(op.clone()).or_insert(0) += n;
+        }
+    }
+    SingleLifecycle {
+        mode: run.mode,
+        time_scale,
+        training_s: 300.0,
+        apply_to_ready_s: run
+            .models
+            .first()
+            .map(|m| m.apply_to_ready_s)
+            .unwrap_or(0.0),
+        total: calls.values().sum(),
+        calls,
+        floor: 7,
+    }
+}
+
+/// The polls the operator's progress-aware schedule (`decide::poll_after`) makes during one
+/// training of `training` when it expects `expected` and waits at most `cap`; and what fixed
+/// polling every `fixed` makes.
+pub fn modelled_polls(
+    training: Duration,
+    expected: Duration,
+    cap: Duration,
+    fixed: Duration,
+) -> (u64, u64) {
+    let mut t = Duration::ZERO;
+    let mut polls = 0;
+    while t < training {
+        t += watson_speech_operator::reconcile::decide::poll_after(t, expected, cap);
+        polls += 1;
+    }
+    let fixed_polls = training.as_secs_f64() / fixed.as_secs_f64();
+    (polls, fixed_polls.ceil() as u64)
+}
+
+// ------------------------------------------------------------------------------------------
+// Scenarios 3, 4, 5: a fleet of Available models
+// ------------------------------------------------------------------------------------------
+
+/// IBM calls in steady state over a window of drift intervals.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SteadyState {
+    pub models: usize,
+    pub services: usize,
+    pub drift_interval_s: u64,
+    pub window_s: f64,
+    pub intervals: f64,
+    /// Calls by operation, over the window, all services.
+    pub calls: BTreeMap<String, u64>,
+    pub calls_per_interval_per_service: f64,
+    pub lists_per_interval_per_service: f64,
+    /// Calls per hour with the default 600 s drift interval (6 intervals).
+    pub calls_per_hour_default_interval: f64,
+}
+
+/// A restart of the operator with N Available models.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Restart {
+    pub models: usize,
+    /// From process spawn until `/readyz`.
+    pub ready_s: f64,
+    /// From process spawn until `wso_reconciles_total` counted every model.
+    pub all_reconciled_s: f64,
+    /// Model writes (resourceVersion changes) from spawn until the end of the settle window.
+    pub model_writes: usize,
+    pub models_written: usize,
+    /// SpeechService writes over the same window.
+    pub service_writes: usize,
+    /// IBM calls during the pass.
+    pub ibm_calls: BTreeMap<String, u64>,
+    pub rss_steady_mib: f64,
+    pub rss_peak_mib: f64,
+    /// (seconds since spawn, RSS MiB).
+    pub rss_series: Vec<(f64, f64)>,
+    /// (seconds since spawn, models reconciled).
+    pub reconciled_series: Vec<(f64, f64)>,
+}
+
+/// Scenarios 3, 4 and 5 on one growing fleet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Fleet {
+    pub build: Vec<FleetBuild>,
+    pub steady: Vec<SteadyState>,
+    pub restarts: Vec<Restart>,
+}
+
+/// How long bringing a fleet to Available took (set-up, not a target).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FleetBuild {
+    pub models: usize,
+    pub seconds: f64,
+    pub concurrency: u16,
+}
+
+/// Sizes of the fleet scenarios.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FleetConfig {
+    /// Steady-state sizes (models across the two services), ascending.
+    pub steady_sizes: Vec<usize>,
+    /// Restart (start-up pass, memory) sizes, ascending; may include the steady sizes.
+    pub restart_sizes: Vec<usize>,
+    pub drift_interval_s: u64,
+    /// Drift intervals counted in steady state.
+    pub steady_intervals: u64,
+    /// Seconds the restarted operator idles after its pass (steady RSS).
+    pub settle_s: u64,
+    /// Operator concurrency while building the fleet (not measured).
+    pub build_concurrency: u16,
+    pub timeout_seconds: u64,
+}
+
+/// Scenarios 3 (steady state), 4 (memory) and 5 (start-up pass) on one growing fleet of
+/// Available language models split over two SpeechServices (one simulator each, time scale 0).
+pub async fn fleet(env: &Env, cfg: &FleetConfig) -> Fleet {
+    let max = cfg
+        .steady_sizes
+        .iter()
+        .chain(&cfg.restart_sizes)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let per_service = max.div_ceil(2) + 16;
+    let sim_a = start_simulator(0.0, per_service).await;
+    let sim_b = start_simulator(0.0, per_service).await;
+    let ns = namespace_with_services(
+        env,
+        "bench-fleet",
+        &[("stt-a", &sim_a, None), ("stt-b", &sim_b, None)],
+    )
+    .await;
+    let lms: Api<CustomLanguageModel> = ns.api();
+    let svcs: Api<SpeechService> = ns.api();
+    let lm_rec = Recorder::start(lms.clone());
+    let svc_rec = Recorder::start(svcs.clone());
+    let quota = per_service + 16;
+    let mut out = Fleet {
+        build: vec![],
+        steady: vec![],
+        restarts: vec![],
+    };
+    let mut sizes: Vec<usize> = cfg
+        .steady_sizes
+        .iter()
+        .chain(&cfg.restart_sizes)
+        .copied()
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut have = 0usize;
+    for size in sizes {
+        // Grow to `size` with a builder operator (short drift interval when measuring steady
+        // state at this size).
+        let steady_here = cfg.steady_sizes.contains(&size);
+        let mut flags = OperatorFlags::scaled(0.0);
+        flags.model_quota = quota;
+        flags.concurrency = cfg.build_concurrency;
+        if steady_here {
+            flags.drift_interval_seconds = cfg.drift_interval_s;
+        }
+        let op = Operator::start(env, &ns.name, &flags, &format!("fleet-build-{size}"));
+        op.wait_ready().await;
+        let t = now_ms();
+        let objs: Vec<_> = (have..size)
+            .map(|i| {
+                let svc = if i % 2 == 0 { "stt-a" } else { "stt-b" };
+                language_model(&format!("m-{i:05}"), svc, false, 1)
+            })
+            .collect();
+        log(&format!(
+            "fleet: creating {} models (to {size})",
+            objs.len()
+        ));
+        create_all(&lms, objs, 16).await;
+        wait_for(
+            &format!("{size} fleet models Available"),
+            Duration::from_secs(cfg.timeout_seconds),
+            || async {
+                let n = lm_rec.count_latest(|o| o.ready());
+                (n >= size).then_some(())
+            },
+        )
+        .await;
+        let secs = (now_ms() - t) / 1000.0;
+        log(&format!("fleet: {size} Available after {secs:.1} s"));
+        out.build.push(FleetBuild {
+            models: size,
+            seconds: secs,
+            concurrency: cfg.build_concurrency,
+        });
+        have = size;
+
+        if steady_here {
+            // Let every model's first drift check pass, then count a window.
+            tokio::time::sleep(Duration::from_secs(cfg.drift_interval_s + 2)).await;
+            let (sa, sb) = (next_seq(&sim_a).await, next_seq(&sim_b).await);
+            let w0 = now_ms();
+            tokio::time::sleep(Duration::from_secs(
+                cfg.drift_interval_s * cfg.steady_intervals,
+            ))
+            .await;
+            let window_s = (now_ms() - w0) / 1000.0;
+            let mut reqs = requests(&sim_a, sa).await;
+            reqs.extend(requests(&sim_b, sb).await);
+            let calls = by_operation(reqs.iter());
+            let intervals = window_s / cfg.drift_interval_s as f64;
+            let total: u64 = calls.values().sum();
+            let lists = calls.get("list_language_models").copied().unwrap_or(0);
+            let s = SteadyState {
+                models: size,
+                services: 2,
+                drift_interval_s: cfg.drift_interval_s,
+                window_s,
+                intervals,
+                calls_per_interval_per_service: total as f64 / intervals / 2.0,
+                lists_per_interval_per_service: lists as f64 / intervals / 2.0,
+                calls_per_hour_default_interval: total as f64 / intervals * 6.0,
+                calls,
+            };
+            log(&format!(
+                "steady state at {size}: {:.2} calls and {:.2} LISTs per interval per service",
+                s.calls_per_interval_per_service, s.lists_per_interval_per_service
+            ));
+            out.steady.push(s);
+        }
+        drop(op);
+
+        if cfg.restart_sizes.contains(&size) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            out.restarts.push(
+                restart(
+                    env, &ns.name, &lm_rec, &svc_rec, &sim_a, &sim_b, size, quota, cfg,
+                )
+                .await,
+            );
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restart(
+    env: &Env,
+    ns: &str,
+    lm_rec: &Recorder,
+    svc_rec: &Recorder,
+    sim_a: &RunningSimulator,
+    sim_b: &RunningSimulator,
+    size: usize,
+    quota: usize,
+    cfg: &FleetConfig,
+) -> Restart {
+    let (sa, sb) = (next_seq(sim_a).await, next_seq(sim_b).await);
+    let mut flags = OperatorFlags::scaled(0.0);
+    flags.model_quota = quota;
+    flags.drift_interval_seconds = 600;
+    let op = Operator::start(env, ns, &flags, &format!("fleet-restart-{size}"));
+    let t0 = op.spawned_ms;
+    let mut rss_series = vec![];
+    let mut reconciled_series = vec![];
+    let mut ready_s = None;
+    let mut all_reconciled_s = None;
+    let deadline = Instant::now() + Duration::from_secs(cfg.timeout_seconds);
+    let sample = |op: &Operator, series: &mut Vec<(f64, f64)>| {
+        if let Some(m) = op.mem() {
+            series.push(((now_ms() - t0) / 1000.0, m.rss_kib as f64 / 1024.0));
+        }
+    };
+    while all_reconciled_s.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "start-up pass at {size} did not finish"
+        );
+        sample(&op, &mut rss_series);
+        if let Some(n) = op.reconciles("CustomLanguageModel").await {
+            let t = (now_ms() - t0) / 1000.0;
+            if ready_s.is_none() {
+                ready_s = Some(t);
+            }
+            reconciled_series.push((t, n));
+            if n >= size as f64 {
+                all_reconciled_s = Some(t);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settle_until = Instant::now() + Duration::from_secs(cfg.settle_s);
+    while Instant::now() < settle_until {
+        sample(&op, &mut rss_series);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mem = op.mem().unwrap_or_default();
+    drop(op);
+    let (models_written, model_writes) = lm_rec.versions_since(t0);
+    let (_, service_writes) = svc_rec.versions_since(t0);
+    let mut reqs = requests(sim_a, sa).await;
+    reqs.extend(requests(sim_b, sb).await);
+    let r = Restart {
+        models: size,
+        ready_s: ready_s.unwrap_or_default(),
+        all_reconciled_s: all_reconciled_s.unwrap_or_default(),
+        model_writes,
+        models_written,
+        service_writes,
+        ibm_calls: by_operation(reqs.iter()),
+        rss_steady_mib: mem.rss_kib as f64 / 1024.0,
+        rss_peak_mib: mem.hwm_kib as f64 / 1024.0,
+        rss_series,
+        reconciled_series,
+    };
+    log(&format!(
+        "restart at {size}: all reconciled after {:.1} s, {} model writes, RSS {:.1} MiB (peak {:.1})",
+        r.all_reconciled_s, r.model_writes, r.rss_steady_mib, r.rss_peak_mib
+    ));
+    r
+}
+
+// ------------------------------------------------------------------------------------------
+// Scenario 6: burst
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Burst {
+    pub models: usize,
+    pub requests_per_second: u32,
+    pub time_scale: f64,
+    /// From the first create until every model had been seen Training (or later).
+    pub all_training_s: f64,
+    pub creates_s: f64,
+    /// Calls before the last model reached Training, by operation.
+    pub calls: BTreeMap<String, u64>,
+    /// Observed request rate over that time.
+    pub observed_rps: f64,
+    /// calls per model before Training × models / budget.
+    pub budget_floor_s: f64,
+    /// (seconds since first create, models that reached Training).
+    pub series: Vec<(f64, f64)>,
+}
+
+pub async fn burst(env: &Env, models: usize, rps: u32, time_scale: f64, timeout: u64) -> Burst {
+    log(&format!("burst: {models} LMs at {rps} requests/s"));
+    let sim = start_simulator(time_scale, models + 16).await;
+    let ns = namespace_with_services(env, "bench-burst", &[("stt", &sim, Some(rps))]).await;
+    let lms: Api<CustomLanguageModel> = ns.api();
+    let rec = Recorder::start(lms.clone());
+    let mut flags = OperatorFlags::scaled(time_scale);
+    flags.model_quota = models + 16;
+    let op = Operator::start(env, &ns.name, &flags, &format!("burst-{}", ns.name));
+    op.wait_ready().await;
+    // Let the SpeechService's own check (token, listing) pass before the burst.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seq0 = next_seq(&sim).await;
+    let objs: Vec<_> = (0..models)
+        .map(|i| language_model(&format!("b-{i:04}"), "stt", true, 0))
+        .collect();
+    let t0 = now_ms();
+    create_all(&lms, objs, 32).await;
+    let creates_s = (now_ms() - t0) / 1000.0;
+    let training = |o: &Obs| matches!(o.phase(), Some("Training" | "Available"));
+    wait_for(
+        &format!("{models} burst models Training"),
+        Duration::from_secs(timeout),
+        || async { (rec.count_latest(training) >= models).then_some(()) },
+    )
+    .await;
+    drop(op);
+    let firsts = rec.first_time(training);
+    let last = firsts.values().copied().fold(t0, f64::max);
+    let all_training_s = (last - t0) / 1000.0;
+    let mut times: Vec<f64> = firsts.values().map(|t| (t - t0) / 1000.0).collect();
+    times.sort_by(f64::total_cmp);
+    let series = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (*t, (i + 1) as f64))
+        .collect();
+    let reqs: Vec<_> = requests(&sim, seq0)
+        .await
+        .into_iter()
+        .filter(|r| (r.at_ms as f64) <= last)
+        .collect();
+    let calls = by_operation(reqs.iter());
+    let total: u64 = calls.values().sum();
+    let b = Burst {
+        models,
+        requests_per_second: rps,
+        time_scale,
+        all_training_s,
+        creates_s,
+        observed_rps: total as f64 / all_training_s.max(0.001),
+        budget_floor_s: total as f64 / f64::from(rps),
+        calls,
+        series,
+    };
+    log(&format!(
+        "burst: all {models} Training after {:.1} s ({} calls, {:.1} req/s)",
+        b.all_training_s, total, b.observed_rps
+    ));
+    b
+}
+
+// ------------------------------------------------------------------------------------------
+// Machine description
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub memory_gib: f64,
+    pub kernel: String,
+}
+
+pub fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    Machine {
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        cpu_model: cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        memory_gib: mem_kib / 1024.0 / 1024.0,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// Every result of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Results {
+    pub date: String,
+    pub machine: Machine,
+    pub command: String,
+    pub lifecycle: Vec<LifecycleRun>,
+    pub single: Vec<SingleLifecycle>,
+    /// (nominal training s, progress-aware polls, fixed-10 s polls) from `decide::poll_after`.
+    pub modelled_polls: Vec<(u64, u64, u64)>,
+    pub fleet: Fleet,
+    pub burst: Burst,
+    pub total_s: f64,
+}
+
+/// Sizes of a whole run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub lifecycle: LifecycleConfig,
+    pub fixed_poll_seconds: u64,
+    pub single_time_scale: f64,
+    pub fleet: FleetConfig,
+    pub burst_models: usize,
+    pub burst_rps: u32,
+    pub burst_time_scale: f64,
+}
+
+/// Runs every scenario of the plan.
+pub async fn run_all(env: &Env, plan: &Plan, command: &str) -> Results {
+    let t0 = Instant::now();
+    let mut lifecycle_runs = vec![];
+    let mut single = vec![];
+    for fixed in [None, Some(plan.fixed_poll_seconds)] {
+        let mut cfg = plan.lifecycle.clone();
+        cfg.fixed_poll_seconds = fixed;
+        lifecycle_runs.push(lifecycle(env, &cfg).await);
+        single.push(single_lifecycle(env, plan.single_time_scale, fixed).await);
+    }
+    let modelled = [300u64, 1800, 3600]
+        .iter()
+        .map(|&t| {
+            let (p, f) = modelled_polls(
+                Duration::from_secs(t),
+                Duration::from_secs(600),
+                Duration::from_secs(300),
+                Duration::from_secs(10),
+            );
+            (t, p, f)
+        })
+        .collect();
+    let fleet = fleet(env, &plan.fleet).await;
+    let burst = burst(
+        env,
+        plan.burst_models,
+        plan.burst_rps,
+        plan.burst_time_scale,
+        plan.fleet.timeout_seconds,
+    )
+    .await;
+    Results {
+        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        machine: machine(),
+        command: command.to_string(),
+        lifecycle: lifecycle_runs,
+        single,
+        modelled_polls: modelled,
+        fleet,
+        burst,
+        total_s: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Internal consistency of a run (what the smoke test asserts; no targets).
+pub fn check(r: &Results) {
+    for run in &r.lifecycle {
+        let want = run.config.language_models + run.config.acoustic_models;
+        assert_eq!(run.models.len(), want, "{}: every model measured", run.mode);
+        for m in &run.models {
+            assert!(
+                m.apply_to_ready_s > 0.0 && m.apply_to_ready_s.is_finite(),
+                "{m:?}"
+            );
+            assert!(
+                m.busy_s > 0.0,
+                "{}: the simulator was busy on {}",
+                run.mode,
+                m.name
+            );
+            assert!(m.overhead_s.is_finite(), "{m:?}");
+            assert!(m.calls.values().sum::<u64>() > 0, "{m:?}");
+            assert!(m.writes.total >= m.writes.status_changes, "{m:?}");
+            assert!(m.writes.status_changes > 0, "{m:?}");
+        }
+        assert!(run.total_calls > 0 && run.calls_per_lifecycle.is_finite());
+        assert!(
+            run.overhead_all.p50 <= run.overhead_all.p95
+                && run.overhead_all.p95 <= run.overhead_all.max
+        );
+    }
+    for s in &r.single {
+        assert!(s.total >= 4, "{s:?}");
+        assert!(s.calls.contains_key("train_language_model"), "{s:?}");
+    }
+    for (_, p, f) in &r.modelled_polls {
+        assert!(*p > 0 && *f > 0);
+    }
+    assert!(!r.fleet.steady.is_empty());
+    for s in &r.fleet.steady {
+        assert!(
+            s.intervals > 0.5 && s.calls_per_interval_per_service.is_finite(),
+            "{s:?}"
+        );
+    }
+    assert!(!r.fleet.restarts.is_empty());
+    for x in &r.fleet.restarts {
+        assert!(
+            x.all_reconciled_s > 0.0 && x.all_reconciled_s >= x.ready_s,
+            "{x:?}"
+        );
+        assert!(
+            x.rss_steady_mib > 1.0 && x.rss_peak_mib >= x.rss_steady_mib,
+            "{x:?}"
+        );
+    }
+    let b = &r.burst;
+    assert_eq!(b.series.len(), b.models);
+    assert!(b.all_training_s > 0.0 && b.calls.values().sum::<u64>() >= b.models as u64);
+}
+
+/// Where a file of the repository is.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}

@@ -1,0 +1,53 @@
+//! The benchmark scenarios of `make bench` (`benches/scenarios/`) at tiny sizes on the debug
+//! operator, so the harness keeps working. Asserts only that every scenario runs and its numbers
+//! are internally consistent: the performance targets are not asserted (the machines are noisy).
+
+mod support;
+
+#[path = "../benches/scenarios/mod.rs"]
+mod scenarios;
+
+use std::path::PathBuf;
+
+use scenarios::{Env, FleetConfig, LifecycleConfig, Plan};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_runs_at_tiny_sizes() {
+    let Some(cp) = support::control_plane() else {
+        return;
+    };
+    let env = Env::new(
+        cp,
+        PathBuf::from(env!("CARGO_BIN_EXE_watson-speech-operator")),
+    );
+    let plan = Plan {
+        lifecycle: LifecycleConfig {
+            language_models: 2,
+            acoustic_models: 2,
+            time_scale: 0.005,
+            audio_minutes: 11,
+            fixed_poll_seconds: None,
+            timeout_seconds: 120,
+        },
+        fixed_poll_seconds: 1,
+        single_time_scale: 0.01,
+        fleet: FleetConfig {
+            steady_sizes: vec![6, 12],
+            restart_sizes: vec![12],
+            drift_interval_s: 2,
+            steady_intervals: 2,
+            settle_s: 1,
+            build_concurrency: 8,
+            timeout_seconds: 120,
+        },
+        burst_models: 10,
+        burst_rps: 50,
+        burst_time_scale: 1.0,
+    };
+    let started = std::time::Instant::now();
+    let results = scenarios::run_all(&env, &plan, "cargo test --test bench_smoke").await;
+    scenarios::check(&results);
+    let json = serde_json::to_string_pretty(&results).expect("results serialize");
+    let _ = std::fs::write(std::env::temp_dir().join("wso-bench-smoke.json"), json);
+    eprintln!("bench smoke: {:.1} s", started.elapsed().as_secs_f64());
+}
