@@ -15,10 +15,10 @@
 //! - health for `/readyz`: the last contact with the API server succeeded (see
 //!   [`crate::telemetry::Health`]);
 //! - the `wso_leader` metric;
-//! - release on shutdown. Note: kube-lease-manager 0.13's standby only re-reads the Lease when
-//!   the lease it last saw would expire, so a released lease is taken over at that moment (about
-//!   a lease duration after the last renewal), not at once; speeding this up needs the standby
-//!   to rebuild its manager when it sees the release (tracked in the closing notes).
+//! - release on shutdown, so a rolling update hands over within a fence period instead of a
+//!   lease duration: kube-lease-manager 0.13's standby only re-reads the Lease when the lease it
+//!   last saw would expire, so the standby's fence, on seeing the lease released (no holder),
+//!   starts a fresh manager that takes it at once.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -120,13 +120,7 @@ impl Elector {
                 fence.as_secs()
             )));
         }
-        let manager = LeaseManagerBuilder::new(client.clone(), config.name.clone())
-            .with_namespace(config.namespace.clone())
-            .with_identity(config.identity.clone())
-            .with_duration(duration)
-            .with_grace(grace)
-            .build()
-            .await?;
+        let manager = build_manager(&client, &config).await?;
         health.set_lease_healthy(true);
         info!(lease = %config.name, namespace = %config.namespace, identity = %config.identity, "campaigning for leadership");
         let (tx, leading) = watch::channel(false);
@@ -134,6 +128,7 @@ impl Elector {
         let identity = config.identity.clone();
         let task = tokio::spawn(campaign(
             manager,
+            client.clone(),
             Api::namespaced(client, &config.namespace),
             config,
             tx,
@@ -176,8 +171,23 @@ impl Elector {
     }
 }
 
+/// A lease manager for `config` (durations in whole seconds, as the Lease stores them).
+async fn build_manager(client: &Client, config: &LeaseConfig) -> Result<LeaseManager, Error> {
+    Ok(
+        LeaseManagerBuilder::new(client.clone(), config.name.clone())
+            .with_namespace(config.namespace.clone())
+            .with_identity(config.identity.clone())
+            .with_duration(config.duration.as_secs())
+            .with_grace(config.grace.as_secs())
+            .build()
+            .await?,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn campaign(
-    manager: LeaseManager,
+    mut manager: LeaseManager,
+    client: Client,
     leases: Api<Lease>,
     config: LeaseConfig,
     tx: watch::Sender<bool>,
@@ -196,7 +206,19 @@ async fn campaign(
     let mut leading = false;
     // Until when the lease was last seen ours (for when the Lease cannot be read).
     let mut last_until: Option<SystemTime> = None;
+    // kube-lease-manager's standby sleeps until the lease it last saw would expire; when the
+    // fence sees the lease released (no holder), a fresh manager re-reads it and takes it now.
+    let mut released_seen = false;
     loop {
+        if std::mem::take(&mut released_seen) && !leading {
+            match build_manager(&client, &config).await {
+                Ok(m) => {
+                    info!(identity = %config.identity, "the lease was released: campaigning for it now");
+                    manager = m;
+                }
+                Err(e) => warn!(error = %e, "leader election: cannot rebuild the lease manager"),
+            }
+        }
         tokio::select! {
             _ = stop.cancelled() => break,
             changed = manager.changed() => match changed {
@@ -227,6 +249,11 @@ async fn campaign(
                 match leases.get_opt(&config.name).await {
                     Ok(lease) => {
                         health.set_lease_healthy(true);
+                        released_seen = !leading
+                            && lease
+                                .as_ref()
+                                .and_then(|l| l.spec.as_ref())
+                                .is_some_and(|spec| spec.holder_identity.is_none());
                         last_until = valid_until(lease.as_ref(), &config);
                         if leading && !safe_until(last_until, &config, SystemTime::now()) {
                             warn!(identity = %config.identity, "lease no longer ours or about to expire: stepping down");

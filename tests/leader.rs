@@ -544,13 +544,10 @@ async fn sigterm_releases_the_lease_and_the_standby_takes_over_by_its_expiry() {
     sigterm_hand_over(false).await;
 }
 
-/// The hand-over a release should give: the standby leads before the old lease would have
-/// expired. Fails today: kube-lease-manager's standby sleeps until the expiry it last read and
-/// does not look at the Lease in between, so a released lease is only noticed when it would
-/// have expired anyway (see the fix proposed for `src/leader.rs`: rebuild the manager when the
-/// fence sees the Lease released).
+/// The hand-over a release gives: the standby leads before the old lease would have expired.
+/// kube-lease-manager's standby alone sleeps until the expiry it last read; the operator's
+/// fence sees the released Lease and campaigns at once (`src/leader.rs`, `campaign`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the standby notices a released lease only at its old expiry (src/leader.rs campaign)"]
 async fn sigterm_hands_over_before_the_old_lease_expires() {
     sigterm_hand_over(true).await;
 }
