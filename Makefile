@@ -74,3 +74,10 @@ bench: k8s-bins ## The seven benchmark scenarios (release): docs/bench/results.j
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 \
 	  WSO_OPERATOR_BIN="$${CARGO_TARGET_DIR:-target}/release/watson-speech-operator" \
 	  $(CARGO) bench --bench operator
+
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz: ## Run each cargo-fuzz target for FUZZ_SECONDS (needs a nightly toolchain and cargo-fuzz); grows fuzz/corpus
+	cd fuzz && for t in ibm_responses word_lists audio; do \
+	  cargo +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 2>&1 | tail -n 3; \
+	done

@@ -14,6 +14,8 @@
 pub mod crd;
 pub mod errors;
 pub mod failpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;

@@ -224,7 +224,18 @@ pub(crate) async fn reconcile<K: KindOps>(
         return Ok(Requeue::await_change());
     }
 
-    let result = shell(&*obj, &ctx, &api).await;
+    // One span per reconcile: every log line of it carries the object and its IBM model.
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = %K::kind(&()),
+        namespace = %ns,
+        name = %obj.name_any(),
+        customization_id = obj
+            .model_status()
+            .and_then(|s| s.customization_id.as_deref())
+            .unwrap_or(""),
+    );
+    let result = tracing::Instrument::instrument(shell(&*obj, &ctx, &api), span).await;
     let kind = K::kind(&());
     match result {
         Ok(requeue) => {

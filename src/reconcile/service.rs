@@ -30,6 +30,8 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     let quota = ctx.settings.model_quota as i64;
     st.model_quota = Some(quota);
 
+    let span =
+        tracing::info_span!("reconcile", kind = "SpeechService", namespace = %ns, name = %name);
     let check = async {
         let handle = ctx.service(&ns, &name).await?;
         // Half the drift interval: the check proves the credentials at least once per interval
@@ -45,7 +47,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         };
         Ok::<usize, Error>(count)
     };
-    let requeue = match check.await {
+    let requeue = match tracing::Instrument::instrument(check, span).await {
         Ok(count) => {
             st.models_in_use = Some(count as i64);
             let nearly_full = count as i64 * 10 >= quota * 9;

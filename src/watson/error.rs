@@ -248,7 +248,7 @@ impl Classified for Error {
 
 /// Extracts the message of an IBM error body: `error` → `message` → `errorMessage` →
 /// `errors[0].message`, else `None` (the caller falls back to the reason phrase).
-pub(crate) fn body_message(body: &[u8]) -> Option<String> {
+pub fn body_message(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let obj = value.as_object()?;
     let as_text = |v: &serde_json::Value| match v {
@@ -269,7 +269,7 @@ pub(crate) fn body_message(body: &[u8]) -> Option<String> {
 
 /// Everything needed to classify a non-success response.
 #[derive(Debug)]
-pub(crate) struct FailedResponse<'a> {
+pub struct FailedResponse<'a> {
     pub operation: Operation,
     pub status: u16,
     /// Whether the request path names a customization id (see the module docs).
@@ -280,7 +280,7 @@ pub(crate) struct FailedResponse<'a> {
 }
 
 /// Turns a non-success service response into an [`Error`]. Pure.
-pub(crate) fn classify(resp: FailedResponse<'_>) -> Error {
+pub fn classify(resp: FailedResponse<'_>) -> Error {
     let reason = http::StatusCode::from_u16(resp.status)
         .ok()
         .and_then(|s| s.canonical_reason())
