@@ -55,7 +55,7 @@ async fn invalid_manifests_are_refused_with_a_message_naming_the_field() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 15, "only {} fixtures", files.len());
+    assert!(files.len() >= 40, "only {} fixtures", files.len());
     let mut failures = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");
