@@ -71,6 +71,9 @@ pub struct Context {
     /// The inputs digest each object was last reconciled with, so a failure recorded in status
     /// says which inputs failed (a terminal failure then waits for them to change).
     pub last_inputs: Mutex<HashMap<String, String>>,
+    /// The resourceVersion of each object's last status write by this process (to notice a
+    /// cache that lags behind it).
+    pub written: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -103,6 +106,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             metrics,
             last_inputs: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         }))
     }
 

@@ -235,6 +235,13 @@ pub(crate) async fn reconcile<K: KindOps>(
             .and_then(|s| s.customization_id.as_deref())
             .unwrap_or(""),
     );
+    // The cache may lag behind our own last status write (a watch re-establishing after an API
+    // server restart, say). Acting on the older copy would repeat the last step, so read the
+    // object itself when the cache is older than what we wrote.
+    let obj = match fresher(&*obj, &ctx, &api).await {
+        Some(fresh) => Arc::new(fresh),
+        None => obj,
+    };
     let result = tracing::Instrument::instrument(shell(&*obj, &ctx, &api), span).await;
     let kind = K::kind(&());
     match result {
@@ -273,6 +280,19 @@ pub(crate) async fn reconcile<K: KindOps>(
             Ok(Requeue::requeue(wait))
         }
     }
+}
+
+/// The object from the API server when the cached copy is older than our last status write.
+async fn fresher<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>) -> Option<K> {
+    let written = ctx.written.lock().get(&key_of(obj)).cloned()?;
+    let cached = obj.resource_version()?;
+    // resourceVersions are opaque, but etcd-backed servers issue increasing integers; when
+    // they do not parse, trust the cache.
+    let (w, c) = (written.parse::<u64>().ok()?, cached.parse::<u64>().ok()?);
+    if c >= w {
+        return None;
+    }
+    api.get_opt(&obj.name_any()).await.ok().flatten()
 }
 
 /// Writes the failure into the Ready condition and emits one Warning Event per change of reason.
@@ -821,7 +841,9 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         st.trained_inputs_digest = Some(g.facts.desired.inputs_digest.clone());
     }
     let extra = obj.extra_status(&g.facts.desired, &resources);
-    write_status(obj, api, &st, Some(&resources), extra).await?;
+    if let Some(rv) = write_status(obj, api, &st, Some(&resources), extra).await? {
+        ctx.written.lock().insert(key_of(obj), rv);
+    }
 
     if phase_changed {
         let (t, r) = match (&action, phase) {
@@ -939,7 +961,7 @@ async fn write_status<K: ModelResource>(
     new: &ModelStatus,
     resources: Option<&[ResourceStatus]>,
     extra: serde_json::Value,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let current = serde_json::to_value(obj)
         .ok()
         .and_then(|v| v.get("status").cloned())
@@ -961,7 +983,7 @@ async fn write_status<K: ModelResource>(
     }
     let (before, after) = (normalized(&current), normalized(&body));
     if before == after {
-        return Ok(());
+        return Ok(None);
     }
     let mut patch = serde_json::Value::Object(after.clone());
     if let Some(p) = patch.as_object_mut() {
@@ -971,13 +993,14 @@ async fn write_status<K: ModelResource>(
             }
         }
     }
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&serde_json::json!({ "status": patch })),
-    )
-    .await?;
-    Ok(())
+    let written = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({ "status": patch })),
+        )
+        .await?;
+    Ok(written.resource_version())
 }
 
 // ------------------------------------------------------------------------------------------

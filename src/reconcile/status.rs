@@ -90,6 +90,9 @@ pub fn phase_for(action: &Action) -> Phase {
         | Action::DeleteWord { .. } => Phase::Processing,
         Action::Upgrade { .. } => Phase::Upgrading,
         Action::Train { .. } => Phase::Training,
+        Action::Finish {
+            succeeded: false, ..
+        } => Phase::Failed,
         Action::Finish { .. } => Phase::Processing,
         Action::Wait { reason } => match reason {
             WaitReason::Training => Phase::Training,

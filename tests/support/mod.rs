@@ -91,6 +91,7 @@ pub struct ControlPlane {
     pub bins: PathBuf,
     logs: Vec<(String, PathBuf)>,
     _children: Mutex<Vec<Child>>,
+    apiserver_args: Vec<String>,
     _tmp: tempfile::TempDir,
 }
 
@@ -337,6 +338,7 @@ impl ControlPlane {
             bins: bins.clone(),
             logs,
             _children: Mutex::new(Vec::new()),
+            apiserver_args: args.clone(),
             _tmp: tmp,
         };
 
@@ -516,6 +518,49 @@ impl ControlPlane {
             name,
             client,
             plane: self,
+        }
+    }
+
+    /// Stops kube-apiserver and starts it again on the same port, with the same flags and etcd
+    /// (its data survives), then waits until it is ready: for tests of what the operator does
+    /// when the API server goes away mid-run. `down` is how long it stays away.
+    pub async fn restart_apiserver(&self, down: Duration) {
+        let log = self.dir.join("kube-apiserver.log");
+        {
+            let mut children = self._children.lock().expect("children lock");
+            // children[1] is the watchdog of kube-apiserver; TERM makes it stop the server.
+            let watchdog = &mut children[1];
+            let pid = watchdog.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let _ = watchdog.wait();
+        }
+        tokio::time::sleep(down).await;
+        let child = spawn_watched(
+            &self.bins.join("kube-apiserver"),
+            &self.apiserver_args,
+            &log,
+        )
+        .expect("restart kube-apiserver");
+        self._children.lock().expect("children lock")[1] = child;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(client) = self.client().await {
+                let req = http::Request::get("/readyz")
+                    .body(Vec::new())
+                    .expect("request");
+                if client
+                    .request_text(req)
+                    .await
+                    .is_ok_and(|b| b.trim() == "ok")
+                {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kube-apiserver did not come back"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
