@@ -51,6 +51,16 @@ fn main() {
         println!("operator bench: not run under `cargo test` (use `make bench`)");
         return;
     }
+    if std::env::var("WSO_BENCH_REPORT_ONLY").as_deref() == Ok("1") {
+        // Re-render docs/benchmarks.md and the plots from the committed results.json.
+        let out = repo_path("docs/bench");
+        let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+        let results: scenarios::Results = serde_json::from_str(&text).expect("parse results.json");
+        let md = report::write(&results, &plan(), &out);
+        std::fs::write(repo_path("docs/benchmarks.md"), md).expect("write docs/benchmarks.md");
+        eprintln!("re-rendered docs/benchmarks.md and docs/bench/*.png from results.json");
+        return;
+    }
     let operator_bin = std::env::var_os("WSO_OPERATOR_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
