@@ -615,7 +615,7 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
         s,
         "\n\nIn the {n}-model runs of scenario 1 the listings are shared by every model of a \
          SpeechService, so the cost per lifecycle is lower:\n\n\
-         | Mode | IBM calls per lifecycle (all calls / models) | per LM, naming it | per AM, naming it | shared (token, listings) |\n|---|---|---|---|---|",
+         | Mode | IBM calls per lifecycle (all calls / models) | per LM, naming it | per AM, naming it | naming no model (token, listings, creates) |\n|---|---|---|---|---|",
         n = lc.language_models + lc.acoustic_models
     );
     for l in &r.lifecycle {
