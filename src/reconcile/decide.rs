@@ -400,8 +400,17 @@ pub fn decide(f: &Facts) -> Action {
     let failed_here =
         f.recorded.failed_inputs_digest.as_deref() == Some(f.desired.inputs_digest.as_str());
     if status == ServiceStatus::Pending {
+        // `pending` with valid data means the service is still finishing (the model's status
+        // can lag behind its resources' or a word batch is being validated): look again soon.
+        // Without any valid data the model waits for the user.
+        let has_data =
+            obs.resources.values().any(|r| *r == ResourceState::Valid) || !obs.words.is_empty();
         return Action::Wait {
-            reason: WaitReason::NoData,
+            reason: if has_data {
+                WaitReason::Processing
+            } else {
+                WaitReason::NoData
+            },
         };
     }
     if failed_here && status == ServiceStatus::Failed {
@@ -879,10 +888,26 @@ mod tests {
                 },
             ),
             (
-                "pending without data: wait",
+                "pending with analysed data: the service is finishing",
                 |f| {
                     f.desired.inputs_digest = "in2".into();
                     obs(f).status = Some(ServiceStatus::Pending);
+                },
+                Action::Wait {
+                    reason: WaitReason::Processing,
+                },
+            ),
+            (
+                "pending without any data: wait for the user",
+                |f| {
+                    f.desired.inputs_digest = "in2".into();
+                    f.desired.resources.clear();
+                    f.desired.words.clear();
+                    f.recorded.resources.clear();
+                    let o = obs(f);
+                    o.status = Some(ServiceStatus::Pending);
+                    o.resources.clear();
+                    o.words.clear();
                 },
                 Action::Wait {
                     reason: WaitReason::NoData,
