@@ -205,7 +205,9 @@ async fn acoustic_model_waits_for_its_language_model() {
     let Some((ns, admin, _)) = setup("am").await else {
         return;
     };
-    let wav = support_wav(11 * 60);
+    // 11 minutes declared in the header, 0.1 s of real data: the simulator reads durations
+    // from headers.
+    let wav = watson_speech_operator::simulator::audio::wav_bytes(16_000, 1, 16, 660.0, &[0; 3200]);
     let cm = ConfigMap {
         metadata: ObjectMeta {
             name: Some("audio".into()),
@@ -378,26 +380,4 @@ async fn voice_model_and_retain_policy() {
         sim.iter().any(|s| s.customization_id == id),
         "Retain keeps the IBM model"
     );
-}
-
-/// A mono 16 kHz 16-bit PCM WAV whose header declares `seconds` of audio. Only the header and a
-/// short data chunk are real; the simulator reads durations from the header.
-fn support_wav(seconds: u32) -> Vec<u8> {
-    let rate = 16_000u32;
-    let data_len = seconds * rate * 2;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * 2).to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.extend(std::iter::repeat_n(0u8, 3200));
-    v
 }

@@ -73,28 +73,6 @@ async fn warning_reasons(ns: &TestNamespace) -> Vec<String> {
         .collect()
 }
 
-/// 11 minutes of 16 kHz mono PCM declared in a WAV header (the simulator reads durations from
-/// headers), with a short real data chunk.
-fn wav_11_minutes() -> Vec<u8> {
-    let rate = 16_000u32;
-    let data_len = 11 * 60 * rate * 2;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * 2).to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.extend(std::iter::repeat_n(0u8, 3200));
-    v
-}
-
 #[tokio::test]
 async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
     let Some((ns, admin, _)) = setup("upgrade").await else {
@@ -108,7 +86,9 @@ async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
         binary_data: Some(
             [(
                 "a.wav".to_string(),
-                k8s_openapi::ByteString(wav_11_minutes()),
+                k8s_openapi::ByteString(watson_speech_operator::simulator::audio::wav_bytes(
+                    16_000, 1, 16, 660.0, &[0; 3200],
+                )),
             )]
             .into(),
         ),

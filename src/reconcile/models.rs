@@ -45,6 +45,31 @@ pub fn marker(uid: &str) -> String {
     format!(" [wso:{uid}]")
 }
 
+/// The ID of the model whose description carries the ownership marker of the object `uid`, from
+/// `(description, customization id)` pairs of a listing.
+fn marked<'a>(
+    uid: &str,
+    models: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
+) -> Option<String> {
+    let mark = marker(uid);
+    let mark = mark.trim();
+    models
+        .into_iter()
+        .find(|(description, _)| description.is_some_and(|d| d.contains(mark)))
+        .map(|(_, id)| id.to_string())
+}
+
+/// How fresh the shared listing must be while work is in flight.
+const IN_FLIGHT_AGE: Duration = Duration::from_millis(500);
+
+/// A delete whose model is already gone has done its job.
+fn gone_is_fine(result: Result<(), crate::watson::Error>) -> Result<(), Error> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Everything gathered about one model before the decision.
 pub(crate) struct Gathered {
     facts: Facts,
@@ -504,14 +529,8 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     };
 
     // Adoption: the adopted model's base model must match.
-    if let (Some(id), Some(o)) = (obj.adopt_id(), observed.as_ref())
-        && let Some(base) = &o.base_model
-        && let Some(want) = base_model_of(obj)
-        && base != &want
-    {
-        return Err(Error::AdoptionMismatch(format!(
-            "model {id} is on base model {base}, but spec.baseModelName is {want}: fix spec.baseModelName or adopt another model; the model was not changed"
-        )));
+    if let (Some(id), Some(o)) = (obj.adopt_id(), observed.as_ref()) {
+        same_base_model(obj, id, o)?;
     }
 
     let facts = Facts {
@@ -570,16 +589,16 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         Action::Adopt {
             customization_id, ..
         } => {
-            // Verify it exists before recording it.
-            if obj
+            // Verify it exists, on the right base model, before recording it.
+            let Some(found) = obj
                 .observe(&svc, customization_id, false, &g.facts.desired, ctx)
                 .await?
-                .is_none()
-            {
+            else {
                 return Err(Error::AdoptionMismatch(format!(
                     "model {customization_id} does not exist on the service (or belongs to other credentials): fix spec.customizationId"
                 )));
-            }
+            };
+            same_base_model(obj, customization_id, &found)?;
             Executed::default()
         }
         other => {
@@ -907,6 +926,17 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     Ok(Requeue::requeue(requeue))
 }
 
+/// An adopted (or recovered) model must be on the base model the spec names; a mismatch
+/// changes nothing on the service.
+fn same_base_model<K: ModelResource>(obj: &K, id: &str, found: &ObservedFull) -> Result<(), Error> {
+    match (&found.base_model, base_model_of(obj)) {
+        (Some(base), Some(want)) if *base != want => Err(Error::AdoptionMismatch(format!(
+            "model {id} is on base model {base}, but spec.baseModelName is {want}: fix spec.baseModelName or adopt another model; the model was not changed"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn base_model_of<K: ModelResource>(obj: &K) -> Option<String> {
     let v = serde_json::to_value(obj).ok()?;
     v.get("spec")?
@@ -1108,7 +1138,7 @@ impl KindOps for CustomLanguageModel {
         let max_age = if steady {
             ctx.settings.drift_interval
         } else {
-            Duration::from_millis(500)
+            IN_FLIGHT_AGE
         };
         let list = svc.language_models(max_age).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
@@ -1252,17 +1282,12 @@ impl KindOps for CustomLanguageModel {
     }
 
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let uid = self.uid().unwrap_or_default();
-        let mark = marker(&uid);
-        let list = svc.language_models(Duration::from_millis(500)).await?;
-        Ok(list
-            .iter()
-            .find(|m| {
-                m.description
-                    .as_deref()
-                    .is_some_and(|d| d.contains(mark.trim()))
-            })
-            .map(|m| m.customization_id.clone()))
+        let list = svc.language_models(IN_FLIGHT_AGE).await?;
+        Ok(marked(
+            &self.uid().unwrap_or_default(),
+            list.iter()
+                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
+        ))
     }
 
     async fn execute(
@@ -1292,11 +1317,7 @@ impl KindOps for CustomLanguageModel {
                 })
             }
             Action::DeleteModel => {
-                match stt.delete_language_model(id_or()?).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e.into()),
-                }
+                gone_is_fine(stt.delete_language_model(id_or()?).await)?;
                 Ok(Executed::default())
             }
             Action::DeleteResource { name } => {
@@ -1519,7 +1540,7 @@ impl KindOps for CustomAcousticModel {
         let max_age = if steady {
             ctx.settings.drift_interval
         } else {
-            Duration::from_millis(500)
+            IN_FLIGHT_AGE
         };
         let list = svc.acoustic_models(max_age).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
@@ -1588,16 +1609,12 @@ impl KindOps for CustomAcousticModel {
     }
 
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let mark = marker(&self.uid().unwrap_or_default());
-        let list = svc.acoustic_models(Duration::from_millis(500)).await?;
-        Ok(list
-            .iter()
-            .find(|m| {
-                m.description
-                    .as_deref()
-                    .is_some_and(|d| d.contains(mark.trim()))
-            })
-            .map(|m| m.customization_id.clone()))
+        let list = svc.acoustic_models(IN_FLIGHT_AGE).await?;
+        Ok(marked(
+            &self.uid().unwrap_or_default(),
+            list.iter()
+                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
+        ))
     }
 
     async fn execute(
@@ -1626,11 +1643,7 @@ impl KindOps for CustomAcousticModel {
                 })
             }
             Action::DeleteModel => {
-                match stt.delete_acoustic_model(id_or()?).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e.into()),
-                }
+                gone_is_fine(stt.delete_acoustic_model(id_or()?).await)?;
                 Ok(Executed::default())
             }
             Action::DeleteResource { name } => {
@@ -1778,7 +1791,7 @@ impl KindOps for CustomVoiceModel {
         let max_age = if steady {
             ctx.settings.drift_interval
         } else {
-            Duration::from_millis(500)
+            IN_FLIGHT_AGE
         };
         let list = svc.voice_models(max_age).await?;
         if !list.iter().any(|m| m.customization_id == id) {
@@ -1823,16 +1836,12 @@ impl KindOps for CustomVoiceModel {
     }
 
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let mark = marker(&self.uid().unwrap_or_default());
-        let list = svc.voice_models(Duration::from_millis(500)).await?;
-        Ok(list
-            .iter()
-            .find(|m| {
-                m.description
-                    .as_deref()
-                    .is_some_and(|d| d.contains(mark.trim()))
-            })
-            .map(|m| m.customization_id.clone()))
+        let list = svc.voice_models(IN_FLIGHT_AGE).await?;
+        Ok(marked(
+            &self.uid().unwrap_or_default(),
+            list.iter()
+                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
+        ))
     }
 
     async fn execute(
@@ -1861,11 +1870,7 @@ impl KindOps for CustomVoiceModel {
                 })
             }
             Action::DeleteModel => {
-                match tts.delete_custom_model(id_or()?).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e.into()),
-                }
+                gone_is_fine(tts.delete_custom_model(id_or()?).await)?;
                 Ok(Executed::default())
             }
             Action::AddWords { words } => {
@@ -1891,5 +1896,25 @@ impl KindOps for CustomVoiceModel {
 
     fn expected_duration(&self, _kind: OperationKind, ctx: &Context) -> Duration {
         ctx.settings.expected_training
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ownership_marker_finds_only_its_own_model() {
+        let listing = [
+            (Some("sales calls [wso:other-uid]"), "id-1"),
+            (None, "id-2"),
+            (Some("helpdesk [wso:my-uid]"), "id-3"),
+        ];
+        assert_eq!(marked("my-uid", listing), Some("id-3".to_string()));
+        assert_eq!(marked("absent", listing), None);
+        assert_eq!(
+            description(Some("helpdesk"), "my-uid"),
+            "helpdesk [wso:my-uid]"
+        );
     }
 }
