@@ -10,6 +10,7 @@ FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
 # Manifests first: dependency downloads are cached in a layer unless Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo fetch --locked \
     && rm -rf src
@@ -17,7 +18,7 @@ COPY src ./src
 COPY crds ./crds
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin watson-speech-operator \
+    cargo build --release --locked --no-default-features --bin watson-speech-operator \
     && install -D -m 0755 target/release/watson-speech-operator /out/watson-speech-operator
 
 # Debian 12 matches the builder's glibc.

@@ -16,8 +16,8 @@ k8s-bins: ## Build (or reuse) kube-apiserver, kube-controller-manager, kube-sche
 k8s-bins-dir: ## Print the directory holding the control-plane binaries (last line)
 	@$(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1
 
-build: ## Build the operator (debug)
-	$(CARGO) build --all-targets
+build: ## Build the workspace (debug)
+	$(CARGO) build --workspace --all-targets
 
 crds: ## Regenerate crds/ from the Rust types
 	$(CARGO) run --quiet -- crd > crds/speech.watson.dev.yaml
@@ -27,16 +27,18 @@ fmt: ## Format the code
 
 lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --no-default-features --bin watson-speech-operator -- -D warnings
+	$(CARGO) clippy -p watson-client --no-default-features -- -D warnings
 
 test: k8s-bins lint ## Run every test; control-plane tests are required to run
-	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" \
-	WSO_REQUIRE_CONTROL_PLANE=1 WSO_REQUIRE_SDK=1 \
-	mkdir -p target; $(CARGO) test --all-targets --no-fail-fast -- --test-threads=4 2>&1 | tee target/test-output.log
+	mkdir -p target
+	export WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 WSO_REQUIRE_SDK=1; \
+	$(CARGO) test --workspace --all-targets --no-fail-fast -- --test-threads=4 2>&1 | tee target/test-output.log
 	@echo "== test binaries and counts =="; grep -E '^(     Running|test result)' target/test-output.log
 
-test-unit: ## Only the tests that need no control plane
-	$(CARGO) test --lib
+test-unit: ## Only the tests that need no control plane (every crate's unit tests)
+	$(CARGO) test --workspace --lib
 
 clean: ## Remove build output (keeps the control-plane binary cache)
 	$(CARGO) clean

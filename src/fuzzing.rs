@@ -47,6 +47,7 @@ pub fn word_lists(data: &[u8]) {
     let _ = crate::reconcile::inputs::parse_word_list::<VoiceWord>(data, "fuzz");
 }
 
+#[cfg(feature = "simulator")]
 /// The simulator's audio inspection (headers of WAV, FLAC, Ogg, MP3, ...; zip and tar.gz).
 pub fn audio(data: &[u8]) {
     use crate::simulator::audio::{Container, inspect, inspect_archive, sniff};

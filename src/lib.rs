@@ -11,15 +11,22 @@
 //! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
 //!   endpoints, leader election on a Lease.
 
-pub mod crd;
-pub mod errors;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
-pub mod simulator;
 pub mod telemetry;
-pub mod tls;
-pub mod watson;
+
+/// The Kubernetes API types (crate `speech-crd`).
+pub use speech_crd as crd;
+/// The IBM client and its wire types (crate `watson-client`; no Kubernetes in it).
+pub use watson_client as watson;
+/// The error vocabulary shared by every layer (category + retry class).
+pub use watson_client::errors;
+/// Process-wide TLS set-up.
+pub use watson_client::tls;
+/// The fake IBM service (crate `watson-simulator`), behind the default feature `simulator`.
+#[cfg(feature = "simulator")]
+pub use watson_simulator as simulator;

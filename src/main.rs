@@ -12,6 +12,7 @@ use watson_speech_operator::leader::{Elector, LeaseConfig};
 use watson_speech_operator::metrics::Metrics;
 use watson_speech_operator::reconcile::context::Settings;
 use watson_speech_operator::reconcile::run::RunOptions;
+#[cfg(feature = "simulator")]
 use watson_speech_operator::simulator;
 use watson_speech_operator::telemetry::{self, Health, LogFormat, init_logging};
 
@@ -25,10 +26,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
     /// Run the IBM Watson Speech customization API simulator.
+    #[cfg(feature = "simulator")]
     Simulate(simulator::SimulateArgs),
 }
 
@@ -115,6 +117,13 @@ fn timing(flag: Option<u64>, default_secs: u64, args: &RunArgs) -> Duration {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format, &args.log_level);
+    #[cfg(not(feature = "simulator"))]
+    if args.simulator.is_some() {
+        anyhow::bail!(
+            "--simulator: this binary was built without the `simulator` feature (cargo build --features simulator)"
+        );
+    }
+    #[cfg(feature = "simulator")]
     let _sim = match args.simulator {
         Some(listen) => {
             let mut config = simulator::SimulatorConfig {
@@ -262,11 +271,12 @@ async fn shutdown_signal() {
 fn main() -> anyhow::Result<()> {
     watson_speech_operator::tls::install_crypto_provider();
     match Cli::parse().command {
-        Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(run(args)),
+        Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(run(*args)),
         Command::Crd => {
             print!("{}", watson_speech_operator::crd::to_yaml()?);
             Ok(())
         }
+        #[cfg(feature = "simulator")]
         Command::Simulate(args) => {
             tokio::runtime::Runtime::new()?.block_on(simulator::run(args))?;
             Ok(())

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::simulator::state::SimError;
+use crate::state::SimError;
 
 /// An error answer of the API.
 #[derive(Clone, Debug, PartialEq, Eq)]

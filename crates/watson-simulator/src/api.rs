@@ -64,7 +64,7 @@ pub struct RequestRecord {
     pub at_ms: u64,
     pub method: String,
     pub path: String,
-    /// The [`Operation`](crate::watson::Operation) name, if the request matched one.
+    /// The [`Operation`](watson_client::Operation) name, if the request matched one.
     pub operation: Option<String>,
     /// The status sent; 0 when the connection was dropped by a fault.
     pub status: u16,
@@ -90,7 +90,7 @@ pub struct Counters {
 
 impl Counters {
     /// The count for one operation and status.
-    pub fn get(&self, operation: crate::watson::Operation, status: u16) -> u64 {
+    pub fn get(&self, operation: watson_client::Operation, status: u16) -> u64 {
         self.by_operation
             .get(operation.as_str())
             .and_then(|m| m.get(&status.to_string()))
@@ -99,7 +99,7 @@ impl Counters {
     }
 
     /// All requests of one operation, whatever the status.
-    pub fn total_for(&self, operation: crate::watson::Operation) -> u64 {
+    pub fn total_for(&self, operation: watson_client::Operation) -> u64 {
         self.by_operation
             .get(operation.as_str())
             .map(|m| m.values().sum())

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::{Sim, json_response, query_map};
-use crate::simulator::auth::key_label;
+use crate::auth::key_label;
 
 /// The API-key grant type.
 pub const APIKEY_GRANT: &str = "urn:ibm:params:oauth:grant-type:apikey";

@@ -159,7 +159,7 @@ impl Error {
     }
 
     /// The operation that failed.
-    pub fn operation(&self) -> Option<crate::watson::Operation> {
+    pub fn operation(&self) -> Option<crate::Operation> {
         self.context().map(|c| c.operation)
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::SimError;
-use crate::simulator::vocabulary::spell_out_numbers;
+use crate::vocabulary::spell_out_numbers;
 
 /// Maximum number of `sounds_like` entries per word.
 pub const MAX_SOUNDS_LIKE: usize = 5;

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::words::{self, CustomWord, Word, WordSort, WordType};
 use super::{Ctx, SimError, stringified_500, timing, training_warning, validate_resource_name};
-use crate::simulator::catalogue::{BaseModel, Family};
-use crate::simulator::clock::iso8601;
-use crate::simulator::vocabulary;
+use crate::catalogue::{BaseModel, Family};
+use crate::clock::iso8601;
+use crate::vocabulary;
 
 /// Corpus and grammar names the service reserves.
 pub const RESERVED_NAMES: &[&str] = &["user", "base_lm", "default_lm"];

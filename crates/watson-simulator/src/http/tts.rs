@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::errors::ApiError;
 use super::{Sim, customer_id, empty, json_response, parse_json, query_map};
-use crate::simulator::state::voice::{CreateVoiceModel, UpdateVoiceModel, WordDef};
+use crate::state::voice::{CreateVoiceModel, UpdateVoiceModel, WordDef};
 
 type S = AxState<Arc<Sim>>;
 type Res = Result<Response, ApiError>;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{SimError, validate_name_description};
-use crate::simulator::clock::iso8601;
+use crate::clock::iso8601;
 
 /// Maximum entries per model.
 pub const MAX_WORDS: usize = 20_000;

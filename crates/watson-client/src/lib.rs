@@ -9,25 +9,49 @@
 //!   calls are retried).
 //!
 //! Secrets are [`secrecy::SecretString`]s; no `Debug`, `Display`, log line or error shows them.
-//! The fact sheet behind this module is `shared/watson-api.md`.
+//! The fact sheet behind this crate is `shared/watson-api.md`.
+//!
+//! Layers: this crate knows nothing of Kubernetes (no kube, no k8s-openapi). The wire types
+//! ([`stt_types`], [`tts_types`], [`Operation`]) are always built; the HTTP client and everything
+//! it needs sit behind the default feature `client`, so the simulator can depend on the wire
+//! types only (`default-features = false`).
 
 mod open_enum;
 
-pub mod auth;
-pub mod config;
-pub mod error;
-mod http;
 pub mod operation;
-pub mod retry;
-pub mod stt;
 pub mod stt_types;
-pub mod tts;
 pub mod tts_types;
 
-pub use auth::Auth;
-pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
-pub use error::{Error, ErrorContext, NO_INPUT_MODIFIED, TransportKind};
+#[cfg(feature = "client")]
+pub mod auth;
+#[cfg(feature = "client")]
+pub mod config;
+#[cfg(feature = "client")]
+pub mod error;
+#[cfg(feature = "client")]
+pub mod errors;
+#[cfg(feature = "client")]
+mod http;
+#[cfg(feature = "client")]
+pub mod retry;
+#[cfg(feature = "client")]
+pub mod stt;
+#[cfg(feature = "client")]
+pub mod tls;
+#[cfg(feature = "client")]
+pub mod tts;
+
 pub use operation::Operation;
+
+#[cfg(feature = "client")]
+pub use auth::Auth;
+#[cfg(feature = "client")]
+pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
+#[cfg(feature = "client")]
+pub use error::{Error, ErrorContext, NO_INPUT_MODIFIED, TransportKind};
+#[cfg(feature = "client")]
 pub use retry::RetryPolicy;
+#[cfg(feature = "client")]
 pub use stt::SttClient;
+#[cfg(feature = "client")]
 pub use tts::TtsClient;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::watson::Operation;
+use watson_client::Operation;
 
 use super::api::{Counters, RequestPage, RequestRecord};
 

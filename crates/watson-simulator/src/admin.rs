@@ -29,7 +29,7 @@ pub struct AdminClient {
 impl AdminClient {
     /// A client for the simulator at `base_url` (e.g. `http://127.0.0.1:8089`).
     pub fn new(base_url: impl Into<String>) -> Result<Self, AdminError> {
-        crate::tls::install_crypto_provider();
+        crate::install_crypto_provider();
         let http = reqwest::Client::builder().no_proxy().build()?;
         Ok(Self::with_client(base_url, http))
     }

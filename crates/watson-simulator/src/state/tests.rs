@@ -10,8 +10,8 @@ use super::language::{ModelStatus, TrainParams};
 use super::voice::{CreateVoiceModel, UpdateVoiceModel, WordDef};
 use super::words::{CustomWord, WordSort, WordType};
 use super::*;
-use crate::simulator::audio::wav_bytes;
-use crate::simulator::clock::{Clock, ManualClock};
+use crate::audio::wav_bytes;
+use crate::clock::{Clock, ManualClock};
 
 const CAP: usize = 1024;
 
@@ -277,7 +277,7 @@ fn b03_deleting_a_missing_corpus_is_400() {
 
 #[test]
 fn b04_error_bodies_have_code_description_and_error() {
-    use crate::simulator::http::errors::error_body;
+    use crate::http::errors::error_body;
     let b = error_body(409, "busy");
     assert_eq!(b["code"], 409);
     assert_eq!(b["code_description"], "Conflict");

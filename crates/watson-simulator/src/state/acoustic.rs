@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::language::ModelStatus;
 use super::{Ctx, SimError, stringified_500, timing, training_warning, validate_resource_name};
-use crate::simulator::audio::{self, AudioFacts, Container, MAX_AUDIO_BYTES};
-use crate::simulator::catalogue::BaseModel;
-use crate::simulator::clock::iso8601;
+use crate::audio::{self, AudioFacts, Container, MAX_AUDIO_BYTES};
+use crate::catalogue::BaseModel;
+use crate::clock::iso8601;
 
 /// Minimum minutes of valid audio to train.
 pub const MIN_TRAINING_SECONDS: f64 = 600.0;

@@ -1,5 +1,5 @@
 //! The admin API (`/_simulator/...`, no authentication, never subject to faults or logging).
-//! The contract is documented in `docs/simulator.md`; [`AdminClient`](crate::simulator::admin::AdminClient)
+//! The contract is documented in `docs/simulator.md`; [`AdminClient`](crate::admin::AdminClient)
 //! is its typed client.
 
 use std::sync::Arc;
@@ -14,10 +14,10 @@ use serde_json::json;
 
 use super::errors::ApiError;
 use super::{Sim, empty, json_response, parse_json, query_map};
-use crate::simulator::api::{ConfigPatch, Faults, PublishVersion, SimModels};
-use crate::simulator::faults;
-use crate::simulator::log::RequestLog;
-use crate::simulator::state::State;
+use crate::api::{ConfigPatch, Faults, PublishVersion, SimModels};
+use crate::faults;
+use crate::log::RequestLog;
+use crate::state::State;
 
 type S = AxState<Arc<Sim>>;
 type Res = Result<Response, ApiError>;

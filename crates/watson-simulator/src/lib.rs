@@ -5,6 +5,9 @@
 //! token endpoint at `/identity/token` and an unauthenticated admin API under `/_simulator/`.
 //! Start it in-process with [`start`] or from the CLI (`watson-speech-operator simulate`).
 //!
+//! Layers: this crate depends on the IBM client's wire vocabulary only (`watson-client` without
+//! its `client` feature) and knows nothing of the operator or of Kubernetes.
+//!
 //! Layout: [`state`] holds the pure state machines (settled lazily against a [`clock::Clock`]);
 //! [`http`] is the thin shell; [`admin::AdminClient`] is the typed admin client; [`api`] holds
 //! the admin wire types. `docs/simulator.md` documents the behaviour and every choice made
@@ -22,6 +25,13 @@ pub mod log;
 pub mod persist;
 pub mod state;
 pub mod vocabulary;
+
+/// Installs rustls' `ring` crypto provider as the process default (idempotent), so the
+/// simulator's TLS server and admin client never pick another provider.
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -138,7 +148,7 @@ impl RunningSimulator {
     /// A client of the admin API. Panics only if the HTTP client cannot be built at all
     /// (no TLS provider), which is a start-up failure.
     pub fn admin(&self) -> AdminClient {
-        crate::tls::install_crypto_provider();
+        crate::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .danger_accept_invalid_certs(self.scheme == "https")
@@ -165,7 +175,7 @@ impl Drop for RunningSimulator {
 fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, SimulatorError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    crate::tls::install_crypto_provider();
+    crate::install_crypto_provider();
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| SimulatorError::Tls(format!("{}: {e}", files.cert.display())))?;

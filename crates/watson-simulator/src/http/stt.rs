@@ -14,10 +14,10 @@ use serde_json::json;
 
 use super::errors::ApiError;
 use super::{Sim, content_type, customer_id, json_response, parse_json, query_map, request_base};
-use crate::simulator::state::acoustic::prepare_audio;
-use crate::simulator::state::language::{TrainParams, parse_bool};
-use crate::simulator::state::words::{CustomWord, WordSort, WordType};
-use crate::simulator::state::{CreateModel, SimError};
+use crate::state::acoustic::prepare_audio;
+use crate::state::language::{TrainParams, parse_bool};
+use crate::state::words::{CustomWord, WordSort, WordType};
+use crate::state::{CreateModel, SimError};
 
 type S = AxState<Arc<Sim>>;
 type Res = Result<Response, ApiError>;

@@ -45,7 +45,7 @@ pub fn to_yaml() -> Result<String, serde_yaml::Error> {
 mod tests {
     #[test]
     fn committed_crds_are_current() {
-        let committed = include_str!("../../crds/speech.watson.dev.yaml");
+        let committed = include_str!("../../../crds/speech.watson.dev.yaml");
         let generated = super::to_yaml().expect("CRDs serialise");
         assert!(
             committed == generated,
