@@ -4,18 +4,21 @@
 //! Module map (find a behaviour by its name):
 //! - [`crd`]: the Kubernetes API types (one file per kind) and their shared parts.
 //! - [`watson`]: the typed IBM client (auth, STT, TTS, errors, retries).
-//! - [`reconcile`]: the reconcilers; the decision of the next action is pure and lives in
-//!   `reconcile::decide`.
+//! - [`decision`]: the pure heart: the next action and the status to write, table-tested.
+//! - [`model`]: one trait over the three model kinds (typed spec access, typed status).
+//! - [`reconcile`]: the thin shell around the decision (facts in, one action, status out).
 //! - [`simulator`]: the faithful fake of the IBM customization APIs used by every test and the demo.
 //! - [`errors`]: the error vocabulary shared by every module (category + retry class).
 //! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
 //!   endpoints, leader election on a Lease.
 
+pub mod decision;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod leader;
 pub mod metrics;
+pub mod model;
 pub mod reconcile;
 pub mod telemetry;
 

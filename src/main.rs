@@ -172,36 +172,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     .await?;
     tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
 
-    let mut elector = None;
-    if args.leader_election {
-        let namespace = args
-            .leader_election_namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| client.default_namespace().to_string());
-        let mut config = LeaseConfig::new(namespace, args.lease_name.clone());
-        config.duration = Duration::from_secs(args.lease_duration_seconds);
-        config.grace = Duration::from_secs(args.lease_grace_seconds);
-        let mut e = Elector::start(client.clone(), config, health.clone(), metrics.clone()).await?;
-        tracing::info!(identity = e.identity(), "standing by until elected");
-        tokio::select! {
-            acquired = e.acquired() => {
-                if !acquired {
-                    anyhow::bail!("leader election stopped before this instance was elected");
-                }
-            }
-            _ = shutdown.cancelled() => {
-                e.release().await;
-                server_stop.cancel();
-                let _ = server.await;
-                return Ok(());
-            }
+    let mut elector = match elect(&args, &client, &health, &metrics, &shutdown).await? {
+        Election::Leader(e) => e,
+        Election::StoppedFirst => {
+            server_stop.cancel();
+            let _ = server.await;
+            return Ok(());
         }
-        elector = Some(e);
-    } else {
-        metrics.set_leader(true);
-    }
-
+    };
     let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
     {
         let health = health.clone();
@@ -252,6 +230,50 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = server.await;
     tracing::info!("stopped");
     outcome
+}
+
+/// The outcome of leader election at start-up.
+enum Election {
+    /// Elected (`Some`), or election is off (`None`).
+    Leader(Option<Elector>),
+    /// Shutdown was requested before this instance was elected.
+    StoppedFirst,
+}
+
+/// With `--leader-election`, waits until this instance holds the Lease (or shutdown comes first).
+async fn elect(
+    args: &RunArgs,
+    client: &kube::Client,
+    health: &Arc<Health>,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Election> {
+    if !args.leader_election {
+        metrics.set_leader(true);
+        return Ok(Election::Leader(None));
+    }
+    let namespace = args
+        .leader_election_namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let mut config = LeaseConfig::new(namespace, args.lease_name.clone());
+    config.duration = Duration::from_secs(args.lease_duration_seconds);
+    config.grace = Duration::from_secs(args.lease_grace_seconds);
+    let mut e = Elector::start(client.clone(), config, health.clone(), metrics.clone()).await?;
+    tracing::info!(identity = e.identity(), "standing by until elected");
+    tokio::select! {
+        acquired = e.acquired() => {
+            if !acquired {
+                anyhow::bail!("leader election stopped before this instance was elected");
+            }
+            Ok(Election::Leader(Some(e)))
+        }
+        _ = shutdown.cancelled() => {
+            e.release().await;
+            Ok(Election::StoppedFirst)
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -30,7 +30,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::crd::{ModelStatus, Phase};
-use crate::reconcile::models::ModelResource;
+use crate::model::ModelResource;
 use crate::watson::{CallObserver, Operation};
 
 /// Every phase a model can report, for zero-filled phase gauges.
@@ -38,6 +38,7 @@ pub const PHASES: &[Phase] = &[
     Phase::Creating,
     Phase::Processing,
     Phase::Ready,
+    Phase::WaitingForData,
     Phase::Training,
     Phase::Available,
     Phase::Upgrading,

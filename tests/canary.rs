@@ -4,8 +4,8 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::process::OperatorProcess;
 
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::Api;
@@ -17,15 +17,6 @@ use watson_speech_operator::simulator::{self, api::Faults};
 
 const CANARY_KEY: &str = "canary-key-7f3a9c1e-do-not-log";
 const CANARY_TOKEN: &str = "canary-token-b5d20e44-do-not-log";
-
-struct Operator(Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn canary_credentials_never_appear_anywhere() {
@@ -81,31 +72,19 @@ async fn canary_credentials_never_appear_anywhere() {
             .expect("service");
     }
     let log_path = cp.dir.join("canary-operator.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let _op = Operator(
-        Command::new(env!("CARGO_BIN_EXE_watson-speech-operator"))
-            .args([
-                "run",
-                "--namespaces",
-                &ns.name,
-                "--log-level",
-                "debug",
-                "--expected-training-seconds",
-                "2",
-                "--max-poll-seconds",
-                "3",
-                "--metrics-address",
-                "127.0.0.1:0",
-            ])
-            .env("KUBECONFIG", &cp.kubeconfig)
-            .env_remove("RUST_LOG")
-            .env_remove("WSO_CRASH_AT")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("operator"),
-    );
+    let args = [
+        "--namespaces",
+        &ns.name,
+        "--log-level",
+        "debug",
+        "--expected-training-seconds",
+        "2",
+        "--max-poll-seconds",
+        "3",
+        "--metrics-address",
+        "127.0.0.1:0",
+    ];
+    let _op = OperatorProcess::start(&cp.kubeconfig, &args, &[], &log_path);
     let api: Api<CustomLanguageModel> = ns.api();
     for (name, service) in [("good", "stt"), ("refused", "bearer")] {
         let lm: CustomLanguageModel = serde_json::from_value(json!({

@@ -4,8 +4,8 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::process::OperatorProcess;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ObjectMeta, PostParams};
@@ -17,38 +17,25 @@ use watson_speech_operator::simulator;
 
 const API_KEY: &str = "crash-api-key";
 
-/// The operator as a real process; killed when dropped.
-struct Operator(Child);
-
-impl Operator {
-    fn start(kubeconfig: &std::path::Path, crash_at: Option<&str>) -> Operator {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_watson-speech-operator"));
-        cmd.args([
-            "run",
-            "--drift-interval-seconds",
-            "30",
-            "--expected-training-seconds",
-            "2",
-            "--max-poll-seconds",
-            "5",
-            "--log-level",
-            "watson_speech_operator=info",
-        ])
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("WSO_CRASH_AT")
-        .stdin(Stdio::null());
-        if let Some(point) = crash_at {
-            cmd.env("WSO_CRASH_AT", point);
-        }
-        Operator(cmd.spawn().expect("start the operator"))
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The operator as a real process (killed on drop), optionally aborting at a failpoint.
+fn start_operator(
+    cp: &support::ControlPlane,
+    crash_at: Option<&str>,
+    life: &str,
+) -> OperatorProcess {
+    let args = [
+        "--drift-interval-seconds",
+        "30",
+        "--expected-training-seconds",
+        "2",
+        "--max-poll-seconds",
+        "5",
+        "--log-level",
+        "watson_speech_operator=info",
+    ];
+    let env: Vec<(&str, &str)> = crash_at.map(|p| ("WSO_CRASH_AT", p)).into_iter().collect();
+    let log = cp.dir.join(format!("crash-safety-{life}.log"));
+    OperatorProcess::start(&cp.kubeconfig, &args, &env, &log)
 }
 
 #[tokio::test]
@@ -90,7 +77,7 @@ async fn crash_between_create_and_status_write_leaves_exactly_one_model() {
         .expect("service");
 
     // First life: aborts right after the create call.
-    let mut first = Operator::start(&cp.kubeconfig, Some("after_create"));
+    let mut first = start_operator(cp, Some("after_create"), "first");
     let lm: CustomLanguageModel = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
         "metadata": {"name": "fragile"},
@@ -106,7 +93,7 @@ async fn crash_between_create_and_status_write_leaves_exactly_one_model() {
     let uid = created.uid().expect("uid");
     let deadline = Instant::now() + Duration::from_secs(90);
     let status = loop {
-        if let Some(s) = first.0.try_wait().expect("wait") {
+        if let Some(s) = first.exited() {
             break s;
         }
         assert!(
@@ -136,7 +123,7 @@ async fn crash_between_create_and_status_write_leaves_exactly_one_model() {
     );
 
     // Second life: recovers the marked model instead of creating another.
-    let _second = Operator::start(&cp.kubeconfig, None);
+    let _second = start_operator(cp, None, "second");
     let m = eventually(
         "the model to become Ready",
         Duration::from_secs(120),

@@ -7,8 +7,8 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::process::OperatorProcess;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ObjectMeta, PostParams};
@@ -21,46 +21,22 @@ use watson_speech_operator::simulator;
 
 const API_KEY: &str = "storm-api-key";
 
-struct Operator(Child);
-
-impl Operator {
-    fn start(kubeconfig: &std::path::Path, ns: &str) -> Operator {
-        Operator(
-            Command::new(env!("CARGO_BIN_EXE_watson-speech-operator"))
-                .args([
-                    "run",
-                    "--namespaces",
-                    ns,
-                    "--expected-training-seconds",
-                    "2",
-                    "--max-poll-seconds",
-                    "3",
-                    "--drift-interval-seconds",
-                    "5",
-                    "--metrics-address",
-                    "127.0.0.1:0",
-                ])
-                .env("KUBECONFIG", kubeconfig)
-                .env_remove("WSO_CRASH_AT")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start the operator"),
-        )
-    }
-
-    fn kill(mut self) {
-        let _ = self.0.kill(); // SIGKILL
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The operator as a real process (SIGKILLed by `kill` or on drop).
+fn start_operator(cp: &support::ControlPlane, ns: &str, life: usize) -> OperatorProcess {
+    let args = [
+        "--namespaces",
+        ns,
+        "--expected-training-seconds",
+        "2",
+        "--max-poll-seconds",
+        "3",
+        "--drift-interval-seconds",
+        "5",
+        "--metrics-address",
+        "127.0.0.1:0",
+    ];
+    let log = cp.dir.join(format!("crash-storm-{}.log", life % 2));
+    OperatorProcess::start(&cp.kubeconfig, &args, &[], &log)
 }
 
 #[tokio::test]
@@ -130,7 +106,7 @@ async fn killed_again_and_again_it_converges_without_leaks_or_duplicates() {
     let started = Instant::now();
     let mut rng = rand::rng();
     for k in 0..kills {
-        let op = Operator::start(&cp.kubeconfig, &ns.name);
+        let mut op = start_operator(cp, &ns.name, k);
         let alive = Duration::from_millis(rng.random_range(200..1500));
         tokio::time::sleep(alive).await;
         op.kill();
@@ -146,7 +122,7 @@ async fn killed_again_and_again_it_converges_without_leaks_or_duplicates() {
         }
     }
     // The last life runs to the end.
-    let _last = Operator::start(&cp.kubeconfig, &ns.name);
+    let _last = start_operator(cp, &ns.name, kills);
     for (name, _) in uids.iter().filter(|(n, _)| !doomed.contains(&n.as_str())) {
         eventually(&format!("{name} Ready"), Duration::from_secs(180), || {
             let api = api.clone();

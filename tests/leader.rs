@@ -15,8 +15,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -25,6 +24,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::process::OperatorProcess;
 use support::{ControlPlane, TestNamespace, control_plane, eventually, free_port};
 use watson_speech_operator::crd::{CustomLanguageModel, Phase, SpeechService};
 use watson_speech_operator::simulator::{self, RunningSimulator, admin::AdminClient};
@@ -43,99 +43,66 @@ const MODELS: usize = 4;
 /// timing free of CPU contention on small machines.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// One operator process (`watson-speech-operator run --leader-election`) in its own process
-/// group under the harness's watchdog (so it dies with the test binary, however that ends).
-/// Killed on drop.
+/// One operator process (`watson-speech-operator run --leader-election`) with its pod name and
+/// metrics address (the process itself: [`OperatorProcess`], killed on drop).
 struct Operator {
     pod: &'static str,
-    /// The watchdog (bash); its pid is the process group id.
-    watchdog: Child,
+    process: OperatorProcess,
     metrics: String,
-    log: PathBuf,
 }
 
 impl Operator {
     fn start(pod: &'static str, kubeconfig: &Path, ns: &str, dir: &Path) -> Operator {
         let port = free_port();
         let log = dir.join(format!("{pod}.log"));
-        let bin = env!("CARGO_BIN_EXE_watson-speech-operator");
-        let mut args: Vec<String> = vec![
-            "-u".into(),
-            "WSO_CRASH_AT".into(),
-            format!("KUBECONFIG={}", kubeconfig.display()),
-            format!("POD_NAME={pod}"),
-            "RUST_LOG=watson_speech_operator=info".into(),
-            bin.into(),
-            "run".into(),
-            "--leader-election".into(),
+        let (lease_seconds, grace_seconds) = (LEASE_SECONDS.to_string(), GRACE_SECONDS.to_string());
+        let metrics_address = format!("127.0.0.1:{port}");
+        let args = [
+            "--leader-election",
+            "--leader-election-namespace",
+            ns,
+            "--lease-name",
+            LEASE,
+            "--lease-duration-seconds",
+            &lease_seconds,
+            "--lease-grace-seconds",
+            &grace_seconds,
+            "--namespaces",
+            ns,
+            "--metrics-address",
+            &metrics_address,
+            "--drift-interval-seconds",
+            "60",
+            "--expected-training-seconds",
+            "2",
+            "--max-poll-seconds",
+            "2",
+            "--shutdown-timeout-seconds",
+            "10",
         ];
-        args.extend(
-            [
-                "--leader-election-namespace",
-                ns,
-                "--lease-name",
-                LEASE,
-                "--lease-duration-seconds",
-                &LEASE_SECONDS.to_string(),
-                "--lease-grace-seconds",
-                &GRACE_SECONDS.to_string(),
-                "--namespaces",
-                ns,
-                "--metrics-address",
-                &format!("127.0.0.1:{port}"),
-                "--drift-interval-seconds",
-                "60",
-                "--expected-training-seconds",
-                "2",
-                "--max-poll-seconds",
-                "2",
-                "--shutdown-timeout-seconds",
-                "10",
-            ]
-            .map(String::from),
-        );
-        let watchdog = support::spawn_watched(Path::new("/usr/bin/env"), &args, &log)
-            .unwrap_or_else(|e| panic!("start operator {pod}: {e}"));
+        let env = [
+            ("POD_NAME", pod),
+            ("RUST_LOG", "watson_speech_operator=info"),
+        ];
         Operator {
             pod,
-            watchdog,
-            metrics: format!("http://127.0.0.1:{port}/metrics"),
-            log,
+            process: OperatorProcess::start(kubeconfig, &args, &env, &log),
+            metrics: format!("http://{metrics_address}/metrics"),
         }
-    }
-
-    /// The operator's own pid: the watchdog's only child (`env` execs the binary).
-    fn pid(&self) -> Option<u32> {
-        let pid = self.watchdog.id();
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .ok()?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
     }
 
     /// SIGKILL to the whole process group (watchdog and operator at once).
     fn kill_group(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.watchdog.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.watchdog.wait();
+        self.process.kill();
     }
 
     /// SIGTERM to the operator alone (the watchdog would escalate to SIGKILL after 1 s).
     fn terminate(&self) {
-        let pid = self.pid().expect("operator pid");
-        let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "SIGTERM to {pid}");
+        self.process.terminate();
     }
 
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     async fn scrape(&self) -> Option<String> {

@@ -5,8 +5,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::process::OperatorProcess;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -17,15 +17,6 @@ use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
 use watson_speech_operator::simulator;
 
 const API_KEY: &str = "metrics-api-key";
-
-struct Operator(Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One sample: metric name, labels, value.
 type Sample = (String, BTreeMap<String, String>, f64);
@@ -110,26 +101,19 @@ async fn metrics_after_a_lifecycle() {
         .expect("service");
 
     let port = free_port();
-    let _operator = Operator(
-        Command::new(env!("CARGO_BIN_EXE_watson-speech-operator"))
-            .args([
-                "run",
-                "--metrics-address",
-                &format!("127.0.0.1:{port}"),
-                "--expected-training-seconds",
-                "2",
-                "--max-poll-seconds",
-                "5",
-                "--namespaces",
-                &ns.name,
-            ])
-            .env("KUBECONFIG", &cp.kubeconfig)
-            .env_remove("WSO_CRASH_AT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("operator"),
-    );
+    let metrics_address = format!("127.0.0.1:{port}");
+    let args = [
+        "--metrics-address",
+        &metrics_address,
+        "--expected-training-seconds",
+        "2",
+        "--max-poll-seconds",
+        "5",
+        "--namespaces",
+        &ns.name,
+    ];
+    let log = cp.dir.join("metrics-operator.log");
+    let _operator = OperatorProcess::start(&cp.kubeconfig, &args, &[], &log);
     let lm: CustomLanguageModel = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
         "metadata": {"name": "measured"},

@@ -633,7 +633,7 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
         s,
         "\nA 30-minute training cannot be run at full length here, so the number of status checks \
          during one training is also modelled with the operator's own schedule \
-         (`decide::poll_after` with its defaults: expected training 600 s, longest wait 300 s, no \
+         (`decision::status::poll_after` with its defaults: expected training 600 s, longest wait 300 s, no \
          history of the model) against fixed 10 s polling:\n\n\
          | Training (nominal) | progress-aware checks | fixed 10 s checks |\n|---|---|---|"
     );

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
-use sha2::{Digest, Sha256};
 
 use crate::crd::{ConfigMapKeyRef, SecretKeyRef};
 use crate::errors::{Classified, RetryClass};
@@ -59,9 +58,9 @@ impl Classified for InputError {
     }
 }
 
-/// sha256 hex digest of bytes.
+/// sha256 hex digest of bytes (see [`crate::decision::digest`]).
 pub fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    crate::decision::digest::sha256_hex(bytes)
 }
 
 /// Reads inputs for one model (a namespace and an HTTP client for URL sources).

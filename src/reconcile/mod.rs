@@ -1,18 +1,19 @@
-//! The reconcilers. The decision of the next action is pure and lives in [`decide`]; the
-//! reconcilers gather facts, call it, perform one action and write status.
+//! The reconcile shell: gathers facts, calls the pure decision ([`crate::decision`]), performs one
+//! action and writes the status the decision computed.
 //!
-//! - [`models`]: the shell shared by the three model kinds.
+//! - [`models`]: the shell shared by the three model kinds; [`language`], [`acoustic`], [`voice`]:
+//!   what differs per kind (IBM calls, resources).
 //! - [`service`]: SpeechService readiness and quota.
 //! - [`context`]: shared state (IBM clients per service, listings, backoff).
-//! - [`inputs`]: ConfigMap/Secret/URL inputs and digests.
-//! - [`status`]: conditions, phases, reasons.
+//! - [`inputs`]: ConfigMap/Secret/URL inputs.
 //! - [`run`]: the controllers and their watches.
+pub mod acoustic;
 pub mod budget;
 pub mod context;
-pub mod decide;
 pub mod error;
 pub mod inputs;
+pub mod language;
 pub mod models;
 pub mod run;
 pub mod service;
-pub mod status;
+pub mod voice;

@@ -195,6 +195,52 @@ impl SyncTracker {
     }
 }
 
+/// The SpeechService controller of one scope: a credentials Secret or CA bundle edit re-checks
+/// the service at once; the models watch their service and follow when its Ready condition
+/// changes.
+fn service_controller(
+    client: &Client,
+    ns: Option<&str>,
+    wc: &WatcherConfig,
+    cfg: &kube::runtime::controller::Config,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    sync: &SyncTracker,
+    ctx: &Arc<Context>,
+) -> BoxFuture<'static, ()> {
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = kube::runtime::watcher(scoped::<SpeechService>(client, ns), wc.clone())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(sync.hook())
+        .applied_objects()
+        // Like the models, services ignore their own status writes.
+        .predicate_filter(predicates::generation::<SpeechService>, Default::default());
+    let services = Controller::for_stream(stream, reader);
+    let by_secret = mapper(services.store(), "secretRef");
+    let by_ca = mapper(services.store(), "caBundle");
+    let key = |o: &kube::core::ObjectMeta| {
+        (
+            o.namespace.clone().unwrap_or_default(),
+            o.name.clone().unwrap_or_default(),
+        )
+    };
+    Box::pin(
+        services
+            .watches(scoped::<Secret>(client, ns), wc.clone(), move |o| {
+                let (ns, name) = key(&o.metadata);
+                by_secret(serde_json::Value::Null, ns, name)
+            })
+            .watches(scoped::<ConfigMap>(client, ns), wc.clone(), move |o| {
+                let (ns, name) = key(&o.metadata);
+                by_ca(serde_json::Value::Null, ns, name)
+            })
+            .with_config(cfg.clone())
+            .graceful_shutdown_on(stop)
+            .run(super::service::reconcile, error_policy, ctx.clone())
+            .for_each(|_| async {}),
+    )
+}
+
 /// How [`run_with`] runs the controllers.
 #[derive(Default)]
 pub struct RunOptions {
@@ -241,38 +287,7 @@ pub async fn run_with(
 
     for scope in &scopes {
         let ns = scope.as_deref();
-        let (reader, writer) = kube::runtime::reflector::store();
-        let stream = kube::runtime::watcher(scoped::<SpeechService>(&client, ns), wc.clone())
-            .default_backoff()
-            .reflect(writer)
-            .inspect(sync.hook())
-            .applied_objects()
-            // Like the models, services ignore their own status writes.
-            .predicate_filter(predicates::generation::<SpeechService>, Default::default());
-        let services = Controller::for_stream(stream, reader);
-        // A credentials Secret edit re-checks the service at once; the models watch their
-        // service and follow when its Ready condition changes.
-        let by_secret = mapper(services.store(), "secretRef");
-        let by_ca = mapper(services.store(), "caBundle");
-        let services = services
-            .watches(scoped::<Secret>(&client, ns), wc.clone(), move |o| {
-                by_secret(
-                    serde_json::Value::Null,
-                    o.namespace().unwrap_or_default(),
-                    o.name_any(),
-                )
-            })
-            .watches(scoped::<ConfigMap>(&client, ns), wc.clone(), move |o| {
-                by_ca(
-                    serde_json::Value::Null,
-                    o.namespace().unwrap_or_default(),
-                    o.name_any(),
-                )
-            })
-            .with_config(cfg.clone())
-            .graceful_shutdown_on(stop())
-            .run(super::service::reconcile, error_policy, ctx.clone())
-            .for_each(|_| async {});
+        let services = service_controller(&client, ns, &wc, &cfg, stop(), &sync, &ctx);
         controllers.push(Box::pin(services));
 
         let mut language_extra = |c: Controller<CustomLanguageModel>,

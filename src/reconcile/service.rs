@@ -12,9 +12,9 @@ use tracing::warn;
 
 use super::context::Context;
 use super::error::Error;
-use super::status::{self, READY};
 use crate::crd::speech_service::ServiceKind;
 use crate::crd::{SpeechService, SpeechServiceStatus};
+use crate::decision::status::{self, READY};
 use crate::errors::Classified;
 
 /// Reconciles one SpeechService.

@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod operator;
+pub mod process;
 
 use std::{
     fs,

@@ -118,6 +118,9 @@ pub enum Phase {
     Processing,
     /// The data is in place; training has not started (or is waiting for a request).
     Ready,
+    /// The model has no data to train on (no corpora, words, grammars or audio); the service does
+    /// not train an empty model.
+    WaitingForData,
     /// The service is training the model.
     Training,
     /// Trained on the current inputs and usable.
@@ -141,6 +144,7 @@ impl Phase {
             Phase::Creating => "Creating",
             Phase::Processing => "Processing",
             Phase::Ready => "Ready",
+            Phase::WaitingForData => "WaitingForData",
             Phase::Training => "Training",
             Phase::Available => "Available",
             Phase::Upgrading => "Upgrading",

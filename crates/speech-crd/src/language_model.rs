@@ -232,7 +232,7 @@ pub struct CustomLanguageModelStatus {
     /// Digest of the custom words the operator last sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub words_digest: Option<String>,
-    /// Number of custom words the user asked for.
+    /// Number of custom words on the service at the last word listing (absent until listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub word_count: Option<i64>,
     /// Words the service flagged (word: message).

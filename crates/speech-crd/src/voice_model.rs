@@ -93,7 +93,7 @@ pub struct VoiceWord {
 pub struct CustomVoiceModelStatus {
     #[serde(flatten)]
     pub model: ModelStatus,
-    /// Number of words in the model.
+    /// Number of words in the model at the last check (absent until checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub word_count: Option<i64>,
 }

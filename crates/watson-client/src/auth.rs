@@ -415,19 +415,19 @@ pub(crate) async fn fetch_iam_token(
         Err(e) => {
             return (
                 None,
-                Err(iam_error(None, super::http::describe_reqwest(&e))),
+                Err(iam_error(None, super::error::describe_reqwest(&e))),
             );
         }
     };
     let status = response.status();
     let code = Some(status.as_u16());
-    let transaction_id = super::http::transaction_id(response.headers());
+    let transaction_id = super::error::transaction_id(response.headers());
     let body = match response.bytes().await {
         Ok(b) => b,
         Err(e) => {
             return (
                 code,
-                Err(iam_error(code, super::http::describe_reqwest(&e))),
+                Err(iam_error(code, super::error::describe_reqwest(&e))),
             );
         }
     };

@@ -306,6 +306,33 @@ pub fn classify(resp: FailedResponse<'_>) -> Error {
     }
 }
 
+const TRANSACTION_ID: &str = "x-global-transaction-id";
+
+/// The `X-Global-Transaction-Id` of a response.
+pub(crate) fn transaction_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(TRANSACTION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A reqwest error with its causes (no credentials: they never appear in URLs, see
+/// `Transport::new` in `http.rs`).
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,7 +21,9 @@ use url::Url;
 use super::Operation;
 use super::auth::{Auth, TokenCache, fetch_iam_token, iam_token_url, redact_url};
 use super::config::{Attempt, CallObserver, ClientConfig, RequestBudget};
-use super::error::{Error, ErrorContext, FailedResponse, TransportKind, classify};
+use super::error::{
+    Error, ErrorContext, FailedResponse, TransportKind, classify, describe_reqwest, transaction_id,
+};
 use super::retry::{Outcome, RetryPolicy, is_retryable, parse_retry_after};
 
 /// Path segments are encoded like the IBM SDKs do (`quote(x, safe='')`): everything but ASCII
@@ -32,7 +34,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-const TRANSACTION_ID: &str = "x-global-transaction-id";
 const WATSON_METADATA: &str = "x-watson-metadata";
 const LEARNING_OPT_OUT: &str = "x-watson-learning-opt-out";
 const CONTAINED_CONTENT_TYPE: &str = "contained-content-type";
@@ -56,30 +57,6 @@ pub(crate) fn is_scoped_path(path: &str) -> bool {
         (parts.next(), parts.next(), parts.next()),
         (Some("v1"), Some("customizations" | "acoustic_customizations"), Some(id)) if !id.is_empty()
     )
-}
-
-/// The `X-Global-Transaction-Id` of a response.
-pub(crate) fn transaction_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(TRANSACTION_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// A reqwest error with its causes (no credentials: they never appear in URLs, see
-/// [`Transport::new`]).
-pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn transport_kind(e: &reqwest::Error) -> TransportKind {

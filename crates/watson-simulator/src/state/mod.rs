@@ -6,6 +6,7 @@
 //! derived from its data and in-flight job, never stored.
 
 pub mod acoustic;
+pub mod grammar;
 pub mod language;
 pub mod voice;
 pub mod words;

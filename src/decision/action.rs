@@ -1,0 +1,338 @@
+//! The next action: [`decide`] and the checks made before any call ([`precheck`], [`quota_guard`]).
+
+use super::status::TERMINAL_REASONS;
+use super::*;
+
+/// The choices made without calling the service, in order: suspend (also during deletion) and a
+/// terminal failure on the same generation and inputs. `None`: go on gathering facts.
+pub fn precheck(f: &Facts) -> Option<Action> {
+    if f.suspended {
+        return Some(Action::Suspended);
+    }
+    if f.deleting {
+        return None;
+    }
+    let t = f.recorded.terminal.as_ref()?;
+    let same_inputs = t.inputs_digest.as_deref() == Some(f.desired.inputs_digest.as_str());
+    // A failed training is judged with the model's status (it may have been retrained out of band).
+    (TERMINAL_REASONS.contains(&t.reason.as_str())
+        && t.reason != "TrainingFailed"
+        && t.generation == f.generation
+        && same_inputs)
+        .then_some(Action::AwaitSpecChange)
+}
+
+/// Never create past the quota: `in_use` models of this kind exist on the instance, `quota` are
+/// allowed (IBM Cloud: 1024 per kind and instance). `Err` carries the condition message.
+pub fn quota_guard(kind: ModelKind, in_use: usize, quota: usize) -> Result<(), String> {
+    if kind == ModelKind::Voice || in_use < quota {
+        return Ok(());
+    }
+    let noun = if kind == ModelKind::Acoustic {
+        "acoustic"
+    } else {
+        "language"
+    };
+    Err(format!(
+        "{in_use} of {quota} custom {noun} models of this service instance are in use: delete unused models (or models of other resources) to make room; the model is created as soon as there is"
+    ))
+}
+
+/// Chooses the next action. Pure. The stages below run in the order of the module's list; the
+/// first that has something to do wins.
+pub fn decide(f: &Facts) -> Action {
+    if let Some(a) = precheck(f) {
+        return a;
+    }
+    if f.deleting {
+        return decide_deletion(f);
+    }
+    let Some(obs) = &f.observed else {
+        return decide_identity(f);
+    };
+    let status = obs.status.clone().unwrap_or(ServiceStatus::Exists);
+    if let Some(a) = decide_finished(f, &status) {
+        return a;
+    }
+    if let Some(a) = decide_busy(obs, &status) {
+        return a;
+    }
+    if let Some(a) = decide_data(f, obs) {
+        return a;
+    }
+    if f.kind == ModelKind::Voice {
+        return Action::UpToDate;
+    }
+    let lm_id = match decide_dependency(f, obs, &status) {
+        Ok(lm_id) => lm_id,
+        Err(a) => return a,
+    };
+    // Upgrade before training.
+    if let Some(a) = decide_upgrade(f, obs, &status) {
+        return a;
+    }
+    decide_training(f, obs, &status, lm_id)
+}
+
+/// A started operation that has ended is recorded before anything else.
+fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
+    let (kind, _) = f.recorded.operation.as_ref()?;
+    let succeeded = match (kind, status) {
+        (_, ServiceStatus::Training | ServiceStatus::Upgrading) => return None,
+        (OperationKind::Train, ServiceStatus::Available) => true,
+        (OperationKind::Train, ServiceStatus::Failed) => false,
+        (OperationKind::Upgrade, _) => true,
+        // Training ended in another state (e.g. the model was reset out of band).
+        (OperationKind::Train, _) => false,
+    };
+    Some(Action::Finish {
+        kind: *kind,
+        succeeded,
+    })
+}
+
+/// While the service works on the model (or reports a status the operator does not know), wait.
+fn decide_busy(obs: &Observed, status: &ServiceStatus) -> Option<Action> {
+    let reason = match status {
+        ServiceStatus::Training => WaitReason::Training,
+        ServiceStatus::Upgrading => WaitReason::Upgrading,
+        ServiceStatus::Other(s) => WaitReason::UnknownStatus(s.clone()),
+        _ if obs.words_processing
+            || obs
+                .resources
+                .values()
+                .any(|r| *r == ResourceState::Processing) =>
+        {
+            WaitReason::Processing
+        }
+        _ => return None,
+    };
+    Some(Action::Wait { reason })
+}
+
+/// Acoustic models with a language model: it must be Available on a version this model can
+/// reach: upgrade first if the language model is ahead, wait if it is behind. `Ok` carries the
+/// language model's customization ID to train with.
+fn decide_dependency(
+    f: &Facts,
+    obs: &Observed,
+    status: &ServiceStatus,
+) -> Result<Option<String>, Action> {
+    let wait = |m: String| Action::Wait {
+        reason: WaitReason::Dependency(m),
+    };
+    let (customization_id, version) = match &f.dependency {
+        Dependency::None => return Ok(None),
+        Dependency::Missing => return Err(wait("the language model does not exist".into())),
+        Dependency::NotReady { reason } => return Err(wait(reason.clone())),
+        Dependency::Available {
+            customization_id,
+            version,
+        } => (customization_id, version),
+    };
+    if let (Some(lv), Some(mv)) = (version, obs.versions.last())
+        && lv != mv
+        && !obs.versions.contains(lv)
+    {
+        if lv < mv {
+            return Err(wait(format!(
+                "the language model is on {lv}, older than this model's {mv}; it must be upgraded first"
+            )));
+        }
+        if matches!(status, ServiceStatus::Ready | ServiceStatus::Available) {
+            return Err(Action::Upgrade {
+                custom_language_model_id: Some(customization_id.clone()),
+            });
+        }
+    }
+    Ok(Some(customization_id.clone()))
+}
+
+/// Training: only on valid data, never on an empty model, once per change of inputs (or per new
+/// request token), never again on inputs that failed.
+fn decide_training(
+    f: &Facts,
+    obs: &Observed,
+    status: &ServiceStatus,
+    lm_id: Option<String>,
+) -> Action {
+    let train = || Action::Train {
+        custom_language_model_id: lm_id.clone(),
+    };
+    let wait = |reason| Action::Wait { reason };
+    if f.desired.strict
+        && let Some((name, ResourceState::Invalid(msg))) = obs
+            .resources
+            .iter()
+            .find(|(_, r)| matches!(r, ResourceState::Invalid(_)))
+    {
+        let detail = if msg.is_empty() {
+            "rejected by the service".to_string()
+        } else {
+            msg.clone()
+        };
+        return wait(WaitReason::InvalidResource(format!("{name}: {detail}")));
+    }
+    if *status == ServiceStatus::Pending {
+        // `pending` with valid data means the service is still finishing (the model's status
+        // can lag behind its resources' or a word batch is being validated): look again soon.
+        // Without any valid data the model waits for the user.
+        let has_data =
+            obs.resources.values().any(|r| *r == ResourceState::Valid) || !obs.words.is_empty();
+        return wait(if has_data {
+            WaitReason::Processing
+        } else {
+            WaitReason::NoData
+        });
+    }
+    if f.desired.resources.is_empty() && f.desired.words.is_empty() {
+        // Every piece of data is gone (and gone from the service, see the data stage): the
+        // service refuses to train a model without data, so wait for the user.
+        return wait(WaitReason::NoData);
+    }
+    let digest = f.desired.inputs_digest.as_str();
+    let changed = f.recorded.trained_inputs_digest.as_deref() != Some(digest);
+    let failed_here = f.recorded.failed_inputs_digest.as_deref() == Some(digest);
+    if failed_here && *status == ServiceStatus::Failed {
+        return wait(WaitReason::TrainingFailed);
+    }
+    let token_new =
+        f.desired.train_token.is_some() && f.desired.train_token != f.recorded.train_token;
+    // Inputs unchanged but the service considers the model untrained (e.g. retrained data that
+    // hashes the same): train once, like a change.
+    let untrained = changed || matches!(status, ServiceStatus::Failed | ServiceStatus::Ready);
+    match (untrained, token_new, f.desired.train_on_change) {
+        (_, true, _) | (true, _, true) => train(),
+        (true, false, false) => wait(WaitReason::TrainingRequested),
+        (false, false, _) => Action::UpToDate,
+    }
+}
+
+fn decide_deletion(f: &Facts) -> Action {
+    if f.retain_on_delete || f.recorded.customization_id.is_none() {
+        return Action::ReleaseFinalizer;
+    }
+    match &f.observed {
+        None => Action::ReleaseFinalizer,
+        Some(obs) => match obs.status {
+            Some(ServiceStatus::Training) => Action::Wait {
+                reason: WaitReason::Training,
+            },
+            Some(ServiceStatus::Upgrading) => Action::Wait {
+                reason: WaitReason::Upgrading,
+            },
+            _ if obs
+                .resources
+                .values()
+                .any(|r| *r == ResourceState::Processing) =>
+            {
+                Action::Wait {
+                    reason: WaitReason::Processing,
+                }
+            }
+            _ => Action::DeleteModel,
+        },
+    }
+}
+
+fn decide_identity(f: &Facts) -> Action {
+    match (&f.recorded.customization_id, &f.adopt_id) {
+        (None, Some(id)) => Action::Adopt {
+            customization_id: id.clone(),
+            recovered: false,
+        },
+        (None, None) => match &f.marked_model {
+            Some(id) => Action::Adopt {
+                customization_id: id.clone(),
+                recovered: true,
+            },
+            None => Action::Create,
+        },
+        (Some(_), _) if f.recorded.adopted => Action::AdoptedModelMissing,
+        (Some(_), _) => match &f.marked_model {
+            // The recorded ID is gone but a marked model exists: a crash left a newer one.
+            Some(id) if Some(id) != f.recorded.customization_id.as_ref() => Action::Adopt {
+                customization_id: id.clone(),
+                recovered: true,
+            },
+            _ => Action::Recreate,
+        },
+    }
+}
+
+fn decide_data(f: &Facts, obs: &Observed) -> Option<Action> {
+    // Remove what is no longer wanted first (frees names and quota).
+    // A name that is now a grammar and was a corpus (or the reverse) is removed first: the two
+    // share one name space on the service.
+    if let Some(name) = obs
+        .resources
+        .keys()
+        .find(|n| match f.desired.resources.get(*n) {
+            None => true,
+            Some(digest) => is_grammar(digest) != obs.grammars.contains(*n),
+        })
+    {
+        return Some(Action::DeleteResource { name: name.clone() });
+    }
+    for (name, digest) in &f.desired.resources {
+        let on_service = obs.resources.get(name);
+        let recorded = f.recorded.resources.get(name);
+        if on_service.is_none() || recorded != Some(digest) {
+            return Some(Action::AddResource {
+                name: name.clone(),
+                overwrite: on_service.is_some(),
+            });
+        }
+    }
+    if let Some(word) = obs.words.keys().find(|w| !f.desired.words.contains_key(*w)) {
+        return Some(Action::DeleteWord { word: word.clone() });
+    }
+    let missing: Vec<String> = f
+        .desired
+        .words
+        .iter()
+        .filter(|(w, d)| obs.words.get(*w) != Some(d))
+        .map(|(w, _)| w.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Some(Action::AddWords { words: missing });
+    }
+    None
+}
+
+fn decide_upgrade(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Option<Action> {
+    if f.kind == ModelKind::Voice || obs.versions.is_empty() {
+        return None;
+    }
+    let current = obs.versions.last()?;
+    let target = f
+        .desired
+        .target_version
+        .as_ref()
+        .or(f.newest_version.as_ref())?;
+    if obs.versions.contains(target) || target <= current {
+        return None;
+    }
+    if !matches!(status, ServiceStatus::Ready | ServiceStatus::Available) {
+        return None;
+    }
+    if f.kind == ModelKind::Acoustic && f.dependency != Dependency::None {
+        // Acoustic models with a language model upgrade after it (handled with dependencies).
+        return None;
+    }
+    let token_new =
+        f.desired.upgrade_token.is_some() && f.desired.upgrade_token != f.recorded.upgrade_token;
+    if f.desired.upgrade_automatic || f.desired.target_version.is_some() || token_new {
+        return Some(Action::Upgrade {
+            custom_language_model_id: None,
+        });
+    }
+    Some(Action::Wait {
+        reason: WaitReason::UpgradeRequested,
+    })
+}
+
+/// True for the desired digest of a grammar (`grammar:<content type>:<sha256>`, see [`super::digest`]).
+pub fn is_grammar(resource_digest: &str) -> bool {
+    resource_digest.starts_with("grammar:")
+}

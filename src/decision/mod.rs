@@ -1,0 +1,321 @@
+//! The heart of the operator, pure: given the desired model, what the operator recorded, the model
+//! as the service reports it and the state of its dependencies, choose the **one** next action
+//! ([`decide`]) and the status to write ([`status::next`]), with the Event to emit and when to look
+//! again.
+//!
+//! Nothing here performs I/O or knows the IBM client or the Kubernetes client: plain data in,
+//! plain data out. The reconcile shell (`crate::reconcile`) gathers the facts, calls these
+//! functions, performs the one action and writes what they computed. Table tests cover every
+//! branch (`tests.rs`).
+//!
+//! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
+//! [`digest`] (the stable inputs digest).
+//!
+//! Order of concerns in [`decide`] (first match wins):
+//! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
+//! 2. a terminal failure on the same generation and inputs: no calls until the user changes them;
+//! 3. deletion: release, wait while busy, or delete;
+//! 4. identity: adopt `spec.customizationId`, recover a model created before a crash (found by the
+//!    ownership marker), or create;
+//! 5. drift: a model gone from the service is re-created (unless adopted);
+//! 6. busy: while the service works on the model, wait;
+//! 7. data: delete, then add/replace corpora, grammars, words, audio, one resource at a time,
+//!    because the service analyses one at a time; a name that changed between corpus and grammar
+//!    is deleted first;
+//! 8. dependencies (acoustic): the language model must be Available on the same version;
+//! 9. upgrade before training, as IBM recommends;
+//! 10. no data at all: wait for data (the service refuses to train an empty model);
+//! 11. training when the inputs changed (or on a manual request token);
+//! 12. otherwise the model is Available: check again at the drift interval.
+
+pub mod action;
+pub mod digest;
+#[cfg(test)]
+mod digest_tests;
+pub mod status;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use action::{decide, precheck, quota_guard};
+
+/// The kind of model being decided for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// STT custom language model.
+    Language,
+    /// STT custom acoustic model.
+    Acoustic,
+    /// TTS custom voice model (no training, no upgrades, everything synchronous).
+    Voice,
+}
+
+/// The service-side status of a model, as an open enum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceStatus {
+    Pending,
+    Ready,
+    Training,
+    Available,
+    Upgrading,
+    Failed,
+    /// Voice models have no status: they exist.
+    Exists,
+    Other(String),
+}
+
+impl ServiceStatus {
+    /// Parses the service's status string.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "pending" => Self::Pending,
+            "ready" => Self::Ready,
+            "training" => Self::Training,
+            "available" => Self::Available,
+            "upgrading" => Self::Upgrading,
+            "failed" => Self::Failed,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// A resource (corpus, grammar, audio) as the service reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourceState {
+    /// Being analysed.
+    Processing,
+    /// Analysed and usable (`analyzed`, `ok`).
+    Valid,
+    /// Analysis failed (`undetermined`, `invalid`).
+    Invalid(String),
+}
+
+/// A word entry (STT custom word or TTS translation), compared field by field.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WordDef {
+    pub sounds_like: Vec<String>,
+    pub display_as: Option<String>,
+    pub mapping_only: Option<bool>,
+    /// TTS translation.
+    pub translation: Option<String>,
+    /// TTS part of speech.
+    pub part_of_speech: Option<String>,
+}
+
+/// What the user asked for, with every input resolved to a digest.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Desired {
+    /// Text resources (corpora, grammars) or audio: name → content digest.
+    pub resources: BTreeMap<String, String>,
+    /// User words: word → definition.
+    pub words: BTreeMap<String, WordDef>,
+    /// Digest over every input and training parameter.
+    pub inputs_digest: String,
+    /// A specific base-model version to be on (`spec.baseModelVersion`).
+    pub target_version: Option<String>,
+    pub upgrade_automatic: bool,
+    pub train_on_change: bool,
+    /// The current `train-requested-at` annotation.
+    pub train_token: Option<String>,
+    /// The current `upgrade-requested-at` annotation.
+    pub upgrade_token: Option<String>,
+    /// Train only when every resource is valid (the service's `strict`, default true).
+    pub strict: bool,
+}
+
+/// What the operator recorded in status (its memory across reconciles and restarts).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recorded {
+    pub customization_id: Option<String>,
+    pub adopted: bool,
+    /// name → digest of the content last uploaded.
+    pub resources: BTreeMap<String, String>,
+    pub trained_inputs_digest: Option<String>,
+    /// Digest whose training failed on the service; not retried until the inputs change.
+    pub failed_inputs_digest: Option<String>,
+    pub train_token: Option<String>,
+    pub upgrade_token: Option<String>,
+    /// The operation the operator started and has not seen finish.
+    pub operation: Option<(OperationKind, String)>,
+    /// The last failure that needs the user (a terminal reason on the Ready condition), with the
+    /// generation and inputs it happened on.
+    pub terminal: Option<TerminalFailure>,
+}
+
+/// A failure that no retry can fix: the operator waits for a new generation or new inputs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TerminalFailure {
+    /// The Ready condition's reason (one of [`status::TERMINAL_REASONS`]).
+    pub reason: String,
+    /// The generation the condition was written for.
+    pub generation: Option<i64>,
+    /// The inputs digest recorded with it.
+    pub inputs_digest: Option<String>,
+}
+
+/// Long-running operations the operator starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationKind {
+    Train,
+    Upgrade,
+}
+
+/// The model as the service reports it (`None` when it does not exist).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub status: Option<ServiceStatus>,
+    pub versions: Vec<String>,
+    pub resources: BTreeMap<String, ResourceState>,
+    /// Names of the resources the service lists as grammars (the others are corpora or audio).
+    pub grammars: BTreeSet<String>,
+    /// User words on the service.
+    pub words: BTreeMap<String, WordDef>,
+    /// A word batch is still being validated (model `pending` with no resource processing).
+    pub words_processing: bool,
+}
+
+/// The state of the acoustic model's language model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dependency {
+    /// No dependency configured.
+    None,
+    /// The referenced language model does not exist (yet).
+    Missing,
+    /// It exists but is not Available at the right version yet.
+    NotReady { reason: String },
+    /// Available: its customization ID and newest base-model version.
+    Available {
+        customization_id: String,
+        version: Option<String>,
+    },
+}
+
+/// All facts for one decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts {
+    pub kind: ModelKind,
+    /// `metadata.generation` of the object.
+    pub generation: Option<i64>,
+    pub suspended: bool,
+    pub deleting: bool,
+    pub retain_on_delete: bool,
+    /// `spec.customizationId`.
+    pub adopt_id: Option<String>,
+    /// A model on the service carrying this resource's ownership marker (found in the LIST).
+    pub marked_model: Option<String>,
+    pub desired: Desired,
+    pub recorded: Recorded,
+    /// `None`: the model does not exist on the service (or no ID is known).
+    pub observed: Option<Observed>,
+    /// The newest base-model version known for the base model.
+    pub newest_version: Option<String>,
+    pub dependency: Dependency,
+}
+
+/// Why the operator waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    /// The service is training.
+    Training,
+    /// The service is upgrading.
+    Upgrading,
+    /// Resources are being analysed.
+    Processing,
+    /// The language model is not ready.
+    Dependency(String),
+    /// The last training failed on these inputs; change the spec to retry.
+    TrainingFailed,
+    /// Manual training policy: waiting for a request token.
+    TrainingRequested,
+    /// Manual upgrade policy: a newer version is available.
+    UpgradeRequested,
+    /// The model has no valid data to train on yet.
+    NoData,
+    /// The service rejected a resource (strict training would fail); the inputs must change.
+    InvalidResource(String),
+    /// The service reports a status the operator does not know.
+    UnknownStatus(String),
+}
+
+/// The one next step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Suspended: make no calls (also while the object is being deleted: the finalizer stays).
+    Suspended,
+    /// The last failure needs the user and nothing changed since: no calls, no status write.
+    AwaitSpecChange,
+    /// Remove the finalizer (model retained, gone, or never created).
+    ReleaseFinalizer,
+    /// Delete the model on the service.
+    DeleteModel,
+    /// Take over an existing model (`spec.customizationId` or a marked model after a crash).
+    Adopt {
+        customization_id: String,
+        recovered: bool,
+    },
+    /// Create the model.
+    Create,
+    /// The model vanished from the service; create it again.
+    Recreate,
+    /// An adopted model vanished; report, do not re-create.
+    AdoptedModelMissing,
+    DeleteResource {
+        name: String,
+    },
+    AddResource {
+        name: String,
+        overwrite: bool,
+    },
+    AddWords {
+        words: Vec<String>,
+    },
+    DeleteWord {
+        word: String,
+    },
+    Upgrade {
+        custom_language_model_id: Option<String>,
+    },
+    Train {
+        custom_language_model_id: Option<String>,
+    },
+    /// Record a finished operation (training became available, upgrade done).
+    Finish {
+        kind: OperationKind,
+        succeeded: bool,
+    },
+    Wait {
+        reason: WaitReason,
+    },
+    /// Available and current.
+    UpToDate,
+}
+
+impl Recorded {
+    /// What the operator recorded, read from a model's status. The per-resource digests come
+    /// with the observation (they live in the per-resource status lists).
+    pub fn from_status(st: &crate::crd::ModelStatus) -> Self {
+        Recorded {
+            customization_id: st.customization_id.clone(),
+            adopted: st.adopted.unwrap_or(false),
+            resources: BTreeMap::new(),
+            trained_inputs_digest: st.trained_inputs_digest.clone(),
+            failed_inputs_digest: st
+                .history
+                .first()
+                .filter(|h| h.kind == "Train" && h.outcome.as_deref() == Some("Failed"))
+                .and_then(|h| h.inputs_digest.clone()),
+            train_token: st.train_request_token.clone(),
+            upgrade_token: st.upgrade_request_token.clone(),
+            operation: st.current_operation.as_ref().map(|o| {
+                let kind = if o.kind == "Upgrade" {
+                    OperationKind::Upgrade
+                } else {
+                    OperationKind::Train
+                };
+                (kind, o.inputs_digest.clone().unwrap_or_default())
+            }),
+            terminal: status::terminal_failure(st),
+        }
+    }
+}

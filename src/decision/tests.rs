@@ -1,0 +1,961 @@
+//! Table tests of the decision.
+
+use std::time::Duration;
+
+use super::status::poll_after;
+use super::*;
+
+fn word(s: &str) -> WordDef {
+    WordDef {
+        sounds_like: vec![s.to_string()],
+        display_as: None,
+        mapping_only: None,
+        translation: None,
+        part_of_speech: None,
+    }
+}
+
+fn base() -> Facts {
+    Facts {
+        kind: ModelKind::Language,
+        generation: Some(1),
+        suspended: false,
+        deleting: false,
+        retain_on_delete: false,
+        adopt_id: None,
+        marked_model: None,
+        desired: Desired {
+            resources: [("c1".to_string(), "d1".to_string())].into(),
+            words: [("tomato".to_string(), word("tomahto"))].into(),
+            inputs_digest: "in1".into(),
+            target_version: None,
+            upgrade_automatic: true,
+            train_on_change: true,
+            train_token: None,
+            upgrade_token: None,
+            strict: true,
+        },
+        recorded: Recorded {
+            customization_id: Some("id1".into()),
+            resources: [("c1".to_string(), "d1".to_string())].into(),
+            trained_inputs_digest: Some("in1".into()),
+            ..Default::default()
+        },
+        observed: Some(Observed {
+            status: Some(ServiceStatus::Available),
+            versions: vec!["b.v2020-01-01".into()],
+            resources: [("c1".to_string(), ResourceState::Valid)].into(),
+            grammars: Default::default(),
+            words: [("tomato".to_string(), word("tomahto"))].into(),
+            words_processing: false,
+        }),
+        newest_version: Some("b.v2020-01-01".into()),
+        dependency: Dependency::None,
+    }
+}
+
+fn obs(f: &mut Facts) -> &mut Observed {
+    f.observed.as_mut().expect("observed")
+}
+
+#[test]
+fn table() {
+    type Case = (&'static str, fn(&mut Facts), Action);
+    let cases: Vec<Case> = vec![
+        ("steady state is up to date", |_| {}, Action::UpToDate),
+        (
+            "suspend wins over everything",
+            |f| {
+                f.suspended = true;
+                f.deleting = true;
+            },
+            Action::Suspended,
+        ),
+        (
+            "delete an idle model",
+            |f| f.deleting = true,
+            Action::DeleteModel,
+        ),
+        (
+            "retain releases",
+            |f| {
+                f.deleting = true;
+                f.retain_on_delete = true;
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "deleting a gone model releases",
+            |f| {
+                f.deleting = true;
+                f.observed = None;
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "deleting never-created releases",
+            |f| {
+                f.deleting = true;
+                f.recorded.customization_id = None;
+                f.observed = None;
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "deleting a training model waits",
+            |f| {
+                f.deleting = true;
+                obs(f).status = Some(ServiceStatus::Training);
+            },
+            Action::Wait {
+                reason: WaitReason::Training,
+            },
+        ),
+        (
+            "no id: create",
+            |f| {
+                f.recorded.customization_id = None;
+                f.observed = None;
+            },
+            Action::Create,
+        ),
+        (
+            "no id but marked model: recover",
+            |f| {
+                f.recorded.customization_id = None;
+                f.observed = None;
+                f.marked_model = Some("m".into());
+            },
+            Action::Adopt {
+                customization_id: "m".into(),
+                recovered: true,
+            },
+        ),
+        (
+            "adopt by spec",
+            |f| {
+                f.recorded.customization_id = None;
+                f.observed = None;
+                f.adopt_id = Some("x".into());
+            },
+            Action::Adopt {
+                customization_id: "x".into(),
+                recovered: false,
+            },
+        ),
+        ("gone: recreate", |f| f.observed = None, Action::Recreate),
+        (
+            "adopted and gone: report",
+            |f| {
+                f.observed = None;
+                f.recorded.adopted = true;
+            },
+            Action::AdoptedModelMissing,
+        ),
+        (
+            "training: wait",
+            |f| obs(f).status = Some(ServiceStatus::Training),
+            Action::Wait {
+                reason: WaitReason::Training,
+            },
+        ),
+        (
+            "upgrading: wait",
+            |f| obs(f).status = Some(ServiceStatus::Upgrading),
+            Action::Wait {
+                reason: WaitReason::Upgrading,
+            },
+        ),
+        (
+            "unknown status: wait",
+            |f| obs(f).status = Some(ServiceStatus::Other("weird".into())),
+            Action::Wait {
+                reason: WaitReason::UnknownStatus("weird".into()),
+            },
+        ),
+        (
+            "corpus processing: wait",
+            |f| {
+                obs(f)
+                    .resources
+                    .insert("c1".into(), ResourceState::Processing);
+            },
+            Action::Wait {
+                reason: WaitReason::Processing,
+            },
+        ),
+        (
+            "new corpus: add",
+            |f| {
+                f.desired.resources.insert("c2".into(), "d2".into());
+            },
+            Action::AddResource {
+                name: "c2".into(),
+                overwrite: false,
+            },
+        ),
+        (
+            "changed corpus: overwrite",
+            |f| {
+                f.desired.resources.insert("c1".into(), "d9".into());
+            },
+            Action::AddResource {
+                name: "c1".into(),
+                overwrite: true,
+            },
+        ),
+        (
+            "unknown recorded digest: overwrite",
+            |f| {
+                f.recorded.resources.clear();
+            },
+            Action::AddResource {
+                name: "c1".into(),
+                overwrite: true,
+            },
+        ),
+        (
+            "removed corpus: delete first",
+            |f| {
+                f.desired.resources.clear();
+                f.desired.resources.insert("c2".into(), "d2".into());
+            },
+            Action::DeleteResource { name: "c1".into() },
+        ),
+        (
+            "new word: add",
+            |f| {
+                f.desired.words.insert("potato".into(), word("p"));
+            },
+            Action::AddWords {
+                words: vec!["potato".into()],
+            },
+        ),
+        (
+            "changed word: add",
+            |f| {
+                f.desired.words.insert("tomato".into(), word("tomayto"));
+            },
+            Action::AddWords {
+                words: vec!["tomato".into()],
+            },
+        ),
+        (
+            "removed word: delete",
+            |f| {
+                f.desired.words.clear();
+            },
+            Action::DeleteWord {
+                word: "tomato".into(),
+            },
+        ),
+        (
+            "inputs changed: train",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                obs(f).status = Some(ServiceStatus::Ready);
+            },
+            Action::Train {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "manual policy: wait for token",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                f.desired.train_on_change = false;
+                obs(f).status = Some(ServiceStatus::Ready);
+            },
+            Action::Wait {
+                reason: WaitReason::TrainingRequested,
+            },
+        ),
+        (
+            "manual policy with new token: train",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                f.desired.train_on_change = false;
+                f.desired.train_token = Some("t1".into());
+                obs(f).status = Some(ServiceStatus::Ready);
+            },
+            Action::Train {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "token already handled: up to date",
+            |f| {
+                f.desired.train_token = Some("t1".into());
+                f.recorded.train_token = Some("t1".into());
+            },
+            Action::UpToDate,
+        ),
+        (
+            "new token on unchanged model: train (force)",
+            |f| {
+                f.desired.train_token = Some("t2".into());
+                f.recorded.train_token = Some("t1".into());
+            },
+            Action::Train {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "pending with analysed data: the service is finishing",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                obs(f).status = Some(ServiceStatus::Pending);
+            },
+            Action::Wait {
+                reason: WaitReason::Processing,
+            },
+        ),
+        (
+            "pending without any data: wait for the user",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                f.desired.resources.clear();
+                f.desired.words.clear();
+                f.recorded.resources.clear();
+                let o = obs(f);
+                o.status = Some(ServiceStatus::Pending);
+                o.resources.clear();
+                o.words.clear();
+            },
+            Action::Wait {
+                reason: WaitReason::NoData,
+            },
+        ),
+        (
+            "failed on these inputs: wait for change",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                f.recorded.failed_inputs_digest = Some("in2".into());
+                obs(f).status = Some(ServiceStatus::Failed);
+            },
+            Action::Wait {
+                reason: WaitReason::TrainingFailed,
+            },
+        ),
+        (
+            "failed, inputs changed since: train",
+            |f| {
+                f.desired.inputs_digest = "in3".into();
+                f.recorded.failed_inputs_digest = Some("in2".into());
+                obs(f).status = Some(ServiceStatus::Failed);
+            },
+            Action::Train {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "train finished",
+            |f| {
+                f.recorded.operation = Some((OperationKind::Train, "in1".into()));
+            },
+            Action::Finish {
+                kind: OperationKind::Train,
+                succeeded: true,
+            },
+        ),
+        (
+            "train failed",
+            |f| {
+                f.recorded.operation = Some((OperationKind::Train, "in1".into()));
+                obs(f).status = Some(ServiceStatus::Failed);
+            },
+            Action::Finish {
+                kind: OperationKind::Train,
+                succeeded: false,
+            },
+        ),
+        (
+            "train still running",
+            |f| {
+                f.recorded.operation = Some((OperationKind::Train, "in1".into()));
+                obs(f).status = Some(ServiceStatus::Training);
+            },
+            Action::Wait {
+                reason: WaitReason::Training,
+            },
+        ),
+        (
+            "upgrade finished",
+            |f| {
+                f.recorded.operation = Some((OperationKind::Upgrade, "in1".into()));
+            },
+            Action::Finish {
+                kind: OperationKind::Upgrade,
+                succeeded: true,
+            },
+        ),
+        (
+            "newer version, automatic: upgrade",
+            |f| f.newest_version = Some("b.v2021-01-01".into()),
+            Action::Upgrade {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "explicit target version: upgrade",
+            |f| {
+                f.desired.upgrade_automatic = false;
+                f.desired.target_version = Some("b.v2021-01-01".into());
+            },
+            Action::Upgrade {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "newer version, manual: wait",
+            |f| {
+                f.desired.upgrade_automatic = false;
+                f.newest_version = Some("b.v2021-01-01".into());
+            },
+            Action::Wait {
+                reason: WaitReason::UpgradeRequested,
+            },
+        ),
+        (
+            "newer version, manual + token: upgrade",
+            |f| {
+                f.desired.upgrade_automatic = false;
+                f.desired.upgrade_token = Some("u".into());
+                f.newest_version = Some("b.v2021-01-01".into());
+            },
+            Action::Upgrade {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "already on newest: nothing",
+            |f| {
+                obs(f).versions.push("b.v2021-01-01".into());
+                f.newest_version = Some("b.v2021-01-01".into());
+            },
+            Action::UpToDate,
+        ),
+        (
+            "invalid corpus with strict: wait for a fix",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                obs(f).status = Some(ServiceStatus::Ready);
+                obs(f)
+                    .resources
+                    .insert("c1".into(), ResourceState::Invalid("no words".into()));
+            },
+            Action::Wait {
+                reason: WaitReason::InvalidResource("c1: no words".into()),
+            },
+        ),
+        (
+            "invalid corpus without strict: train",
+            |f| {
+                f.desired.inputs_digest = "in2".into();
+                f.desired.strict = false;
+                obs(f).status = Some(ServiceStatus::Ready);
+                obs(f)
+                    .resources
+                    .insert("c1".into(), ResourceState::Invalid("no words".into()));
+            },
+            Action::Train {
+                custom_language_model_id: None,
+            },
+        ),
+        (
+            "data before upgrade",
+            |f| {
+                f.newest_version = Some("b.v2021-01-01".into());
+                f.desired.words.clear();
+            },
+            Action::DeleteWord {
+                word: "tomato".into(),
+            },
+        ),
+    ];
+    for (name, mutate, want) in cases {
+        let mut f = base();
+        mutate(&mut f);
+        assert_eq!(decide(&f), want, "case: {name}");
+    }
+}
+
+fn acoustic() -> Facts {
+    let mut f = base();
+    f.kind = ModelKind::Acoustic;
+    f.desired.words.clear();
+    obs(&mut f).words.clear();
+    f.dependency = Dependency::Available {
+        customization_id: "lm".into(),
+        version: Some("b.v2020-01-01".into()),
+    };
+    f
+}
+
+#[test]
+fn acoustic_table() {
+    type Case = (&'static str, fn(&mut Facts), Action);
+    let cases: Vec<Case> = vec![
+        ("steady", |_| {}, Action::UpToDate),
+        ("lm missing: wait", |f| f.dependency = Dependency::Missing, Action::Wait { reason: WaitReason::Dependency("the language model does not exist".into()) }),
+        ("lm not ready: wait", |f| f.dependency = Dependency::NotReady { reason: "training".into() }, Action::Wait { reason: WaitReason::Dependency("training".into()) }),
+        ("changed: train with lm", |f| { f.desired.inputs_digest = "x".into(); obs(f).status = Some(ServiceStatus::Ready); }, Action::Train { custom_language_model_id: Some("lm".into()) }),
+        ("lm upgraded: upgrade with lm", |f| f.dependency = Dependency::Available { customization_id: "lm".into(), version: Some("b.v2021-01-01".into()) }, Action::Upgrade { custom_language_model_id: Some("lm".into()) }),
+        ("lm behind: wait", |f| { obs(f).versions = vec!["b.v2021-01-01".into()]; }, Action::Wait { reason: WaitReason::Dependency("the language model is on b.v2020-01-01, older than this model's b.v2021-01-01; it must be upgraded first".into()) }),
+        ("newer version with lm: waits for lm, no own upgrade", |f| f.newest_version = Some("b.v2021-01-01".into()), Action::UpToDate),
+        ("data before dependency", |f| { f.dependency = Dependency::Missing; f.desired.resources.insert("a2".into(), "d".into()); }, Action::AddResource { name: "a2".into(), overwrite: false }),
+    ];
+    for (name, mutate, want) in cases {
+        let mut f = acoustic();
+        mutate(&mut f);
+        assert_eq!(decide(&f), want, "case: {name}");
+    }
+}
+
+#[test]
+fn voice_models_only_sync_words() {
+    let mut f = base();
+    f.kind = ModelKind::Voice;
+    f.desired.resources.clear();
+    obs(&mut f).resources.clear();
+    obs(&mut f).status = None;
+    obs(&mut f).versions.clear();
+    f.desired.inputs_digest = "changed".into();
+    assert_eq!(decide(&f), Action::UpToDate);
+    f.desired.words.insert("IBM".into(), word("I B M"));
+    assert_eq!(
+        decide(&f),
+        Action::AddWords {
+            words: vec!["IBM".into()]
+        }
+    );
+}
+
+#[test]
+fn polling_is_progress_aware() {
+    let cap = Duration::from_secs(600);
+    let expected = Duration::from_secs(1800);
+    // a quick first check
+    assert_eq!(
+        poll_after(Duration::ZERO, expected, cap),
+        Duration::from_secs(2)
+    );
+    // then 90 % of the remaining time, bounded by the cap
+    assert_eq!(
+        poll_after(Duration::from_secs(1700), expected, cap),
+        Duration::from_secs(90)
+    );
+    assert_eq!(poll_after(Duration::from_secs(2), expected, cap), cap);
+    // overdue: 1/30 of the elapsed time, at least 2 s
+    assert_eq!(
+        poll_after(Duration::from_secs(3000), expected, cap),
+        Duration::from_secs(100)
+    );
+    assert_eq!(
+        poll_after(Duration::from_secs(10), Duration::from_secs(5), cap),
+        Duration::from_secs(2)
+    );
+
+    // Simulate a whole operation: count reads and the delay between the real end and the
+    // read that sees it.
+    let run = |expected: Duration, actual: Duration| {
+        let (mut t, mut polls) = (Duration::ZERO, 0u32);
+        while t < actual {
+            t += poll_after(t, expected, cap);
+            polls += 1;
+        }
+        (polls, t - actual)
+    };
+    let (polls, late) = run(Duration::from_secs(1800), Duration::from_secs(1800));
+    assert!(polls <= 8, "{polls} reads for a 30 minute training");
+    assert!(late <= Duration::from_secs(2), "seen {late:?} late");
+    // an operation 50 % longer than expected is still seen within ~3.5 % of its length
+    let (polls, late) = run(Duration::from_secs(1800), Duration::from_secs(2700));
+    assert!(late.as_secs_f64() <= 2700.0 * 0.035, "seen {late:?} late");
+    assert!(polls <= 20, "{polls} reads");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The faults of issue 10 and their kind.
+
+fn language_facts_without_data() -> Facts {
+    let mut f = base();
+    f.desired.resources.clear();
+    f.desired.words.clear();
+    f.desired.inputs_digest = "in2".into();
+    f
+}
+
+#[test]
+fn suspend_wins_over_deletion() {
+    let mut f = base();
+    f.suspended = true;
+    f.deleting = true;
+    assert_eq!(decide(&f), Action::Suspended);
+    assert_eq!(precheck(&f), Some(Action::Suspended));
+    f.suspended = false;
+    assert_eq!(decide(&f), Action::DeleteModel);
+}
+
+#[test]
+fn removing_every_piece_of_data_removes_it_all_then_waits_for_data() {
+    // One apply removed the only corpus and the only word: both go, then no training.
+    let mut f = language_facts_without_data();
+    assert_eq!(decide(&f), Action::DeleteResource { name: "c1".into() });
+    obs(&mut f).resources.clear();
+    assert_eq!(
+        decide(&f),
+        Action::DeleteWord {
+            word: "tomato".into()
+        }
+    );
+    obs(&mut f).words.clear();
+    assert_eq!(
+        decide(&f),
+        Action::Wait {
+            reason: WaitReason::NoData
+        }
+    );
+    // Also when the service still calls the model ready (or failed): never train without data.
+    obs(&mut f).status = Some(ServiceStatus::Ready);
+    assert_eq!(
+        decide(&f),
+        Action::Wait {
+            reason: WaitReason::NoData
+        }
+    );
+    obs(&mut f).status = Some(ServiceStatus::Failed);
+    assert_eq!(
+        decide(&f),
+        Action::Wait {
+            reason: WaitReason::NoData
+        }
+    );
+}
+
+#[test]
+fn the_same_holds_for_audio_grammars_and_voice_words() {
+    // Acoustic: the last audio removed → delete it, then wait for data.
+    let mut f = acoustic();
+    f.desired.resources.clear();
+    f.desired.inputs_digest = "x".into();
+    assert_eq!(decide(&f), Action::DeleteResource { name: "c1".into() });
+    obs(&mut f).resources.clear();
+    assert_eq!(
+        decide(&f),
+        Action::Wait {
+            reason: WaitReason::NoData
+        }
+    );
+    // A grammar left on the service is deleted like a corpus.
+    let mut f = language_facts_without_data();
+    obs(&mut f).resources.clear();
+    obs(&mut f).words.clear();
+    obs(&mut f)
+        .resources
+        .insert("g1".into(), ResourceState::Valid);
+    obs(&mut f).grammars.insert("g1".into());
+    assert_eq!(decide(&f), Action::DeleteResource { name: "g1".into() });
+    // Voice: the last word removed is deleted; an empty voice model is simply up to date.
+    let mut f = base();
+    f.kind = ModelKind::Voice;
+    f.desired.resources.clear();
+    f.desired.words.clear();
+    obs(&mut f).resources.clear();
+    obs(&mut f).status = None;
+    assert_eq!(
+        decide(&f),
+        Action::DeleteWord {
+            word: "tomato".into()
+        }
+    );
+    obs(&mut f).words.clear();
+    assert_eq!(decide(&f), Action::UpToDate);
+}
+
+#[test]
+fn a_corpus_that_became_a_grammar_is_deleted_before_the_grammar_is_added() {
+    let mut f = base();
+    f.desired
+        .resources
+        .insert("c1".into(), "grammar:application/srgs:abc".into());
+    f.desired.inputs_digest = "in2".into();
+    assert_eq!(decide(&f), Action::DeleteResource { name: "c1".into() });
+    obs(&mut f).resources.clear();
+    assert_eq!(
+        decide(&f),
+        Action::AddResource {
+            name: "c1".into(),
+            overwrite: false
+        }
+    );
+    // And the reverse: a grammar that became a corpus.
+    let mut f = base();
+    obs(&mut f).grammars.insert("c1".into());
+    assert_eq!(decide(&f), Action::DeleteResource { name: "c1".into() });
+}
+
+#[test]
+fn a_terminal_failure_waits_for_a_new_generation_or_new_inputs() {
+    let mut f = base();
+    f.recorded.terminal = Some(TerminalFailure {
+        reason: "InvalidSpec".into(),
+        generation: Some(1),
+        inputs_digest: Some("in1".into()),
+    });
+    assert_eq!(decide(&f), Action::AwaitSpecChange);
+    f.generation = Some(2);
+    assert_eq!(decide(&f), Action::UpToDate);
+    f.generation = Some(1);
+    f.desired.inputs_digest = "in2".into();
+    assert_ne!(decide(&f), Action::AwaitSpecChange);
+    // A failed training is judged against the model's status instead (see the table).
+    f.desired.inputs_digest = "in1".into();
+    f.recorded.terminal.as_mut().expect("set").reason = "TrainingFailed".into();
+    assert_eq!(decide(&f), Action::UpToDate);
+    // Deletion is never blocked by a failure.
+    f.recorded.terminal.as_mut().expect("set").reason = "InvalidSpec".into();
+    f.deleting = true;
+    assert_eq!(decide(&f), Action::DeleteModel);
+}
+
+#[test]
+fn the_quota_guard_refuses_creates_at_the_quota_only() {
+    assert_eq!(quota_guard(ModelKind::Language, 1023, 1024), Ok(()));
+    let err = quota_guard(ModelKind::Acoustic, 1024, 1024).expect_err("at the quota");
+    assert!(
+        err.starts_with("1024 of 1024 custom acoustic models"),
+        "{err}"
+    );
+    assert_eq!(quota_guard(ModelKind::Voice, 5000, 1024), Ok(()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The status the decision writes.
+
+use super::status::{self as st, Observation, Outcome, StatusUpdate};
+use crate::crd::Phase;
+
+fn t0() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).expect("valid")
+}
+
+fn ready_of(u: &StatusUpdate) -> (String, String, String) {
+    let c = st::condition(&u.model.conditions, st::READY).expect("Ready");
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}
+
+#[test]
+fn suspended_while_deleting_says_the_deletion_waits() {
+    let mut f = base();
+    f.suspended = true;
+    f.deleting = true;
+    let prev = StatusUpdate::default();
+    let u = st::next(
+        &prev,
+        &f,
+        &Observation::default(),
+        &Action::Suspended,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.model.phase, Some(Phase::Suspended));
+    let (status, reason, message) = ready_of(&u);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Suspended"));
+    assert!(message.contains("the deletion waits"), "{message}");
+    assert_eq!(
+        st::look_again(
+            &Action::Suspended,
+            &u.model,
+            &timing(),
+            |_| Duration::ZERO,
+            t0()
+        ),
+        None
+    );
+}
+
+#[test]
+fn no_data_shows_waiting_for_data_and_not_trained() {
+    let f = language_facts_without_data();
+    let mut prev = StatusUpdate::default();
+    prev.model.trained_inputs_digest = Some("in1".into());
+    let action = Action::Wait {
+        reason: WaitReason::NoData,
+    };
+    let u = st::next(
+        &prev,
+        &f,
+        &Observation::default(),
+        &action,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.model.phase, Some(Phase::WaitingForData));
+    assert_eq!(ready_of(&u).1, "NoData");
+    let trained = st::condition(&u.model.conditions, st::TRAINED).expect("Trained");
+    assert_eq!(trained.status, "False");
+}
+
+#[test]
+fn the_word_count_is_what_the_service_was_seen_to_hold() {
+    let f = base();
+    let prev = StatusUpdate {
+        word_count: Some(3),
+        ..Default::default()
+    };
+    let listed = Observation {
+        word_count: Some(1),
+        ..Default::default()
+    };
+    let not_listed = Observation::default();
+    let next = |seen: &Observation, a: &Action| {
+        st::next(&prev, &f, seen, a, &Outcome::default(), t0()).word_count
+    };
+    // A listing is the truth; without one the record stands.
+    assert_eq!(next(&listed, &Action::UpToDate), Some(1));
+    assert_eq!(next(&not_listed, &Action::UpToDate), Some(3));
+    // After sending or deleting words the operator does not know until it lists again.
+    let add = Action::AddWords {
+        words: vec!["x".into()],
+    };
+    assert_eq!(next(&listed, &add), None);
+    let del = Action::DeleteWord { word: "x".into() };
+    assert_eq!(next(&not_listed, &del), None);
+    // A new model holds none.
+    assert_eq!(next(&not_listed, &Action::Create), Some(0));
+}
+
+#[test]
+fn an_upload_is_recorded_with_its_class_and_digest() {
+    let mut f = base();
+    f.desired
+        .resources
+        .insert("g".into(), "grammar:application/srgs:abc".into());
+    let action = Action::AddResource {
+        name: "g".into(),
+        overwrite: false,
+    };
+    let u = st::next(
+        &StatusUpdate::default(),
+        &f,
+        &Observation::default(),
+        &action,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.resources.len(), 1);
+    assert_eq!(u.resources[0].class, st::ResourceClass::Grammar);
+    assert_eq!(
+        u.resources[0].status.digest.as_deref(),
+        Some("grammar:application/srgs:abc")
+    );
+}
+
+#[test]
+fn a_finished_training_moves_to_the_history_with_its_duration() {
+    let f = base();
+    let mut prev = StatusUpdate::default();
+    prev.model.current_operation = Some(crate::crd::OperationRecord {
+        kind: "Train".into(),
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 90).expect("valid"),
+        ),
+        inputs_digest: Some("in1".into()),
+        finished_at: None,
+        outcome: None,
+        duration_seconds: None,
+        message: None,
+    });
+    let action = Action::Finish {
+        kind: OperationKind::Train,
+        succeeded: true,
+    };
+    let u = st::next(
+        &prev,
+        &f,
+        &Observation::default(),
+        &action,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.model.current_operation, None);
+    assert_eq!(u.model.history[0].duration_seconds, Some(90));
+    assert_eq!(u.model.history[0].outcome.as_deref(), Some("Succeeded"));
+    assert_eq!(u.model.trained_inputs_digest.as_deref(), Some("in1"));
+    assert_eq!(
+        st::expected_duration(&u.model, OperationKind::Train, 0, Duration::from_secs(600)),
+        Duration::from_secs(90)
+    );
+    // The Event follows the phase change.
+    let note = st::event(&prev.model, &u.model, &action, false).expect("phase changed");
+    assert_eq!((note.warning, note.reason.as_str()), (false, "Processing"));
+}
+
+#[test]
+fn a_failure_is_written_once_per_reason_and_message() {
+    let prev = crate::crd::ModelStatus::default();
+    let failure = st::Failure {
+        category: "InvalidSpec",
+        message: "spec.x is wrong [transaction id abc]",
+        dependency: false,
+        terminal: true,
+        inputs_digest: Some("in1"),
+    };
+    let (model, event) = st::after_failure(&prev, &failure, Some(4), t0());
+    assert_eq!(model.phase, Some(Phase::Failed));
+    let c = st::condition(&model.conditions, st::READY).expect("Ready");
+    assert_eq!(c.message, "spec.x is wrong");
+    assert!(event.is_some());
+    let (again, event) = st::after_failure(&model, &failure, Some(4), t0());
+    assert_eq!(again, model);
+    assert_eq!(event, None);
+    // And the next reconcile of the same generation and inputs makes no call.
+    let recorded = Recorded::from_status(&model);
+    assert_eq!(
+        recorded.terminal,
+        Some(TerminalFailure {
+            reason: "InvalidSpec".into(),
+            generation: Some(4),
+            inputs_digest: Some("in1".into()),
+        })
+    );
+}
+
+fn timing() -> st::Timing {
+    st::Timing {
+        drift_interval: Duration::from_secs(600),
+        max_poll_interval: Duration::from_secs(300),
+        expected_training: Duration::from_secs(600),
+        fixed_poll: None,
+    }
+}
+
+#[test]
+fn when_to_look_again() {
+    let m = crate::crd::ModelStatus::default();
+    let look = |a: &Action| st::look_again(a, &m, &timing(), |_| Duration::from_secs(600), t0());
+    assert_eq!(look(&Action::UpToDate), Some(Duration::from_secs(600)));
+    assert_eq!(look(&Action::AwaitSpecChange), None);
+    assert_eq!(
+        look(&Action::Wait {
+            reason: WaitReason::Processing
+        }),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        look(&Action::Wait {
+            reason: WaitReason::NoData
+        }),
+        Some(Duration::from_secs(600))
+    );
+    let mut fixed = timing();
+    fixed.fixed_poll = Some(Duration::from_secs(10));
+    let train = Action::Train {
+        custom_language_model_id: None,
+    };
+    assert_eq!(
+        st::look_again(&train, &m, &fixed, |_| Duration::ZERO, t0()),
+        Some(Duration::from_secs(10))
+    );
+}

@@ -1,0 +1,237 @@
+//! One trait over the three model kinds: typed access to the spec fields the operator reads and to
+//! the recorded status, and the typed status built from a decision. No JSON round trips.
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::crd::acoustic_model::CustomAcousticModelStatus;
+use crate::crd::language_model::CustomLanguageModelStatus;
+use crate::crd::voice_model::CustomVoiceModelStatus;
+use crate::crd::{
+    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, DeletionPolicy, ModelStatus,
+    ResourceStatus,
+};
+use crate::decision::ModelKind;
+use crate::decision::status::{Previous, ResourceClass, StatusUpdate, TrackedResource};
+
+/// A custom model resource of any kind.
+pub trait ModelResource:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The kind, for the decision.
+    const KIND: ModelKind;
+    /// The kind's typed status.
+    type Status: Serialize + Clone + PartialEq + Default + Send + Sync;
+
+    /// The kind's status, if any.
+    fn status(&self) -> Option<&Self::Status>;
+    /// The status fields shared by every kind.
+    fn model_status(&self) -> Option<&ModelStatus>;
+    /// `spec.serviceRef.name`.
+    fn service_name(&self) -> &str;
+    /// `spec.suspend`.
+    fn suspended(&self) -> bool;
+    /// `spec.deletionPolicy`.
+    fn deletion_policy(&self) -> DeletionPolicy;
+    /// `spec.customizationId`: a model to adopt.
+    fn adopt_id(&self) -> Option<&str>;
+    /// `spec.baseModelName` (STT kinds; voice models have a language instead).
+    fn base_model_name(&self) -> Option<&str>;
+    /// `spec.modelName`.
+    fn model_name(&self) -> Option<&str>;
+    /// `spec.description`.
+    fn description(&self) -> Option<&str>;
+    /// The per-resource statuses recorded (corpora and grammars, or audio), with their class.
+    fn recorded_resources(&self) -> Vec<TrackedResource>;
+    /// The recorded count of custom words on the service.
+    fn recorded_word_count(&self) -> Option<i64>;
+    /// The typed status for a decision's update.
+    fn status_from(&self, update: &StatusUpdate) -> Self::Status;
+
+    /// What the decision needs of the recorded status.
+    fn previous(&self) -> Previous {
+        Previous {
+            model: self.model_status().cloned().unwrap_or_default(),
+            resources: self.recorded_resources(),
+            word_count: self.recorded_word_count(),
+        }
+    }
+}
+
+fn tracked(class: ResourceClass, list: &[ResourceStatus]) -> impl Iterator<Item = TrackedResource> {
+    list.iter().map(move |status| TrackedResource {
+        class,
+        status: status.clone(),
+    })
+}
+
+fn of_class(update: &StatusUpdate, class: ResourceClass) -> Vec<ResourceStatus> {
+    update
+        .resources
+        .iter()
+        .filter(|r| r.class == class)
+        .map(|r| r.status.clone())
+        .collect()
+}
+
+impl ModelResource for CustomLanguageModel {
+    const KIND: ModelKind = ModelKind::Language;
+    type Status = CustomLanguageModelStatus;
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn model_status(&self) -> Option<&ModelStatus> {
+        self.status.as_ref().map(|s| &s.model)
+    }
+    fn service_name(&self) -> &str {
+        &self.spec.service_ref.name
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn adopt_id(&self) -> Option<&str> {
+        self.spec.customization_id.as_deref()
+    }
+    fn base_model_name(&self) -> Option<&str> {
+        Some(&self.spec.base_model_name)
+    }
+    fn model_name(&self) -> Option<&str> {
+        self.spec.model_name.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.spec.description.as_deref()
+    }
+    fn recorded_resources(&self) -> Vec<TrackedResource> {
+        let Some(s) = &self.status else {
+            return Vec::new();
+        };
+        tracked(ResourceClass::Corpus, &s.corpora)
+            .chain(tracked(ResourceClass::Grammar, &s.grammars))
+            .collect()
+    }
+    fn recorded_word_count(&self) -> Option<i64> {
+        self.status.as_ref().and_then(|s| s.word_count)
+    }
+    fn status_from(&self, update: &StatusUpdate) -> Self::Status {
+        let old = self.status.clone().unwrap_or_default();
+        CustomLanguageModelStatus {
+            model: update.model.clone(),
+            corpora: of_class(update, ResourceClass::Corpus),
+            grammars: of_class(update, ResourceClass::Grammar),
+            word_count: update.word_count,
+            ..old
+        }
+    }
+}
+
+impl ModelResource for CustomAcousticModel {
+    const KIND: ModelKind = ModelKind::Acoustic;
+    type Status = CustomAcousticModelStatus;
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn model_status(&self) -> Option<&ModelStatus> {
+        self.status.as_ref().map(|s| &s.model)
+    }
+    fn service_name(&self) -> &str {
+        &self.spec.service_ref.name
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn adopt_id(&self) -> Option<&str> {
+        self.spec.customization_id.as_deref()
+    }
+    fn base_model_name(&self) -> Option<&str> {
+        Some(&self.spec.base_model_name)
+    }
+    fn model_name(&self) -> Option<&str> {
+        self.spec.model_name.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.spec.description.as_deref()
+    }
+    fn recorded_resources(&self) -> Vec<TrackedResource> {
+        self.status
+            .as_ref()
+            .map(|s| tracked(ResourceClass::Audio, &s.audio).collect())
+            .unwrap_or_default()
+    }
+    fn recorded_word_count(&self) -> Option<i64> {
+        None
+    }
+    fn status_from(&self, update: &StatusUpdate) -> Self::Status {
+        let old = self.status.clone().unwrap_or_default();
+        let audio = of_class(update, ResourceClass::Audio);
+        let secs: i64 = audio
+            .iter()
+            .filter(|r| r.service_status.as_deref() == Some("ok"))
+            .filter_map(|r| r.duration_seconds)
+            .sum();
+        CustomAcousticModelStatus {
+            model: update.model.clone(),
+            audio,
+            total_minutes_of_audio: Some((secs as f64 / 60.0 * 100.0).round() / 100.0),
+            ..old
+        }
+    }
+}
+
+impl ModelResource for CustomVoiceModel {
+    const KIND: ModelKind = ModelKind::Voice;
+    type Status = CustomVoiceModelStatus;
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn model_status(&self) -> Option<&ModelStatus> {
+        self.status.as_ref().map(|s| &s.model)
+    }
+    fn service_name(&self) -> &str {
+        &self.spec.service_ref.name
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn adopt_id(&self) -> Option<&str> {
+        self.spec.customization_id.as_deref()
+    }
+    fn base_model_name(&self) -> Option<&str> {
+        None
+    }
+    fn model_name(&self) -> Option<&str> {
+        self.spec.model_name.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.spec.description.as_deref()
+    }
+    fn recorded_resources(&self) -> Vec<TrackedResource> {
+        Vec::new()
+    }
+    fn recorded_word_count(&self) -> Option<i64> {
+        self.status.as_ref().and_then(|s| s.word_count)
+    }
+    fn status_from(&self, update: &StatusUpdate) -> Self::Status {
+        CustomVoiceModelStatus {
+            model: update.model.clone(),
+            word_count: update.word_count,
+        }
+    }
+}

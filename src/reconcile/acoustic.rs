@@ -1,0 +1,289 @@
+//! Custom acoustic models: audio resources, trained with an optional language model (IBM STT
+//! customization API).
+
+use std::collections::BTreeMap;
+
+use kube::{Api, ResourceExt};
+
+use super::context::{Context, ServiceHandle};
+use super::error::Error;
+use super::models::{
+    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, listing_age, marked,
+    model_name,
+};
+use crate::crd::acoustic_model::CustomAcousticModel;
+use crate::crd::language_model::CustomLanguageModel;
+use crate::crd::{
+    ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+};
+use crate::decision::status::{self, Observation, Outcome, READY, ResourceClass, TrackedResource};
+use crate::decision::{
+    Action, Dependency, Desired, Observed, ResourceState, ServiceStatus, digest,
+};
+use crate::model::ModelResource;
+use crate::watson::stt_types::{
+    AudioFormat, CreateAcousticModel, TrainAcousticModel, UpgradeAcousticModel,
+};
+
+/// The IBM audio format of a resource from its content types.
+fn audio_format(am: &CustomAcousticModel, name: &str) -> AudioFormat {
+    let spec = am.spec.audio.iter().find(|a| a.name == name);
+    match spec.map(|a| (a.content_type.as_str(), a.contained_content_type.clone())) {
+        Some(("application/zip", c)) => AudioFormat::Zip {
+            contained_content_type: c,
+        },
+        Some(("application/gzip", c)) => AudioFormat::Gzip {
+            contained_content_type: c,
+        },
+        Some((t, _)) => AudioFormat::Audio {
+            content_type: t.to_string(),
+        },
+        None => AudioFormat::wav(),
+    }
+}
+
+/// Upgrades; when the service answers that nothing changed since training, repeats with force.
+async fn upgrade(
+    stt: &crate::watson::SttClient,
+    id: &str,
+    custom_language_model_id: &Option<String>,
+) -> Result<(), Error> {
+    let params = UpgradeAcousticModel {
+        custom_language_model_id: custom_language_model_id.clone(),
+        force: None,
+    };
+    match stt.upgrade_acoustic_model(id, &params).await {
+        Ok(()) => Ok(()),
+        // The documented path: nothing changed since training → repeat with force.
+        Err(e) if e.is_no_input_modified() && custom_language_model_id.is_some() => {
+            let forced = UpgradeAcousticModel {
+                force: Some(true),
+                ..params
+            };
+            Ok(stt.upgrade_acoustic_model(id, &forced).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl KindOps for CustomAcousticModel {
+    async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
+        let ns = self.namespace().unwrap_or_default();
+        let resolver = ctx.resolver(&ns);
+        let mut resources = BTreeMap::new();
+        let mut contents = BTreeMap::new();
+        for a in &self.spec.audio {
+            let bytes = if let Some(u) = &a.source.url {
+                resolver.url(u).await?
+            } else if let Some(r) = &a.source.config_map_key_ref {
+                resolver.config_map_key(r).await?
+            } else if let Some(r) = &a.source.secret_key_ref {
+                resolver.secret_key(r).await?
+            } else {
+                Vec::new()
+            };
+            let d = digest::audio(&a.content_type, a.contained_content_type.as_deref(), &bytes);
+            resources.insert(a.name.clone(), d);
+            contents.insert(a.name.clone(), bytes);
+        }
+        let training = &self.spec.training;
+        let language_model = self
+            .spec
+            .language_model_ref
+            .as_ref()
+            .map(|r| r.name.as_str());
+        let annotations = self.annotations();
+        Ok((
+            Desired {
+                inputs_digest: digest::acoustic(&resources, training.strict, language_model),
+                resources,
+                words: BTreeMap::new(),
+                target_version: self.spec.base_model_version.clone(),
+                upgrade_automatic: self.spec.upgrade_policy == UpgradePolicy::Automatic,
+                train_on_change: training.policy == TrainingPolicy::OnChange,
+                train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
+                upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
+                strict: training.strict.unwrap_or(true),
+            },
+            contents,
+        ))
+    }
+
+    async fn dependency(&self, ctx: &Context) -> Result<Dependency, Error> {
+        let Some(r) = &self.spec.language_model_ref else {
+            return Ok(Dependency::None);
+        };
+        let api: Api<CustomLanguageModel> =
+            Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default());
+        let Some(lm) = api.get_opt(&r.name).await? else {
+            return Ok(Dependency::Missing);
+        };
+        if lm.spec.base_model_name != self.spec.base_model_name {
+            return Err(Error::InvalidSpec(format!(
+                "spec.languageModelRef {} is on base model {}, this model on {}: both must use the same base model",
+                r.name, lm.spec.base_model_name, self.spec.base_model_name
+            )));
+        }
+        let st = lm.status.as_ref().map(|s| &s.model);
+        let ready = st.is_some_and(|s| {
+            status::condition(&s.conditions, READY).is_some_and(|c| c.status == "True")
+        });
+        match (ready, st.and_then(|s| s.customization_id.clone())) {
+            (true, Some(id)) => Ok(Dependency::Available {
+                customization_id: id,
+                version: st.and_then(|s| s.base_model_version.clone()),
+            }),
+            _ => Ok(Dependency::NotReady {
+                reason: format!(
+                    "waiting for CustomLanguageModel {} to be Ready (now {})",
+                    r.name,
+                    st.and_then(|s| s.phase)
+                        .map(|p| p.as_str())
+                        .unwrap_or("unknown")
+                ),
+            }),
+        }
+    }
+
+    async fn observe(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
+        steady: bool,
+        _desired: &Desired,
+        ctx: &Context,
+    ) -> Result<Option<ObservedFull>, Error> {
+        let list = svc.acoustic_models(listing_age(steady, ctx)).await?;
+        let Some(m) = list.iter().find(|m| m.customization_id == id) else {
+            return Ok(None);
+        };
+        let status = m.status.as_ref().map(|s| ServiceStatus::parse(s.as_str()));
+        let recorded = self.recorded_resources();
+        let mut observed = Observed {
+            status: status.clone(),
+            versions: m.versions.clone(),
+            ..Default::default()
+        };
+        let mut seen = Observation {
+            service_status: m.status.as_ref().map(|s| s.as_str().to_string()),
+            versions: m.versions.clone(),
+            ..Default::default()
+        };
+        if steady && status == Some(ServiceStatus::Available) {
+            for r in recorded {
+                observed
+                    .resources
+                    .insert(r.status.name.clone(), ResourceState::Valid);
+                seen.resources.push(r);
+            }
+        } else {
+            for a in svc.stt()?.list_audio(id).await?.audio {
+                let state = match a.status.as_ref().map(|s| s.as_str()) {
+                    Some("being_processed") => ResourceState::Processing,
+                    Some("invalid") => ResourceState::Invalid("invalid audio".into()),
+                    _ => ResourceState::Valid,
+                };
+                observed.resources.insert(a.name.clone(), state);
+                let digest = recorded
+                    .iter()
+                    .find(|r| r.status.name == a.name)
+                    .and_then(|r| r.status.digest.clone());
+                seen.resources.push(TrackedResource {
+                    class: ResourceClass::Audio,
+                    status: ResourceStatus {
+                        service_status: a.status.as_ref().map(|s| s.as_str().to_string()),
+                        name: a.name,
+                        digest,
+                        duration_seconds: a.duration.map(|d| d as i64),
+                        ..Default::default()
+                    },
+                });
+            }
+        }
+        Ok(Some(ObservedFull {
+            observed,
+            seen,
+            base_model: m.base_model_name.clone(),
+            newest_version: list
+                .iter()
+                .filter(|x| x.base_model_name == m.base_model_name)
+                .filter_map(|x| x.versions.last())
+                .max()
+                .cloned(),
+        }))
+    }
+
+    async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
+        let list = svc.acoustic_models(IN_FLIGHT_AGE).await?;
+        Ok(marked(
+            &self.uid().unwrap_or_default(),
+            list.iter()
+                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
+        ))
+    }
+
+    async fn execute(
+        &self,
+        svc: &ServiceHandle,
+        id: Option<&str>,
+        action: &Action,
+        g: &Gathered,
+    ) -> Result<Outcome, Error> {
+        let stt = svc.stt()?;
+        let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
+        match action {
+            Action::Create | Action::Recreate => {
+                let req = CreateAcousticModel {
+                    name: model_name(self),
+                    base_model_name: self.spec.base_model_name.clone(),
+                    description: Some(description(
+                        self.spec.description.as_deref(),
+                        &self.uid().unwrap_or_default(),
+                    )),
+                };
+                let created = stt.create_acoustic_model(&req).await?;
+                return Ok(Outcome {
+                    created_id: Some(created.customization_id),
+                    ..Default::default()
+                });
+            }
+            Action::DeleteModel => gone_is_fine(stt.delete_acoustic_model(id_or()?).await)?,
+            Action::DeleteResource { name } => stt.delete_audio(id_or()?, name).await?,
+            Action::AddResource { name, overwrite } => {
+                let bytes = g.contents.get(name).cloned().unwrap_or_default();
+                let format = audio_format(self, name);
+                stt.add_audio(id_or()?, name, &format, bytes, *overwrite)
+                    .await?;
+            }
+            Action::Train {
+                custom_language_model_id,
+            } => {
+                let params = TrainAcousticModel {
+                    custom_language_model_id: custom_language_model_id.clone(),
+                    strict: self.spec.training.strict,
+                };
+                let resp = stt.train_acoustic_model(id_or()?, &params).await?;
+                return Ok(Outcome {
+                    warnings: resp
+                        .warnings
+                        .iter()
+                        .filter_map(|w| w.message.clone())
+                        .collect(),
+                    ..Default::default()
+                });
+            }
+            Action::Upgrade {
+                custom_language_model_id,
+            } => upgrade(stt, id_or()?, custom_language_model_id).await?,
+            _ => {}
+        }
+        Ok(Outcome::default())
+    }
+
+    fn audio_seconds(&self) -> i64 {
+        self.status
+            .as_ref()
+            .map(|s| s.audio.iter().filter_map(|a| a.duration_seconds).sum())
+            .unwrap_or(0)
+    }
+}

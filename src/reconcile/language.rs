@@ -1,0 +1,378 @@
+//! Custom language models: corpora, grammars and custom words (IBM STT customization API).
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+
+use super::context::{Context, ServiceHandle};
+use super::error::Error;
+use super::inputs::parse_word_list;
+use super::models::{
+    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, listing_age, marked,
+    model_name,
+};
+use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
+use crate::crd::{TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy};
+use crate::decision::status::{Observation, Outcome, ResourceClass, TrackedResource};
+use crate::decision::{
+    Action, Dependency, Desired, Observed, ResourceState, ServiceStatus, WordDef, digest,
+};
+use crate::model::ModelResource;
+use crate::watson::stt_types::{
+    CreateLanguageModel, GrammarFormat, ListWords, TrainLanguageModel, WordDefinition, WordType,
+};
+
+fn word_def(w: &CustomWord) -> WordDef {
+    WordDef {
+        sounds_like: w.sounds_like.clone(),
+        display_as: w.display_as.clone(),
+        mapping_only: w.mapping_only,
+        translation: None,
+        part_of_speech: None,
+    }
+}
+
+/// True when the service's word matches what the user asked for (the service may fill in a
+/// display form or a generated pronunciation the user left out).
+fn word_matches(
+    want: &WordDef,
+    word: &str,
+    sounds_like: &[String],
+    display_as: Option<&str>,
+    mapping_only: Option<bool>,
+) -> bool {
+    let sl_ok = want.sounds_like.is_empty() || want.sounds_like == sounds_like;
+    let da_ok = match &want.display_as {
+        None => display_as.is_none_or(|d| d.is_empty() || d == word),
+        Some(d) => display_as == Some(d.as_str()),
+    };
+    let mo_ok = want.mapping_only.unwrap_or(false) == mapping_only.unwrap_or(false);
+    sl_ok && da_ok && mo_ok
+}
+
+/// The service's analysis status of a corpus or grammar.
+fn text_state(status: Option<&str>, error: Option<&String>) -> ResourceState {
+    match status {
+        Some("being_processed") => ResourceState::Processing,
+        Some("undetermined") => ResourceState::Invalid(error.cloned().unwrap_or_default()),
+        _ => ResourceState::Valid,
+    }
+}
+
+/// Lists corpora, grammars (when any may exist) and user words (when any may exist).
+async fn list_data(
+    lm: &CustomLanguageModel,
+    svc: &ServiceHandle,
+    id: &str,
+    desired: &Desired,
+    observed: &mut Observed,
+    seen: &mut Observation,
+) -> Result<(), Error> {
+    let stt = svc.stt()?;
+    let recorded = lm.recorded_resources();
+    let digest_of = |name: &str| {
+        recorded
+            .iter()
+            .find(|r| r.status.name == name)
+            .and_then(|r| r.status.digest.clone())
+    };
+    for c in stt.list_corpora(id).await?.corpora {
+        let status = c.status.as_ref().map(|s| s.as_str().to_string());
+        observed.resources.insert(
+            c.name.clone(),
+            text_state(status.as_deref(), c.error.as_ref()),
+        );
+        seen.resources.push(TrackedResource {
+            class: ResourceClass::Corpus,
+            status: crate::crd::ResourceStatus {
+                digest: digest_of(&c.name),
+                name: c.name,
+                service_status: status,
+                total_words: c.total_words.map(|v| v as i64),
+                out_of_vocabulary_words: c.out_of_vocabulary_words.map(|v| v as i64),
+                duration_seconds: None,
+                error: c.error,
+            },
+        });
+    }
+    // Skipped only when neither the spec nor the last listing has a grammar.
+    let had_grammars = recorded.iter().any(|r| r.class == ResourceClass::Grammar);
+    if !lm.spec.grammars.is_empty() || had_grammars {
+        for gr in stt.list_grammars(id).await?.grammars {
+            let status = gr.status.as_ref().map(|s| s.as_str().to_string());
+            observed.resources.insert(
+                gr.name.clone(),
+                text_state(status.as_deref(), gr.error.as_ref()),
+            );
+            observed.grammars.insert(gr.name.clone());
+            seen.resources.push(TrackedResource {
+                class: ResourceClass::Grammar,
+                status: crate::crd::ResourceStatus {
+                    digest: digest_of(&gr.name),
+                    name: gr.name,
+                    service_status: status,
+                    out_of_vocabulary_words: gr.out_of_vocabulary_words.map(|v| v as i64),
+                    error: gr.error,
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    // Skipped only when no word is wanted and the last listing found none.
+    if desired.words.is_empty() && lm.recorded_word_count() == Some(0) {
+        return Ok(());
+    }
+    let query = ListWords {
+        word_type: Some(WordType::User),
+        sort: None,
+    };
+    let words = stt.list_words(id, query).await?.words;
+    let user_words: Vec<_> = words
+        .iter()
+        .filter(|w| w.source.iter().any(|s| s == "user"))
+        .collect();
+    seen.word_count = Some(user_words.len() as i64);
+    for w in user_words {
+        let def = match desired.words.get(&w.word) {
+            Some(want)
+                if word_matches(
+                    want,
+                    &w.word,
+                    &w.sounds_like,
+                    w.display_as.as_deref(),
+                    w.mapping_only,
+                ) =>
+            {
+                want.clone()
+            }
+            _ => WordDef {
+                sounds_like: w.sounds_like.clone(),
+                display_as: w.display_as.clone(),
+                mapping_only: w.mapping_only,
+                translation: None,
+                part_of_speech: None,
+            },
+        };
+        observed.words.insert(w.word.clone(), def);
+    }
+    Ok(())
+}
+
+impl KindOps for CustomLanguageModel {
+    async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
+        let ns = self.namespace().unwrap_or_default();
+        let resolver = ctx.resolver(&ns);
+        let mut resources = BTreeMap::new();
+        let mut contents = BTreeMap::new();
+        for c in &self.spec.corpora {
+            let bytes = resolver.source(&c.source).await?;
+            resources.insert(c.name.clone(), digest::corpus(&bytes));
+            contents.insert(c.name.clone(), bytes);
+        }
+        for gr in &self.spec.grammars {
+            let bytes = resolver.source(&gr.source).await?;
+            resources.insert(gr.name.clone(), digest::grammar(gr.content_type, &bytes));
+            contents.insert(gr.name.clone(), bytes);
+        }
+        let mut words: BTreeMap<String, WordDef> = BTreeMap::new();
+        if let Some(from) = &self.spec.words_from {
+            let r = &from.config_map_key_ref;
+            let bytes = resolver.config_map_key(r).await?;
+            let list: Vec<CustomWord> =
+                parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
+            for w in &list {
+                words.insert(w.word.clone(), word_def(w));
+            }
+        }
+        for w in &self.spec.words {
+            words.insert(w.word.clone(), word_def(w));
+        }
+        let t = &self.spec.training;
+        let annotations = self.annotations();
+        Ok((
+            Desired {
+                inputs_digest: digest::language(&resources, &words, t),
+                resources,
+                words,
+                target_version: self.spec.base_model_version.clone(),
+                upgrade_automatic: self.spec.upgrade_policy == UpgradePolicy::Automatic,
+                train_on_change: t.policy == TrainingPolicy::OnChange,
+                train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
+                upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
+                strict: t.strict.unwrap_or(true),
+            },
+            contents,
+        ))
+    }
+
+    async fn dependency(&self, _ctx: &Context) -> Result<Dependency, Error> {
+        Ok(Dependency::None)
+    }
+
+    async fn observe(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
+        steady: bool,
+        desired: &Desired,
+        ctx: &Context,
+    ) -> Result<Option<ObservedFull>, Error> {
+        let list = svc.language_models(listing_age(steady, ctx)).await?;
+        let Some(m) = list.iter().find(|m| m.customization_id == id) else {
+            return Ok(None);
+        };
+        let status = m.status.as_ref().map(|s| ServiceStatus::parse(s.as_str()));
+        let mut observed = Observed {
+            status: status.clone(),
+            versions: m.versions.clone(),
+            ..Default::default()
+        };
+        let mut seen = Observation {
+            service_status: m.status.as_ref().map(|s| s.as_str().to_string()),
+            versions: m.versions.clone(),
+            ..Default::default()
+        };
+        if steady && status == Some(ServiceStatus::Available) {
+            // Trust the record: Available, and nothing changed since the last full comparison.
+            for r in self.recorded_resources() {
+                observed
+                    .resources
+                    .insert(r.status.name.clone(), ResourceState::Valid);
+                if r.class == ResourceClass::Grammar {
+                    observed.grammars.insert(r.status.name.clone());
+                }
+                seen.resources.push(r);
+            }
+            observed.words = desired.words.clone();
+        } else {
+            list_data(self, svc, id, desired, &mut observed, &mut seen).await?;
+        }
+        Ok(Some(ObservedFull {
+            observed,
+            seen,
+            base_model: m.base_model_name.clone(),
+            newest_version: list
+                .iter()
+                .filter(|x| x.base_model_name == m.base_model_name)
+                .filter_map(|x| x.versions.last())
+                .max()
+                .cloned(),
+        }))
+    }
+
+    async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
+        let list = svc.language_models(IN_FLIGHT_AGE).await?;
+        Ok(marked(
+            &self.uid().unwrap_or_default(),
+            list.iter()
+                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
+        ))
+    }
+
+    async fn execute(
+        &self,
+        svc: &ServiceHandle,
+        id: Option<&str>,
+        action: &Action,
+        g: &Gathered,
+    ) -> Result<Outcome, Error> {
+        let stt = svc.stt()?;
+        let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
+        match action {
+            Action::Create | Action::Recreate => {
+                let req = CreateLanguageModel {
+                    name: model_name(self),
+                    base_model_name: self.spec.base_model_name.clone(),
+                    dialect: self.spec.dialect.clone(),
+                    description: Some(description(
+                        self.spec.description.as_deref(),
+                        &self.uid().unwrap_or_default(),
+                    )),
+                };
+                let created = stt.create_language_model(&req).await?;
+                return Ok(Outcome {
+                    created_id: Some(created.customization_id),
+                    ..Default::default()
+                });
+            }
+            Action::DeleteModel => gone_is_fine(stt.delete_language_model(id_or()?).await)?,
+            Action::DeleteResource { name } => {
+                let is_grammar = g
+                    .facts
+                    .observed
+                    .as_ref()
+                    .is_some_and(|o| o.grammars.contains(name));
+                if is_grammar {
+                    stt.delete_grammar(id_or()?, name).await?;
+                } else {
+                    match stt.delete_corpus(id_or()?, name).await {
+                        Ok(()) => {}
+                        // Not a corpus: it must be a grammar.
+                        Err(crate::watson::Error::InvalidRequest(_)) => {
+                            stt.delete_grammar(id_or()?, name).await?
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Action::AddResource { name, overwrite } => {
+                let bytes = g.contents.get(name).cloned().unwrap_or_default();
+                if let Some(gr) = self.spec.grammars.iter().find(|gr| &gr.name == name) {
+                    let format = match gr.content_type {
+                        GrammarType::Abnf => GrammarFormat::Abnf,
+                        GrammarType::Xml => GrammarFormat::Xml,
+                    };
+                    stt.add_grammar(id_or()?, name, format, bytes, *overwrite)
+                        .await?;
+                } else {
+                    stt.add_corpus(id_or()?, name, bytes, *overwrite).await?;
+                }
+            }
+            Action::AddWords { words } => {
+                let list: Vec<crate::watson::stt_types::CustomWord> = words
+                    .iter()
+                    .filter_map(|w| g.facts.desired.words.get(w).map(|d| (w, d)))
+                    .map(|(w, d)| crate::watson::stt_types::CustomWord {
+                        word: w.clone(),
+                        definition: WordDefinition {
+                            sounds_like: (!d.sounds_like.is_empty()).then(|| d.sounds_like.clone()),
+                            display_as: d.display_as.clone(),
+                            mapping_only: d.mapping_only,
+                        },
+                    })
+                    .collect();
+                stt.add_words(id_or()?, &list).await?;
+            }
+            Action::DeleteWord { word } => stt.delete_word(id_or()?, word).await?,
+            Action::Train { .. } => {
+                let t = &self.spec.training;
+                let (desired, recorded) = (&g.facts.desired, &g.facts.recorded);
+                let force = desired.train_token.is_some()
+                    && desired.train_token != recorded.train_token
+                    && recorded.trained_inputs_digest.as_deref()
+                        == Some(desired.inputs_digest.as_str());
+                let params = TrainLanguageModel {
+                    word_type_to_add: t.word_type_to_add.map(|w| match w {
+                        WordTypeToAdd::All => crate::watson::stt_types::WordTypeToAdd::All,
+                        WordTypeToAdd::User => crate::watson::stt_types::WordTypeToAdd::User,
+                    }),
+                    customization_weight: t.customization_weight,
+                    strict: t.strict,
+                    force: force.then_some(true),
+                };
+                let resp = stt.train_language_model(id_or()?, &params).await?;
+                return Ok(Outcome {
+                    warnings: resp
+                        .warnings
+                        .iter()
+                        .filter_map(|w| w.message.clone())
+                        .collect(),
+                    ..Default::default()
+                });
+            }
+            Action::Upgrade { .. } => stt.upgrade_language_model(id_or()?).await?,
+            _ => {}
+        }
+        Ok(Outcome::default())
+    }
+}

@@ -1,0 +1,284 @@
+//! Regression tests of issue 10, end to end on the real API server with the simulator: the
+//! decision owns every choice, so a suspended model that is deleted makes no call, and data
+//! removed from the spec is removed from the service whatever else changed in the same apply
+//! (words, grammars, a name that moved from corpus to grammar), and an empty model is not trained.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use support::operator::{self, HasModelStatus, condition, is_ready, wait_for};
+use support::{TestNamespace, control_plane};
+use watson_speech_operator::crd::{CustomLanguageModel, FINALIZER, Phase};
+use watson_speech_operator::simulator::admin::AdminClient;
+use watson_speech_operator::simulator::api::RequestRecord;
+use watson_speech_operator::watson::stt_types::{ListWords, WordType};
+use watson_speech_operator::watson::{Auth, ClientConfig, SttClient};
+
+const OPTIONS: operator::Options = operator::Options {
+    time_scale: 0.01,
+    drift_seconds: 3,
+    model_quota: 1024,
+};
+
+const ABNF: &str =
+    "#ABNF 1.0 ISO-8859-1;\nlanguage en-US;\nmode voice;\nroot $yesno;\n$yesno = yes | no ;\n";
+
+async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, SttClient)> {
+    let cp = control_plane()?;
+    let base = operator::start(cp, OPTIONS);
+    let (ns, admin) = operator::namespace(cp, base, prefix).await;
+    let url = url::Url::parse(&format!("{base}/speech-to-text")).expect("url");
+    let auth = Auth::Iam {
+        api_key: operator::API_KEY.to_string().into(),
+        url: url::Url::parse(base).expect("iam"),
+    };
+    let stt = SttClient::new(ClientConfig::new(url, auth)).expect("client");
+    Some((ns, admin, stt))
+}
+
+fn lm(name: &str, spec: serde_json::Value) -> CustomLanguageModel {
+    let mut full = json!({"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel"});
+    if let (Some(f), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        f.extend(extra.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+        "metadata": {"name": name}, "spec": full
+    }))
+    .expect("lm")
+}
+
+async fn apply(api: &Api<CustomLanguageModel>, m: &CustomLanguageModel) {
+    api.patch(
+        &m.name_any(),
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(m),
+    )
+    .await
+    .expect("apply");
+}
+
+async fn available(api: &Api<CustomLanguageModel>, name: &str) -> CustomLanguageModel {
+    wait_for(api, name, "Available on its current spec", 90, |m| {
+        is_ready(m)
+            && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
+            && m.model().and_then(|s| s.phase) == Some(Phase::Available)
+    })
+    .await
+}
+
+fn id_of(m: &CustomLanguageModel) -> String {
+    m.model()
+        .and_then(|s| s.customization_id.clone())
+        .expect("customization id")
+}
+
+/// The model's requests in the simulator's log, as `operation status`, in order.
+async fn log(admin: &AdminClient, id: &str) -> Vec<RequestRecord> {
+    admin
+        .requests(0)
+        .await
+        .expect("request log")
+        .requests
+        .into_iter()
+        .filter(|r| r.customization_id.as_deref() == Some(id))
+        .collect()
+}
+
+fn count(log: &[RequestRecord], op: &str) -> usize {
+    log.iter()
+        .filter(|r| r.operation.as_deref() == Some(op) && r.status < 300)
+        .count()
+}
+
+async fn user_words(stt: &SttClient, id: &str) -> Vec<String> {
+    let query = ListWords {
+        word_type: Some(WordType::User),
+        sort: None,
+    };
+    let words = stt.list_words(id, query).await.expect("words").words;
+    words
+        .into_iter()
+        .filter(|w| w.source.iter().any(|s| s == "user"))
+        .map(|w| w.word)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_suspended_model_that_is_deleted_makes_no_call_until_resumed() {
+    let Some((ns, admin, _stt)) = setup("suspend-delete").await else {
+        return;
+    };
+    let api = ns.api::<CustomLanguageModel>();
+    let spec =
+        json!({"corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}]});
+    apply(&api, &lm("held", spec.clone())).await;
+    let id = id_of(&available(&api, "held").await);
+
+    let mut suspended = spec.clone();
+    suspended["suspend"] = json!(true);
+    apply(&api, &lm("held", suspended)).await;
+    wait_for(&api, "held", "Suspended", 30, |m| {
+        m.model().and_then(|s| s.phase) == Some(Phase::Suspended)
+    })
+    .await;
+    api.delete("held", &DeleteParams::default())
+        .await
+        .expect("delete");
+    // Two drift intervals: the operator had every chance to act.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let held = api
+        .get("held")
+        .await
+        .expect("still there: the finalizer stays");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert!(held.finalizers().iter().any(|f| f == FINALIZER));
+    assert_eq!(held.model().and_then(|s| s.phase), Some(Phase::Suspended));
+    let message = held
+        .model()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains("the deletion waits"), "{message}");
+    let calls = log(&admin, &id).await;
+    assert_eq!(count(&calls, "delete_language_model"), 0, "{calls:?}");
+    let models = admin.models().await.expect("models");
+    assert!(
+        models.iter().any(|m| m.customization_id == id),
+        "the IBM model is kept"
+    );
+
+    // Resumed: the deletion goes ahead.
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": false}})),
+    )
+    .await
+    .expect("resume");
+    support::eventually("the resource is gone", Duration::from_secs(60), || async {
+        api.get_opt("held")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let calls = log(&admin, &id).await;
+    assert_eq!(count(&calls, "delete_language_model"), 1, "{calls:?}");
+    let models = admin.models().await.expect("models");
+    assert!(!models.iter().any(|m| m.customization_id == id));
+}
+
+#[tokio::test]
+async fn removing_every_piece_of_data_in_one_apply_leaves_nothing_and_trains_nothing() {
+    let Some((ns, admin, stt)) = setup("remove-all").await else {
+        return;
+    };
+    let api = ns.api::<CustomLanguageModel>();
+    let spec = json!({
+        "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}],
+        "words": [{"word": "tomato", "soundsLike": ["tomahto"]}]
+    });
+    apply(&api, &lm("empty", spec)).await;
+    let id = id_of(&available(&api, "empty").await);
+    assert_eq!(user_words(&stt, &id).await, vec!["tomato".to_string()]);
+    let trained_before = count(&log(&admin, &id).await, "train_language_model");
+
+    apply(&api, &lm("empty", json!({}))).await;
+    let m = wait_for(&api, "empty", "WaitingForData", 60, |m| {
+        m.model().and_then(|s| s.phase) == Some(Phase::WaitingForData)
+            && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
+    })
+    .await;
+    assert_eq!(
+        condition(&m, "Ready"),
+        Some(("False".into(), "NoData".into()))
+    );
+    assert_eq!(condition(&m, "Trained").map(|c| c.0), Some("False".into()));
+    // Nothing left on the service, and no training of an empty model.
+    assert!(user_words(&stt, &id).await.is_empty());
+    assert!(
+        stt.list_corpora(&id)
+            .await
+            .expect("corpora")
+            .corpora
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let calls = log(&admin, &id).await;
+    assert_eq!(count(&calls, "delete_corpus"), 1, "{calls:?}");
+    assert_eq!(count(&calls, "delete_word"), 1, "{calls:?}");
+    assert_eq!(
+        count(&calls, "train_language_model"),
+        trained_before,
+        "{calls:?}"
+    );
+    let m = api.get("empty").await.expect("get");
+    assert_eq!(m.status.as_ref().and_then(|s| s.word_count), Some(0));
+}
+
+#[tokio::test]
+async fn grammars_removed_or_swapped_with_a_corpus_leave_nothing_behind() {
+    let Some((ns, admin, stt)) = setup("swap").await else {
+        return;
+    };
+    let api = ns.api::<CustomLanguageModel>();
+    let text = json!({"text": "yes or no, that is the answer"});
+    let grammar = json!({"name": "g", "contentType": "abnf", "source": {"text": ABNF}});
+    apply(
+        &api,
+        &lm(
+            "swap",
+            json!({
+                "corpora": [{"name": "x", "source": text}],
+                "grammars": [grammar]
+            }),
+        ),
+    )
+    .await;
+    let id = id_of(&available(&api, "swap").await);
+
+    // One apply: the grammar g goes, and x changes from a corpus into a grammar.
+    let grammar_x = json!({"name": "x", "contentType": "abnf", "source": {"text": ABNF}});
+    apply(&api, &lm("swap", json!({"grammars": [grammar_x]}))).await;
+    let m = available(&api, "swap").await;
+    let grammars: Vec<String> = stt
+        .list_grammars(&id)
+        .await
+        .expect("grammars")
+        .grammars
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(grammars, vec!["x".to_string()]);
+    assert!(
+        stt.list_corpora(&id)
+            .await
+            .expect("corpora")
+            .corpora
+            .is_empty()
+    );
+    let st = m.status.as_ref().expect("status");
+    assert!(st.corpora.is_empty(), "{:?}", st.corpora);
+    assert_eq!(st.grammars.len(), 1);
+    let calls = log(&admin, &id).await;
+    let order: Vec<&str> = calls
+        .iter()
+        .filter(|r| r.status < 300)
+        .filter_map(|r| r.operation.as_deref())
+        .filter(|o| o.starts_with("delete_") || o.starts_with("add_"))
+        .collect();
+    let deleted_corpus = order.iter().position(|o| *o == "delete_corpus");
+    let added_last = order.iter().rposition(|o| *o == "add_grammar");
+    assert!(
+        deleted_corpus.is_some() && deleted_corpus < added_last,
+        "the corpus x is deleted before the grammar x is added: {order:?}"
+    );
+    assert_eq!(count(&calls, "delete_grammar"), 1, "{order:?}");
+}
