@@ -83,35 +83,42 @@ fn of_class(update: &StatusUpdate, class: ResourceClass) -> Vec<ResourceStatus> 
         .collect()
 }
 
+/// The accessors whose spec and status fields have the same names in the three kinds.
+macro_rules! common_accessors {
+    () => {
+        fn status(&self) -> Option<&Self::Status> {
+            self.status.as_ref()
+        }
+        fn model_status(&self) -> Option<&ModelStatus> {
+            self.status.as_ref().map(|s| &s.model)
+        }
+        fn service_name(&self) -> &str {
+            &self.spec.service_ref.name
+        }
+        fn suspended(&self) -> bool {
+            self.spec.suspend
+        }
+        fn deletion_policy(&self) -> DeletionPolicy {
+            self.spec.deletion_policy
+        }
+        fn adopt_id(&self) -> Option<&str> {
+            self.spec.customization_id.as_deref()
+        }
+        fn model_name(&self) -> Option<&str> {
+            self.spec.model_name.as_deref()
+        }
+        fn description(&self) -> Option<&str> {
+            self.spec.description.as_deref()
+        }
+    };
+}
+
 impl ModelResource for CustomLanguageModel {
     const KIND: ModelKind = ModelKind::Language;
     type Status = CustomLanguageModelStatus;
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn model_status(&self) -> Option<&ModelStatus> {
-        self.status.as_ref().map(|s| &s.model)
-    }
-    fn service_name(&self) -> &str {
-        &self.spec.service_ref.name
-    }
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
-    fn adopt_id(&self) -> Option<&str> {
-        self.spec.customization_id.as_deref()
-    }
+    common_accessors!();
     fn base_model_name(&self) -> Option<&str> {
         Some(&self.spec.base_model_name)
-    }
-    fn model_name(&self) -> Option<&str> {
-        self.spec.model_name.as_deref()
-    }
-    fn description(&self) -> Option<&str> {
-        self.spec.description.as_deref()
     }
     fn recorded_resources(&self) -> Vec<TrackedResource> {
         let Some(s) = &self.status else {
@@ -139,32 +146,9 @@ impl ModelResource for CustomLanguageModel {
 impl ModelResource for CustomAcousticModel {
     const KIND: ModelKind = ModelKind::Acoustic;
     type Status = CustomAcousticModelStatus;
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn model_status(&self) -> Option<&ModelStatus> {
-        self.status.as_ref().map(|s| &s.model)
-    }
-    fn service_name(&self) -> &str {
-        &self.spec.service_ref.name
-    }
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
-    fn adopt_id(&self) -> Option<&str> {
-        self.spec.customization_id.as_deref()
-    }
+    common_accessors!();
     fn base_model_name(&self) -> Option<&str> {
         Some(&self.spec.base_model_name)
-    }
-    fn model_name(&self) -> Option<&str> {
-        self.spec.model_name.as_deref()
-    }
-    fn description(&self) -> Option<&str> {
-        self.spec.description.as_deref()
     }
     fn recorded_resources(&self) -> Vec<TrackedResource> {
         self.status
@@ -195,32 +179,9 @@ impl ModelResource for CustomAcousticModel {
 impl ModelResource for CustomVoiceModel {
     const KIND: ModelKind = ModelKind::Voice;
     type Status = CustomVoiceModelStatus;
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn model_status(&self) -> Option<&ModelStatus> {
-        self.status.as_ref().map(|s| &s.model)
-    }
-    fn service_name(&self) -> &str {
-        &self.spec.service_ref.name
-    }
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
-    fn adopt_id(&self) -> Option<&str> {
-        self.spec.customization_id.as_deref()
-    }
+    common_accessors!();
     fn base_model_name(&self) -> Option<&str> {
         None
-    }
-    fn model_name(&self) -> Option<&str> {
-        self.spec.model_name.as_deref()
-    }
-    fn description(&self) -> Option<&str> {
-        self.spec.description.as_deref()
     }
     fn recorded_resources(&self) -> Vec<TrackedResource> {
         Vec::new()

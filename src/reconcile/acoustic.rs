@@ -8,18 +8,16 @@ use kube::{Api, ResourceExt};
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::models::{
-    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, listing_age, marked,
-    model_name,
+    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
+    listing_age, marked, model_name, newest_version, trust_record,
 };
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
     ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
-use crate::decision::status::{self, Observation, Outcome, READY, ResourceClass, TrackedResource};
-use crate::decision::{
-    Action, Dependency, Desired, Observed, ResourceState, ServiceStatus, digest,
-};
+use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
+use crate::decision::{Action, Dependency, Desired, ResourceState, ServiceStatus, digest};
 use crate::model::ModelResource;
 use crate::watson::stt_types::{
     AudioFormat, CreateAcousticModel, TrainAcousticModel, UpgradeAcousticModel,
@@ -157,25 +155,11 @@ impl KindOps for CustomAcousticModel {
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
-        let status = m.status.as_ref().map(|s| ServiceStatus::parse(s.as_str()));
+        let (mut observed, mut seen) =
+            from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
         let recorded = self.recorded_resources();
-        let mut observed = Observed {
-            status: status.clone(),
-            versions: m.versions.clone(),
-            ..Default::default()
-        };
-        let mut seen = Observation {
-            service_status: m.status.as_ref().map(|s| s.as_str().to_string()),
-            versions: m.versions.clone(),
-            ..Default::default()
-        };
-        if steady && status == Some(ServiceStatus::Available) {
-            for r in recorded {
-                observed
-                    .resources
-                    .insert(r.status.name.clone(), ResourceState::Valid);
-                seen.resources.push(r);
-            }
+        if steady && observed.status == Some(ServiceStatus::Available) {
+            trust_record(recorded, &mut observed, &mut seen);
         } else {
             for a in svc.stt()?.list_audio(id).await?.audio {
                 let state = match a.status.as_ref().map(|s| s.as_str()) {
@@ -204,12 +188,11 @@ impl KindOps for CustomAcousticModel {
             observed,
             seen,
             base_model: m.base_model_name.clone(),
-            newest_version: list
-                .iter()
-                .filter(|x| x.base_model_name == m.base_model_name)
-                .filter_map(|x| x.versions.last())
-                .max()
-                .cloned(),
+            newest_version: newest_version(
+                m.base_model_name.as_deref(),
+                list.iter()
+                    .map(|x| (x.base_model_name.as_deref(), x.versions.as_slice())),
+            ),
         }))
     }
 

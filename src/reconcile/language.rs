@@ -8,8 +8,8 @@ use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
 use super::models::{
-    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, listing_age, marked,
-    model_name,
+    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
+    listing_age, marked, model_name, newest_version, trust_record,
 };
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy};
@@ -221,28 +221,10 @@ impl KindOps for CustomLanguageModel {
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
-        let status = m.status.as_ref().map(|s| ServiceStatus::parse(s.as_str()));
-        let mut observed = Observed {
-            status: status.clone(),
-            versions: m.versions.clone(),
-            ..Default::default()
-        };
-        let mut seen = Observation {
-            service_status: m.status.as_ref().map(|s| s.as_str().to_string()),
-            versions: m.versions.clone(),
-            ..Default::default()
-        };
-        if steady && status == Some(ServiceStatus::Available) {
-            // Trust the record: Available, and nothing changed since the last full comparison.
-            for r in self.recorded_resources() {
-                observed
-                    .resources
-                    .insert(r.status.name.clone(), ResourceState::Valid);
-                if r.class == ResourceClass::Grammar {
-                    observed.grammars.insert(r.status.name.clone());
-                }
-                seen.resources.push(r);
-            }
+        let (mut observed, mut seen) =
+            from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
+        if steady && observed.status == Some(ServiceStatus::Available) {
+            trust_record(self.recorded_resources(), &mut observed, &mut seen);
             observed.words = desired.words.clone();
         } else {
             list_data(self, svc, id, desired, &mut observed, &mut seen).await?;
@@ -251,12 +233,11 @@ impl KindOps for CustomLanguageModel {
             observed,
             seen,
             base_model: m.base_model_name.clone(),
-            newest_version: list
-                .iter()
-                .filter(|x| x.base_model_name == m.base_model_name)
-                .filter_map(|x| x.versions.last())
-                .max()
-                .cloned(),
+            newest_version: newest_version(
+                m.base_model_name.as_deref(),
+                list.iter()
+                    .map(|x| (x.base_model_name.as_deref(), x.versions.as_slice())),
+            ),
         }))
     }
 

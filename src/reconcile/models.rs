@@ -18,9 +18,13 @@ use tracing::{info, warn};
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use crate::crd::FINALIZER;
-use crate::decision::status::{self as decided, EventNote, Failure, Observation, Outcome, Timing};
+use crate::decision::status::{
+    self as decided, EventNote, Failure, Observation, Outcome, ResourceClass, Timing,
+    TrackedResource,
+};
 use crate::decision::{
     self, Action, Dependency, Desired, Facts, ModelKind, Observed, OperationKind, Recorded,
+    ResourceState, ServiceStatus,
 };
 use crate::errors::{Classified, RetryClass};
 pub use crate::model::ModelResource;
@@ -77,6 +81,51 @@ pub(crate) fn gone_is_fine(result: Result<(), crate::watson::Error>) -> Result<(
         Err(e) if !e.is_not_found() => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// What the shared listing says of one STT model: its status and versions, for the decision and
+/// for status. `None` for the status when the service gave none.
+pub(crate) fn from_listing(status: Option<&str>, versions: &[String]) -> (Observed, Observation) {
+    let observed = Observed {
+        status: status.map(ServiceStatus::parse),
+        versions: versions.to_vec(),
+        ..Default::default()
+    };
+    let seen = Observation {
+        service_status: status.map(str::to_string),
+        versions: versions.to_vec(),
+        ..Default::default()
+    };
+    (observed, seen)
+}
+
+/// Steady and Available: trust the record (nothing changed since the last full comparison).
+pub(crate) fn trust_record(
+    recorded: Vec<TrackedResource>,
+    observed: &mut Observed,
+    seen: &mut Observation,
+) {
+    for r in recorded {
+        let name = r.status.name.clone();
+        if r.class == ResourceClass::Grammar {
+            observed.grammars.insert(name.clone());
+        }
+        observed.resources.insert(name, ResourceState::Valid);
+        seen.resources.push(r);
+    }
+}
+
+/// The newest base-model version any model of the instance on base model `base` has, from
+/// `(base model, versions)` pairs of the shared listing.
+pub(crate) fn newest_version<'a>(
+    base: Option<&str>,
+    listing: impl Iterator<Item = (Option<&'a str>, &'a [String])>,
+) -> Option<String> {
+    listing
+        .filter(|(b, _)| *b == base)
+        .filter_map(|(_, versions)| versions.last())
+        .max()
+        .cloned()
 }
 
 /// Everything gathered about one model before the decision.

@@ -332,7 +332,6 @@ pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     text
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
