@@ -282,3 +282,145 @@ async fn grammars_removed_or_swapped_with_a_corpus_leave_nothing_behind() {
     );
     assert_eq!(count(&calls, "delete_grammar"), 1, "{order:?}");
 }
+
+/// Retries a call while the service answers 409 (the model is busy analysing).
+async fn when_idle<T, F, Fut>(what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, watson_speech_operator::watson::Error>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        match call().await {
+            Err(watson_speech_operator::watson::Error::Busy(_))
+                if start.elapsed() < Duration::from_secs(60) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other.unwrap_or_else(|e| panic!("{what}: {e}")),
+        }
+    }
+}
+
+/// An operator upgrade retrains nothing: a model recorded by release 0.1.0 (the committed
+/// fixture, written by that release's `make demo`) is recognised as trained on its inputs.
+#[tokio::test]
+async fn a_status_written_by_the_first_release_is_trained_as_is() {
+    use watson_speech_operator::watson::stt_types::{
+        CreateLanguageModel, CustomWord, GrammarFormat, TrainLanguageModel, WordDefinition,
+    };
+    let Some((ns, admin, stt)) = setup("release-status").await else {
+        return;
+    };
+    #[derive(serde::Deserialize)]
+    struct List {
+        items: Vec<CustomLanguageModel>,
+    }
+    let fixture: List =
+        serde_yaml::from_str(include_str!("fixtures/release-0.1.0/clm.yaml")).expect("fixture");
+    let old = fixture
+        .items
+        .into_iter()
+        .find(|m| m.metadata.name.as_deref() == Some("tuned"))
+        .expect("the fixture's model `tuned`");
+    let spec = old.spec.clone();
+
+    // The IBM model with the same data, trained, as release 0.1.0 left it.
+    let create = CreateLanguageModel {
+        name: "release-0.1.0".into(),
+        base_model_name: spec.base_model_name.clone(),
+        dialect: None,
+        description: None,
+    };
+    let id = stt
+        .create_language_model(&create)
+        .await
+        .expect("create")
+        .customization_id;
+    for c in &spec.corpora {
+        let text = c.source.text.clone().expect("inline corpus");
+        when_idle("corpus", || {
+            stt.add_corpus(&id, &c.name, text.clone(), false)
+        })
+        .await;
+    }
+    for g in &spec.grammars {
+        let text = g.source.text.clone().expect("inline grammar");
+        when_idle("grammar", || {
+            stt.add_grammar(&id, &g.name, GrammarFormat::Abnf, text.clone(), false)
+        })
+        .await;
+    }
+    let words: Vec<CustomWord> = spec
+        .words
+        .iter()
+        .map(|w| CustomWord {
+            word: w.word.clone(),
+            definition: WordDefinition {
+                sounds_like: (!w.sounds_like.is_empty()).then(|| w.sounds_like.clone()),
+                display_as: w.display_as.clone(),
+                mapping_only: w.mapping_only,
+            },
+        })
+        .collect();
+    when_idle("words", || stt.add_words(&id, &words)).await;
+    let train = TrainLanguageModel {
+        strict: Some(false),
+        ..Default::default()
+    };
+    when_idle("train", || stt.train_language_model(&id, &train)).await;
+    support::eventually(
+        "the IBM model is available",
+        Duration::from_secs(60),
+        || async {
+            let m = stt.get_language_model(&id).await.ok()?;
+            (m.status.as_ref().map(|s| s.as_str()) == Some("available")).then_some(())
+        },
+    )
+    .await;
+
+    // The resource, suspended so nothing happens until its status is the release's.
+    let api = ns.api::<CustomLanguageModel>();
+    let mut fresh = lm("tuned", serde_json::to_value(&spec).expect("spec"));
+    fresh.spec.suspend = true;
+    apply(&api, &fresh).await;
+    let mut status = old.status.clone().expect("fixture status");
+    status.model.customization_id = Some(id.clone());
+    api.patch_status(
+        "tuned",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .expect("the release's status");
+    let since = admin.requests(0).await.expect("log").next_seq;
+    api.patch(
+        "tuned",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": false}})),
+    )
+    .await
+    .expect("resume");
+    let m = available(&api, "tuned").await;
+    assert_eq!(id_of(&m), id);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after: Vec<String> = admin
+        .requests(since)
+        .await
+        .expect("log")
+        .requests
+        .into_iter()
+        .filter(|r| r.customization_id.as_deref() == Some(id.as_str()))
+        .filter_map(|r| r.operation)
+        .collect();
+    assert!(
+        !after
+            .iter()
+            .any(|o| o.starts_with("train") || o.starts_with("add_") || o.starts_with("delete_")),
+        "an operator upgrade must not touch a trained model: {after:?}"
+    );
+    assert!(
+        after.iter().any(|o| o == "list_corpora"),
+        "it did look: {after:?}"
+    );
+}
