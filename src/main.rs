@@ -55,6 +55,14 @@ struct RunArgs {
     /// [default: 600, scaled by --simulator-time-scale with --simulator].
     #[arg(long, env = "WSO_EXPECTED_TRAINING_SECONDS")]
     expected_training_seconds: Option<u64>,
+    /// Expected duration in seconds of the service's analysis of one corpus, grammar or audio
+    /// resource [default: 600, scaled by --simulator-time-scale with --simulator].
+    #[arg(long, env = "WSO_EXPECTED_ANALYSIS_SECONDS")]
+    expected_analysis_seconds: Option<u64>,
+    /// An analysis, training or upgrade running longer than this many times its expected
+    /// duration gets a Warning Event and the reason OperationOverdue (nothing else changes).
+    #[arg(long, default_value_t = 3, env = "WSO_OVERDUE_FACTOR")]
+    overdue_factor: u32,
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
@@ -146,6 +154,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         fixed_poll: args.fixed_poll_seconds.map(Duration::from_secs),
         max_poll_interval: timing(args.max_poll_seconds, 300, &args),
         expected_training: timing(args.expected_training_seconds, 600, &args),
+        expected_analysis: timing(args.expected_analysis_seconds, 600, &args),
+        overdue_factor: args.overdue_factor.max(1),
         ..Settings::default()
     };
     let metrics = Arc::new(Metrics::new());

@@ -197,6 +197,45 @@ async fn metrics_after_a_lifecycle() {
             &[("kind", "CustomLanguageModel")]
         ) >= 1.0
     );
+    // Every metric the chart's Grafana dashboard queries is exported.
+    let dashboard = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("charts/watson-speech-operator/files/grafana-dashboard.json"),
+    )
+    .expect("dashboard");
+    // The PromQL of the panels (`expr`) and of the template variables (`query`).
+    fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, child) in m {
+                    match (k.as_str(), child) {
+                        ("expr" | "query", serde_json::Value::String(q)) => out.push(q.clone()),
+                        (_, child) => exprs(child, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| exprs(i, out)),
+            _ => {}
+        }
+    }
+    let mut promql = Vec::new();
+    exprs(
+        &serde_json::from_str(&dashboard).expect("dashboard JSON"),
+        &mut promql,
+    );
+    let queried: std::collections::BTreeSet<String> = promql
+        .iter()
+        .flat_map(|q| q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| w.starts_with("wso_"))
+        .map(str::to_string)
+        .collect();
+    assert!(queried.len() >= 8, "the dashboard queries {queried:?}");
+    for metric in &queried {
+        assert!(
+            samples.iter().any(|(name, _, _)| name == metric),
+            "the dashboard queries {metric}, which /metrics does not export"
+        );
+    }
     // Bounded labels: no object names, namespaces or customization ids anywhere.
     let id = api
         .get("measured")

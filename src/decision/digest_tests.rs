@@ -235,5 +235,6 @@ fn steady_facts(
         recorded,
         newest_version: st.base_model_version.clone(),
         dependency: Dependency::None,
+        expected: Default::default(),
     }
 }

@@ -9,7 +9,7 @@
 //! branch (`tests.rs`).
 //!
 //! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
-//! [`digest`] (the stable inputs digest).
+//! [`digest`] (the stable inputs digest), [`service`] (a SpeechService's status).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -32,6 +32,7 @@ pub mod action;
 pub mod digest;
 #[cfg(test)]
 mod digest_tests;
+pub mod service;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -211,6 +212,8 @@ pub struct Facts {
     /// The newest base-model version known for the base model.
     pub newest_version: Option<String>,
     pub dependency: Dependency,
+    /// How long operations are expected to take ([`status::expectations`]).
+    pub expected: status::Expected,
 }
 
 /// Why the operator waits.

@@ -24,6 +24,30 @@ pub const UP_TO_DATE: &str = "UpToDate";
 /// Condition type: the service, its credentials, every input and the language model are there.
 pub const DEPENDENCIES_READY: &str = "DependenciesReady";
 
+/// Condition type (kstatus, Flux, kpt): the operator or the service is working towards the spec.
+pub const RECONCILING: &str = "Reconciling";
+/// Condition type (kstatus, Flux, kpt): nothing will change without the user.
+pub const STALLED: &str = "Stalled";
+
+/// Ready reasons after which nothing changes until the user acts: `Stalled` True (kstatus
+/// `Failed`). Errors are judged by their retry class instead ([`Failure::stalled`]).
+pub const STALLED_REASONS: &[&str] = &[
+    "TrainingFailed",
+    "ResourceInvalid",
+    "AdoptedModelMissing",
+    "NoData",
+    "UnknownServiceStatus",
+];
+
+/// Ready reasons of a model that is settled on a choice of the user: neither reconciling nor
+/// stalled (kstatus `Current` once observed): usable, suspended, or waiting for a manual request.
+pub const SETTLED_REASONS: &[&str] = &[
+    "Available",
+    "Suspended",
+    "TrainingPending",
+    "UpgradeAvailable",
+];
+
 /// Reasons after which the operator waits for the user to change something.
 pub const TERMINAL_REASONS: &[&str] = &[
     "InvalidRequest",
@@ -111,6 +135,54 @@ pub struct EventNote {
     pub message: String,
 }
 
+/// How long this model's operations are expected to take, and when one is overdue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Expected {
+    pub train: Duration,
+    pub upgrade: Duration,
+    /// The analysis of one corpus, grammar or audio resource.
+    pub analysis: Duration,
+    /// Overdue past this many times the expected duration.
+    pub overdue_factor: u32,
+}
+
+impl Default for Expected {
+    fn default() -> Self {
+        Expected {
+            train: Duration::from_secs(600),
+            upgrade: Duration::from_secs(600),
+            analysis: Duration::from_secs(600),
+            overdue_factor: 3,
+        }
+    }
+}
+
+impl Expected {
+    fn of(&self, kind: &str) -> Duration {
+        if kind == "Upgrade" {
+            self.upgrade
+        } else {
+            self.train
+        }
+    }
+}
+
+/// The expectations for a model: its own last successful operations ([`expected_duration`]),
+/// else `audio_seconds` for an acoustic training, else the defaults of `timing`.
+pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Expected {
+    Expected {
+        train: expected_duration(
+            st,
+            OperationKind::Train,
+            audio_seconds,
+            timing.expected_training,
+        ),
+        upgrade: expected_duration(st, OperationKind::Upgrade, 0, timing.expected_training),
+        analysis: timing.expected_analysis,
+        overdue_factor: timing.overdue_factor,
+    }
+}
+
 /// Polling settings (plain data from the operator's flags).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timing {
@@ -122,6 +194,10 @@ pub struct Timing {
     pub expected_training: Duration,
     /// A fixed interval for every wait on the service (the benchmarks' baseline), if set.
     pub fixed_poll: Option<Duration>,
+    /// Expected analysis length of one resource.
+    pub expected_analysis: Duration,
+    /// Operations longer than this many times their expected length are overdue.
+    pub overdue_factor: u32,
 }
 
 /// Sets (or replaces) a condition; the transition time moves only when the status changes.
@@ -305,7 +381,15 @@ pub fn next(
             READY,
             false,
             reason,
-            message,
+            message.clone(),
+            generation,
+            now,
+        );
+        set_progress(
+            &mut model.conditions,
+            Progress::Settled,
+            reason,
+            &message,
             generation,
             now,
         );
@@ -342,7 +426,10 @@ pub fn next(
         outcome,
         now,
     );
-    set_conditions(&mut st, facts, action, now);
+    let ready = overdue(&st, &resources, action, &facts.expected, now)
+        .map(|m| ("OperationOverdue", m))
+        .unwrap_or_else(|| ready_reason(action, facts.deleting));
+    set_conditions(&mut st, facts, action, ready, now);
     if facts.kind == ModelKind::Voice && *action == Action::UpToDate {
         st.trained_inputs_digest = Some(digest);
     }
@@ -368,6 +455,7 @@ fn record_action(
         kind: kind.into(),
         started_at: Time(now),
         inputs_digest: Some(digest.clone()),
+        expected_finish_at: Some(Time(later(now, facts.expected.of(kind)))),
         finished_at: None,
         outcome: None,
         duration_seconds: None,
@@ -406,6 +494,7 @@ fn record_action(
                 status: ResourceStatus {
                     name: name.clone(),
                     digest: uploaded,
+                    added_at: Some(Time(now)),
                     service_status: Some("being_processed".into()),
                     ..Default::default()
                 },
@@ -448,6 +537,7 @@ fn finish(
 ) {
     if let Some(mut op) = st.current_operation.take() {
         op.finished_at = Some(Time(now));
+        op.expected_finish_at = None;
         op.duration_seconds = Some(now.as_second() - op.started_at.0.as_second());
         op.outcome = Some(if succeeded { "Succeeded" } else { "Failed" }.into());
         if kind == OperationKind::Train {
@@ -468,17 +558,141 @@ fn finish(
     }
 }
 
-/// Phase and the four conditions.
-fn set_conditions(st: &mut ModelStatus, facts: &Facts, action: &Action, now: Timestamp) {
+/// Where a resource stands for GitOps tools: the `Reconciling` and `Stalled` conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The operator or the service is working towards the spec (`Reconciling` True).
+    Reconciling,
+    /// Nothing will change without the user (`Stalled` True).
+    Stalled,
+    /// Neither: done, or settled on a choice of the user.
+    Settled,
+}
+
+/// The table of the Ready reasons of a decision: [`STALLED_REASONS`] stall, [`SETTLED_REASONS`]
+/// (and Ready itself) settle, every other reason is work in progress.
+pub fn progress_of(ready: bool, reason: &str) -> Progress {
+    if ready || SETTLED_REASONS.contains(&reason) {
+        Progress::Settled
+    } else if STALLED_REASONS.contains(&reason) {
+        Progress::Stalled
+    } else {
+        Progress::Reconciling
+    }
+}
+
+/// Sets `Reconciling` and `Stalled` (reason: the Ready reason) for `progress`.
+pub fn set_progress(
+    conditions: &mut Vec<Condition>,
+    progress: Progress,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    at: Timestamp,
+) {
+    let (reconciling, stalled) = (
+        progress == Progress::Reconciling,
+        progress == Progress::Stalled,
+    );
+    let text = |on: bool, what: &str| {
+        if on {
+            message.to_string()
+        } else {
+            what.to_string()
+        }
+    };
+    let idle = text(reconciling, "nothing is in progress");
+    set_condition_at(
+        conditions,
+        RECONCILING,
+        reconciling,
+        reason,
+        idle,
+        generation,
+        at,
+    );
+    let fine = text(stalled, "nothing waits for the user");
+    set_condition_at(conditions, STALLED, stalled, reason, fine, generation, at);
+}
+
+/// `t` plus `d` (saturating at the end of representable time).
+fn later(t: Timestamp, d: Duration) -> Timestamp {
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    Timestamp::from_second(t.as_second().saturating_add(secs)).unwrap_or(t)
+}
+
+/// The message for an operation running past `overdue_factor` times its expected length: a
+/// training or upgrade (from `currentOperation`), or the analysis of a resource (from its
+/// upload). `None` when nothing is overdue. Nothing is re-created or deleted for it.
+pub fn overdue(
+    st: &ModelStatus,
+    resources: &[TrackedResource],
+    action: &Action,
+    expected: &Expected,
+    now: Timestamp,
+) -> Option<String> {
+    let (what, since, expected_len) = match action {
+        Action::Wait {
+            reason: WaitReason::Training | WaitReason::Upgrading,
+        } => {
+            let op = st.current_operation.as_ref()?;
+            let what = if op.kind == "Upgrade" {
+                "the upgrade"
+            } else {
+                "the training"
+            };
+            (what.to_string(), op.started_at.0, expected.of(&op.kind))
+        }
+        Action::Wait {
+            reason: WaitReason::Processing,
+        } => {
+            let (name, since) = resources
+                .iter()
+                .filter(|r| r.status.service_status.as_deref() == Some("being_processed"))
+                .filter_map(|r| Some((r.status.name.clone(), r.status.added_at.as_ref()?.0)))
+                .min_by_key(|(_, t)| *t)?;
+            (format!("the analysis of {name}"), since, expected.analysis)
+        }
+        _ => return None,
+    };
+    let running = Duration::from_secs((now.as_second() - since.as_second()).max(0) as u64);
+    let limit = expected_len.saturating_mul(expected.overdue_factor.max(1));
+    (running > limit).then(|| {
+        format!(
+            "{what} has been running for {} s, more than {} times the expected {} s; the operator keeps waiting and changes nothing (if the service never finishes it, contact IBM support with the customization ID)",
+            running.as_secs(),
+            expected.overdue_factor,
+            expected_len.as_secs()
+        )
+    })
+}
+
+/// Phase and the conditions; `ready` is the Ready condition's reason and message.
+fn set_conditions(
+    st: &mut ModelStatus,
+    facts: &Facts,
+    action: &Action,
+    ready_text: (&str, String),
+    now: Timestamp,
+) {
     let generation = facts.generation;
     let phase = phase_for(action);
     st.phase = Some(phase);
-    let (reason, message) = ready_reason(action, facts.deleting);
+    let (reason, message) = ready_text;
     let ready = *action == Action::UpToDate;
     let set = |st: &mut ModelStatus, t: &str, ok: bool, r: &str, m: String| {
         set_condition_at(&mut st.conditions, t, ok, r, m, generation, now)
     };
     set(st, READY, ready, reason, message.clone());
+    let progress = progress_of(ready, reason);
+    set_progress(
+        &mut st.conditions,
+        progress,
+        reason,
+        &message,
+        generation,
+        now,
+    );
     if facts.kind != ModelKind::Voice {
         let trained =
             st.trained_inputs_digest.as_deref() == Some(facts.desired.inputs_digest.as_str());
@@ -535,6 +749,16 @@ pub fn event(
     deleting: bool,
 ) -> Option<EventNote> {
     let phase = next.phase?;
+    let reason_of = |s: &ModelStatus| condition(&s.conditions, READY).map(|c| c.reason.clone());
+    if let Some(c) = condition(&next.conditions, READY).filter(|c| c.reason == "OperationOverdue")
+        && reason_of(prev).as_deref() != Some("OperationOverdue")
+    {
+        return Some(EventNote {
+            warning: true,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        });
+    }
     if prev.phase == next.phase {
         return None;
     }
@@ -563,6 +787,9 @@ pub struct Failure<'a> {
     pub dependency: bool,
     /// Only the user can fix it (retry class WaitForSpecChange).
     pub terminal: bool,
+    /// Nothing changes without the user (`Stalled`): a terminal error or credentials the service
+    /// refuses; any other error is retried (`Reconciling`).
+    pub stalled: bool,
     pub inputs_digest: Option<&'a str>,
 }
 
@@ -599,6 +826,19 @@ pub fn after_failure(
     } else if f.terminal {
         model.phase = Some(Phase::Failed);
     }
+    let progress = if f.stalled {
+        Progress::Stalled
+    } else {
+        Progress::Reconciling
+    };
+    set_progress(
+        &mut model.conditions,
+        progress,
+        f.category,
+        &message,
+        generation,
+        now,
+    );
     model.observed_generation = generation;
     if let Some(d) = f.inputs_digest {
         model.inputs_digest = Some(d.to_string());

@@ -51,6 +51,7 @@ fn base() -> Facts {
         }),
         newest_version: Some("b.v2020-01-01".into()),
         dependency: Dependency::None,
+        expected: Default::default(),
     }
 }
 
@@ -862,6 +863,7 @@ fn a_finished_training_moves_to_the_history_with_its_duration() {
             k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 90).expect("valid"),
         ),
         inputs_digest: Some("in1".into()),
+        expected_finish_at: None,
         finished_at: None,
         outcome: None,
         duration_seconds: None,
@@ -900,6 +902,7 @@ fn a_failure_is_written_once_per_reason_and_message() {
         message: "spec.x is wrong [transaction id abc]",
         dependency: false,
         terminal: true,
+        stalled: true,
         inputs_digest: Some("in1"),
     };
     let (model, event) = st::after_failure(&prev, &failure, Some(4), t0());
@@ -928,6 +931,8 @@ fn timing() -> st::Timing {
         max_poll_interval: Duration::from_secs(300),
         expected_training: Duration::from_secs(600),
         fixed_poll: None,
+        expected_analysis: Duration::from_secs(60),
+        overdue_factor: 3,
     }
 }
 
@@ -958,4 +963,236 @@ fn when_to_look_again() {
         st::look_again(&train, &m, &fixed, |_| Duration::ZERO, t0()),
         Some(Duration::from_secs(10))
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitOps health (issue 12): Reconciling and Stalled, the ETA, overdue operations.
+
+fn progress_of_update(u: &StatusUpdate) -> (String, String) {
+    let get = |t| {
+        st::condition(&u.model.conditions, t)
+            .map(|c| c.status.clone())
+            .unwrap_or_default()
+    };
+    (get(st::RECONCILING), get(st::STALLED))
+}
+
+#[test]
+fn reconciling_and_stalled_follow_one_table() {
+    let cases: Vec<(&str, Action, (&str, &str))> = vec![
+        ("available", Action::UpToDate, ("False", "False")),
+        ("creating", Action::Create, ("True", "False")),
+        (
+            "training",
+            Action::Wait {
+                reason: WaitReason::Training,
+            },
+            ("True", "False"),
+        ),
+        (
+            "waiting for the language model",
+            Action::Wait {
+                reason: WaitReason::Dependency("x".into()),
+            },
+            ("True", "False"),
+        ),
+        (
+            "training failed",
+            Action::Wait {
+                reason: WaitReason::TrainingFailed,
+            },
+            ("False", "True"),
+        ),
+        (
+            "rejected resource",
+            Action::Wait {
+                reason: WaitReason::InvalidResource("c: bad".into()),
+            },
+            ("False", "True"),
+        ),
+        (
+            "adopted model gone",
+            Action::AdoptedModelMissing,
+            ("False", "True"),
+        ),
+        (
+            "no data",
+            Action::Wait {
+                reason: WaitReason::NoData,
+            },
+            ("False", "True"),
+        ),
+        (
+            "manual training",
+            Action::Wait {
+                reason: WaitReason::TrainingRequested,
+            },
+            ("False", "False"),
+        ),
+        ("suspended", Action::Suspended, ("False", "False")),
+        ("deleting", Action::DeleteModel, ("True", "False")),
+    ];
+    for (name, action, (reconciling, stalled)) in cases {
+        let f = base();
+        let u = st::next(
+            &StatusUpdate::default(),
+            &f,
+            &Observation::default(),
+            &action,
+            &Outcome::default(),
+            t0(),
+        );
+        assert_eq!(
+            progress_of_update(&u),
+            (reconciling.to_string(), stalled.to_string()),
+            "{name}"
+        );
+    }
+    // Errors: by what fixes them.
+    let failure = |stalled| st::Failure {
+        category: "X",
+        message: "m",
+        dependency: false,
+        terminal: stalled,
+        stalled,
+        inputs_digest: None,
+    };
+    let (m, _) = st::after_failure(&Default::default(), &failure(true), Some(1), t0());
+    let c =
+        |m: &crate::crd::ModelStatus, t| st::condition(&m.conditions, t).map(|c| c.status.clone());
+    assert_eq!(
+        (c(&m, st::RECONCILING), c(&m, st::STALLED)),
+        (Some("False".into()), Some("True".into()))
+    );
+    let (m, _) = st::after_failure(&Default::default(), &failure(false), Some(1), t0());
+    assert_eq!(
+        (c(&m, st::RECONCILING), c(&m, st::STALLED)),
+        (Some("True".into()), Some("False".into()))
+    );
+}
+
+#[test]
+fn a_started_training_gives_its_expected_finish() {
+    let mut f = base();
+    f.expected.train = Duration::from_secs(90);
+    f.desired.inputs_digest = "in2".into();
+    let train = Action::Train {
+        custom_language_model_id: None,
+    };
+    let u = st::next(
+        &StatusUpdate::default(),
+        &f,
+        &Observation::default(),
+        &train,
+        &Outcome::default(),
+        t0(),
+    );
+    let op = u.model.current_operation.expect("running");
+    assert_eq!(
+        op.expected_finish_at.map(|t| t.0.as_second()),
+        Some(1_800_000_090)
+    );
+    // The model's own history wins over the default.
+    let mut history = crate::crd::ModelStatus::default();
+    history.history.push(crate::crd::OperationRecord {
+        kind: "Train".into(),
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t0()),
+        inputs_digest: None,
+        expected_finish_at: None,
+        finished_at: None,
+        outcome: Some("Succeeded".into()),
+        duration_seconds: Some(42),
+        message: None,
+    });
+    let e = st::expectations(&history, 0, &timing());
+    assert_eq!(
+        (e.train, e.upgrade),
+        (Duration::from_secs(42), Duration::from_secs(600))
+    );
+    assert_eq!(
+        st::expectations(&Default::default(), 700, &timing()).train,
+        Duration::from_secs(700)
+    );
+}
+
+#[test]
+fn an_operation_past_three_times_its_expected_length_is_flagged_once() {
+    let mut f = base();
+    f.expected.train = Duration::from_secs(100);
+    let mut prev = StatusUpdate::default();
+    let started = |secs_ago: i64| crate::crd::OperationRecord {
+        kind: "Train".into(),
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - secs_ago).expect("valid"),
+        ),
+        inputs_digest: Some("in1".into()),
+        expected_finish_at: None,
+        finished_at: None,
+        outcome: None,
+        duration_seconds: None,
+        message: None,
+    };
+    let wait = Action::Wait {
+        reason: WaitReason::Training,
+    };
+    prev.model.current_operation = Some(started(299));
+    let u = st::next(
+        &prev,
+        &f,
+        &Observation::default(),
+        &wait,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(ready_of(&u).1, "Training");
+    prev.model.current_operation = Some(started(301));
+    let u = st::next(
+        &prev,
+        &f,
+        &Observation::default(),
+        &wait,
+        &Outcome::default(),
+        t0(),
+    );
+    let (_, reason, message) = ready_of(&u);
+    assert_eq!(reason, "OperationOverdue");
+    assert!(
+        message.contains("301 s") && message.contains("3 times the expected 100 s"),
+        "{message}"
+    );
+    assert_eq!(u.model.phase, Some(Phase::Training));
+    assert_eq!(progress_of_update(&u).0, "True", "still reconciling");
+    let note = st::event(&prev.model, &u.model, &wait, false).expect("a Warning");
+    assert_eq!(
+        (note.warning, note.reason.as_str()),
+        (true, "OperationOverdue")
+    );
+    assert_eq!(st::event(&u.model, &u.model, &wait, false), None, "once");
+    // An analysis: from the resource's upload.
+    let mut seen = Observation::default();
+    seen.resources.push(st::TrackedResource {
+        class: st::ResourceClass::Corpus,
+        status: crate::crd::ResourceStatus {
+            name: "c1".into(),
+            service_status: Some("being_processed".into()),
+            added_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 2000).expect("valid"),
+            )),
+            ..Default::default()
+        },
+    });
+    let processing = Action::Wait {
+        reason: WaitReason::Processing,
+    };
+    let u = st::next(
+        &StatusUpdate::default(),
+        &f,
+        &seen,
+        &processing,
+        &Outcome::default(),
+        t0(),
+    );
+    let (_, reason, message) = ready_of(&u);
+    assert_eq!(reason, "OperationOverdue");
+    assert!(message.contains("the analysis of c1"), "{message}");
 }

@@ -168,16 +168,16 @@ impl KindOps for CustomAcousticModel {
                     _ => ResourceState::Valid,
                 };
                 observed.resources.insert(a.name.clone(), state);
-                let digest = recorded
-                    .iter()
-                    .find(|r| r.status.name == a.name)
-                    .and_then(|r| r.status.digest.clone());
+                let known = recorded.iter().find(|r| r.status.name == a.name);
+                let digest = known.and_then(|r| r.status.digest.clone());
+                let added_at = known.and_then(|r| r.status.added_at.clone());
                 seen.resources.push(TrackedResource {
                     class: ResourceClass::Audio,
                     status: ResourceStatus {
                         service_status: a.status.as_ref().map(|s| s.as_str().to_string()),
                         name: a.name,
                         digest,
+                        added_at,
                         duration_seconds: a.duration.map(|d| d as i64),
                         ..Default::default()
                     },

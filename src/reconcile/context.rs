@@ -38,6 +38,11 @@ pub struct Settings {
     /// Poll running operations at this fixed interval instead of progress-aware polling (the
     /// benchmarks' baseline; IBM's samples use 10 s).
     pub fixed_poll: Option<Duration>,
+    /// Expected duration of the service's analysis of one corpus, grammar or audio resource.
+    pub expected_analysis: Duration,
+    /// An operation running longer than this many times its expected duration is flagged
+    /// (`OperationOverdue`); nothing is re-created or deleted.
+    pub overdue_factor: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +54,8 @@ impl Default for Settings {
             model_quota: 1024,
             fixed_poll: None,
             request_timeout: Duration::from_secs(60),
+            expected_analysis: Duration::from_secs(600),
+            overdue_factor: 3,
         }
     }
 }
@@ -74,6 +81,9 @@ pub struct Context {
     /// The resourceVersion of each object's last status write by this process (to notice a
     /// cache that lags behind it).
     pub written: Mutex<HashMap<String, String>>,
+    /// Wakes a SpeechService (namespace, name) whose model count changed: a model was created
+    /// or deleted on its instance, so its `modelsInUse` is right at once, not a drift later.
+    pub service_changed: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
 impl Context {
@@ -106,6 +116,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             metrics,
             last_inputs: Mutex::new(HashMap::new()),
+            service_changed: tokio::sync::broadcast::channel(256).0,
             written: Mutex::new(HashMap::new()),
         }))
     }

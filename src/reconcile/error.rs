@@ -57,6 +57,21 @@ impl Classified for Error {
 }
 
 impl Error {
+    /// Nothing changes until the user acts (the `Stalled` condition): errors only a spec change
+    /// fixes, credentials the service refuses, and a full quota (someone must delete models). A
+    /// SpeechService that is not Ready yet is a dependency the operator waits for (the service
+    /// itself shows why it is stalled, if it is).
+    pub fn needs_user(&self) -> bool {
+        match self {
+            Error::Service(_) => false,
+            Error::QuotaExceeded(_) => true,
+            e => matches!(
+                e.retry_class(),
+                RetryClass::WaitForSpecChange | RetryClass::Credentials
+            ),
+        }
+    }
+
     /// The IBM transaction id, when the error came from the service.
     pub fn transaction_id(&self) -> Option<&str> {
         match self {

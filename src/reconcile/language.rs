@@ -70,12 +70,9 @@ async fn list_data(
 ) -> Result<(), Error> {
     let stt = svc.stt()?;
     let recorded = lm.recorded_resources();
-    let digest_of = |name: &str| {
-        recorded
-            .iter()
-            .find(|r| r.status.name == name)
-            .and_then(|r| r.status.digest.clone())
-    };
+    let find = |name: &str| recorded.iter().find(|r| r.status.name == name);
+    let digest_of = |name: &str| find(name).and_then(|r| r.status.digest.clone());
+    let added_of = |name: &str| find(name).and_then(|r| r.status.added_at.clone());
     for c in stt.list_corpora(id).await?.corpora {
         let status = c.status.as_ref().map(|s| s.as_str().to_string());
         observed.resources.insert(
@@ -86,6 +83,7 @@ async fn list_data(
             class: ResourceClass::Corpus,
             status: crate::crd::ResourceStatus {
                 digest: digest_of(&c.name),
+                added_at: added_of(&c.name),
                 name: c.name,
                 service_status: status,
                 total_words: c.total_words.map(|v| v as i64),
@@ -109,6 +107,7 @@ async fn list_data(
                 class: ResourceClass::Grammar,
                 status: crate::crd::ResourceStatus {
                     digest: digest_of(&gr.name),
+                    added_at: added_of(&gr.name),
                     name: gr.name,
                     service_status: status,
                     out_of_vocabulary_words: gr.out_of_vocabulary_words.map(|v| v as i64),

@@ -193,6 +193,8 @@ fn timing(ctx: &Context) -> Timing {
         max_poll_interval: ctx.settings.max_poll_interval,
         expected_training: ctx.settings.expected_training,
         fixed_poll: ctx.settings.fixed_poll,
+        expected_analysis: ctx.settings.expected_analysis,
+        overdue_factor: ctx.settings.overdue_factor,
     }
 }
 
@@ -301,6 +303,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         dependency: matches!(err, Error::Service(_) | Error::Input(_))
             || err.retry_class() == RetryClass::Credentials,
         terminal: err.retry_class() == RetryClass::WaitForSpecChange,
+        stalled: err.needs_user(),
         inputs_digest: last_inputs.as_deref(),
     };
     let (model, event) =
@@ -338,8 +341,9 @@ async fn publish<K: ModelResource>(ctx: &Context, obj: &K, note: &EventNote) {
 }
 
 /// The facts that need no call to the service.
-fn standing<K: ModelResource>(obj: &K, desired: Desired) -> Facts {
+fn standing<K: KindOps>(obj: &K, ctx: &Context, desired: Desired) -> Facts {
     let prev = obj.previous();
+    let expected = decided::expectations(&prev.model, obj.audio_seconds(), &timing(ctx));
     Facts {
         kind: K::KIND,
         generation: obj.meta().generation,
@@ -353,12 +357,13 @@ fn standing<K: ModelResource>(obj: &K, desired: Desired) -> Facts {
         observed: None,
         newest_version: None,
         dependency: Dependency::None,
+        expected,
     }
 }
 
 async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Requeue, Error> {
     // Suspend first: no call at all, not even to resolve inputs or for a deletion.
-    let facts = standing(obj, Desired::default());
+    let facts = standing(obj, ctx, Desired::default());
     if let Some(action) = decision::precheck(&facts) {
         return settle(
             obj,
@@ -383,7 +388,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
             .insert(key_of(obj), d.inputs_digest.clone());
         (d, c)
     };
-    let facts = standing(obj, desired);
+    let facts = standing(obj, ctx, desired);
     if let Some(action) = decision::precheck(&facts) {
         return settle(
             obj,
@@ -545,6 +550,17 @@ async fn perform<K: KindOps>(
             if outcome.created_id.is_some() {
                 crate::failpoint::hit("after_create");
             }
+            if matches!(
+                other,
+                Action::Create | Action::Recreate | Action::DeleteModel
+            ) {
+                // The service's model count changed: let it recount now. Nobody listening
+                // (no controller running) is fine.
+                let ns = obj.namespace().unwrap_or_default();
+                let _ = ctx
+                    .service_changed
+                    .send((ns, obj.service_name().to_string()));
+            }
             Ok(Performed::Done(outcome))
         }
     }
@@ -569,13 +585,9 @@ async fn settle<K: KindOps>(
     if let Some(note) = decided::event(&prev.model, &update.model, action, facts.deleting) {
         publish(ctx, obj, &note).await;
     }
-    let expected = |kind: OperationKind| {
-        decided::expected_duration(
-            &update.model,
-            kind,
-            obj.audio_seconds(),
-            ctx.settings.expected_training,
-        )
+    let expected = |kind: OperationKind| match kind {
+        OperationKind::Train => facts.expected.train,
+        OperationKind::Upgrade => facts.expected.upgrade,
     };
     Ok(
         match decided::look_again(action, &update.model, &timing(ctx), expected, now) {

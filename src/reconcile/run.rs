@@ -215,7 +215,9 @@ fn service_controller(
         .applied_objects()
         // Like the models, services ignore their own status writes.
         .predicate_filter(predicates::generation::<SpeechService>, Default::default());
-    let services = Controller::for_stream(stream, reader);
+    // Models created or deleted on a service's instance wake it (its model count changed).
+    let changed = tokio_stream_of(ctx.service_changed.subscribe());
+    let services = Controller::for_stream(stream, reader).reconcile_on(changed);
     let by_secret = mapper(services.store(), "secretRef");
     let by_ca = mapper(services.store(), "caBundle");
     let key = |o: &kube::core::ObjectMeta| {
@@ -239,6 +241,24 @@ fn service_controller(
             .run(super::service::reconcile, error_policy, ctx.clone())
             .for_each(|_| async {}),
     )
+}
+
+/// The SpeechServices named on a broadcast channel, as a stream of references (lagging
+/// receivers skip what they missed: the drift check covers it).
+fn tokio_stream_of(
+    rx: tokio::sync::broadcast::Receiver<(String, String)>,
+) -> impl futures::Stream<Item = ObjectRef<SpeechService>> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok((ns, name)) => {
+                    return Some((ObjectRef::new(&name).within(&ns), rx));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
 }
 
 /// How [`run_with`] runs the controllers.

@@ -12,10 +12,11 @@ use tracing::warn;
 
 use super::context::Context;
 use super::error::Error;
+use crate::crd::SpeechService;
 use crate::crd::speech_service::ServiceKind;
-use crate::crd::{SpeechService, SpeechServiceStatus};
-use crate::decision::status::{self, READY};
-use crate::errors::Classified;
+use crate::decision::{service, status};
+use crate::errors::{Classified, RetryClass};
+use crate::metrics::result::{ERROR, SUCCESS};
 
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
@@ -25,10 +26,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     let api: Api<SpeechService> = Api::namespaced(ctx.client.clone(), &ns);
     let generation = obj.metadata.generation;
     let old = obj.status.clone().unwrap_or_default();
-    let mut st = old.clone();
-    st.observed_generation = generation;
     let quota = ctx.settings.model_quota as i64;
-    st.model_quota = Some(quota);
 
     let span =
         tracing::info_span!("reconcile", kind = "SpeechService", namespace = %ns, name = %name);
@@ -47,82 +45,55 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         };
         Ok::<usize, Error>(count)
     };
-    let requeue = match tracing::Instrument::instrument(check, span).await {
-        Ok(count) => {
-            st.models_in_use = Some(count as i64);
-            let nearly_full = count as i64 * 10 >= quota * 9;
-            let (reason, message) = if nearly_full {
-                (
-                    "QuotaNearlyExhausted",
-                    format!(
-                        "{count} of {quota} custom models in use: delete unused models before the limit blocks new ones"
-                    ),
-                )
-            } else {
-                (
-                    "Connected",
-                    format!("credentials accepted; {count} custom models in use"),
-                )
-            };
-            status::set_condition(&mut st.conditions, READY, true, reason, message, generation);
-            ctx.succeeded(&format!("sps/{ns}/{name}"));
-            if let Some(m) = &ctx.metrics {
-                m.reconciled(
-                    "SpeechService",
-                    crate::metrics::result::SUCCESS,
-                    "",
-                    started.elapsed(),
-                );
-            }
-            Requeue::requeue(ctx.settings.drift_interval)
+    let result = tracing::Instrument::instrument(check, span).await;
+    let failure_text = result
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let outcome = match &result {
+        Ok(count) => service::Check::Connected {
+            models_in_use: *count as i64,
+        },
+        Err(e) => service::Check::Failed {
+            category: e.category(),
+            message: &failure_text,
+            needs_user: matches!(
+                e.retry_class(),
+                RetryClass::Credentials | RetryClass::WaitForSpecChange
+            ),
+        },
+    };
+    let (st, event) = service::next(&old, &outcome, quota, generation, status::now());
+    let key = format!("sps/{ns}/{name}");
+    let (requeue, result_label, category) = match &result {
+        Ok(_) => {
+            ctx.succeeded(&key);
+            (Requeue::requeue(ctx.settings.drift_interval), SUCCESS, "")
         }
         Err(e) => {
-            let message = status::stable_message(&e.to_string());
             warn!(service = %name, category = e.category(), error = %e, "SpeechService check failed");
-            if let Some(m) = &ctx.metrics {
-                m.reconciled(
-                    "SpeechService",
-                    crate::metrics::result::ERROR,
-                    e.category(),
-                    started.elapsed(),
-                );
-            }
-            status::set_condition(
-                &mut st.conditions,
-                READY,
-                false,
-                e.category(),
-                message,
-                generation,
-            );
-            Requeue::requeue(ctx.backoff(
-                &format!("sps/{ns}/{name}"),
-                std::time::Duration::from_secs(10),
-            ))
+            let wait = ctx.backoff(&key, std::time::Duration::from_secs(10));
+            (Requeue::requeue(wait), ERROR, e.category())
         }
     };
+    if let Some(m) = &ctx.metrics {
+        m.reconciled("SpeechService", result_label, category, started.elapsed());
+    }
     if st != old {
-        let patch = serde_json::json!({ "status": SpeechServiceStatus { ..st.clone() } });
+        let patch = serde_json::json!({ "status": st });
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
-    // One Event per change of the Ready reason: a failure, the 90 % quota warning, recovery.
-    let reason_of = |s: &SpeechServiceStatus| {
-        status::condition(&s.conditions, READY)
-            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-    };
-    if let (Some((ok, reason, message)), before) = (reason_of(&st), reason_of(&old))
-        && before.map(|b| b.1) != Some(reason.clone())
-    {
-        let type_ = if ok == "True" && reason != "QuotaNearlyExhausted" {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        };
+    if let Some(note) = event {
         let event = Event {
-            type_,
-            reason,
-            note: Some(message),
+            type_: if note.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: note.reason,
+            note: Some(note.message),
             action: "Check".into(),
             secondary: None,
         };

@@ -168,6 +168,10 @@ pub struct OperationRecord {
     /// The inputs digest the operation works on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_digest: Option<String>,
+    /// When the operation is expected to finish: its start plus the model's last successful
+    /// operation of the same type, else the operator's default (current operations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_finish_at: Option<Time>,
     /// When it ended (past operations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
@@ -194,6 +198,9 @@ pub struct ResourceStatus {
     /// Digest of the content the operator uploaded (to detect changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// When the operator uploaded it (the start of the service's analysis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<Time>,
     /// Words in the corpus.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_words: Option<i64>,

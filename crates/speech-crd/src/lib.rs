@@ -28,6 +28,63 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         CustomAcousticModel::crd(),
         CustomVoiceModel::crd(),
     ]
+    .into_iter()
+    .map(reflowed)
+    .collect()
+}
+
+/// The CRD with every field description as whole paragraphs: doc comments wrap at 100 columns,
+/// but `kubectl explain` and API documentation re-wrap text themselves, so the lines of a
+/// paragraph are joined with a space; blank lines (paragraph breaks) and list items (`- `, `* `)
+/// keep their line breaks.
+fn reflowed(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    match child {
+                        serde_json::Value::String(text) if k == "description" => {
+                            *text = paragraphs(text);
+                        }
+                        _ => walk(child),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    walk(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
+}
+
+/// Joins the lines of each paragraph of `text` (see [`reflowed`]).
+pub fn paragraphs(text: &str) -> String {
+    let mut out = String::new();
+    let mut prev_blank = true;
+    for line in text.lines() {
+        let line = line.trim_end();
+        let trimmed = line.trim_start();
+        let list_item = trimmed.starts_with("- ") || trimmed.starts_with("* ");
+        if line.is_empty() {
+            out.push_str("\n\n");
+            prev_blank = true;
+            continue;
+        }
+        if !prev_blank {
+            out.push(if list_item { '\n' } else { ' ' });
+        }
+        out.push_str(if list_item { line } else { trimmed });
+        prev_blank = false;
+    }
+    // Paragraph breaks collapse to one blank line; none at the ends.
+    while out.contains("\n\n\n") {
+        out = out.replace("\n\n\n", "\n\n");
+    }
+    out.trim().to_string()
 }
 
 /// All CRDs as one multi-document YAML stream (what `watson-speech-operator crd` prints and
@@ -43,6 +100,78 @@ pub fn to_yaml() -> Result<String, serde_yaml::Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn paragraphs_are_joined_and_breaks_kept() {
+        assert_eq!(
+            paragraphs(
+                "The service's\ndefault depends on the base model.\n\nSecond paragraph\n- a\n- b"
+            ),
+            "The service's default depends on the base model.\n\nSecond paragraph\n- a\n- b"
+        );
+    }
+
+    /// What `kubectl explain` shows: no line break inside a sentence (a break is a paragraph
+    /// break or starts a list item).
+    #[test]
+    fn no_description_breaks_a_sentence() {
+        fn walk(v: &serde_json::Value, path: &str, bad: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, child) in map {
+                        if let (true, Some(text)) = (k == "description", child.as_str()) {
+                            let lines: Vec<&str> = text.split('\n').collect();
+                            for pair in lines.windows(2) {
+                                let next = pair[1].trim_start();
+                                let ok = pair[0].is_empty()
+                                    || next.is_empty()
+                                    || next.starts_with("- ")
+                                    || next.starts_with("* ");
+                                if !ok {
+                                    bad.push(format!("{path}: {:?} / {:?}", pair[0], pair[1]));
+                                }
+                            }
+                        } else {
+                            walk(child, &format!("{path}.{k}"), bad);
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|i| walk(i, path, bad));
+                }
+                _ => {}
+            }
+        }
+        let mut bad = Vec::new();
+        for crd in all() {
+            let v = serde_json::to_value(&crd).expect("json");
+            walk(&v, &crd.metadata.name.clone().unwrap_or_default(), &mut bad);
+        }
+        assert!(
+            bad.is_empty(),
+            "{} broken sentences, e.g. {:?}",
+            bad.len(),
+            &bad[..bad.len().min(3)]
+        );
+    }
+
+    /// Kubernetes knows the formats int32 and int64 only; `uint32` makes `kubectl apply` warn.
+    #[test]
+    fn integer_formats_are_ones_kubernetes_knows() {
+        let yaml = to_yaml().expect("yaml");
+        for line in yaml
+            .lines()
+            .filter(|l| l.trim_start().starts_with("format:"))
+        {
+            let format = line.trim_start().trim_start_matches("format:").trim();
+            assert!(
+                ["int32", "int64", "byte", "date-time", "double", "float"].contains(&format),
+                "unknown format {format}"
+            );
+        }
+    }
+
     #[test]
     fn committed_crds_are_current() {
         let committed = include_str!("../../../crds/speech.watson.dev.yaml");

@@ -119,11 +119,11 @@ pub struct CredentialsSecretRef {
 #[serde(rename_all = "camelCase")]
 pub struct RequestBudget {
     /// Sustained requests per second to this service, across all its models.
-    #[schemars(range(min = 1, max = 10000))]
+    #[schemars(range(min = 1, max = 10000), with = "i32")]
     pub requests_per_second: u32,
     /// Requests allowed in a burst above the sustained rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 10000))]
+    #[schemars(range(min = 1, max = 10000), with = "Option<i32>")]
     pub burst: Option<u32>,
 }
 

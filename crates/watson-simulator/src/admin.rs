@@ -103,6 +103,20 @@ impl AdminClient {
         Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
     }
 
+    /// `POST` (`held`) or `DELETE /_simulator/models/{id}/hold`: while held, none of the model's
+    /// analyses, trainings or upgrades finishes.
+    pub async fn hold(&self, customization_id: &str, held: bool) -> Result<(), AdminError> {
+        let url = self.url(&format!("/models/{customization_id}/hold"));
+        let req = if held {
+            self.http.post(url)
+        } else {
+            self.http.delete(url)
+        };
+        Self::check(req.send().await?, StatusCode::NO_CONTENT)
+            .await
+            .map(drop)
+    }
+
     /// `DELETE /_simulator/models/{id}`: out-of-band delete of any model.
     pub async fn delete_model(&self, customization_id: &str) -> Result<(), AdminError> {
         let resp = self

@@ -30,6 +30,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/models", get(models))
         .route("/models/{id}", axum::routing::delete(delete_model))
         .route("/models/{id}/fail-next-training", post(fail_next_training))
+        .route("/models/{id}/hold", post(hold).delete(release))
         .route(
             "/faults",
             get(get_faults).put(put_faults).delete(clear_faults),
@@ -86,6 +87,25 @@ async fn delete_model(AxState(sim): S, Path(id): Path<String>) -> Res {
         Ok(empty(StatusCode::NO_CONTENT))
     } else {
         Err(ApiError::Status(404, format!("Unknown model '{id}'.")))
+    }
+}
+
+async fn hold(AxState(sim): S, Path(id): Path<String>) -> Res {
+    set_hold(&sim, &id, true)
+}
+
+async fn release(AxState(sim): S, Path(id): Path<String>) -> Res {
+    set_hold(&sim, &id, false)
+}
+
+fn set_hold(sim: &Sim, id: &str, held: bool) -> Res {
+    if sim.state.lock().hold(id, held) {
+        Ok(empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::Status(
+            404,
+            format!("Unknown language or acoustic model '{id}'."),
+        ))
     }
 }
 

@@ -197,6 +197,10 @@ pub struct AcousticModel {
     /// The helper LM of the last training started.
     pub trained_with_lm: Option<String>,
     pub fail_next_training: bool,
+    /// Admin knob: nothing of this model finishes (analyses, training, upgrade) until released,
+    /// as public IBM reports describe for models stuck in `pending` or `training`.
+    #[serde(default)]
+    pub held: bool,
     pub busy_ms: u64,
 }
 
@@ -229,12 +233,16 @@ impl AcousticModel {
             error: None,
             trained_with_lm: None,
             fail_next_training: false,
+            held: false,
             busy_ms: 0,
         }
     }
 
     /// Applies every transition whose deadline has passed.
     pub fn settle(&mut self, now: u64) {
+        if self.held {
+            return;
+        }
         for a in self.audio.values_mut() {
             a.settle(now);
         }

@@ -242,6 +242,10 @@ pub struct LanguageModel {
     pub error: Option<String>,
     pub customization_weight: Option<f64>,
     pub fail_next_training: bool,
+    /// Admin knob: nothing of this model finishes (analyses, training, upgrade) until released,
+    /// as public IBM reports describe for models stuck in `pending` or `training`.
+    #[serde(default)]
+    pub held: bool,
     /// Scaled milliseconds spent in asynchronous operations.
     pub busy_ms: u64,
 }
@@ -279,6 +283,7 @@ impl LanguageModel {
             error: None,
             customization_weight: None,
             fail_next_training: false,
+            held: false,
             busy_ms: 0,
         }
     }
@@ -293,6 +298,9 @@ impl LanguageModel {
 
     /// Applies every transition whose deadline has passed.
     pub fn settle(&mut self, now: u64) {
+        if self.held {
+            return;
+        }
         let mut finished: Vec<(bool, String)> = Vec::new();
         for r in self.corpora.values_mut() {
             if r.settle(now) {

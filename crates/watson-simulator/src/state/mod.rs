@@ -480,6 +480,20 @@ impl State {
         }
     }
 
+    /// Holds (or releases) a model: while held, none of its analyses, trainings or upgrades
+    /// finishes. Returns false for unknown ids.
+    pub fn hold(&mut self, id: &str, held: bool) -> bool {
+        if let Some(m) = self.language.get_mut(id) {
+            m.held = held;
+            true
+        } else if let Some(m) = self.acoustic.get_mut(id) {
+            m.held = held;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Marks a model so that its next training ends `failed`. Returns false for unknown ids.
     pub fn fail_next_training(&mut self, id: &str) -> bool {
         if let Some(m) = self.language.get_mut(id) {
