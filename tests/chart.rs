@@ -717,7 +717,14 @@ async fn the_install_prints_no_warning() {
     );
     let chart = kubectl_apply(
         cp,
-        &["--server-side", "--namespace", &ns.name, "-f", "-"],
+        &[
+            "--server-side",
+            "--force-conflicts",
+            "--namespace",
+            &ns.name,
+            "-f",
+            "-",
+        ],
         Some(&rendered),
     );
     assert!(!chart.contains("Warning"), "the chart: {chart}");
@@ -777,7 +784,8 @@ async fn a_protected_model_cannot_be_deleted_until_the_annotation_goes() {
         "{refusal}"
     );
     assert!(models.get_opt("keep").await.expect("get").is_some());
-    let unprotect = json!({"metadata": {"annotations": {"speech.watson.dev/deletion-protection": null}}});
+    let unprotect =
+        json!({"metadata": {"annotations": {"speech.watson.dev/deletion-protection": null}}});
     models
         .patch("keep", &PatchParams::default(), &Patch::Merge(&unprotect))
         .await
