@@ -424,3 +424,53 @@ async fn a_status_written_by_the_first_release_is_trained_as_is() {
         "it did look: {after:?}"
     );
 }
+
+/// Reset on request (issue 13): once per new value of the annotation, then the data is added
+/// again and the model trained; recorded in status like the other request tokens.
+#[tokio::test]
+async fn a_reset_request_resets_once_then_feeds_and_trains_again() {
+    let Some((ns, admin, stt)) = setup("reset").await else {
+        return;
+    };
+    let api = ns.api::<CustomLanguageModel>();
+    let spec = json!({
+        "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}],
+        "words": [{"word": "tomato", "soundsLike": ["tomahto"]}]
+    });
+    apply(&api, &lm("again", spec)).await;
+    let id = id_of(&available(&api, "again").await);
+    let since = admin.requests(0).await.expect("log").next_seq;
+    let token = json!({"metadata": {"annotations": {"speech.watson.dev/reset-requested-at": "2026-11-30T07:00:00Z"}}});
+    api.patch("again", &PatchParams::default(), &Patch::Merge(&token))
+        .await
+        .expect("request a reset");
+    let m = wait_for(&api, "again", "reset, fed and trained again", 90, |m| {
+        is_ready(m)
+            && m.model().and_then(|s| s.reset_request_token.as_deref())
+                == Some("2026-11-30T07:00:00Z")
+    })
+    .await;
+    assert_eq!(id_of(&m), id, "the same model");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let ops: Vec<String> = admin
+        .requests(since)
+        .await
+        .expect("log")
+        .requests
+        .into_iter()
+        .filter(|r| r.customization_id.as_deref() == Some(id.as_str()) && r.status < 300)
+        .filter_map(|r| r.operation)
+        .filter(|o| !o.starts_with("list_") && !o.starts_with("get_"))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            "reset_language_model",
+            "add_corpus",
+            "add_words",
+            "train_language_model"
+        ],
+        "one reset, then the data again and one training"
+    );
+    assert_eq!(user_words(&stt, &id).await, vec!["tomato".to_string()]);
+}

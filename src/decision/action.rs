@@ -57,6 +57,13 @@ pub fn decide(f: &Facts) -> Action {
     if let Some(a) = decide_busy(obs, &status) {
         return a;
     }
+    // A reset on request, once per new token, when the model is idle (voice models have none).
+    if f.kind != ModelKind::Voice
+        && f.desired.reset_token.is_some()
+        && f.desired.reset_token != f.recorded.reset_token
+    {
+        return Action::Reset;
+    }
     if let Some(a) = decide_data(f, obs) {
         return a;
     }

@@ -121,6 +121,8 @@ pub struct Desired {
     pub train_token: Option<String>,
     /// The current `upgrade-requested-at` annotation.
     pub upgrade_token: Option<String>,
+    /// The current `reset-requested-at` annotation (language and acoustic models).
+    pub reset_token: Option<String>,
     /// Train only when every resource is valid (the service's `strict`, default true).
     pub strict: bool,
 }
@@ -137,6 +139,7 @@ pub struct Recorded {
     pub failed_inputs_digest: Option<String>,
     pub train_token: Option<String>,
     pub upgrade_token: Option<String>,
+    pub reset_token: Option<String>,
     /// The operation the operator started and has not seen finish.
     pub operation: Option<(OperationKind, String)>,
     /// The last failure that needs the user (a terminal reason on the Ready condition), with the
@@ -259,6 +262,9 @@ pub enum Action {
     },
     /// Create the model.
     Create,
+    /// Reset the model on request (`reset-requested-at`): the service removes all its data; the
+    /// operator then adds it again and trains.
+    Reset,
     /// The model vanished from the service; create it again.
     Recreate,
     /// An adopted model vanished; report, do not re-create.
@@ -310,6 +316,7 @@ impl Recorded {
                 .and_then(|h| h.inputs_digest.clone()),
             train_token: st.train_request_token.clone(),
             upgrade_token: st.upgrade_request_token.clone(),
+            reset_token: st.reset_request_token.clone(),
             operation: st.current_operation.as_ref().map(|o| {
                 let kind = if o.kind == "Upgrade" {
                     OperationKind::Upgrade

@@ -294,6 +294,7 @@ pub fn phase_for(action: &Action) -> Phase {
         Action::AwaitSpecChange => Phase::Failed,
         Action::ReleaseFinalizer | Action::DeleteModel => Phase::Deleting,
         Action::Adopt { .. } | Action::Create | Action::Recreate => Phase::Creating,
+        Action::Reset => Phase::Processing,
         Action::AdoptedModelMissing => Phase::Failed,
         Action::DeleteResource { .. }
         | Action::AddResource { .. }
@@ -329,6 +330,7 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
         Action::ReleaseFinalizer | Action::DeleteModel => ("Deleting", "the model is being deleted".into()),
         Action::Adopt { .. } => ("Adopting", "taking over the existing model".into()),
         Action::Create => ("Creating", "creating the model on the service".into()),
+        Action::Reset => ("Resetting", "resetting the model (annotation speech.watson.dev/reset-requested-at): the service removes its data; the operator adds it again and trains".into()),
         Action::Recreate => ("Recreating", "the model was deleted outside the operator and is being re-created".into()),
         Action::AdoptedModelMissing => ("AdoptedModelMissing", "the adopted model no longer exists on the service; it is not re-created automatically: set spec.customizationId to an existing model or remove it and re-create the resource".into()),
         Action::DeleteResource { name } => ("Processing", format!("removing {name} from the model")),
@@ -472,6 +474,14 @@ fn record_action(
             st.base_model_version = None;
             resources.clear();
             // A new model holds no words.
+            *word_count = Some(0);
+        }
+        Action::Reset => {
+            st.reset_request_token = facts.desired.reset_token.clone();
+            st.trained_inputs_digest = None;
+            st.current_operation = None;
+            st.service_status = Some("pending".into());
+            resources.clear();
             *word_count = Some(0);
         }
         Action::Adopt {

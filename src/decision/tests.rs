@@ -33,6 +33,7 @@ fn base() -> Facts {
             train_on_change: true,
             train_token: None,
             upgrade_token: None,
+            reset_token: None,
             strict: true,
         },
         recorded: Recorded {
@@ -1195,4 +1196,55 @@ fn an_operation_past_three_times_its_expected_length_is_flagged_once() {
     let (_, reason, message) = ready_of(&u);
     assert_eq!(reason, "OperationOverdue");
     assert!(message.contains("the analysis of c1"), "{message}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reset on request (issue 13).
+
+#[test]
+fn a_new_reset_token_resets_once_then_data_and_training_follow() {
+    let mut f = base();
+    f.desired.reset_token = Some("r1".into());
+    assert_eq!(decide(&f), Action::Reset);
+    // Not while the service works on the model.
+    obs(&mut f).status = Some(ServiceStatus::Training);
+    assert_eq!(
+        decide(&f),
+        Action::Wait {
+            reason: WaitReason::Training
+        }
+    );
+    obs(&mut f).status = Some(ServiceStatus::Available);
+    // Recorded: the status forgets the data and the training, so both follow.
+    let u = st::next(
+        &StatusUpdate::default(),
+        &f,
+        &Observation::default(),
+        &Action::Reset,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.model.reset_request_token.as_deref(), Some("r1"));
+    assert_eq!(u.model.trained_inputs_digest, None);
+    assert_eq!(ready_of(&u).1, "Resetting");
+    f.recorded = Recorded::from_status(&u.model);
+    let o = obs(&mut f);
+    o.resources.clear();
+    o.words.clear();
+    o.status = Some(ServiceStatus::Pending);
+    assert_eq!(
+        decide(&f),
+        Action::AddResource {
+            name: "c1".into(),
+            overwrite: false
+        }
+    );
+    // Voice models have no reset: the token is ignored.
+    let mut v = base();
+    v.kind = ModelKind::Voice;
+    v.desired.resources.clear();
+    obs(&mut v).resources.clear();
+    obs(&mut v).status = None;
+    v.desired.reset_token = Some("r1".into());
+    assert_eq!(decide(&v), Action::UpToDate);
 }

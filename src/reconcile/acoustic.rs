@@ -14,7 +14,8 @@ use super::models::{
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
-    ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+    RESET_REQUESTED_AT, ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
+    UpgradePolicy,
 };
 use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, ResourceState, ServiceStatus, digest};
@@ -101,6 +102,7 @@ impl KindOps for CustomAcousticModel {
                 train_on_change: training.policy == TrainingPolicy::OnChange,
                 train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
+                reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
                 strict: training.strict.unwrap_or(true),
             },
             contents,
@@ -258,6 +260,7 @@ impl KindOps for CustomAcousticModel {
             Action::Upgrade {
                 custom_language_model_id,
             } => upgrade(stt, id_or()?, custom_language_model_id).await?,
+            Action::Reset => stt.reset_acoustic_model(id_or()?).await?,
             _ => {}
         }
         Ok(Outcome::default())

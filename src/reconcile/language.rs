@@ -12,7 +12,9 @@ use super::models::{
     listing_age, marked, model_name, newest_version, trust_record,
 };
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
-use crate::crd::{TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy};
+use crate::crd::{
+    RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+};
 use crate::decision::status::{Observation, Outcome, ResourceClass, TrackedResource};
 use crate::decision::{
     Action, Dependency, Desired, Observed, ResourceState, ServiceStatus, WordDef, digest,
@@ -198,6 +200,7 @@ impl KindOps for CustomLanguageModel {
                 train_on_change: t.policy == TrainingPolicy::OnChange,
                 train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
+                reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
                 strict: t.strict.unwrap_or(true),
             },
             contents,
@@ -351,6 +354,7 @@ impl KindOps for CustomLanguageModel {
                 });
             }
             Action::Upgrade { .. } => stt.upgrade_language_model(id_or()?).await?,
+            Action::Reset => stt.reset_language_model(id_or()?).await?,
             _ => {}
         }
         Ok(Outcome::default())

@@ -14,6 +14,9 @@ pub const FINALIZER: &str = "speech.watson.dev/model";
 pub const TRAIN_REQUESTED_AT: &str = "speech.watson.dev/train-requested-at";
 /// Annotation: set it to a new value to request one upgrade (with `upgradePolicy: Manual`).
 pub const UPGRADE_REQUESTED_AT: &str = "speech.watson.dev/upgrade-requested-at";
+/// Annotation: set it to a new value to reset a language or acoustic model once (IBM's reset
+/// removes all its data); the operator then adds the data again and trains.
+pub const RESET_REQUESTED_AT: &str = "speech.watson.dev/reset-requested-at";
 
 /// A reference to a SpeechService in the same namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -261,6 +264,9 @@ pub struct ModelStatus {
     /// The last `upgrade-requested-at` token acted upon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_request_token: Option<String>,
+    /// The last `reset-requested-at` token acted upon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_request_token: Option<String>,
     /// Standard conditions: Ready, Trained, UpToDate, DependenciesReady.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
