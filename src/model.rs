@@ -196,3 +196,151 @@ impl ModelResource for CustomVoiceModel {
         }
     }
 }
+
+/// What an object names in its own namespace, for the watches that wake it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefKind {
+    /// ConfigMaps it reads (sources, `wordsFrom`, a CA bundle).
+    ConfigMap,
+    /// Secrets it reads (sources, credentials).
+    Secret,
+    /// Its SpeechService.
+    SpeechService,
+    /// The language model an acoustic model trains with.
+    LanguageModel,
+}
+
+/// The names an object references, read from its typed spec.
+pub trait Referencing {
+    /// The names of the objects of `kind` this object references.
+    fn references(&self, kind: RefKind) -> Vec<&str>;
+}
+
+/// ConfigMap or Secret names of a text source.
+fn source_refs(s: &crate::crd::Source, kind: RefKind) -> Option<&str> {
+    match kind {
+        RefKind::ConfigMap => s.config_map_key_ref.as_ref().map(|r| r.name.as_str()),
+        RefKind::Secret => s.secret_key_ref.as_ref().map(|r| r.name.as_str()),
+        _ => None,
+    }
+}
+
+impl Referencing for CustomLanguageModel {
+    fn references(&self, kind: RefKind) -> Vec<&str> {
+        let spec = &self.spec;
+        let sources = spec
+            .corpora
+            .iter()
+            .map(|c| &c.source)
+            .chain(spec.grammars.iter().map(|g| &g.source));
+        let mut out: Vec<&str> = sources.filter_map(|s| source_refs(s, kind)).collect();
+        match kind {
+            RefKind::ConfigMap => out.extend(
+                spec.words_from
+                    .as_ref()
+                    .map(|w| w.config_map_key_ref.name.as_str()),
+            ),
+            RefKind::SpeechService => out.push(&spec.service_ref.name),
+            _ => {}
+        }
+        out
+    }
+}
+
+impl Referencing for CustomAcousticModel {
+    fn references(&self, kind: RefKind) -> Vec<&str> {
+        let spec = &self.spec;
+        match kind {
+            RefKind::ConfigMap => spec
+                .audio
+                .iter()
+                .filter_map(|a| a.source.config_map_key_ref.as_ref())
+                .map(|r| r.name.as_str())
+                .collect(),
+            RefKind::Secret => spec
+                .audio
+                .iter()
+                .filter_map(|a| a.source.secret_key_ref.as_ref())
+                .map(|r| r.name.as_str())
+                .collect(),
+            RefKind::SpeechService => vec![spec.service_ref.name.as_str()],
+            RefKind::LanguageModel => spec
+                .language_model_ref
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect(),
+        }
+    }
+}
+
+impl Referencing for CustomVoiceModel {
+    fn references(&self, kind: RefKind) -> Vec<&str> {
+        match kind {
+            RefKind::ConfigMap => self
+                .spec
+                .words_from
+                .iter()
+                .map(|w| w.config_map_key_ref.name.as_str())
+                .collect(),
+            RefKind::SpeechService => vec![self.spec.service_ref.name.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Referencing for crate::crd::SpeechService {
+    fn references(&self, kind: RefKind) -> Vec<&str> {
+        match kind {
+            RefKind::Secret => self
+                .spec
+                .auth
+                .secret_ref
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect(),
+            RefKind::ConfigMap => self
+                .spec
+                .ca_bundle
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_come_from_the_typed_spec() {
+        let lm: CustomLanguageModel = serde_json::from_value(serde_json::json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+            "metadata": {"name": "m", "namespace": "n"},
+            "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
+                     "corpora": [{"name": "a", "source": {"configMapKeyRef": {"name": "cm1", "key": "k"}}},
+                                 {"name": "b", "source": {"secretKeyRef": {"name": "s1", "key": "k"}}}],
+                     "grammars": [{"name": "g", "contentType": "abnf",
+                                   "source": {"configMapKeyRef": {"name": "cm2", "key": "k"}}}],
+                     "wordsFrom": {"configMapKeyRef": {"name": "cm3", "key": "k"}}}
+        }))
+        .expect("lm");
+        assert_eq!(lm.references(RefKind::ConfigMap), vec!["cm1", "cm2", "cm3"]);
+        assert_eq!(lm.references(RefKind::Secret), vec!["s1"]);
+        assert_eq!(lm.references(RefKind::SpeechService), vec!["stt"]);
+        assert!(lm.references(RefKind::LanguageModel).is_empty());
+        let am: CustomAcousticModel = serde_json::from_value(serde_json::json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
+            "metadata": {"name": "a", "namespace": "n"},
+            "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
+                     "languageModelRef": {"name": "m"},
+                     "audio": [{"name": "x", "contentType": "audio/wav",
+                                "source": {"secretKeyRef": {"name": "s2", "key": "k"}}}]}
+        }))
+        .expect("am");
+        assert_eq!(am.references(RefKind::LanguageModel), vec!["m"]);
+        assert_eq!(am.references(RefKind::Secret), vec!["s2"]);
+        assert!(am.references(RefKind::ConfigMap).is_empty());
+    }
+}

@@ -20,6 +20,7 @@ use super::error::Error;
 use super::models;
 use crate::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, SpeechService};
 use crate::metrics::{self, Metrics};
+use crate::model::{RefKind, Referencing};
 
 fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
     // Reconcilers turn errors into conditions and requeues themselves; only Kubernetes write
@@ -27,47 +28,18 @@ fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
     Requeue::requeue(std::time::Duration::from_secs(10))
 }
 
-/// Which objects a model references (for the watches).
-fn references(value: &serde_json::Value, kind: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(v: &serde_json::Value, kind: &str, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(o) => {
-                for (k, v) in o {
-                    if k == kind {
-                        if let Some(n) = v.get("name").and_then(|n| n.as_str()) {
-                            out.push(n.to_string());
-                        }
-                    } else {
-                        walk(v, kind, out);
-                    }
-                }
-            }
-            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, kind, out)),
-            _ => {}
-        }
-    }
-    walk(value, kind, &mut out);
-    out
-}
-
-fn mapper<K>(
-    store: Store<K>,
-    kind: &'static str,
-) -> impl Fn(serde_json::Value, String, String) -> Vec<ObjectRef<K>>
+/// Maps an event of a ConfigMap, Secret, SpeechService or language model (namespace, name) to
+/// the cached objects that reference it by `kind` (typed spec access, see [`Referencing`]).
+fn mapper<K>(store: Store<K>, kind: RefKind) -> impl Fn(String, String) -> Vec<ObjectRef<K>>
 where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::Serialize + 'static,
+    K: kube::Resource<DynamicType = ()> + Clone + Referencing + 'static,
 {
-    move |_obj, ns, name| {
+    move |ns, name| {
         store
             .state()
             .into_iter()
             .filter(|m| m.namespace().as_deref() == Some(ns.as_str()))
-            .filter(|m| {
-                let v = serde_json::to_value(m.as_ref()).unwrap_or_default();
-                let spec = v.get("spec").cloned().unwrap_or_default();
-                references(&spec, kind).contains(&name)
-            })
+            .filter(|m| m.references(kind).contains(&name.as_str()))
             .map(|m| ObjectRef::from_obj(m.as_ref()))
             .collect()
     }
@@ -92,20 +64,15 @@ macro_rules! model_controller {
             );
         let controller = Controller::for_stream(stream, reader);
         let store = controller.store();
-        let cm = mapper(store.clone(), "configMapKeyRef");
-        let cm2 = mapper(store.clone(), "wordsFrom");
-        let sec = mapper(store.clone(), "secretKeyRef");
-        let svc = mapper(store.clone(), "serviceRef");
+        let cm = mapper(store.clone(), RefKind::ConfigMap);
+        let sec = mapper(store.clone(), RefKind::Secret);
+        let svc = mapper(store.clone(), RefKind::SpeechService);
         let controller = controller
             .watches(scoped::<ConfigMap>(&$client, $ns), $wc.clone(), move |o| {
-                let ns = o.namespace().unwrap_or_default();
-                let name = o.name_any();
-                let mut v = cm(serde_json::Value::Null, ns.clone(), name.clone());
-                v.extend(cm2(serde_json::Value::Null, ns, name));
-                v
+                cm(o.namespace().unwrap_or_default(), o.name_any())
             })
             .watches(scoped::<Secret>(&$client, $ns), $wc.clone(), move |o| {
-                sec(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any())
+                sec(o.namespace().unwrap_or_default(), o.name_any())
             })
             // Only a spec change or a Ready flip of the service wakes its models, not every
             // status write (the model count changes often).
@@ -114,7 +81,7 @@ macro_rules! model_controller {
                     .default_backoff()
                     .touched_objects()
                     .predicate_filter(service_readiness, Default::default()),
-                move |o| svc(serde_json::Value::Null, o.namespace().unwrap_or_default(), o.name_any()),
+                move |o| svc(o.namespace().unwrap_or_default(), o.name_any()),
             );
         let controller = $extra(controller, store);
         controller
@@ -218,8 +185,8 @@ fn service_controller(
     // Models created or deleted on a service's instance wake it (its model count changed).
     let changed = tokio_stream_of(ctx.service_changed.subscribe());
     let services = Controller::for_stream(stream, reader).reconcile_on(changed);
-    let by_secret = mapper(services.store(), "secretRef");
-    let by_ca = mapper(services.store(), "caBundle");
+    let by_secret = mapper(services.store(), RefKind::Secret);
+    let by_ca = mapper(services.store(), RefKind::ConfigMap);
     let key = |o: &kube::core::ObjectMeta| {
         (
             o.namespace.clone().unwrap_or_default(),
@@ -230,11 +197,11 @@ fn service_controller(
         services
             .watches(scoped::<Secret>(client, ns), wc.clone(), move |o| {
                 let (ns, name) = key(&o.metadata);
-                by_secret(serde_json::Value::Null, ns, name)
+                by_secret(ns, name)
             })
             .watches(scoped::<ConfigMap>(client, ns), wc.clone(), move |o| {
                 let (ns, name) = key(&o.metadata);
-                by_ca(serde_json::Value::Null, ns, name)
+                by_ca(ns, name)
             })
             .with_config(cfg.clone())
             .graceful_shutdown_on(stop)
@@ -331,19 +298,13 @@ pub async fn run_with(
             am_src.push(metrics::store_source(s.clone()));
             // An acoustic model waits for its language model: wake it on every change of that
             // model.
-            let lm = mapper(s, "languageModelRef");
+            let lm = mapper(s, RefKind::LanguageModel);
             c.with_config(cfg.clone())
                 .graceful_shutdown_on(stop())
                 .watches(
                     scoped::<CustomLanguageModel>(&client, ns),
                     wc.clone(),
-                    move |o| {
-                        lm(
-                            serde_json::Value::Null,
-                            o.namespace().unwrap_or_default(),
-                            o.name_any(),
-                        )
-                    },
+                    move |o| lm(o.namespace().unwrap_or_default(), o.name_any()),
                 )
         };
         let acoustic = model_controller!(
