@@ -11,6 +11,8 @@ WORKDIR /src
 # Manifests first: dependency downloads are cached in a layer unless Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
+# Cargo.toml declares the benchmark target; its file must exist for the manifest to load.
+COPY benches ./benches
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo fetch --locked \
     && rm -rf src
