@@ -37,49 +37,42 @@ fn health_tool() -> PathBuf {
     PathBuf::from(text.lines().last().expect("the tool's path").trim())
 }
 
-/// kstatus's message for a live object (for failure reports).
-fn kstatus_message(tool: &Path, obj: &Value) -> String {
+/// Runs the health tool with `args` on the object; its JSON answer.
+fn run_tool(tool: &Path, args: &[&std::ffi::OsStr], obj: &Value) -> Value {
+    use std::io::Write;
     let mut child = Command::new(tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the health tool");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        let _ = stdin.write_all(obj.to_string().as_bytes());
-    }
-    let out = child.wait_with_output().expect("health tool");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// (kstatus status, Argo CD status, Argo CD message) of a live object.
-fn judge(tool: &Path, obj: &Value) -> (String, String, String) {
-    let lua = repo().join("charts/watson-speech-operator/files/argocd-health.lua");
-    let mut child = Command::new(tool)
-        .arg("--lua")
-        .arg(lua)
-        // Argo CD runs a resource.customizations.health entry with the restricted libraries.
-        .arg("--no-open-libs")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the health tool");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(obj.to_string().as_bytes())
-            .expect("write object");
-    }
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(obj.to_string().as_bytes())
+        .expect("write object");
     let out = child.wait_with_output().expect("health tool");
     assert!(
         out.status.success(),
         "health tool: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("health tool output");
+    serde_json::from_slice(&out.stdout).expect("health tool output")
+}
+
+/// kstatus's verdict on a live object (for failure reports).
+fn kstatus_message(tool: &Path, obj: &Value) -> String {
+    run_tool(tool, &[], obj).to_string()
+}
+
+/// (kstatus status, Argo CD status, Argo CD message) of a live object.
+fn judge(tool: &Path, obj: &Value) -> (String, String, String) {
+    let lua = repo().join("charts/watson-speech-operator/files/argocd-health.lua");
+    // Argo CD runs a resource.customizations.health entry with the restricted libraries.
+    let args = ["--lua".as_ref(), lua.as_os_str(), "--no-open-libs".as_ref()];
+    let v = run_tool(tool, &args, obj);
     let s = |p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)

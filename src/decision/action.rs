@@ -1,6 +1,6 @@
 //! The next action: [`decide`] and the checks made before any call ([`precheck`], [`quota_guard`]).
 
-use super::status::TERMINAL_REASONS;
+use super::status::{ResourceClass, TERMINAL_REASONS};
 use super::*;
 
 /// The choices made without calling the service, in order: suspend (also during deletion) and a
@@ -276,7 +276,10 @@ fn decide_data(f: &Facts, obs: &Observed) -> Option<Action> {
         .keys()
         .find(|n| match f.desired.resources.get(*n) {
             None => true,
-            Some(digest) => is_grammar(digest) != obs.grammars.contains(*n),
+            Some(digest) => {
+                (ResourceClass::of_digest(digest) == ResourceClass::Grammar)
+                    != obs.grammars.contains(*n)
+            }
         })
     {
         return Some(Action::DeleteResource { name: name.clone() });
@@ -337,9 +340,4 @@ fn decide_upgrade(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Option<A
     Some(Action::Wait {
         reason: WaitReason::UpgradeRequested,
     })
-}
-
-/// True for the desired digest of a grammar (`grammar:<content type>:<sha256>`, see [`super::digest`]).
-pub fn is_grammar(resource_digest: &str) -> bool {
-    resource_digest.starts_with("grammar:")
 }

@@ -318,12 +318,8 @@ impl Recorded {
             upgrade_token: st.upgrade_request_token.clone(),
             reset_token: st.reset_request_token.clone(),
             operation: st.current_operation.as_ref().map(|o| {
-                let kind = if o.kind == "Upgrade" {
-                    OperationKind::Upgrade
-                } else {
-                    OperationKind::Train
-                };
-                (kind, o.inputs_digest.clone().unwrap_or_default())
+                let digest = o.inputs_digest.clone().unwrap_or_default();
+                (status::operation_kind(&o.kind), digest)
             }),
             terminal: status::terminal_failure(st),
         }

@@ -158,12 +158,26 @@ impl Default for Expected {
 }
 
 impl Expected {
-    fn of(&self, kind: &str) -> Duration {
-        if kind == "Upgrade" {
-            self.upgrade
-        } else {
-            self.train
+    /// The expected length of an operation of `kind`.
+    pub fn of_kind(&self, kind: OperationKind) -> Duration {
+        match kind {
+            OperationKind::Train => self.train,
+            OperationKind::Upgrade => self.upgrade,
         }
+    }
+
+    /// The same for an operation record's `type` (`Train`, `Upgrade`).
+    fn of(&self, record_type: &str) -> Duration {
+        self.of_kind(operation_kind(record_type))
+    }
+}
+
+/// The operation kind of an operation record's `type`.
+pub fn operation_kind(record_type: &str) -> OperationKind {
+    if record_type == "Upgrade" {
+        OperationKind::Upgrade
+    } else {
+        OperationKind::Train
     }
 }
 
@@ -889,13 +903,13 @@ pub fn expected_duration(
     }
 }
 
-/// When to look again after a decision; `None`: only when the object changes. `expected` is the
-/// expected length of the running operation ([`expected_duration`]).
+/// When to look again after a decision; `None`: only when the object changes. `expected` gives
+/// the expected length of the running operation ([`expectations`]).
 pub fn look_again(
     action: &Action,
     st: &ModelStatus,
     timing: &Timing,
-    expected: impl Fn(OperationKind) -> Duration,
+    expected: &Expected,
     now: Timestamp,
 ) -> Option<Duration> {
     let adaptive = match action {
@@ -909,15 +923,10 @@ pub fn look_again(
                 .as_ref()
                 .map(|o| {
                     let secs = (now.as_second() - o.started_at.0.as_second()).max(0) as u64;
-                    let kind = if o.kind == "Upgrade" {
-                        OperationKind::Upgrade
-                    } else {
-                        OperationKind::Train
-                    };
-                    (Duration::from_secs(secs), kind)
+                    (Duration::from_secs(secs), operation_kind(&o.kind))
                 })
                 .unwrap_or((Duration::ZERO, OperationKind::Train));
-            poll_after(elapsed, expected(kind), timing.max_poll_interval)
+            poll_after(elapsed, expected.of_kind(kind), timing.max_poll_interval)
         }
         Action::Wait {
             reason: WaitReason::Processing,

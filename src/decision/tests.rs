@@ -770,7 +770,7 @@ fn suspended_while_deleting_says_the_deletion_waits() {
             &Action::Suspended,
             &u.model,
             &timing(),
-            |_| Duration::ZERO,
+            &Default::default(),
             t0()
         ),
         None
@@ -940,7 +940,7 @@ fn timing() -> st::Timing {
 #[test]
 fn when_to_look_again() {
     let m = crate::crd::ModelStatus::default();
-    let look = |a: &Action| st::look_again(a, &m, &timing(), |_| Duration::from_secs(600), t0());
+    let look = |a: &Action| st::look_again(a, &m, &timing(), &Default::default(), t0());
     assert_eq!(look(&Action::UpToDate), Some(Duration::from_secs(600)));
     assert_eq!(look(&Action::AwaitSpecChange), None);
     assert_eq!(
@@ -961,7 +961,7 @@ fn when_to_look_again() {
         custom_language_model_id: None,
     };
     assert_eq!(
-        st::look_again(&train, &m, &fixed, |_| Duration::ZERO, t0()),
+        st::look_again(&train, &m, &fixed, &Default::default(), t0()),
         Some(Duration::from_secs(10))
     );
 }

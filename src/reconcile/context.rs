@@ -141,7 +141,7 @@ impl Context {
         let (ca, ca_digest) = match &svc.spec.ca_bundle {
             Some(r) => {
                 let pem = resolver.config_map_key(r).await?;
-                let d = super::inputs::digest(&pem);
+                let d = crate::decision::digest::sha256_hex(&pem);
                 (Some(pem), d)
             }
             None => (None, String::new()),

@@ -72,6 +72,16 @@ impl Error {
         }
     }
 
+    /// Whether checking a SpeechService with this error stalls the service itself: refused or
+    /// missing credentials and a wrong spec (unlike [`Error::needs_user`] for its models, for
+    /// which the service is a dependency they wait for).
+    pub fn stalls_service(&self) -> bool {
+        matches!(
+            self.retry_class(),
+            RetryClass::Credentials | RetryClass::WaitForSpecChange
+        )
+    }
+
     /// The IBM transaction id, when the error came from the service.
     pub fn transaction_id(&self) -> Option<&str> {
         match self {

@@ -58,11 +58,6 @@ impl Classified for InputError {
     }
 }
 
-/// sha256 hex digest of bytes (see [`crate::decision::digest`]).
-pub fn digest(bytes: &[u8]) -> String {
-    crate::decision::digest::sha256_hex(bytes)
-}
-
 /// Reads inputs for one model (a namespace and an HTTP client for URL sources).
 #[derive(Clone)]
 pub struct Resolver {
@@ -198,6 +193,7 @@ pub fn parse_word_list<T: serde::de::DeserializeOwned>(
 mod tests {
     use super::*;
     use crate::crd::language_model::CustomWord;
+    use crate::decision::digest::sha256_hex as digest;
 
     #[test]
     fn word_lists_parse_from_yaml_and_json_with_clear_errors() {

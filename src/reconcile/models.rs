@@ -19,12 +19,12 @@ use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use crate::crd::FINALIZER;
 use crate::decision::status::{
-    self as decided, EventNote, Failure, Observation, Outcome, ResourceClass, Timing,
+    self as decided, EventNote, Failure, Observation, Outcome, Previous, ResourceClass, Timing,
     TrackedResource,
 };
 use crate::decision::{
-    self, Action, Dependency, Desired, Facts, ModelKind, Observed, OperationKind, Recorded,
-    ResourceState, ServiceStatus,
+    self, Action, Dependency, Desired, Facts, ModelKind, Observed, Recorded, ResourceState,
+    ServiceStatus,
 };
 use crate::errors::{Classified, RetryClass};
 pub use crate::model::ModelResource;
@@ -340,9 +340,8 @@ async fn publish<K: ModelResource>(ctx: &Context, obj: &K, note: &EventNote) {
     }
 }
 
-/// The facts that need no call to the service.
-fn standing<K: KindOps>(obj: &K, ctx: &Context, desired: Desired) -> Facts {
-    let prev = obj.previous();
+/// The facts that need no call to the service (the inputs are resolved later).
+fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
     let expected = decided::expectations(&prev.model, obj.audio_seconds(), &timing(ctx));
     Facts {
         kind: K::KIND,
@@ -352,7 +351,7 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, desired: Desired) -> Facts {
         retain_on_delete: obj.deletion_policy() == crate::crd::DeletionPolicy::Retain,
         adopt_id: obj.adopt_id().map(str::to_string),
         marked_model: None,
-        desired,
+        desired: Desired::default(),
         recorded: Recorded::from_status(&prev.model),
         observed: None,
         newest_version: None,
@@ -362,15 +361,19 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, desired: Desired) -> Facts {
 }
 
 async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Requeue, Error> {
+    // The recorded status, read once for the whole reconcile.
+    let prev = obj.previous();
     // Suspend first: no call at all, not even to resolve inputs or for a deletion.
-    let facts = standing(obj, ctx, Desired::default());
+    let mut facts = standing(obj, ctx, &prev);
     if let Some(action) = decision::precheck(&facts) {
+        let seen = Observation::default();
         return settle(
             obj,
             ctx,
             api,
+            &prev,
             &facts,
-            Observation::default(),
+            seen,
             &action,
             Outcome::default(),
         )
@@ -379,36 +382,47 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let svc = ctx
         .service(&obj.namespace().unwrap_or_default(), obj.service_name())
         .await?;
-    let (desired, contents) = if facts.deleting {
-        (Desired::default(), BTreeMap::new())
-    } else {
-        let (d, c) = obj.desired(ctx).await?;
+    let mut contents = BTreeMap::new();
+    if !facts.deleting {
+        let (desired, c) = obj.desired(ctx).await?;
         ctx.last_inputs
             .lock()
-            .insert(key_of(obj), d.inputs_digest.clone());
-        (d, c)
-    };
-    let facts = standing(obj, ctx, desired);
-    if let Some(action) = decision::precheck(&facts) {
-        return settle(
-            obj,
-            ctx,
-            api,
-            &facts,
-            Observation::default(),
-            &action,
-            Outcome::default(),
-        )
-        .await;
+            .insert(key_of(obj), desired.inputs_digest.clone());
+        (facts.desired, contents) = (desired, c);
+        // A terminal failure on these inputs: still no call.
+        if let Some(action) = decision::precheck(&facts) {
+            let seen = Observation::default();
+            return settle(
+                obj,
+                ctx,
+                api,
+                &prev,
+                &facts,
+                seen,
+                &action,
+                Outcome::default(),
+            )
+            .await;
+        }
     }
-    let g = gather(obj, ctx, &svc, facts, contents).await?;
+    let g = gather(obj, ctx, &svc, &prev, facts, contents).await?;
     let action = decision::decide(&g.facts);
     info!(kind = ?K::KIND, name = %obj.name_any(), ?action, "decided");
     let outcome = match perform(obj, ctx, api, &svc, &action, &g).await? {
         Performed::Done(outcome) => outcome,
         Performed::Requeue(r) => return Ok(r),
     };
-    settle(obj, ctx, api, &g.facts, g.seen.clone(), &action, outcome).await
+    settle(
+        obj,
+        ctx,
+        api,
+        &prev,
+        &g.facts,
+        g.seen.clone(),
+        &action,
+        outcome,
+    )
+    .await
 }
 
 /// Observes the model, its marker, its dependency; checks an adopted model's base model.
@@ -416,10 +430,11 @@ async fn gather<K: KindOps>(
     obj: &K,
     ctx: &Context,
     svc: &ServiceHandle,
+    prev: &Previous,
     mut facts: Facts,
     contents: BTreeMap<String, Vec<u8>>,
 ) -> Result<Gathered, Error> {
-    let old = obj.previous().model;
+    let old = &prev.model;
     let steady = old.phase == Some(crate::crd::Phase::Available)
         && old.trained_inputs_digest.as_deref() == Some(facts.desired.inputs_digest.as_str())
         && old.observed_generation == facts.generation;
@@ -567,30 +582,27 @@ async fn perform<K: KindOps>(
 }
 
 /// Writes the status the decision computed, emits its Event, and says when to look again.
+#[allow(clippy::too_many_arguments)]
 async fn settle<K: KindOps>(
     obj: &K,
     ctx: &Context,
     api: &Api<K>,
+    prev: &Previous,
     facts: &Facts,
     seen: Observation,
     action: &Action,
     outcome: Outcome,
 ) -> Result<Requeue, Error> {
-    let prev = obj.previous();
     let now = decided::now();
-    let update = decided::next(&prev, facts, &seen, action, &outcome, now);
+    let update = decided::next(prev, facts, &seen, action, &outcome, now);
     if let Some(rv) = write_status(obj, api, &update).await? {
         ctx.written.lock().insert(key_of(obj), rv);
     }
     if let Some(note) = decided::event(&prev.model, &update.model, action, facts.deleting) {
         publish(ctx, obj, &note).await;
     }
-    let expected = |kind: OperationKind| match kind {
-        OperationKind::Train => facts.expected.train,
-        OperationKind::Upgrade => facts.expected.upgrade,
-    };
     Ok(
-        match decided::look_again(action, &update.model, &timing(ctx), expected, now) {
+        match decided::look_again(action, &update.model, &timing(ctx), &facts.expected, now) {
             Some(after) => Requeue::requeue(after),
             None => Requeue::await_change(),
         },

@@ -15,7 +15,7 @@ use super::error::Error;
 use crate::crd::SpeechService;
 use crate::crd::speech_service::ServiceKind;
 use crate::decision::{service, status};
-use crate::errors::{Classified, RetryClass};
+use crate::errors::Classified;
 use crate::metrics::result::{ERROR, SUCCESS};
 
 /// Reconciles one SpeechService.
@@ -58,10 +58,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         Err(e) => service::Check::Failed {
             category: e.category(),
             message: &failure_text,
-            needs_user: matches!(
-                e.retry_class(),
-                RetryClass::Credentials | RetryClass::WaitForSpecChange
-            ),
+            needs_user: e.stalls_service(),
         },
     };
     let (st, event) = service::next(&old, &outcome, quota, generation, status::now());
