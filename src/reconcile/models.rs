@@ -517,7 +517,9 @@ async fn perform<K: KindOps>(
         Action::Adopt {
             customization_id, ..
         } => {
-            // Verify it exists, on the right base model, before recording it.
+            // Verify it exists, on the right base model, before recording it: against a fresh
+            // listing, since the shared one may predate a model made moments ago by a script.
+            svc.invalidate().await;
             let Some(found) = obj
                 .observe(svc, customization_id, false, &g.facts.desired, ctx)
                 .await?
