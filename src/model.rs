@@ -198,7 +198,7 @@ impl ModelResource for CustomVoiceModel {
 }
 
 /// What an object names in its own namespace, for the watches that wake it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RefKind {
     /// ConfigMaps it reads (sources, `wordsFrom`, a CA bundle).
     ConfigMap,

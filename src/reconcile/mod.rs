@@ -6,7 +6,7 @@
 //! - [`service`]: SpeechService readiness and quota.
 //! - [`context`]: shared state (IBM clients per service, listings, backoff).
 //! - [`inputs`]: ConfigMap/Secret/URL inputs.
-//! - [`run`]: the controllers and their watches.
+//! - [`run`]: the controllers; [`watches`]: the shared dependency watches and their index.
 pub mod acoustic;
 pub mod budget;
 pub mod context;
@@ -17,3 +17,4 @@ pub mod models;
 pub mod run;
 pub mod service;
 pub mod voice;
+pub mod watches;

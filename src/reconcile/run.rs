@@ -1,26 +1,29 @@
-//! Wires the controllers: one per kind, with watches that wake a model when something it
-//! depends on changes (its SpeechService, the Secrets and ConfigMaps it reads, and for acoustic
-//! models their language model), so nothing needs to poll for dependencies.
+//! Wires the controllers: one per kind and scope, with one stream per watched kind (see
+//! [`super::watches`]) whose events wake a model when something it depends on changes (its
+//! SpeechService, the Secrets and ConfigMaps it reads, and for acoustic models their language
+//! model), so nothing needs to poll for dependencies.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{WatchStreamExt, predicates, utils::Predicate};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::context::{Context, Settings};
 use super::error::Error;
 use super::models;
+use super::watches::{Dependent, Router, Wakeups, strip};
 use crate::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, SpeechService};
 use crate::metrics::{self, Metrics};
-use crate::model::{RefKind, Referencing};
+use crate::model::RefKind;
 
 fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
     // Reconcilers turn errors into conditions and requeues themselves; only Kubernetes write
@@ -28,33 +31,27 @@ fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
     Requeue::requeue(std::time::Duration::from_secs(10))
 }
 
-/// Maps an event of a ConfigMap, Secret, SpeechService or language model (namespace, name) to
-/// the cached objects that reference it by `kind` (typed spec access, see [`Referencing`]).
-fn mapper<K>(store: Store<K>, kind: RefKind) -> impl Fn(String, String) -> Vec<ObjectRef<K>>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + Referencing + 'static,
-{
-    move |ns, name| {
-        store
-            .state()
-            .into_iter()
-            .filter(|m| m.namespace().as_deref() == Some(ns.as_str()))
-            .filter(|m| m.references(kind).contains(&name.as_str()))
-            .map(|m| ObjectRef::from_obj(m.as_ref()))
-            .collect()
-    }
-}
+/// Nothing more to do with a primary stream's events (see the `also` hook of
+/// `model_controller!`).
+fn nothing<K>(_: &Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>) {}
 
+/// One model controller: its primary stream (cached without managedFields, indexed by the
+/// scope's [`Router`]) and the wake-ups the router sends it. `$also` sees every event of the
+/// primary stream (the language models' stream wakes the acoustic models that train with them).
 macro_rules! model_controller {
-    ($kind:ty, $client:expr, $ns:expr, $ctx:expr, $wc:expr, $sync:expr, $extra:expr) => {{
-        let api: Api<$kind> = scoped(&$client, $ns);
+    ($kind:ty, $who:expr, $scope:expr, $also:expr, $extra:expr) => {{
+        let scope: &Scope = $scope;
+        let api: Api<$kind> = scoped(&scope.client, scope.ns.as_deref());
         let (reader, writer) = kube::runtime::reflector::store();
         // Status writes do not wake the model (no hot loop): only spec (generation),
         // annotations (train/upgrade tokens) and finalizer changes do.
-        let stream = kube::runtime::watcher(api, $wc.clone())
+        let stream = kube::runtime::watcher(api, scope.wc.clone())
             .default_backoff()
+            .modify(|o: &mut $kind| strip(&mut o.metadata))
             .reflect(writer)
-            .inspect($sync.hook())
+            .inspect(scope.sync.hook())
+            .inspect(scope.router.track::<$kind>($who))
+            .inspect($also)
             .applied_objects()
             .predicate_filter(
                 predicates::generation::<$kind>
@@ -64,28 +61,13 @@ macro_rules! model_controller {
             );
         let controller = Controller::for_stream(stream, reader);
         let store = controller.store();
-        let cm = mapper(store.clone(), RefKind::ConfigMap);
-        let sec = mapper(store.clone(), RefKind::Secret);
-        let svc = mapper(store.clone(), RefKind::SpeechService);
         let controller = controller
-            .watches(scoped::<ConfigMap>(&$client, $ns), $wc.clone(), move |o| {
-                cm(o.namespace().unwrap_or_default(), o.name_any())
-            })
-            .watches(scoped::<Secret>(&$client, $ns), $wc.clone(), move |o| {
-                sec(o.namespace().unwrap_or_default(), o.name_any())
-            })
-            // Only a spec change or a Ready flip of the service wakes its models, not every
-            // status write (the model count changes often).
-            .watches_stream(
-                kube::runtime::watcher(scoped::<SpeechService>(&$client, $ns), $wc.clone())
-                    .default_backoff()
-                    .touched_objects()
-                    .predicate_filter(service_readiness, Default::default()),
-                move |o| svc(o.namespace().unwrap_or_default(), o.name_any()),
-            );
+            .reconcile_on(scope.wakeups.lock().take::<$kind>($who))
+            .with_config(scope.cfg.clone())
+            .graceful_shutdown_on(scope.stop());
         let controller = $extra(controller, store);
         controller
-            .run(models::reconcile::<$kind>, error_policy, $ctx.clone())
+            .run(models::reconcile::<$kind>, error_policy, scope.ctx.clone())
             .for_each(|r| async move {
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "controller event");
@@ -116,6 +98,54 @@ where
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
+    }
+}
+
+/// What every controller of one scope (a namespace, or the cluster) shares.
+struct Scope {
+    client: Client,
+    ns: Option<String>,
+    wc: WatcherConfig,
+    cfg: kube::runtime::controller::Config,
+    shutdown: CancellationToken,
+    sync: SyncTracker,
+    ctx: Arc<Context>,
+    router: Arc<Router>,
+    wakeups: parking_lot::Mutex<Wakeups>,
+}
+
+impl Scope {
+    fn stop(&self) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
+        let token = self.shutdown.clone();
+        async move { token.cancelled().await }
+    }
+
+    /// The metadata-only watch of `K` (Secrets or ConfigMaps): one stream for the scope, whose
+    /// events wake the objects that reference the changed one. Ends at shutdown.
+    fn dependency_watch<K>(&self, kind: RefKind) -> BoxFuture<'static, ()>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+    {
+        let router = self.router.clone();
+        Box::pin(
+            kube::runtime::watcher(
+                scoped::<PartialObjectMeta<K>>(&self.client, self.ns.as_deref()),
+                self.wc.clone(),
+            )
+            .default_backoff()
+            .take_until(self.stop())
+            .for_each(move |event| {
+                if let Ok(event) = event {
+                    router.observe(kind, &event);
+                }
+                futures::future::ready(())
+            }),
+        )
     }
 }
 
@@ -163,49 +193,45 @@ impl SyncTracker {
 }
 
 /// The SpeechService controller of one scope: a credentials Secret or CA bundle edit re-checks
-/// the service at once; the models watch their service and follow when its Ready condition
-/// changes.
-fn service_controller(
-    client: &Client,
-    ns: Option<&str>,
-    wc: &WatcherConfig,
-    cfg: &kube::runtime::controller::Config,
-    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-    sync: &SyncTracker,
-    ctx: &Arc<Context>,
-) -> BoxFuture<'static, ()> {
+/// the service at once (through the scope's router); its own stream also wakes its models when
+/// its spec or Ready condition changes (not on every status write: the model count changes
+/// often).
+fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
     let (reader, writer) = kube::runtime::reflector::store();
-    let stream = kube::runtime::watcher(scoped::<SpeechService>(client, ns), wc.clone())
-        .default_backoff()
-        .reflect(writer)
-        .inspect(sync.hook())
-        .applied_objects()
-        // Like the models, services ignore their own status writes.
-        .predicate_filter(predicates::generation::<SpeechService>, Default::default());
+    let router = scope.router.clone();
+    let stream = kube::runtime::watcher(
+        scoped::<SpeechService>(&scope.client, scope.ns.as_deref()),
+        scope.wc.clone(),
+    )
+    .default_backoff()
+    .modify(|s: &mut SpeechService| strip(&mut s.metadata))
+    .reflect(writer)
+    .inspect(scope.sync.hook())
+    .inspect(scope.router.track::<SpeechService>(Dependent::Service))
+    .inspect(move |event| {
+        if let Ok(event) = event {
+            router.observe_with(RefKind::SpeechService, event, |s| {
+                service_readiness(s).map(|h| h.to_string())
+            });
+        }
+    })
+    .applied_objects()
+    // Like the models, services ignore their own status writes.
+    .predicate_filter(predicates::generation::<SpeechService>, Default::default());
     // Models created or deleted on a service's instance wake it (its model count changed).
-    let changed = tokio_stream_of(ctx.service_changed.subscribe());
-    let services = Controller::for_stream(stream, reader).reconcile_on(changed);
-    let by_secret = mapper(services.store(), RefKind::Secret);
-    let by_ca = mapper(services.store(), RefKind::ConfigMap);
-    let key = |o: &kube::core::ObjectMeta| {
-        (
-            o.namespace.clone().unwrap_or_default(),
-            o.name.clone().unwrap_or_default(),
-        )
-    };
+    let changed = tokio_stream_of(scope.ctx.service_changed.subscribe());
     Box::pin(
-        services
-            .watches(scoped::<Secret>(client, ns), wc.clone(), move |o| {
-                let (ns, name) = key(&o.metadata);
-                by_secret(ns, name)
-            })
-            .watches(scoped::<ConfigMap>(client, ns), wc.clone(), move |o| {
-                let (ns, name) = key(&o.metadata);
-                by_ca(ns, name)
-            })
-            .with_config(cfg.clone())
-            .graceful_shutdown_on(stop)
-            .run(super::service::reconcile, error_policy, ctx.clone())
+        Controller::for_stream(stream, reader)
+            .reconcile_on(changed)
+            .reconcile_on(
+                scope
+                    .wakeups
+                    .lock()
+                    .take::<SpeechService>(Dependent::Service),
+            )
+            .with_config(scope.cfg.clone())
+            .graceful_shutdown_on(scope.stop())
+            .run(super::service::reconcile, error_policy, scope.ctx.clone())
             .for_each(|_| async {}),
     )
 }
@@ -254,75 +280,76 @@ pub async fn run_with(
     options: RunOptions,
 ) -> Result<(), Error> {
     let ctx = Context::new_with_metrics(client.clone(), settings, options.metrics.clone())?;
-    let wc = WatcherConfig::default();
-    let cfg = kube::runtime::controller::Config::default().concurrency(concurrency);
     let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
         vec![None]
     } else {
         options.namespaces.iter().cloned().map(Some).collect()
     };
     info!(namespaces = ?options.namespaces, "starting controllers");
-    let shutdown = options.shutdown.clone();
-    let stop = move || {
-        let token = shutdown.clone();
-        async move { token.cancelled().await }
-    };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
-    // One initial listing per watched kind and scope: 4 per scope.
+    // One initial listing per primary stream and scope: 4 per scope.
     let sync = SyncTracker::new(scopes.len() * 4, options.synced);
     let (mut lm_src, mut am_src, mut vm_src) = (Vec::new(), Vec::new(), Vec::new());
 
-    for scope in &scopes {
-        let ns = scope.as_deref();
-        let services = service_controller(&client, ns, &wc, &cfg, stop(), &sync, &ctx);
-        controllers.push(Box::pin(services));
-
-        let mut language_extra = |c: Controller<CustomLanguageModel>,
-                                  s: Store<CustomLanguageModel>| {
-            lm_src.push(metrics::store_source(s));
-            c.with_config(cfg.clone()).graceful_shutdown_on(stop())
+    for ns in scopes {
+        let (router, wakeups) = Router::new();
+        let scope = Scope {
+            client: client.clone(),
+            ns,
+            wc: WatcherConfig::default(),
+            cfg: kube::runtime::controller::Config::default().concurrency(concurrency),
+            shutdown: options.shutdown.clone(),
+            sync: sync.clone(),
+            ctx: ctx.clone(),
+            router,
+            wakeups: parking_lot::Mutex::new(wakeups),
         };
+        // One stream per watched kind and scope: the two metadata-only dependency watches here,
+        // one per custom resource kind below.
+        controllers.push(scope.dependency_watch::<Secret>(RefKind::Secret));
+        controllers.push(scope.dependency_watch::<ConfigMap>(RefKind::ConfigMap));
+        controllers.push(service_controller(&scope));
+
+        let router = scope.router.clone();
         let language = model_controller!(
             CustomLanguageModel,
-            client,
-            ns,
-            ctx,
-            wc,
-            sync,
-            language_extra
+            Dependent::Language,
+            &scope,
+            // An acoustic model waits for its language model: every change of it wakes them.
+            move |event: &Result<_, _>| {
+                if let Ok(event) = event {
+                    router.observe(RefKind::LanguageModel, event);
+                }
+            },
+            |c: Controller<CustomLanguageModel>, s: Store<CustomLanguageModel>| {
+                lm_src.push(metrics::store_source(s));
+                c
+            }
         );
         controllers.push(Box::pin(language));
 
-        let mut acoustic_extra = |c: Controller<CustomAcousticModel>,
-                                  s: Store<CustomAcousticModel>| {
-            am_src.push(metrics::store_source(s.clone()));
-            // An acoustic model waits for its language model: wake it on every change of that
-            // model.
-            let lm = mapper(s, RefKind::LanguageModel);
-            c.with_config(cfg.clone())
-                .graceful_shutdown_on(stop())
-                .watches(
-                    scoped::<CustomLanguageModel>(&client, ns),
-                    wc.clone(),
-                    move |o| lm(o.namespace().unwrap_or_default(), o.name_any()),
-                )
-        };
         let acoustic = model_controller!(
             CustomAcousticModel,
-            client,
-            ns,
-            ctx,
-            wc,
-            sync,
-            acoustic_extra
+            Dependent::Acoustic,
+            &scope,
+            nothing,
+            |c: Controller<CustomAcousticModel>, s: Store<CustomAcousticModel>| {
+                am_src.push(metrics::store_source(s));
+                c
+            }
         );
         controllers.push(Box::pin(acoustic));
 
-        let mut voice_extra = |c: Controller<CustomVoiceModel>, s: Store<CustomVoiceModel>| {
-            vm_src.push(metrics::store_source(s));
-            c.with_config(cfg.clone()).graceful_shutdown_on(stop())
-        };
-        let voice = model_controller!(CustomVoiceModel, client, ns, ctx, wc, sync, voice_extra);
+        let voice = model_controller!(
+            CustomVoiceModel,
+            Dependent::Voice,
+            &scope,
+            nothing,
+            |c: Controller<CustomVoiceModel>, s: Store<CustomVoiceModel>| {
+                vm_src.push(metrics::store_source(s));
+                c
+            }
+        );
         controllers.push(Box::pin(voice));
     }
 
