@@ -197,6 +197,76 @@ pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Ex
     }
 }
 
+/// Whether a check may take the model's data (corpora, grammars, words, audio) from the record
+/// instead of listing it. Each data listing is an IBM call per model; the service-wide model
+/// listing that tells `status` is shared by every model of the instance. True when the data
+/// cannot have changed since the operator last read or wrote it:
+///
+/// - the model is `steady` (Available on the inputs it was trained with, status current) and the
+///   service says `available`;
+/// - the service says `training` or `upgrading`: IBM refuses every change to a model while an
+///   operation runs (409, watson-api.md §8.2), so the data is what it was when the operation
+///   started; the action is a wait whatever the data;
+/// - the service says `available` or `failed` while the operator's own training or upgrade is
+///   still recorded: the data was locked during it, and the next action records how it ended;
+/// - the service says `pending` and the record says the model holds nothing (just created or
+///   reset by the operator: no resource recorded, a word count of 0, no operation): an upload
+///   the record missed (a crash between the call and the status write) is refused by the
+///   service as a duplicate, and the failed action makes the next check read;
+/// - the service says `pending` (analysis running, watson-api.md §8.3) while a resource the
+///   operator uploaded is still recorded as `being_processed`: the action is a wait until the
+///   listing leaves `pending`. A model without any valid data stays `pending` after the
+///   analysis, so the data is still read now and then ([`analysis_check_due`]) to find a
+///   resource the service refused.
+///
+/// `words` is the recorded count of custom words (`Some(0)` for kinds without words).
+/// Everything else (`ready`, a `failed` model, an adopted or old record) lists the data.
+pub fn data_from_record(
+    status: Option<&super::ServiceStatus>,
+    steady: bool,
+    st: &ModelStatus,
+    resources: &[TrackedResource],
+    words: Option<i64>,
+    analysis: Duration,
+    now: Timestamp,
+) -> bool {
+    use super::ServiceStatus as S;
+    let operation_recorded = st.current_operation.is_some();
+    match status {
+        Some(S::Available) if steady || operation_recorded => true,
+        Some(S::Training | S::Upgrading) => true,
+        Some(S::Failed) => operation_recorded,
+        Some(S::Pending) if resources.is_empty() => words == Some(0) && !operation_recorded,
+        Some(S::Pending) => {
+            let newest = resources
+                .iter()
+                .filter(|r| r.status.service_status.as_deref() == Some("being_processed"))
+                .filter_map(|r| r.status.added_at.as_ref())
+                .map(|t| t.0)
+                .max();
+            newest.is_some_and(|t| !analysis_check_due(t, now, analysis))
+        }
+        _ => false,
+    }
+}
+
+/// While an upload made at `uploaded` is analysed, whether a check at `now` reads the data: in the
+/// first two seconds after each power of two of seconds since the upload (2, 4, 8, 16, … s:
+/// about one check in each window at the 2 s polling of an analysis), and at every check once
+/// `analysis` (the expected analysis time) has passed. A refused resource in a model that stays
+/// `pending` is thus found within about twice the time its analysis took.
+pub fn analysis_check_due(uploaded: Timestamp, now: Timestamp, analysis: Duration) -> bool {
+    let elapsed = (now.as_second() - uploaded.as_second()).max(0) as u64;
+    if elapsed >= analysis.as_secs() {
+        return true;
+    }
+    if elapsed < 2 {
+        return false;
+    }
+    let power = 1u64 << (63 - elapsed.leading_zeros());
+    elapsed - power < 2
+}
+
 /// Polling settings (plain data from the operator's flags).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timing {

@@ -1248,3 +1248,120 @@ fn a_new_reset_token_resets_once_then_data_and_training_follow() {
     v.desired.reset_token = Some("r1".into());
     assert_eq!(decide(&v), Action::UpToDate);
 }
+
+fn being_processed() -> crate::crd::ResourceStatus {
+    crate::crd::ResourceStatus {
+        name: "c1".into(),
+        service_status: Some("being_processed".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_check_reads_the_data_only_when_it_may_have_changed() {
+    use ServiceStatus as S;
+    let now = t0();
+    let minute = Duration::from_secs(60);
+    let upload = |status: &str, minutes_ago: i64| st::TrackedResource {
+        class: st::ResourceClass::Corpus,
+        status: crate::crd::ResourceStatus {
+            name: "c1".into(),
+            service_status: Some(status.into()),
+            added_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(now.as_second() - minutes_ago * 60)
+                    .expect("time"),
+            )),
+            ..Default::default()
+        },
+    };
+    let idle = crate::crd::ModelStatus::default();
+    let training = crate::crd::ModelStatus {
+        current_operation: Some(crate::crd::OperationRecord {
+            kind: "Train".into(),
+            started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
+            inputs_digest: None,
+            expected_finish_at: None,
+            finished_at: None,
+            outcome: None,
+            duration_seconds: None,
+            message: None,
+        }),
+        ..Default::default()
+    };
+    let analysing = [upload("being_processed", 1)];
+    let long_ago = [upload("being_processed", 11)];
+    // Uploaded 64 s ago: a power of two, so this check reads.
+    let at_a_power_of_two = [st::TrackedResource {
+        status: crate::crd::ResourceStatus {
+            added_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(now.as_second() - 64).expect("time"),
+            )),
+            ..being_processed()
+        },
+        class: st::ResourceClass::Corpus,
+    }];
+    let analysed = [upload("analyzed", 1)];
+    // (listing status, steady, record, resources) → reads from the record? (0 words recorded)
+    type Case<'a> = (
+        Option<S>,
+        bool,
+        &'a crate::crd::ModelStatus,
+        &'a [st::TrackedResource],
+        bool,
+    );
+    let cases: Vec<Case> = vec![
+        // Steady and available: the drift check trusts the record.
+        (Some(S::Available), true, &idle, &analysed, true),
+        // Available but not steady (inputs changed, or first sight): read.
+        (Some(S::Available), false, &idle, &analysed, false),
+        // Locked by an operation: nothing can change.
+        (Some(S::Training), false, &training, &analysed, true),
+        (Some(S::Upgrading), false, &idle, &analysed, true),
+        // The operator's training ended: the next action records it, the data was locked.
+        (Some(S::Available), false, &training, &analysed, true),
+        (Some(S::Failed), false, &training, &analysed, true),
+        // A failed model without an operation of ours: find out what is invalid.
+        (Some(S::Failed), false, &idle, &analysed, false),
+        // Ready to train: the one read that sees the analysed data.
+        (Some(S::Ready), false, &idle, &analysing, false),
+        // Our upload is being analysed, within the expected analysis time: wait on the listing.
+        (Some(S::Pending), false, &idle, &analysing, true),
+        // ... now and then (a model whose data the service never accepts stays pending): read.
+        (Some(S::Pending), false, &idle, &at_a_power_of_two, false),
+        (Some(S::Pending), false, &idle, &long_ago, false),
+        // Pending with nothing of ours in analysis (new or adopted model): read.
+        (Some(S::Pending), false, &idle, &analysed, false),
+        // Pending and known empty (created or reset by the operator, which recorded 0 words).
+        (Some(S::Pending), false, &idle, &[], true),
+        (Some(S::Pending), false, &training, &[], false),
+        (None, true, &idle, &analysed, false),
+    ];
+    for (i, (status, steady, record, resources, want)) in cases.into_iter().enumerate() {
+        let got = st::data_from_record(
+            status.as_ref(),
+            steady,
+            record,
+            resources,
+            Some(0),
+            10 * minute,
+            now,
+        );
+        assert_eq!(got, want, "case {i}: {status:?} steady={steady}");
+    }
+    // The reads during an analysis: at 2, 4, 8, 16, … s after the upload, then always.
+    let reads: Vec<i64> = (0..70)
+        .filter(|&e| {
+            st::analysis_check_due(
+                k8s_openapi::jiff::Timestamp::from_second(now.as_second() - e).expect("time"),
+                now,
+                minute,
+            )
+        })
+        .collect();
+    let mut want: Vec<i64> = vec![2, 3, 4, 5, 8, 9, 16, 17, 32, 33];
+    want.extend(60..70);
+    assert_eq!(reads, want);
+    // Words added since the last listing (count unknown): a pending model is read.
+    let got = st::data_from_record(Some(&S::Pending), false, &idle, &[], None, 10 * minute, now);
+    assert!(!got, "words of unknown state");
+}

@@ -9,7 +9,7 @@ use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::models::{
     Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
-    listing_age, marked, model_name, newest_version, trust_record,
+    listing_age, marked, may_trust, model_name, newest_version, trust_record,
 };
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
@@ -18,7 +18,7 @@ use crate::crd::{
     UpgradePolicy,
 };
 use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
-use crate::decision::{Action, Dependency, Desired, ResourceState, ServiceStatus, digest};
+use crate::decision::{Action, Dependency, Desired, ResourceState, digest};
 use crate::model::ModelResource;
 use crate::watson::stt_types::{
     AudioFormat, CreateAcousticModel, TrainAcousticModel, UpgradeAcousticModel,
@@ -160,7 +160,8 @@ impl KindOps for CustomAcousticModel {
         let (mut observed, mut seen) =
             from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
         let recorded = self.recorded_resources();
-        if steady && observed.status == Some(ServiceStatus::Available) {
+        // Acoustic models hold no words.
+        if may_trust(self, &observed, steady, Some(0), ctx) {
             trust_record(recorded, &mut observed, &mut seen);
         } else {
             for a in svc.stt()?.list_audio(id).await?.audio {

@@ -9,16 +9,14 @@ use super::error::Error;
 use super::inputs::parse_word_list;
 use super::models::{
     Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
-    listing_age, marked, model_name, newest_version, trust_record,
+    listing_age, marked, may_trust, model_name, newest_version, trust_record,
 };
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
     RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{Observation, Outcome, ResourceClass, TrackedResource};
-use crate::decision::{
-    Action, Dependency, Desired, Observed, ResourceState, ServiceStatus, WordDef, digest,
-};
+use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, WordDef, digest};
 use crate::model::ModelResource;
 use crate::watson::stt_types::{
     CreateLanguageModel, GrammarFormat, ListWords, TrainLanguageModel, WordDefinition, WordType,
@@ -119,8 +117,10 @@ async fn list_data(
             });
         }
     }
-    // Skipped only when no word is wanted and the last listing found none.
-    if desired.words.is_empty() && lm.recorded_word_count() == Some(0) {
+    // Skipped while the record says the model holds no word (a new or reset model, or the last
+    // listing found none; adding words clears the count). Adding words again is harmless (the
+    // service overwrites them), so a missed addition costs nothing.
+    if lm.recorded_word_count() == Some(0) {
         return Ok(());
     }
     let query = ListWords {
@@ -225,7 +225,7 @@ impl KindOps for CustomLanguageModel {
         };
         let (mut observed, mut seen) =
             from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
-        if steady && observed.status == Some(ServiceStatus::Available) {
+        if may_trust(self, &observed, steady, self.recorded_word_count(), ctx) {
             trust_record(self.recorded_resources(), &mut observed, &mut seen);
             observed.words = desired.words.clone();
         } else {

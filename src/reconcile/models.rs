@@ -99,7 +99,8 @@ pub(crate) fn from_listing(status: Option<&str>, versions: &[String]) -> (Observ
     (observed, seen)
 }
 
-/// Steady and Available: trust the record (nothing changed since the last full comparison).
+/// The data as recorded, when [`data_from_record`](crate::decision::status::data_from_record)
+/// allows it: each recorded resource in the state its recorded service status says.
 pub(crate) fn trust_record(
     recorded: Vec<TrackedResource>,
     observed: &mut Observed,
@@ -110,9 +111,37 @@ pub(crate) fn trust_record(
         if r.class == ResourceClass::Grammar {
             observed.grammars.insert(name.clone());
         }
-        observed.resources.insert(name, ResourceState::Valid);
+        let state = match r.status.service_status.as_deref() {
+            Some("being_processed") => ResourceState::Processing,
+            Some("undetermined" | "invalid") => {
+                ResourceState::Invalid(r.status.error.clone().unwrap_or_default())
+            }
+            _ => ResourceState::Valid,
+        };
+        observed.resources.insert(name, state);
         seen.resources.push(r);
     }
+}
+
+/// Whether this check may take `obj`'s data from its record (see
+/// [`data_from_record`](crate::decision::status::data_from_record)).
+pub(crate) fn may_trust<K: ModelResource>(
+    obj: &K,
+    observed: &Observed,
+    steady: bool,
+    words: Option<i64>,
+    ctx: &Context,
+) -> bool {
+    let prev = obj.model_status().cloned().unwrap_or_default();
+    crate::decision::status::data_from_record(
+        observed.status.as_ref(),
+        steady,
+        &prev,
+        &obj.recorded_resources(),
+        words,
+        ctx.settings.expected_analysis,
+        crate::decision::status::now(),
+    )
 }
 
 /// The newest base-model version any model of the instance on base model `base` has, from
@@ -435,8 +464,13 @@ async fn gather<K: KindOps>(
     contents: BTreeMap<String, Vec<u8>>,
 ) -> Result<Gathered, Error> {
     let old = &prev.model;
-    let steady = old.phase == Some(crate::crd::Phase::Available)
-        && old.trained_inputs_digest.as_deref() == Some(facts.desired.inputs_digest.as_str())
+    // Available, or just done recording the operation that made it so (`Finish`): nothing
+    // changed since the last full comparison (the data was locked during the operation).
+    let steady = matches!(
+        old.phase,
+        Some(crate::crd::Phase::Available | crate::crd::Phase::Processing)
+    ) && old.trained_inputs_digest.as_deref()
+        == Some(facts.desired.inputs_digest.as_str())
         && old.observed_generation == facts.generation;
     let observed = match &facts.recorded.customization_id {
         Some(id) => obj.observe(svc, id, steady, &facts.desired, ctx).await?,
