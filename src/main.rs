@@ -59,6 +59,11 @@ struct RunArgs {
     /// resource [default: 600, scaled by --simulator-time-scale with --simulator].
     #[arg(long, env = "WSO_EXPECTED_ANALYSIS_SECONDS")]
     expected_analysis_seconds: Option<u64>,
+    /// Expected seconds of acoustic-model training per second of audio, before the model has
+    /// its own history (IBM: training takes about as long as the audio)
+    /// [default: 1, scaled by --simulator-time-scale with --simulator].
+    #[arg(long, env = "WSO_TRAINING_SECONDS_PER_AUDIO_SECOND")]
+    training_seconds_per_audio_second: Option<f64>,
     /// An analysis, training or upgrade running longer than this many times its expected
     /// duration gets a Warning Event and the reason OperationOverdue (nothing else changes).
     #[arg(long, default_value_t = 3, env = "WSO_OVERDUE_FACTOR")]
@@ -156,6 +161,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         expected_training: timing(args.expected_training_seconds, 600, &args),
         expected_analysis: timing(args.expected_analysis_seconds, 600, &args),
         overdue_factor: args.overdue_factor.max(1),
+        training_per_audio_second: match (args.training_seconds_per_audio_second, args.simulator) {
+            (Some(r), _) => r.max(0.0),
+            (None, Some(_)) => args.simulator_time_scale,
+            (None, None) => 1.0,
+        },
         ..Settings::default()
     };
     let metrics = Arc::new(Metrics::new());

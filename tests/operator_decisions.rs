@@ -530,3 +530,21 @@ async fn a_check_during_training_costs_only_the_shared_listing() {
     assert!(count(&all, "list_corpora") <= 3, "{ops:?}");
     assert!(count(&all, "list_words") <= 2, "{ops:?}");
 }
+
+/// A model with custom words only (no corpus): trusting the record of a new model must not
+/// take the words as added (found by the benchmark smoke run: the model waited forever).
+#[tokio::test]
+async fn a_model_with_words_only_is_fed_and_trained() {
+    let Some((ns, admin, stt)) = setup("words-only").await else {
+        return;
+    };
+    let api: Api<CustomLanguageModel> = ns.api();
+    let spec = json!({"words": [{"word": "tomato", "soundsLike": ["tomahto"]}]});
+    apply(&api, &lm("wordy", spec)).await;
+    let m = available(&api, "wordy").await;
+    let id = id_of(&m);
+    assert_eq!(user_words(&stt, &id).await, vec!["tomato".to_string()]);
+    let all = log(&admin, &id).await;
+    assert_eq!(count(&all, "add_words"), 1);
+    assert_eq!(count(&all, "train_language_model"), 1);
+}

@@ -509,6 +509,23 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
         r.lifecycle.iter().map(|l| l.models.len()).sum::<usize>(),
         mark(noop == 0),
     );
+    if let Some(u) = &r.fleet.unrelated {
+        let _ = writeln!(
+            s,
+            "| 8 | unrelated objects: start-up peak RSS ≤ 10 MiB above the run without them, ≤ 5 % of a core during the churn | {} Secrets of {} KiB and {} ConfigMaps beside {} models: peak {} MiB vs {} MiB without (+{}); churn {} updates/s: {} % of a core, {} reconciles | {} |",
+            u.secrets,
+            u.secret_kib,
+            u.config_maps,
+            u.models,
+            f1(u.restart.rss_peak_mib),
+            f1(u.baseline_peak_mib),
+            f1(u.restart.rss_peak_mib - u.baseline_peak_mib),
+            f1(u.churn_updates_per_s),
+            f2(u.churn_cpu_cores * 100.0),
+            u.churn_reconciles,
+            mark(u.restart.rss_peak_mib - u.baseline_peak_mib <= 10.0 && u.churn_cpu_cores <= 0.05),
+        );
+    }
     let _ = writeln!(
         s,
         "Causes of missed targets and what limits them: see [Findings](#findings).\n"
@@ -795,6 +812,41 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
     }
     if fonts {
         let _ = writeln!(s, "\n![writes](bench/writes.png)\n");
+    }
+
+    // Scenario 8.
+    if let Some(u) = &r.fleet.unrelated {
+        let _ = writeln!(
+            s,
+            "## 8. Unrelated objects\n\n\
+             The fleet of scenario 4 at {} models, then {} Secrets of {} KiB (the size of Helm \
+             release Secrets) and {} ConfigMaps that no resource references, in the watched \
+             namespace ({} s to create, not a target). A fresh operator is started beside them as \
+             in scenario 5; then another, once its start-up pass is done, watches {} unrelated \
+             ConfigMap updates per second for {} s: its CPU time (user + system, \
+             `/proc/<pid>/stat`) over that window and its reconciles.\n\n\
+             | | RSS peak (MiB) | RSS steady (MiB) | every one reconciled (s) |\n|---|---|---|---|\n\
+             | without the unrelated objects (scenario 5) | {} | {} | |\n\
+             | beside them | {} | {} | {} |\n\n\
+             | Churn | updates/s | operator CPU (% of a core) | language-model reconciles |\n|---|---|---|---|\n\
+             | {} s | {} | {} | {} |\n",
+            u.models,
+            u.secrets,
+            u.secret_kib,
+            u.config_maps,
+            f1(u.setup_s),
+            f1(u.churn_updates_per_s),
+            f1(u.churn_s),
+            f1(u.baseline_peak_mib),
+            f1(u.baseline_steady_mib),
+            f1(u.restart.rss_peak_mib),
+            f1(u.restart.rss_steady_mib),
+            f1(u.restart.all_reconciled_s),
+            f1(u.churn_s),
+            f1(u.churn_updates_per_s),
+            f2(u.churn_cpu_cores * 100.0),
+            u.churn_reconciles,
+        );
     }
     if !plots_ok {
         let _ = writeln!(

@@ -121,6 +121,10 @@ pub struct OperatorFlags {
     pub fixed_poll_seconds: Option<u64>,
     pub concurrency: u16,
     pub model_quota: usize,
+    /// The acoustic training estimate per second of audio, scaled like the simulator (absent
+    /// from results before issue 11: 0 there, meaning the operator's default of 1).
+    #[serde(default)]
+    pub training_seconds_per_audio_second: f64,
 }
 
 impl OperatorFlags {
@@ -135,6 +139,7 @@ impl OperatorFlags {
             fixed_poll_seconds: None,
             concurrency: 8,
             model_quota: 1024,
+            training_seconds_per_audio_second: time_scale,
         }
     }
 
@@ -150,6 +155,8 @@ impl OperatorFlags {
             self.concurrency.to_string(),
             "--model-quota".to_string(),
             self.model_quota.to_string(),
+            "--training-seconds-per-audio-second".to_string(),
+            self.training_seconds_per_audio_second.to_string(),
         ];
         if let Some(f) = self.fixed_poll_seconds {
             a.push("--fixed-poll-seconds".to_string());
@@ -231,6 +238,17 @@ impl Operator {
 
     pub fn mem(&self) -> Option<Mem> {
         proc_mem(self.child.id())
+    }
+
+    /// CPU seconds the process has used (user + system, `/proc/<pid>/stat`).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces) start at state (field 3).
+        let rest = text.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        // utime is field 14, stime 15: indexes 11 and 12 after the state field.
+        Some((ticks(11)? + ticks(12)?) / 100.0)
     }
 
     /// Waits until `/readyz` answers 200 (caches synced).

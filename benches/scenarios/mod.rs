@@ -405,6 +405,32 @@ pub struct Fleet {
     pub build: Vec<FleetBuild>,
     pub steady: Vec<SteadyState>,
     pub restarts: Vec<Restart>,
+    /// Scenario 8 (absent from results before issue 11).
+    #[serde(default)]
+    pub unrelated: Option<Unrelated>,
+}
+
+/// Scenario 8: the restart of scenario 5 again, beside unrelated Secrets and ConfigMaps in the
+/// watched namespace, then unrelated ConfigMap updates at a fixed rate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Unrelated {
+    pub models: usize,
+    pub secrets: usize,
+    pub secret_kib: usize,
+    pub config_maps: usize,
+    /// Restart without the unrelated objects (scenario 5 at the same size).
+    pub baseline_peak_mib: f64,
+    pub baseline_steady_mib: f64,
+    /// Restart with them.
+    pub restart: Restart,
+    pub churn_updates_per_s: f64,
+    pub churn_s: f64,
+    /// Operator CPU during the churn, in cores (1.0 = one core busy).
+    pub churn_cpu_cores: f64,
+    /// Language-model reconciles during the churn (none is related).
+    pub churn_reconciles: f64,
+    /// Seconds to create the unrelated objects (set-up, not a target).
+    pub setup_s: f64,
 }
 
 /// How long bringing a fleet to Available took (set-up, not a target).
@@ -430,6 +456,13 @@ pub struct FleetConfig {
     /// Operator concurrency while building the fleet (not measured).
     pub build_concurrency: u16,
     pub timeout_seconds: u64,
+    /// Scenario 8 at this fleet size (one of `restart_sizes`), if any.
+    pub unrelated_at: Option<usize>,
+    pub unrelated_secrets: usize,
+    pub unrelated_secret_kib: usize,
+    pub unrelated_config_maps: usize,
+    pub churn_updates_per_s: u32,
+    pub churn_s: u64,
 }
 
 /// Scenarios 3 (steady state), 4 (memory) and 5 (start-up pass) on one growing fleet of
@@ -460,6 +493,7 @@ pub async fn fleet(env: &Env, cfg: &FleetConfig) -> Fleet {
         build: vec![],
         steady: vec![],
         restarts: vec![],
+        unrelated: None,
     };
     let mut sizes: Vec<usize> = cfg
         .steady_sizes
@@ -549,12 +583,19 @@ pub async fn fleet(env: &Env, cfg: &FleetConfig) -> Fleet {
 
         if cfg.restart_sizes.contains(&size) {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            out.restarts.push(
-                restart(
-                    env, &ns.name, &lm_rec, &svc_rec, &sim_a, &sim_b, size, quota, cfg,
-                )
-                .await,
-            );
+            let baseline = restart(
+                env, &ns.name, &lm_rec, &svc_rec, &sim_a, &sim_b, size, quota, cfg,
+            )
+            .await;
+            if cfg.unrelated_at == Some(size) {
+                out.unrelated = Some(
+                    unrelated(
+                        env, &ns, &lm_rec, &svc_rec, &sim_a, &sim_b, size, quota, cfg, &baseline,
+                    )
+                    .await,
+                );
+            }
+            out.restarts.push(baseline);
         }
     }
     out
@@ -635,6 +676,156 @@ async fn restart(
         r.all_reconciled_s, r.model_writes, r.rss_steady_mib, r.rss_peak_mib
     ));
     r
+}
+
+/// Scenario 8: creates the unrelated objects, restarts the operator beside them (start-up RSS),
+/// then updates unrelated ConfigMaps at a fixed rate and measures the operator's CPU and
+/// reconciles; removes the objects again (the next fleet size is measured without them).
+#[allow(clippy::too_many_arguments)]
+async fn unrelated(
+    env: &Env,
+    ns: &TestNamespace,
+    lm_rec: &Recorder,
+    svc_rec: &Recorder,
+    sim_a: &RunningSimulator,
+    sim_b: &RunningSimulator,
+    size: usize,
+    quota: usize,
+    cfg: &FleetConfig,
+    baseline: &Restart,
+) -> Unrelated {
+    let secrets: Api<Secret> = ns.api();
+    let config_maps: Api<ConfigMap> = ns.api();
+    let t = now_ms();
+    log(&format!(
+        "unrelated: {} Secrets of {} KiB and {} ConfigMaps",
+        cfg.unrelated_secrets, cfg.unrelated_secret_kib, cfg.unrelated_config_maps
+    ));
+    let blob = ByteString(vec![b'x'; cfg.unrelated_secret_kib * 1024]);
+    futures::stream::iter(0..cfg.unrelated_secrets)
+        .for_each_concurrent(16, |i| {
+            let (secrets, blob) = (secrets.clone(), blob.clone());
+            async move {
+                let s = Secret {
+                    metadata: ObjectMeta {
+                        name: Some(format!("sh.helm.release.v1.unrelated-{i:05}.v1")),
+                        labels: Some([("owner".to_string(), "helm".to_string())].into()),
+                        ..Default::default()
+                    },
+                    data: Some([("release".to_string(), blob)].into()),
+                    ..Default::default()
+                };
+                secrets
+                    .create(&PostParams::default(), &s)
+                    .await
+                    .expect("unrelated Secret");
+            }
+        })
+        .await;
+    futures::stream::iter(0..cfg.unrelated_config_maps)
+        .for_each_concurrent(16, |i| {
+            let config_maps = config_maps.clone();
+            async move {
+                config_maps
+                    .create(&PostParams::default(), &unrelated_config_map(i, 0))
+                    .await
+                    .expect("unrelated ConfigMap");
+            }
+        })
+        .await;
+    let setup_s = (now_ms() - t) / 1000.0;
+    let restart = restart(
+        env, &ns.name, lm_rec, svc_rec, sim_a, sim_b, size, quota, cfg,
+    )
+    .await;
+
+    // Churn: a fresh operator, settled, then updates at a fixed rate.
+    let mut flags = OperatorFlags::scaled(0.0);
+    flags.model_quota = quota;
+    flags.drift_interval_seconds = 600;
+    let op = Operator::start(env, &ns.name, &flags, &format!("unrelated-churn-{size}"));
+    op.wait_ready().await;
+    wait_for(
+        "the churn operator's start-up pass",
+        Duration::from_secs(cfg.timeout_seconds),
+        || async {
+            let n = op.reconciles("CustomLanguageModel").await?;
+            (n >= size as f64).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu0, rec0, t0) = (
+        op.cpu_seconds().unwrap_or_default(),
+        op.reconciles("CustomLanguageModel")
+            .await
+            .unwrap_or_default(),
+        Instant::now(),
+    );
+    let every = Duration::from_secs_f64(1.0 / f64::from(cfg.churn_updates_per_s.max(1)));
+    let mut tick = tokio::time::interval(every);
+    let mut n = 0usize;
+    while t0.elapsed() < Duration::from_secs(cfg.churn_s) {
+        tick.tick().await;
+        let i = n % cfg.unrelated_config_maps.max(1);
+        n += 1;
+        let _ = config_maps
+            .replace(
+                &format!("unrelated-{i:05}"),
+                &PostParams::default(),
+                &unrelated_config_map(i, n),
+            )
+            .await;
+    }
+    let churn_s = t0.elapsed().as_secs_f64();
+    let churn_cpu_cores = (op.cpu_seconds().unwrap_or_default() - cpu0) / churn_s;
+    let churn_reconciles = op
+        .reconciles("CustomLanguageModel")
+        .await
+        .unwrap_or_default()
+        - rec0;
+    drop(op);
+    log(&format!(
+        "unrelated: peak RSS {:.1} MiB (without: {:.1}), churn {:.1}/s: {:.3} cores, {} reconciles",
+        restart.rss_peak_mib,
+        baseline.rss_peak_mib,
+        n as f64 / churn_s,
+        churn_cpu_cores,
+        churn_reconciles
+    ));
+    let lp = kube::api::ListParams::default();
+    let _ = secrets
+        .delete_collection(&Default::default(), &lp.clone().labels("owner=helm"))
+        .await;
+    let _ = config_maps
+        .delete_collection(&Default::default(), &lp.labels("owner=unrelated"))
+        .await;
+    Unrelated {
+        models: size,
+        secrets: cfg.unrelated_secrets,
+        secret_kib: cfg.unrelated_secret_kib,
+        config_maps: cfg.unrelated_config_maps,
+        baseline_peak_mib: baseline.rss_peak_mib,
+        baseline_steady_mib: baseline.rss_steady_mib,
+        restart,
+        churn_updates_per_s: n as f64 / churn_s,
+        churn_s,
+        churn_cpu_cores,
+        churn_reconciles,
+        setup_s,
+    }
+}
+
+fn unrelated_config_map(i: usize, version: usize) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(format!("unrelated-{i:05}")),
+            labels: Some([("owner".to_string(), "unrelated".to_string())].into()),
+            ..Default::default()
+        },
+        data: Some([("settings".to_string(), format!("version {version}"))].into()),
+        ..Default::default()
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -182,13 +182,14 @@ pub fn operation_kind(record_type: &str) -> OperationKind {
 }
 
 /// The expectations for a model: its own last successful operations ([`expected_duration`]),
-/// else `audio_seconds` for an acoustic training, else the defaults of `timing`.
+/// else `audio_seconds` × `timing.training_per_audio_second` for an acoustic training, else the
+/// defaults of `timing`.
 pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Expected {
     Expected {
         train: expected_duration(
             st,
             OperationKind::Train,
-            audio_seconds,
+            (audio_seconds as f64 * timing.training_per_audio_second).round() as i64,
             timing.expected_training,
         ),
         upgrade: expected_duration(st, OperationKind::Upgrade, 0, timing.expected_training),
@@ -282,6 +283,8 @@ pub struct Timing {
     pub expected_analysis: Duration,
     /// Operations longer than this many times their expected length are overdue.
     pub overdue_factor: u32,
+    /// Expected seconds of acoustic training per second of audio (IBM: 1).
+    pub training_per_audio_second: f64,
 }
 
 /// Sets (or replaces) a condition; the transition time moves only when the status changes.

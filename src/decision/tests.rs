@@ -934,7 +934,26 @@ fn timing() -> st::Timing {
         fixed_poll: None,
         expected_analysis: Duration::from_secs(60),
         overdue_factor: 3,
+        training_per_audio_second: 1.0,
     }
+}
+
+#[test]
+fn an_acoustic_training_is_expected_to_take_the_audio_length_times_the_ratio() {
+    let st = crate::crd::ModelStatus::default();
+    let mut t = timing();
+    assert_eq!(
+        st::expectations(&st, 660, &t).train,
+        Duration::from_secs(660)
+    );
+    // The simulator at time scale 0.1 trains 660 s of audio in 66 s.
+    t.training_per_audio_second = 0.1;
+    assert_eq!(
+        st::expectations(&st, 660, &t).train,
+        Duration::from_secs(66)
+    );
+    // Without audio: the default.
+    assert_eq!(st::expectations(&st, 0, &t).train, Duration::from_secs(600));
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub struct Settings {
     /// An operation running longer than this many times its expected duration is flagged
     /// (`OperationOverdue`); nothing is re-created or deleted.
     pub overdue_factor: u32,
+    /// Expected seconds of acoustic-model training per second of audio, until the model's
+    /// history says better (IBM: about as long as the audio, so 1).
+    pub training_per_audio_second: f64,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(60),
             expected_analysis: Duration::from_secs(600),
             overdue_factor: 3,
+            training_per_audio_second: 1.0,
         }
     }
 }

@@ -227,7 +227,11 @@ impl KindOps for CustomLanguageModel {
             from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
         if may_trust(self, &observed, steady, self.recorded_word_count(), ctx) {
             trust_record(self.recorded_resources(), &mut observed, &mut seen);
-            observed.words = desired.words.clone();
+            // The record's word count says whether the words were added: none on a model the
+            // operator just created or reset (0), else the ones asked for.
+            if self.recorded_word_count() != Some(0) {
+                observed.words = desired.words.clone();
+            }
         } else {
             list_data(self, svc, id, desired, &mut observed, &mut seen).await?;
         }

@@ -224,6 +224,7 @@ fn timing(ctx: &Context) -> Timing {
         fixed_poll: ctx.settings.fixed_poll,
         expected_analysis: ctx.settings.expected_analysis,
         overdue_factor: ctx.settings.overdue_factor,
+        training_per_audio_second: ctx.settings.training_per_audio_second,
     }
 }
 
