@@ -4,9 +4,9 @@
 // /etc/passwd and /etc/group with the user 65532, /tmp, /home/nonroot) and the Dockerfile's
 // config (user 65532:65532, entrypoint, cmd, port 8080, labels).
 //
-// The output is an OCI image layout packed as a tar (an "oci-archive"): `docker load` (Docker 25
-// and later), `podman load`, `skopeo copy oci-archive:...` and `crane push` (of the unpacked
-// layout) read it. Every timestamp is zero and every entry sorted, so the same inputs give the
+// The output is an OCI image layout packed as a tar (an "oci-archive", the format of `skopeo copy
+// oci-archive:...`, `podman load` and `docker load` from Docker 25; `crane push` takes the
+// unpacked layout directory). Every timestamp is zero and every entry sorted, so the same inputs give the
 // same digests.
 //
 //	wso-image -binary target/release/watson-speech-operator -name watson-speech-operator \
