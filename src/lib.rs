@@ -11,11 +11,14 @@
 //! - [`errors`]: the error vocabulary shared by every module (category + retry class).
 //! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
 //!   endpoints, leader election on a Lease.
+//! - [`kube_client`]: the Kubernetes client built at start-up; a kubeconfig rustls refuses is
+//!   explained in one line.
 
 pub mod decision;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod model;

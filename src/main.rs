@@ -2,6 +2,7 @@
 //! `simulate` (the IBM API simulator).
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -152,7 +153,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let client = kube::Client::try_default().await?;
+    let client = watson_speech_operator::kube_client::from_environment().await?;
     let settings = Settings {
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
         model_quota: args.model_quota,
@@ -310,9 +311,22 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     watson_speech_operator::tls::install_crypto_provider();
-    match Cli::parse().command {
+    match dispatch(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line (the error chain joined by ": "), not anyhow's multi-line report: a start-up
+            // error such as a refused kubeconfig is read in `kubectl logs` or a terminal, and its
+            // message already names the fix.
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(run(*args)),
         Command::Crd => {
             print!("{}", watson_speech_operator::crd::to_yaml()?);

@@ -88,7 +88,14 @@ pub struct ControlPlane {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub server: String,
+    /// What the running kube-apiserver reports (`/version`): with `WSO_K8S_BINS` pointing at
+    /// other binaries (`make test-compat`) it differs from [`k8s_version`].
+    pub server_version: String,
     pub ca_pem: String,
+    /// The CA's certificate and private key (PEM files): the API server trusts client
+    /// certificates they sign.
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
     pub bins: PathBuf,
     logs: Vec<(String, PathBuf)>,
     _children: Mutex<Vec<Child>>,
@@ -173,6 +180,7 @@ wait $child"#;
 
 struct Certs {
     ca_pem: String,
+    ca_key: String,
     serving_cert: String,
     serving_key: String,
     admin_cert: String,
@@ -229,6 +237,7 @@ fn make_certs() -> Result<Certs, rcgen::Error> {
     let sa_key = KeyPair::generate()?;
     Ok(Certs {
         ca_pem: ca_cert.pem(),
+        ca_key: ca_key.serialize_pem(),
         serving_cert: serving_cert.pem(),
         serving_key: serving_key.serialize_pem(),
         admin_cert: admin_cert.pem(),
@@ -238,7 +247,8 @@ fn make_certs() -> Result<Certs, rcgen::Error> {
     })
 }
 
-fn kubeconfig_yaml(server: &str, ca: &str, user: &str, cert: &str, key: &str) -> String {
+/// A kubeconfig for `server` with a client certificate and key (PEM).
+pub fn kubeconfig_yaml(server: &str, ca: &str, user: &str, cert: &str, key: &str) -> String {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     format!(
@@ -264,6 +274,8 @@ impl ControlPlane {
             Ok(p)
         };
         let ca = write("ca.crt", &certs.ca_pem)?;
+        // Tests that issue client certificates of their own (with openssl) sign with it.
+        let ca_key = write("ca.key", &certs.ca_key)?;
         let tls_cert = write("apiserver.crt", &certs.serving_cert)?;
         let tls_key = write("apiserver.key", &certs.serving_key)?;
         let sa_key = write("sa.key", &certs.sa_key)?;
@@ -335,7 +347,10 @@ impl ControlPlane {
             dir: dir.clone(),
             kubeconfig: kubeconfig.clone(),
             server,
+            server_version: String::new(),
             ca_pem: certs.ca_pem.clone(),
+            ca_cert: ca.clone(),
+            ca_key,
             bins: bins.clone(),
             logs,
             _children: Mutex::new(Vec::new()),
@@ -351,6 +366,13 @@ impl ControlPlane {
             plane
                 .wait_ready(&mut children, Duration::from_secs(90))
                 .await?;
+            plane.server_version = plane
+                .client()
+                .await?
+                .apiserver_version()
+                .await
+                .map_err(|e| format!("/version: {e}"))?
+                .git_version;
             if options.controller_manager {
                 let log = dir.join("kube-controller-manager.log");
                 let args: Vec<String> = vec![
@@ -382,7 +404,7 @@ impl ControlPlane {
         }
         eprintln!(
             "control plane {} ready at {} in {:.1}s (dir {})",
-            k8s_version(),
+            plane.server_version,
             plane.server,
             started.elapsed().as_secs_f64(),
             plane.dir.display()

@@ -3,12 +3,23 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (from the Kubernetes Go
 # modules pinned in go.mod/go.sum) and helm (go install). Binaries are cached by version under
 # ${XDG_CACHE_HOME:-~/.cache}/watson-speech-operator/k8s-bins/<version>; a present, working set is
-# reused. Go's module and build caches stay where Go keeps them, so a rebuild is quick.
+# reused. Go's module and build caches stay where Go keeps them (shared by every version), so a
+# rebuild is quick.
+#
+#   tools/k8s-bins/build.sh            the test ground's version (tools/k8s-bins/go.mod)
+#   tools/k8s-bins/build.sh v1.30.14   an older version for `make test-compat`, from the module
+#                                      tools/k8s-bins/compat/v1.30.14/ (gen-gomod.sh v1.30.14 --compat)
+#
 # The last line printed is the directory holding the binaries.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-K8S_VERSION=$(grep -oE "k8s.io/kubernetes v1\.[0-9]+\.[0-9]+" "$here/go.mod" | head -n1 | cut -d" " -f2)
-[ -n "$K8S_VERSION" ] || { echo "cannot read the k8s.io/kubernetes version from $here/go.mod" >&2; exit 1; }
+module="$here"
+if [ -n "${1:-}" ]; then
+  module="$here/compat/$1"
+  [ -f "$module/go.mod" ] || { echo "no module for $1: run tools/k8s-bins/gen-gomod.sh $1 --compat" >&2; exit 1; }
+fi
+K8S_VERSION=$(grep -oE "k8s.io/kubernetes v1\.[0-9]+\.[0-9]+" "$module/go.mod" | head -n1 | cut -d" " -f2)
+[ -n "$K8S_VERSION" ] || { echo "cannot read the k8s.io/kubernetes version from $module/go.mod" >&2; exit 1; }
 HELM_VERSION="${HELM_VERSION:-v4.2.4}"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/watson-speech-operator/k8s-bins/${K8S_VERSION}"
 mkdir -p "$cache"
@@ -28,7 +39,7 @@ else
   pkg=k8s.io/component-base/version
   ldflags="-s -w -X ${pkg}.gitVersion=${K8S_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
   ldflags="$ldflags -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
-  ( cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$cache/" \
+  ( cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$cache/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler \
