@@ -359,7 +359,7 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
          ## What ran, where, and how to reproduce it\n\n\
          | | |\n|---|---|\n\
          | Machine | {cpus} CPUs ({cpu}), {mem:.1} GiB memory, Linux {kernel} |\n\
-         | Control plane | etcd 3.6.15 + kube-apiserver v1.36.3 on loopback (`tests/support`), shared with the benchmark process and the operator |\n\
+         | Control plane | etcd 3.6.15 + kube-apiserver {apiserver} on loopback (`tests/support`), shared with the benchmark process and the operator |\n\
          | Operator | the release binary as a child process (`watson-speech-operator run --namespaces <scenario namespace> ...`), log level warn |\n\
          | IBM | the simulator (`src/simulator`) in the benchmark process, one instance per scenario |\n\
          | Command | `make bench` (about {mins:.0} min here) |\n\
@@ -378,6 +378,11 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
         cpu = m.cpu_model,
         mem = m.memory_gib,
         kernel = m.kernel,
+        apiserver = if m.kube_apiserver.is_empty() {
+            "v1.36.3"
+        } else {
+            m.kube_apiserver.as_str()
+        },
         mins = r.total_s / 60.0,
         lms = lc.language_models,
         ams = lc.acoustic_models,

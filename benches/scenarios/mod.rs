@@ -922,6 +922,9 @@ pub struct Machine {
     pub cpu_model: String,
     pub memory_gib: f64,
     pub kernel: String,
+    /// What the benchmark's kube-apiserver reported (absent before issue 14: v1.36.3 then).
+    #[serde(default)]
+    pub kube_apiserver: String,
 }
 
 pub fn machine() -> Machine {
@@ -934,6 +937,7 @@ pub fn machine() -> Machine {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     Machine {
+        kube_apiserver: String::new(),
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -1012,7 +1016,10 @@ pub async fn run_all(env: &Env, plan: &Plan, command: &str) -> Results {
     .await;
     Results {
         date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        machine: machine(),
+        machine: Machine {
+            kube_apiserver: env.cp.server_version.clone(),
+            ..machine()
+        },
         command: command.to_string(),
         lifecycle: lifecycle_runs,
         single,
