@@ -57,6 +57,7 @@ pub const TERMINAL_REASONS: &[&str] = &[
     "TrainingFailed",
     "InputMalformed",
     "InputTooLarge",
+    "PlanNotSupported",
 ];
 
 /// At most this many finished operations are kept in `status.history`.

@@ -138,7 +138,8 @@ impl SttClient {
         self.inner.json(call).await
     }
 
-    /// `POST /v1/customizations/{id}/corpora/{name}` with the text as multipart `corpus_file`.
+    /// `POST /v1/customizations/{id}/corpora/{name}` with the text as the raw
+    /// `text/plain` body, byte for byte (see `Payload::CorpusText` for why not multipart).
     /// Retried on transient failures only with `allow_overwrite` (then a repeat is harmless).
     pub async fn add_corpus(
         &self,
@@ -155,7 +156,7 @@ impl SttClient {
         );
         let call = Call::post(op, path)
             .query_opt("allow_overwrite", allow_overwrite.then_some(true))
-            .payload(Payload::CorpusFile(text.into()))
+            .payload(Payload::CorpusText(text.into()))
             .with_metadata()
             .idempotent(allow_overwrite);
         self.inner.unit(call).await

@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::api::{
-    ConfigPatch, Counters, Faults, PublishVersion, RequestPage, RuntimeConfig, SimModel, SimModels,
+    ConfigPatch, Counters, Faults, PublishVersion, Quirks, RequestPage, RuntimeConfig, SimModel,
+    SimModels,
 };
 
 /// Errors of the admin client.
@@ -152,6 +153,22 @@ impl AdminClient {
     pub async fn clear_faults(&self) -> Result<(), AdminError> {
         let resp = self.http.delete(self.url("/faults")).send().await?;
         Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `PUT /_simulator/quirks`: switches IBM behaviours on (replaces the whole set).
+    pub async fn set_quirks(&self, quirks: &Quirks) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .put(self.url("/quirks"))
+            .json(quirks)
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `GET /_simulator/quirks`.
+    pub async fn quirks(&self) -> Result<Quirks, AdminError> {
+        self.get_json("/quirks").await
     }
 
     /// `GET /_simulator/requests?since=SEQ`.

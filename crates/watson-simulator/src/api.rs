@@ -56,6 +56,24 @@ pub struct Faults {
     pub iam_outage: bool,
 }
 
+/// IBM behaviours that users met but that are not the simulator's default
+/// (`PUT /_simulator/quirks`; every field optional on the wire, `POST /_simulator/reset` clears
+/// them). `docs/simulator.md` says which IBM report each one stands for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Quirks {
+    /// The service of 2017: a `multipart/form-data` corpus body is stored as corpus text,
+    /// envelope and all (boundary lines, part headers and the file name become words).
+    pub multipart_corpus_as_text: bool,
+    /// The instance is on IBM's Lite plan: every customization request (STT and TTS, listings
+    /// included) answers 400 with the plan message [`LITE_PLAN_MESSAGE`].
+    pub lite_plan: bool,
+}
+
+/// The 400 message of a customization request on a Lite-plan instance (after the one users
+/// reported, `watson-api.md` §16).
+pub const LITE_PLAN_MESSAGE: &str = "This feature is not available for the Lite plan. Please upgrade to a paid plan to activate this feature.";
+
 /// One entry of the request log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {

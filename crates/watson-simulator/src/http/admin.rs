@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::errors::ApiError;
 use super::{Sim, empty, json_response, parse_json, query_map};
-use crate::api::{ConfigPatch, Faults, PublishVersion, SimModels};
+use crate::api::{ConfigPatch, Faults, PublishVersion, Quirks, SimModels};
 use crate::faults;
 use crate::log::RequestLog;
 use crate::state::State;
@@ -35,6 +35,10 @@ pub fn router() -> Router<Arc<Sim>> {
             "/faults",
             get(get_faults).put(put_faults).delete(clear_faults),
         )
+        .route(
+            "/quirks",
+            get(get_quirks).put(put_quirks).delete(clear_quirks),
+        )
         .route("/requests", get(requests))
         .route("/counters", get(counters))
         .route("/config", get(get_config).put(put_config))
@@ -52,6 +56,7 @@ async fn reset(AxState(sim): S) -> Res {
         *st = State::new(owner);
     }
     *sim.faults.lock() = Faults::default();
+    *sim.quirks.lock() = Quirks::default();
     *sim.log.lock() = RequestLog::default();
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -134,6 +139,22 @@ async fn put_faults(AxState(sim): S, body: Bytes) -> Res {
 
 async fn clear_faults(AxState(sim): S) -> Res {
     *sim.faults.lock() = Faults::default();
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn get_quirks(AxState(sim): S) -> Res {
+    let q = sim.quirks.lock().clone();
+    to_json(StatusCode::OK, &q)
+}
+
+async fn put_quirks(AxState(sim): S, body: Bytes) -> Res {
+    let q: Quirks = parse_json(&body)?;
+    *sim.quirks.lock() = q;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn clear_quirks(AxState(sim): S) -> Res {
+    *sim.quirks.lock() = Quirks::default();
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

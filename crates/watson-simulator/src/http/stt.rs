@@ -174,8 +174,16 @@ async fn upgrade_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
 
 // ---- corpora ----
 
-/// Extracts the corpus text: the `corpus_file` part of a multipart body, or the raw body.
-async fn corpus_text(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+/// Extracts the corpus text: the `corpus_file` part of a multipart body, or the raw body. With
+/// the quirk `multipart_corpus_as_text` (the service of 2017) a multipart body is the text too.
+async fn corpus_text(
+    headers: &HeaderMap,
+    body: Bytes,
+    multipart_as_text: bool,
+) -> Result<Bytes, ApiError> {
+    if multipart_as_text {
+        return Ok(body);
+    }
     let Some(ct) =
         content_type(headers).filter(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
     else {
@@ -221,7 +229,8 @@ async fn add_corpus(
         let now = sim.now();
         sim.state.lock().lm(&id, now)?;
     }
-    let text = corpus_text(&headers, body).await?;
+    let multipart_as_text = sim.quirks.lock().multipart_corpus_as_text;
+    let text = corpus_text(&headers, body, multipart_as_text).await?;
     let ctx = sim.ctx();
     sim.state.lock().lm(&id, ctx.now)?.add_corpus(
         ctx,
