@@ -14,35 +14,77 @@ use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use support::operator::{self, HasModelStatus, condition, is_ready, wait_for};
+use support::operator::{HasModelStatus, condition, is_ready, wait_for};
+use support::process::OperatorProcess;
 use support::{TestNamespace, control_plane};
 use watson_speech_operator::crd::{CustomLanguageModel, Phase, SpeechService};
 use watson_speech_operator::simulator::admin::AdminClient;
 use watson_speech_operator::simulator::api::RequestRecord;
 use watson_speech_operator::simulator::{self, Quirks, RunningSimulator, SimulatorConfig};
 
-const OPTIONS: operator::Options = operator::Options {
-    time_scale: 0.01,
-    drift_seconds: 3,
-    model_quota: 1024,
-};
+/// The API key the test simulators accept.
+const API_KEY: &str = "quirks-api-key";
 
 /// A namespace whose Secret `creds` and SpeechServices `stt`/`tts` point at a simulator of the
-/// test's own, with `quirks` switched on.
+/// test's own, with `quirks` switched on, and an operator process watching only that namespace
+/// (so each test chooses its drift interval and nothing else touches its service).
 struct Own {
     ns: TestNamespace,
     sim: RunningSimulator,
     admin: AdminClient,
+    op: Option<OperatorProcess>,
+    drift_seconds: u64,
 }
 
-async fn own(prefix: &str, quirks: Quirks, token_ttl: Duration) -> Option<Own> {
+impl Own {
+    /// Starts the operator (when the test did not start it yet).
+    fn start_operator(&mut self) {
+        let cp = control_plane().expect("control plane");
+        let drift = self.drift_seconds.to_string();
+        let args = [
+            "--namespaces",
+            &self.ns.name,
+            "--drift-interval-seconds",
+            &drift,
+            "--expected-training-seconds",
+            "2",
+            "--max-poll-seconds",
+            "5",
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--log-level",
+            "watson_speech_operator=debug",
+        ];
+        let log = cp.dir.join(format!("{}-operator.log", self.ns.name));
+        self.op = Some(OperatorProcess::start(&cp.kubeconfig, &args, &[], &log));
+    }
+
+    /// What the operator logged so far.
+    fn operator_log(&self) -> String {
+        self.op.as_ref().map(|o| o.log_text()).unwrap_or_default()
+    }
+}
+
+/// [`own_cold`] with the operator running.
+async fn own(prefix: &str, quirks: Quirks, token_ttl: Duration, drift_seconds: u64) -> Option<Own> {
+    let mut o = own_cold(prefix, quirks, token_ttl, drift_seconds).await?;
+    o.start_operator();
+    Some(o)
+}
+
+/// The namespace, services and simulator, without the operator.
+async fn own_cold(
+    prefix: &str,
+    quirks: Quirks,
+    token_ttl: Duration,
+    drift_seconds: u64,
+) -> Option<Own> {
     let cp = control_plane()?;
-    operator::start(cp, OPTIONS);
     let sim = simulator::start(SimulatorConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![operator::API_KEY.to_string()],
+        api_keys: vec![API_KEY.to_string()],
         auth_required: true,
-        time_scale: OPTIONS.time_scale,
+        time_scale: 0.01,
         token_ttl,
         ..Default::default()
     })
@@ -51,7 +93,7 @@ async fn own(prefix: &str, quirks: Quirks, token_ttl: Duration) -> Option<Own> {
     let admin = sim.admin();
     admin.set_quirks(&quirks).await.expect("quirks");
     let ns = cp.namespace(prefix).await;
-    secret(&ns, "creds", "apikey", operator::API_KEY).await;
+    secret(&ns, "creds", "apikey", API_KEY).await;
     for (name, kind, url) in [
         ("stt", "SpeechToText", sim.stt_url()),
         ("tts", "TextToSpeech", sim.tts_url()),
@@ -65,7 +107,13 @@ async fn own(prefix: &str, quirks: Quirks, token_ttl: Duration) -> Option<Own> {
         )
         .await;
     }
-    Some(Own { ns, sim, admin })
+    Some(Own {
+        ns,
+        sim,
+        admin,
+        op: None,
+        drift_seconds,
+    })
 }
 
 async fn secret(ns: &TestNamespace, name: &str, key: &str, value: &str) {
@@ -225,7 +273,7 @@ async fn a_corpus_reaches_the_service_byte_for_byte() {
         multipart_corpus_as_text: true,
         ..Default::default()
     };
-    let Some(o) = own("quirk-corpus", quirks, Duration::from_secs(3600)).await else {
+    let Some(o) = own("quirk-corpus", quirks, Duration::from_secs(3600), 3).await else {
         return;
     };
     let text = "--looks-like-a-boundary\r\nContent-Disposition: form-data; name=\"notes\"\r\n\r\nthe help desk reconciles Kubernetes tickets\r\n--looks-like-a-boundary--\r\n";
@@ -247,7 +295,7 @@ async fn a_corpus_reaches_the_service_byte_for_byte() {
 
     // What the service made of it, through the IBM client.
     let auth = watson_speech_operator::watson::Auth::Iam {
-        api_key: operator::API_KEY.to_string().into(),
+        api_key: API_KEY.to_string().into(),
         url: url::Url::parse(&o.sim.base_url()).expect("iam"),
     };
     let stt = watson_speech_operator::watson::SttClient::new(
@@ -287,7 +335,7 @@ async fn a_lite_plan_is_a_terminal_condition_not_a_retry_loop() {
         lite_plan: true,
         ..Default::default()
     };
-    let Some(o) = own("quirk-lite", quirks, Duration::from_secs(3600)).await else {
+    let Some(o) = own("quirk-lite", quirks, Duration::from_secs(3600), 3).await else {
         return;
     };
     let svc = service_condition(&o.ns, "stt", "False", "PlanNotSupported").await;
@@ -358,4 +406,242 @@ async fn a_lite_plan_is_a_terminal_condition_not_a_retry_loop() {
         },
     )
     .await;
+}
+
+/// A token from the simulator's IAM endpoint.
+async fn iam_token(sim: &RunningSimulator) -> String {
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/identity/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
+            ("apikey", API_KEY),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    resp["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+async fn set_secret(ns: &TestNamespace, name: &str, key: &str, value: &str) {
+    ns.api::<Secret>()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {key: value}})),
+        )
+        .await
+        .expect("patch secret");
+}
+
+/// Case 8: IBM answers 401 both for refused credentials and for an ID that does not exist. With
+/// Bearer auth, a token the service refuses must not look like vanished models: nothing is
+/// re-created, no finalizer is released, the SpeechService and the models say the credentials
+/// are refused, and restoring the token recovers with zero creates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_not_a_vanished_model() {
+    let Some(o) = own(
+        "quirk-revoked",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        3,
+    )
+    .await
+    else {
+        return;
+    };
+    let token = iam_token(&o.sim).await;
+    secret(&o.ns, "bearer", "token", &token).await;
+    service(
+        &o.ns,
+        "stt-bearer",
+        "SpeechToText",
+        &o.sim.stt_url(),
+        json!({"type": "Bearer", "secretRef": {"name": "bearer"}}),
+    )
+    .await;
+    let api = o.ns.api::<CustomLanguageModel>();
+    let spec = |text: &str| json!({"corpora": [{"name": "c", "source": {"text": text}}]});
+    apply(&api, &lm("kept", "stt-bearer", spec("first words"))).await;
+    apply(&api, &lm("deleted", "stt-bearer", spec("other words"))).await;
+    let kept = id_of(&available(&api, "kept").await);
+    let deleted = id_of(&available(&api, "deleted").await);
+    let creates_before = count(&log(&o.admin).await, "create_language_model");
+    assert_eq!(creates_before, 2);
+
+    // The token is replaced by one the service refuses.
+    set_secret(&o.ns, "bearer", "token", "revoked-token").await;
+    let svc = service_condition(&o.ns, "stt-bearer", "False", "Unauthorized").await;
+    assert_eq!(service_message(&svc, "Stalled").0, "True");
+    // A change of one model, the deletion of the other.
+    apply(&api, &lm("kept", "stt-bearer", spec("changed words"))).await;
+    api.delete("deleted", &Default::default())
+        .await
+        .expect("delete");
+    for name in ["kept", "deleted"] {
+        wait_for(&api, name, "credentials refused", 60, |m| {
+            condition(m, "Ready") == Some(("False".into(), "Unauthorized".into()))
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let gone = api.get("deleted").await.expect("still there");
+    assert!(
+        gone.finalizers()
+            .iter()
+            .any(|f| f == watson_speech_operator::crd::FINALIZER),
+        "the finalizer stays while the credentials are refused"
+    );
+    let on_service: Vec<String> = o
+        .admin
+        .models()
+        .await
+        .expect("models")
+        .into_iter()
+        .map(|m| m.customization_id)
+        .collect();
+    assert!(on_service.contains(&kept) && on_service.contains(&deleted));
+    let sim_log = log(&o.admin).await;
+    assert_eq!(count(&sim_log, "create_language_model"), 2, "no re-create");
+    assert!(
+        !o.operator_log().contains("vanished"),
+        "nothing claims its model vanished"
+    );
+    for name in ["kept", "deleted"] {
+        let m = api.get(name).await.expect("get");
+        let phase = m.model().and_then(|s| s.phase);
+        assert_ne!(phase, Some(Phase::Failed), "{name}: {phase:?}");
+    }
+
+    // Restored: the change is trained, the deletion completes, and nothing is created.
+    set_secret(&o.ns, "bearer", "token", &token).await;
+    service_condition(&o.ns, "stt-bearer", "True", "Connected").await;
+    let m = available(&api, "kept").await;
+    assert_eq!(id_of(&m), kept);
+    support::eventually(
+        "the deleted resource is gone",
+        Duration::from_secs(60),
+        || {
+            let api = api.clone();
+            async move { api.get_opt("deleted").await.ok()?.is_none().then_some(()) }
+        },
+    )
+    .await;
+    let on_service: Vec<String> = o
+        .admin
+        .models()
+        .await
+        .expect("models")
+        .into_iter()
+        .map(|m| m.customization_id)
+        .collect();
+    assert_eq!(on_service, vec![kept]);
+    assert_eq!(count(&log(&o.admin).await, "create_language_model"), 2);
+}
+
+/// Case 6: with a short token lifetime and nothing to do for longer than that, a training
+/// requested afterwards reaches the service with a fresh token: no 401 in the request log, none
+/// in any status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_longer_than_a_token_lives_then_a_training() {
+    // Tokens live 15 s (usable for 5 s: the client never uses one within 10 s of its expiry);
+    // the drift interval is long, so the operator makes no call while idle.
+    let Some(o) = own(
+        "quirk-idle",
+        Quirks::default(),
+        Duration::from_secs(15),
+        600,
+    )
+    .await
+    else {
+        return;
+    };
+    let api = o.ns.api::<CustomLanguageModel>();
+    let spec = |text: &str| json!({"corpora": [{"name": "c", "source": {"text": text}}]});
+    apply(&api, &lm("idle", "stt", spec("before the pause"))).await;
+    let id = id_of(&available(&api, "idle").await);
+    let quiet_from = o.admin.requests(0).await.expect("log").next_seq;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let idle_calls = o.admin.requests(quiet_from).await.expect("log").requests;
+    assert!(
+        idle_calls.is_empty(),
+        "the operator was idle: {idle_calls:#?}"
+    );
+    apply(&api, &lm("idle", "stt", spec("after the pause"))).await;
+    let m = available(&api, "idle").await;
+    assert_eq!(id_of(&m), id);
+    let sim_log = log(&o.admin).await;
+    let refused: Vec<&RequestRecord> = sim_log.iter().filter(|r| r.status == 401).collect();
+    assert!(refused.is_empty(), "no 401: {refused:#?}");
+    assert_eq!(count(&sim_log, "train_language_model"), 2);
+    let after_pause = &sim_log[quiet_from as usize..];
+    assert_eq!(
+        after_pause
+            .iter()
+            .position(|r| r.operation.as_deref() == Some("get_token")),
+        Some(0),
+        "a fresh token is fetched before the first call after the pause: {after_pause:#?}"
+    );
+}
+
+/// Case 7: many models of one SpeechService started cold share one IAM token (IAM limits clients
+/// that ask for a token per request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_models_share_one_token() {
+    const MODELS: usize = 200;
+    let Some(mut o) = own_cold(
+        "quirk-tokens",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        600,
+    )
+    .await
+    else {
+        return;
+    };
+    let api = o.ns.api::<CustomLanguageModel>();
+    for i in 0..MODELS {
+        let m = lm(
+            &format!("m{i}"),
+            "stt",
+            json!({"corpora": [{"name": "c", "source": {"text": format!("model {i} words")}}]}),
+        );
+        api.create(&PostParams::default(), &m)
+            .await
+            .expect("create");
+    }
+    o.start_operator();
+    support::eventually(
+        "every model created on the service",
+        Duration::from_secs(300),
+        || {
+            let api = api.clone();
+            async move {
+                let list = api.list(&ListParams::default()).await.ok()?;
+                list.items
+                    .iter()
+                    .all(|m| {
+                        m.model()
+                            .and_then(|s| s.customization_id.as_ref())
+                            .is_some()
+                    })
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let sim_log = log(&o.admin).await;
+    assert_eq!(count(&sim_log, "create_language_model"), MODELS);
+    // One token per SpeechService (stt and tts) for the whole run.
+    assert!(
+        count(&sim_log, "get_token") <= 2,
+        "{} token requests for {} calls",
+        count(&sim_log, "get_token"),
+        sim_log.len()
+    );
 }
