@@ -438,7 +438,7 @@ async fn grammar_and_audio_content_types() {
         .as_str()
         .expect("id")
         .to_owned();
-    let wav = watson_speech_operator::simulator::audio::wav_bytes(8000, 1, 16, 660.0, &[0; 64]);
+    let wav = watson_speech_operator::simulator::audio::tone_wav(8000, 660.0);
     let r = c
         .post(format!(
             "{}/v1/acoustic_customizations/{am}/audio/a1",
@@ -890,4 +890,119 @@ async fn quirk_lite_plan_refuses_customization_with_400() {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Issue 15, case 3: a locked model refuses every change (409) and reads as usual; unlocking
+/// frees it. Case 10: `GET /v1/voices` answers on Text to Speech only.
+#[tokio::test]
+async fn a_locked_model_refuses_changes_and_voices_are_listed_on_tts_only() {
+    let s = sim(0.001).await;
+    let c = client();
+    let auth = basic(KEY);
+    let id = create_lm(&c, &s, "en-US_BroadbandModel").await;
+    let admin = s.admin();
+    admin.lock(&id, true).await.expect("lock");
+    let model_url = format!("{}/v1/customizations/{id}", s.stt_url());
+    let r = c
+        .delete(&model_url)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = c
+        .get(&model_url)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(json_of(r).await["status"], "pending");
+    assert!(admin.lock("no-such-model", true).await.is_err());
+    admin.lock(&id, false).await.expect("unlock");
+    let r = c
+        .delete(&model_url)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let r = c
+        .get(format!("{}/v1/voices", s.tts_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("voices");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        json_of(r).await["voices"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())
+    );
+    let r = c
+        .get(format!("{}/v1/voices", s.stt_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("voices");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// Issue 15, case 2: the quirk `status_lag_seconds` keeps the status from before a train call
+/// for that many seconds.
+#[tokio::test]
+async fn quirk_status_lag_keeps_the_previous_status_after_train() {
+    let s = sim(0.0).await;
+    let c = client();
+    let auth = basic(KEY);
+    s.admin()
+        .set_quirks(&simulator::Quirks {
+            status_lag_seconds: 1.0,
+            ..Default::default()
+        })
+        .await
+        .expect("quirks");
+    let id = create_lm(&c, &s, "en-US_BroadbandModel").await;
+    let model_url = format!("{}/v1/customizations/{id}", s.stt_url());
+    let r = c
+        .post(format!("{model_url}/corpora/c"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "text/plain")
+        .body("some words")
+        .send()
+        .await
+        .expect("corpus");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let status = |c: Client, url: String, auth: String| async move {
+        json_of(
+            c.get(url)
+                .header("Authorization", auth)
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await["status"]
+            .clone()
+    };
+    assert_eq!(
+        status(c.clone(), model_url.clone(), auth.clone()).await,
+        "ready"
+    );
+    let r = c
+        .post(format!("{model_url}/train"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("train");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Time scale 0: the training is already over, but the status lags.
+    assert_eq!(
+        status(c.clone(), model_url.clone(), auth.clone()).await,
+        "ready"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        status(c.clone(), model_url.clone(), auth.clone()).await,
+        "available"
+    );
 }

@@ -645,3 +645,347 @@ async fn many_models_share_one_token() {
         sim_log.len()
     );
 }
+
+/// Case 5: a failed acoustic training whose `error` holds a whole JSON error document as a
+/// string, with an internal file path. The condition and the Event say what happened in one
+/// readable line without internal details; the raw text reaches the debug log only; the failed
+/// inputs are not trained again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_document_from_inside_ibm_becomes_one_readable_line() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use watson_speech_operator::crd::CustomAcousticModel;
+    let Some(o) = own(
+        "quirk-failure",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        3,
+    )
+    .await
+    else {
+        return;
+    };
+    let audio = |minutes: f64| {
+        k8s_openapi::ByteString(simulator::audio::tone_tar_gz(
+            "calls.wav",
+            16_000,
+            minutes * 60.0,
+        ))
+    };
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("audio".into()),
+            ..Default::default()
+        },
+        binary_data: Some(
+            [
+                ("first.tar.gz".to_string(), audio(11.0)),
+                ("second.tar.gz".to_string(), audio(12.0)),
+            ]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    o.ns.api::<ConfigMap>()
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("cm");
+    let am = |key: &str| -> CustomAcousticModel {
+        serde_json::from_value(json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
+            "metadata": {"name": "calls"},
+            "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
+                     "audio": [{"name": "calls", "contentType": "application/gzip",
+                                "source": {"configMapKeyRef": {"name": "audio", "key": key}}}]}
+        }))
+        .expect("am")
+    };
+    let api = o.ns.api::<CustomAcousticModel>();
+    let apply_am = |m: CustomAcousticModel| {
+        let api = api.clone();
+        async move {
+            api.patch(
+                "calls",
+                &PatchParams::apply("e2e").force(),
+                &Patch::Apply(&m),
+            )
+            .await
+            .expect("apply");
+        }
+    };
+    apply_am(am("first.tar.gz")).await;
+    let m = wait_for(&api, "calls", "Available", 120, |m| {
+        is_ready(m) && m.model().and_then(|s| s.phase) == Some(Phase::Available)
+    })
+    .await;
+    let id = id_of(&m);
+    let inner = r#"{"code":500,"code_description":"Internal Server Error","error":"Failed to train: cannot open /opt/ibm/stt/tmp/5f1c/acoustic/model.lock (errno 2)\n  at trainer.py line 88"}"#;
+    let doc = json!({"code": 500, "error": inner}).to_string();
+    o.admin
+        .fail_next_training_with(&id, Some(&doc))
+        .await
+        .expect("knob");
+    apply_am(am("second.tar.gz")).await;
+    let m = wait_for(&api, "calls", "TrainingFailed", 120, |m| {
+        condition(m, "Ready") == Some(("False".into(), "TrainingFailed".into()))
+    })
+    .await;
+    let message = ready_message(&m);
+    assert!(
+        message.contains("Failed to train: cannot open [internal path] (errno 2)"),
+        "{message}"
+    );
+    for hidden in ["/opt/ibm", "trainer.py", "{", "\n", "code_description"] {
+        assert!(!message.contains(hidden), "{hidden:?} in {message:?}");
+    }
+    let events = wait_warning(&o.ns, "calls", "TrainingFailed").await;
+    for e in &events {
+        let note = e.message.clone().unwrap_or_default();
+        assert!(!note.contains("/opt/ibm") && !note.contains('{'), "{note}");
+    }
+    // Nothing is trained again on the inputs that failed.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(count(&log(&o.admin).await, "train_acoustic_model"), 2);
+    // The raw text is in the debug log only.
+    assert!(
+        o.operator_log().contains("/opt/ibm/stt/tmp"),
+        "the raw error is logged at debug"
+    );
+}
+
+/// Case 10: the wrong service behind the URL. A TextToSpeech SpeechService whose URL serves
+/// Speech to Text, the opposite mistake, and a URL with a path below the instance's base URL
+/// each say what answers there (Ready False, WrongService, Stalled), and no model of them calls
+/// the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wrong_service_behind_the_url_is_named() {
+    use watson_speech_operator::crd::CustomVoiceModel;
+    let Some(o) = own(
+        "quirk-wrong-url",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        3,
+    )
+    .await
+    else {
+        return;
+    };
+    let iam = json!({"type": "IAM", "iamUrl": o.sim.base_url(), "secretRef": {"name": "creds"}});
+    service(
+        &o.ns,
+        "tts-at-stt",
+        "TextToSpeech",
+        &o.sim.stt_url(),
+        iam.clone(),
+    )
+    .await;
+    service(
+        &o.ns,
+        "stt-at-tts",
+        "SpeechToText",
+        &o.sim.tts_url(),
+        iam.clone(),
+    )
+    .await;
+    let with_path = format!("{}/v1", o.sim.stt_url());
+    service(&o.ns, "stt-with-path", "SpeechToText", &with_path, iam).await;
+
+    let s = service_condition(&o.ns, "tts-at-stt", "False", "WrongService").await;
+    let (_, m) = service_message(&s, "Ready");
+    assert!(
+        m.starts_with("this URL serves Speech to Text, not Text to Speech"),
+        "{m}"
+    );
+    assert_eq!(service_message(&s, "Stalled").0, "True");
+    let s = service_condition(&o.ns, "stt-at-tts", "False", "WrongService").await;
+    let (_, m) = service_message(&s, "Ready");
+    assert!(
+        m.starts_with("this URL serves Text to Speech, not Speech to Text"),
+        "{m}"
+    );
+    let s = service_condition(&o.ns, "stt-with-path", "False", "WrongService").await;
+    let (_, m) = service_message(&s, "Ready");
+    assert!(m.contains("base URL"), "{m}");
+    // The right URLs still work.
+    service_condition(&o.ns, "stt", "True", "Connected").await;
+    service_condition(&o.ns, "tts", "True", "Connected").await;
+
+    // Models of the wrong services wait with the same reason and call nothing.
+    let before = log(&o.admin).await.len();
+    let voice: CustomVoiceModel = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomVoiceModel",
+        "metadata": {"name": "voice"},
+        "spec": {"serviceRef": {"name": "tts-at-stt"}, "language": "en-US",
+                 "words": [{"word": "IBM", "translation": "I B M"}]}
+    }))
+    .expect("voice");
+    let voices = o.ns.api::<CustomVoiceModel>();
+    voices
+        .create(&PostParams::default(), &voice)
+        .await
+        .expect("voice");
+    let lms = o.ns.api::<CustomLanguageModel>();
+    apply(
+        &lms,
+        &lm(
+            "lm",
+            "stt-with-path",
+            json!({"corpora": [{"name": "c", "source": {"text": "words"}}]}),
+        ),
+    )
+    .await;
+    let v = wait_for(&voices, "voice", "WrongService", 60, |m| {
+        condition(m, "Ready") == Some(("False".into(), "WrongService".into()))
+    })
+    .await;
+    assert!(
+        ready_message(&v).starts_with("this URL serves Speech to Text"),
+        "{}",
+        ready_message(&v)
+    );
+    wait_for(&lms, "lm", "WrongService", 60, |m| {
+        condition(m, "Ready") == Some(("False".into(), "WrongService".into()))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = log(&o.admin).await;
+    let model_calls: Vec<&RequestRecord> = after[before..]
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r.operation.as_deref(),
+                Some(
+                    "list_models"
+                        | "list_voices"
+                        | "get_token"
+                        | "list_language_models"
+                        | "list_acoustic_models"
+                        | "list_voice_models"
+                )
+            )
+        })
+        .collect();
+    assert!(model_calls.is_empty(), "{model_calls:#?}");
+    assert_eq!(count(&after, "create_voice_model"), 0);
+    assert_eq!(count(&after, "create_language_model"), 0);
+}
+
+/// Case 3: a model that stays locked (every change refused with 409, as IBM users saw for
+/// leaked models until IBM support freed them). Deleting its resource waits with a condition
+/// and a Warning Event that say so, backs off (counted over a minute), and completes once the
+/// model is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_stays_locked_waits_without_a_hot_loop() {
+    let Some(o) = own(
+        "quirk-locked",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        3,
+    )
+    .await
+    else {
+        return;
+    };
+    let api = o.ns.api::<CustomLanguageModel>();
+    apply(
+        &api,
+        &lm(
+            "locked",
+            "stt",
+            json!({"corpora": [{"name": "c", "source": {"text": "locked words"}}]}),
+        ),
+    )
+    .await;
+    let id = id_of(&available(&api, "locked").await);
+    o.admin.lock(&id, true).await.expect("lock");
+    let from = o.admin.requests(0).await.expect("log").next_seq;
+    api.delete("locked", &Default::default())
+        .await
+        .expect("delete");
+    let m = wait_for(&api, "locked", "ModelBusy", 60, |m| {
+        condition(m, "Ready") == Some(("False".into(), "ModelBusy".into()))
+    })
+    .await;
+    assert!(
+        ready_message(&m).contains("IBM support"),
+        "{}",
+        ready_message(&m)
+    );
+    assert!(!ready_message(&m).contains('\n'));
+    assert!(!wait_warning(&o.ns, "locked", "ModelBusy").await.is_empty());
+    // Over a minute: a handful of attempts, not one every few seconds.
+    let window_start = o.admin.requests(0).await.expect("log").next_seq;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let window = o.admin.requests(window_start).await.expect("log").requests;
+    let deletes = count(&window, "delete_language_model");
+    assert!(
+        (1..=5).contains(&deletes),
+        "{deletes} delete attempts in a minute"
+    );
+    let still = api.get("locked").await.expect("still there");
+    assert!(
+        still
+            .finalizers()
+            .iter()
+            .any(|f| f == watson_speech_operator::crd::FINALIZER)
+    );
+    // Freed: the deletion completes.
+    o.admin.lock(&id, false).await.expect("unlock");
+    support::eventually("the resource is gone", Duration::from_secs(120), || {
+        let api = api.clone();
+        async move { api.get_opt("locked").await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+    assert!(o.admin.models().await.expect("models").is_empty());
+    let all = o.admin.requests(from).await.expect("log").requests;
+    assert_eq!(
+        all.iter()
+            .filter(|r| r.operation.as_deref() == Some("delete_language_model") && r.status < 300)
+            .count(),
+        1
+    );
+}
+
+/// Case 2: right after a 200 to train, the model still reads its previous status (`ready`, then
+/// `available` on a retrain) for a few seconds. The operator neither records the training as
+/// failed (or done) early nor sends a second train call: one train call per change of inputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_that_lags_after_train_is_not_the_end_of_the_training() {
+    let quirks = Quirks {
+        status_lag_seconds: 3.0,
+        ..Default::default()
+    };
+    let Some(o) = own("quirk-lag", quirks, Duration::from_secs(3600), 3).await else {
+        return;
+    };
+    let api = o.ns.api::<CustomLanguageModel>();
+    let spec = |text: &str| json!({"corpora": [{"name": "c", "source": {"text": text}}]});
+    apply(&api, &lm("lag", "stt", spec("first words"))).await;
+    let m = available(&api, "lag").await;
+    let id = id_of(&m);
+    apply(&api, &lm("lag", "stt", spec("second words"))).await;
+    let m = available(&api, "lag").await;
+    assert_eq!(id_of(&m), id);
+    let history: Vec<(String, Option<String>)> = m
+        .model()
+        .map(|s| {
+            s.history
+                .iter()
+                .map(|h| (h.kind.clone(), h.outcome.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        history
+            .iter()
+            .all(|(_, outcome)| outcome.as_deref() == Some("Succeeded")),
+        "{history:?}"
+    );
+    let sim_log = log(&o.admin).await;
+    let trains: Vec<&RequestRecord> = sim_log
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("train_language_model"))
+        .collect();
+    assert_eq!(trains.len(), 2, "one train call per change: {trains:#?}");
+    assert!(trains.iter().all(|r| r.status == 200));
+    assert!(warnings(&o.ns, "lag", "TrainingFailed").await.is_empty());
+}

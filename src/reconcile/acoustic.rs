@@ -157,8 +157,11 @@ impl KindOps for CustomAcousticModel {
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
-        let (mut observed, mut seen) =
-            from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
+        let (mut observed, mut seen) = from_listing(
+            m.status.as_ref().map(|s| s.as_str()),
+            &m.versions,
+            m.error.as_deref(),
+        );
         let recorded = self.recorded_resources();
         if steady && observed.status == Some(ServiceStatus::Available) {
             trust_record(recorded, &mut observed, &mut seen);

@@ -223,8 +223,11 @@ impl KindOps for CustomLanguageModel {
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
-        let (mut observed, mut seen) =
-            from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
+        let (mut observed, mut seen) = from_listing(
+            m.status.as_ref().map(|s| s.as_str()),
+            &m.versions,
+            m.error.as_deref(),
+        );
         if steady && observed.status == Some(ServiceStatus::Available) {
             trust_record(self.recorded_resources(), &mut observed, &mut seen);
             observed.words = desired.words.clone();

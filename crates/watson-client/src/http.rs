@@ -69,6 +69,18 @@ fn transport_kind(e: &reqwest::Error) -> TransportKind {
     }
 }
 
+/// Which IBM API answers at a service URL (people paste the URL of the other service, or a URL
+/// with a path below the instance's base URL; issue 15, case 10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedApi {
+    /// `GET /v1/models` lists speech models.
+    SpeechToText,
+    /// `GET /v1/voices` lists voices.
+    TextToSpeech,
+    /// Neither answers: not an instance's base URL.
+    Neither,
+}
+
 /// The body of a call.
 #[derive(Clone, Debug)]
 pub(crate) enum Payload {
@@ -429,6 +441,37 @@ impl Transport {
                 ..
             }) if matches!(e.status(), Some(400 | 401)) => Error::Unauthorized(context.clone()),
             _ => error,
+        }
+    }
+
+    /// Which API answers at the service URL: `GET /v1/models` (Speech to Text, a `models` list),
+    /// else `GET /v1/voices` (Text to Speech, a `voices` list), else neither. Credentials and
+    /// transient failures are errors (the URL is not judged on them).
+    pub async fn served_api(&self) -> Result<ServedApi, Error> {
+        if self
+            .answers(Operation::ListModels, "/v1/models", "models")
+            .await?
+        {
+            return Ok(ServedApi::SpeechToText);
+        }
+        if self
+            .answers(Operation::ListVoices, "/v1/voices", "voices")
+            .await?
+        {
+            return Ok(ServedApi::TextToSpeech);
+        }
+        Ok(ServedApi::Neither)
+    }
+
+    /// Whether `GET path` answers with a JSON object holding the array `key`.
+    async fn answers(&self, op: Operation, path: &str, key: &str) -> Result<bool, Error> {
+        match self.send(&Call::get(op, path.to_string())).await {
+            Ok(success) => Ok(serde_json::from_slice::<serde_json::Value>(&success.body)
+                .ok()
+                .and_then(|v| v.get(key).map(serde_json::Value::is_array))
+                .unwrap_or(false)),
+            Err(Error::NotFound(_) | Error::Unsupported(_) | Error::InvalidRequest(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

@@ -43,6 +43,11 @@ impl SttClient {
         self.inner.base_url()
     }
 
+    /// Which IBM API answers at the service URL (see [`crate::ServedApi`]): at most two GETs.
+    pub async fn served_api(&self) -> Result<crate::ServedApi, Error> {
+        self.inner.served_api().await
+    }
+
     // ----- base models -----
 
     /// `GET /v1/models`.

@@ -240,6 +240,7 @@ pub async fn start_with_clock(
         }),
         faults: Mutex::new(Faults::default()),
         quirks: Mutex::new(Quirks::default()),
+        locked: Mutex::new(HashSet::new()),
         log: Mutex::new(log::RequestLog::default()),
         api_keys: config.api_keys.iter().cloned().collect::<HashSet<_>>(),
         auth_required: config.auth_required,

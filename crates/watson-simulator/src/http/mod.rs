@@ -46,6 +46,9 @@ pub struct Sim {
     pub faults: Mutex<Faults>,
     /// IBM behaviours switched on by the admin API (none by default).
     pub quirks: Mutex<Quirks>,
+    /// Models that stay locked (admin knob): every non-GET request naming one answers 409, as
+    /// for a model busy with another request, while its status reads as usual.
+    pub locked: Mutex<HashSet<String>>,
     pub log: Mutex<RequestLog>,
     pub api_keys: HashSet<String>,
     pub auth_required: bool,
@@ -222,6 +225,13 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
                 errors::unauthorized()
             } else if sim.quirks.lock().lite_plan && is_customization(&path) {
                 error_response(400, super::api::LITE_PLAN_MESSAGE)
+            } else if method != http::Method::GET
+                && let Some(id) = customization_id
+                    .as_deref()
+                    .filter(|id| sim.locked.lock().contains(*id))
+            {
+                let busy = super::state::SimError::busy(id);
+                error_response(busy.status(), &busy.to_string())
             } else {
                 next.run(req).await
             }
