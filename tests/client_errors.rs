@@ -16,7 +16,16 @@ fn assert_class(e: &Error, category: &str, class: RetryClass) {
 
 #[tokio::test]
 async fn scripted_401_depends_on_what_the_path_targets() {
-    let server = FakeServer::start(|_, _| Canned::ibm_error(401, "Unauthorized")).await;
+    // The service refuses the ID only: the collection answers, so a 401 on the model is "not
+    // found or not owned" (after one confirming collection call).
+    let server = FakeServer::start(|r, _| {
+        if r.path == "/v1/customizations" {
+            Canned::json(200, json!({"customizations": []}))
+        } else {
+            Canned::ibm_error(401, "Unauthorized")
+        }
+    })
+    .await;
     let client = SttClient::new(server.config(Auth::None)).expect("client");
 
     let e = client
@@ -36,6 +45,17 @@ async fn scripted_401_depends_on_what_the_path_targets() {
         .expect_err("401");
     assert_class(&e, "NotFoundOrForbidden", RetryClass::WaitForSpecChange);
 
+    // The service refuses everything (issue 15, case 8: a revoked token): a 401 on a model is
+    // refused credentials, never a vanished model.
+    let server = FakeServer::start(|_, _| Canned::ibm_error(401, "Unauthorized")).await;
+    let client = SttClient::new(server.config(Auth::None)).expect("client");
+    let e = client
+        .delete_language_model("some-id")
+        .await
+        .expect_err("401");
+    assert_class(&e, "Unauthorized", RetryClass::Credentials);
+    assert!(!e.is_not_found());
+    assert_eq!(e.operation(), Some(Operation::DeleteLanguageModel));
     let e = client.list_language_models(None).await.expect_err("401");
     assert_class(&e, "Unauthorized", RetryClass::Credentials);
     let e = client.list_models().await.expect_err("401");

@@ -109,16 +109,15 @@ async fn stt_language_model_requests() {
         r[2].query.as_deref(),
         Some("word_type_to_add=user&customization_weight=0.5&strict=false&force=true")
     );
-    // corpus: multipart corpus_file, labelled
+    // corpus: the raw text, byte for byte (no multipart envelope), labelled
     assert_eq!(r[3].path, "/v1/customizations/m1/corpora/corpus%2F1");
     assert_eq!(r[3].query.as_deref(), Some("allow_overwrite=true"));
-    assert!(
-        r[3].header("content-type")
-            .expect("ct")
-            .starts_with("multipart/form-data; boundary=")
+    assert_eq!(
+        r[3].header("content-type"),
+        Some("text/plain; charset=utf-8")
     );
     let body = String::from_utf8_lossy(&r[3].body);
-    assert!(body.contains("name=\"corpus_file\""), "{body}");
+    assert!(!body.contains("corpus_file"), "{body}");
     assert!(body.contains("hello world"), "{body}");
     assert_eq!(
         r[3].header("x-watson-metadata"),

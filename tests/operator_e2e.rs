@@ -205,15 +205,15 @@ async fn acoustic_model_waits_for_its_language_model() {
     let Some((ns, admin, _)) = setup("am").await else {
         return;
     };
-    // 11 minutes declared in the header, 0.1 s of real data: the simulator reads durations
-    // from headers.
-    let wav = watson_speech_operator::simulator::audio::wav_bytes(16_000, 1, 16, 660.0, &[0; 3200]);
+    // 11 minutes of real audio (a tone) in a tar.gz of about 20 KB: the simulator measures
+    // the audio it receives, as IBM does.
+    let wav = watson_speech_operator::simulator::audio::tone_tar_gz("a.wav", 16_000, 660.0);
     let cm = ConfigMap {
         metadata: ObjectMeta {
             name: Some("audio".into()),
             ..Default::default()
         },
-        binary_data: Some([("a.wav".to_string(), k8s_openapi::ByteString(wav))].into()),
+        binary_data: Some([("audio.tar.gz".to_string(), k8s_openapi::ByteString(wav))].into()),
         ..Default::default()
     };
     ns.api::<ConfigMap>()
@@ -227,7 +227,7 @@ async fn acoustic_model_waits_for_its_language_model() {
             "serviceRef": {"name": "stt"},
             "baseModelName": "en-US_BroadbandModel",
             "languageModelRef": {"name": "helper"},
-            "audio": [{"name": "a1", "contentType": "audio/wav", "source": {"configMapKeyRef": {"name": "audio", "key": "a.wav"}}}]
+            "audio": [{"name": "a1", "contentType": "application/gzip", "source": {"configMapKeyRef": {"name": "audio", "key": "audio.tar.gz"}}}]
         }
     }))
     .expect("am");

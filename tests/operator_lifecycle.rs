@@ -85,9 +85,9 @@ async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
         },
         binary_data: Some(
             [(
-                "a.wav".to_string(),
-                k8s_openapi::ByteString(watson_speech_operator::simulator::audio::wav_bytes(
-                    16_000, 1, 16, 660.0, &[0; 3200],
+                "audio.tar.gz".to_string(),
+                k8s_openapi::ByteString(watson_speech_operator::simulator::audio::tone_tar_gz(
+                    "a.wav", 16_000, 660.0,
                 )),
             )]
             .into(),
@@ -108,8 +108,8 @@ async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
         "metadata": {"name": "acoustic"},
         "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
                  "languageModelRef": {"name": "base"},
-                 "audio": [{"name": "a1", "contentType": "audio/wav",
-                            "source": {"configMapKeyRef": {"name": "audio", "key": "a.wav"}}}]}
+                 "audio": [{"name": "a1", "contentType": "application/gzip",
+                            "source": {"configMapKeyRef": {"name": "audio", "key": "audio.tar.gz"}}}]}
     }))
     .expect("am");
     let am_api: Api<CustomAcousticModel> = ns.api();

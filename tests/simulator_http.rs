@@ -438,7 +438,7 @@ async fn grammar_and_audio_content_types() {
         .as_str()
         .expect("id")
         .to_owned();
-    let wav = watson_speech_operator::simulator::audio::wav_bytes(8000, 1, 16, 660.0, &[0; 64]);
+    let wav = watson_speech_operator::simulator::audio::tone_wav(8000, 660.0);
     let r = c
         .post(format!(
             "{}/v1/acoustic_customizations/{am}/audio/a1",
@@ -769,4 +769,240 @@ async fn ten_thousand_models_and_concurrent_reads() {
     let started = std::time::Instant::now();
     assert_eq!(s.admin().models().await.expect("models").len(), 10_000);
     println!("admin model listing of 10,000 in {:?}", started.elapsed());
+}
+
+/// Issue 15, case 9: the quirk `multipart_corpus_as_text` (the service of 2017) stores a
+/// multipart envelope as corpus text; a raw body is read the same way with or without it.
+#[tokio::test]
+async fn quirk_multipart_corpus_as_text_stores_the_envelope() {
+    let s = sim(0.001).await;
+    let c = client();
+    let auth = basic(KEY);
+    let admin = s.admin();
+    admin
+        .set_quirks(&simulator::Quirks {
+            multipart_corpus_as_text: true,
+            ..Default::default()
+        })
+        .await
+        .expect("quirks");
+    assert!(admin.quirks().await.expect("get").multipart_corpus_as_text);
+    let id = create_lm(&c, &s, "en-US_BroadbandModel").await;
+    let model_url = format!("{}/v1/customizations/{id}", s.stt_url());
+    let form = reqwest::multipart::Form::new().part(
+        "corpus_file",
+        reqwest::multipart::Part::bytes(b"operators reconcile".to_vec())
+            .file_name("envelope.txt")
+            .mime_str("text/plain")
+            .expect("mime"),
+    );
+    let r = c
+        .post(format!("{model_url}/corpora/multi"))
+        .header("Authorization", &auth)
+        .multipart(form)
+        .send()
+        .await
+        .expect("corpus");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let corpus = wait_for_status(&c, &format!("{model_url}/corpora/multi"), "analyzed").await;
+    assert!(
+        corpus["total_words"].as_u64().unwrap_or(0) > 2,
+        "the envelope counts as words: {corpus}"
+    );
+    let words = json_of(
+        c.get(format!("{model_url}/words"))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .expect("words"),
+    )
+    .await;
+    assert!(
+        words.to_string().contains("envelope.txt") || words.to_string().contains("form-data"),
+        "part headers became words: {words}"
+    );
+    // A raw body is the text, quirk or not.
+    let r = c
+        .post(format!("{model_url}/corpora/raw"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body("operators reconcile")
+        .send()
+        .await
+        .expect("corpus");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let corpus = wait_for_status(&c, &format!("{model_url}/corpora/raw"), "analyzed").await;
+    assert_eq!(corpus["total_words"], 2);
+    // Reset clears the quirks.
+    admin.reset().await.expect("reset");
+    assert_eq!(
+        admin.quirks().await.expect("get"),
+        simulator::Quirks::default()
+    );
+}
+
+/// Issue 15, case 4: the quirk `lite_plan` answers every customization request with 400 and
+/// the plan message; base models stay listed; credentials are still checked first.
+#[tokio::test]
+async fn quirk_lite_plan_refuses_customization_with_400() {
+    let s = sim(0.001).await;
+    let c = client();
+    let auth = basic(KEY);
+    s.admin()
+        .set_quirks(&simulator::Quirks {
+            lite_plan: true,
+            ..Default::default()
+        })
+        .await
+        .expect("quirks");
+    for (method, url) in [
+        ("POST", format!("{}/v1/customizations", s.stt_url())),
+        ("GET", format!("{}/v1/customizations", s.stt_url())),
+        ("GET", format!("{}/v1/acoustic_customizations", s.stt_url())),
+        ("GET", format!("{}/v1/customizations", s.tts_url())),
+    ] {
+        let req = if method == "POST" {
+            c.post(&url)
+                .json(&json!({"name": "m", "base_model_name": "en-US_BroadbandModel"}))
+        } else {
+            c.get(&url)
+        };
+        let r = req
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method} {url}");
+        let body = json_of(r).await;
+        assert_eq!(body["error"], simulator::api::LITE_PLAN_MESSAGE);
+    }
+    let r = c
+        .get(format!("{}/v1/models", s.stt_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("models");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .get(format!("{}/v1/customizations", s.stt_url()))
+        .header("Authorization", basic("wrong"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Issue 15, case 3: a locked model refuses every change (409) and reads as usual; unlocking
+/// frees it. Case 10: `GET /v1/voices` answers on Text to Speech only.
+#[tokio::test]
+async fn a_locked_model_refuses_changes_and_voices_are_listed_on_tts_only() {
+    let s = sim(0.001).await;
+    let c = client();
+    let auth = basic(KEY);
+    let id = create_lm(&c, &s, "en-US_BroadbandModel").await;
+    let admin = s.admin();
+    admin.lock(&id, true).await.expect("lock");
+    let model_url = format!("{}/v1/customizations/{id}", s.stt_url());
+    let r = c
+        .delete(&model_url)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = c
+        .get(&model_url)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(json_of(r).await["status"], "pending");
+    assert!(admin.lock("no-such-model", true).await.is_err());
+    admin.lock(&id, false).await.expect("unlock");
+    let r = c
+        .delete(&model_url)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let r = c
+        .get(format!("{}/v1/voices", s.tts_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("voices");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        json_of(r).await["voices"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())
+    );
+    let r = c
+        .get(format!("{}/v1/voices", s.stt_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("voices");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// Issue 15, case 2: the quirk `status_lag_seconds` keeps the status from before a train call
+/// for that many seconds.
+#[tokio::test]
+async fn quirk_status_lag_keeps_the_previous_status_after_train() {
+    let s = sim(0.0).await;
+    let c = client();
+    let auth = basic(KEY);
+    s.admin()
+        .set_quirks(&simulator::Quirks {
+            status_lag_seconds: 1.0,
+            ..Default::default()
+        })
+        .await
+        .expect("quirks");
+    let id = create_lm(&c, &s, "en-US_BroadbandModel").await;
+    let model_url = format!("{}/v1/customizations/{id}", s.stt_url());
+    let r = c
+        .post(format!("{model_url}/corpora/c"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "text/plain")
+        .body("some words")
+        .send()
+        .await
+        .expect("corpus");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let status = |c: Client, url: String, auth: String| async move {
+        json_of(
+            c.get(url)
+                .header("Authorization", auth)
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await["status"]
+            .clone()
+    };
+    assert_eq!(
+        status(c.clone(), model_url.clone(), auth.clone()).await,
+        "ready"
+    );
+    let r = c
+        .post(format!("{model_url}/train"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("train");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Time scale 0: the training is already over, but the status lags.
+    assert_eq!(
+        status(c.clone(), model_url.clone(), auth.clone()).await,
+        "ready"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        status(c.clone(), model_url.clone(), auth.clone()).await,
+        "available"
+    );
 }

@@ -415,32 +415,20 @@ pub fn acoustic_model(name: &str, service: &str, lm: &str) -> CustomAcousticMode
         "metadata": {"name": name},
         "spec": {"serviceRef": {"name": service}, "baseModelName": "en-US_BroadbandModel",
                  "languageModelRef": {"name": lm},
-                 "audio": [{"name": "calls", "contentType": "audio/wav",
+                 "audio": [{"name": "calls", "contentType": "application/gzip",
                             "source": {"configMapKeyRef": {"name": "audio", "key": "calls.wav"}}}]}
     }))
     .expect("acoustic model")
 }
 
-/// `minutes` of 16 kHz mono PCM declared in a WAV header (the simulator reads durations from
-/// headers) with a short real data chunk.
+/// `minutes` of real 16 kHz mono PCM (a tone) in a tar.gz archive (about 2 KB a minute): the
+/// simulator measures the audio it receives, as IBM does.
 pub fn wav(minutes: u32) -> Vec<u8> {
-    let rate = 16_000u32;
-    let data_len = minutes * 60 * rate * 2;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * 2).to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.extend(std::iter::repeat_n(0u8, 3200));
-    v
+    watson_speech_operator::simulator::audio::tone_tar_gz(
+        "calls.wav",
+        16_000,
+        f64::from(minutes) * 60.0,
+    )
 }
 
 /// Creates many objects, `parallel` at a time; returns each name with the time of its create

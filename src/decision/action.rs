@@ -81,9 +81,31 @@ pub fn decide(f: &Facts) -> Action {
     decide_training(f, obs, &status, lm_id)
 }
 
+/// Right after a 200 to train or upgrade, IBM can still report the model's previous status
+/// (`ready`/`available`) for a while (`watson-api.md` §16): within this window after the call, a
+/// status unchanged since the call means "not started yet", not "finished". Half the operation's
+/// expected duration, at least 5 s and at most 30 s.
+pub fn status_lag_window(expected: std::time::Duration) -> std::time::Duration {
+    (expected / 2).clamp(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(30),
+    )
+}
+
 /// A started operation that has ended is recorded before anything else.
 fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
     let (kind, _) = f.recorded.operation.as_ref()?;
+    let within_lag = f
+        .recorded
+        .operation_age
+        .is_some_and(|age| age < status_lag_window(f.expected.of_kind(*kind)));
+    if within_lag && matches!(status, ServiceStatus::Ready | ServiceStatus::Available) {
+        let reason = match kind {
+            OperationKind::Train => WaitReason::Training,
+            OperationKind::Upgrade => WaitReason::Upgrading,
+        };
+        return Some(Action::Wait { reason });
+    }
     let succeeded = match (kind, status) {
         (_, ServiceStatus::Training | ServiceStatus::Upgrading) => return None,
         (OperationKind::Train, ServiceStatus::Available) => true,

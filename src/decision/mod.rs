@@ -145,6 +145,9 @@ pub struct Recorded {
     /// The last failure that needs the user (a terminal reason on the Ready condition), with the
     /// generation and inputs it happened on.
     pub terminal: Option<TerminalFailure>,
+    /// How long ago the recorded operation started (set by the shell from
+    /// `status.currentOperation.startedAt` and the clock).
+    pub operation_age: Option<std::time::Duration>,
 }
 
 /// A failure that no retry can fix: the operator waits for a new generation or new inputs.
@@ -322,6 +325,7 @@ impl Recorded {
                 (status::operation_kind(&o.kind), digest)
             }),
             terminal: status::terminal_failure(st),
+            operation_age: None,
         }
     }
 }

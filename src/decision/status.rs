@@ -57,6 +57,7 @@ pub const TERMINAL_REASONS: &[&str] = &[
     "TrainingFailed",
     "InputMalformed",
     "InputTooLarge",
+    "PlanNotSupported",
 ];
 
 /// At most this many finished operations are kept in `status.history`.
@@ -114,6 +115,8 @@ pub struct Observation {
     pub resources: Vec<TrackedResource>,
     /// User words counted by a word listing made in this reconcile.
     pub word_count: Option<i64>,
+    /// The model's `error` field as the service reports it (raw; see [`service_error_summary`]).
+    pub service_error: Option<String>,
 }
 
 /// What performing the action produced.
@@ -447,6 +450,49 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
     }
 }
 
+/// One readable line from a model's `error` field, without internal details. IBM stores
+/// asynchronous failures there as a *stringified* JSON error document, sometimes a whole internal
+/// one (code 500, a message with a temporary file path; `watson-api.md` §1.4, §16): the message
+/// is taken from the document (`error`, `message`, `errorMessage`, also when nested as a string),
+/// every token that looks like a file path becomes `[internal path]`, only the first line is
+/// kept, whitespace is collapsed and the result is cut at 200 characters. `None` when nothing
+/// readable is left.
+pub fn service_error_summary(raw: &str) -> Option<String> {
+    fn message_of(text: &str, depth: u8) -> String {
+        let parsed: Option<serde_json::Value> = serde_json::from_str(text.trim()).ok();
+        let inner = parsed.as_ref().and_then(|v| {
+            ["error", "message", "errorMessage"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|m| m.as_str()))
+        });
+        match inner {
+            Some(m) if depth < 4 => message_of(m, depth + 1),
+            Some(m) => m.to_string(),
+            None => text.to_string(),
+        }
+    }
+    let message = message_of(raw, 0);
+    let first = message.lines().find(|l| !l.trim().is_empty())?;
+    let words: Vec<String> = first
+        .split_whitespace()
+        .map(|w| {
+            let core = w.trim_matches(|c: char| "\"'()[]{},;:".contains(c));
+            let path =
+                core.starts_with('/') || core.contains(":\\") || core.matches('/').count() >= 2;
+            if path {
+                "[internal path]".to_string()
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    let mut line = words.join(" ");
+    if line.chars().count() > 200 {
+        line = line.chars().take(199).collect::<String>() + "…";
+    }
+    (!line.trim().is_empty()).then_some(line)
+}
+
 /// The recorded status, as the decision reads it: the same shape as what it writes.
 pub type Previous = StatusUpdate;
 
@@ -515,9 +561,35 @@ pub fn next(
         outcome,
         now,
     );
-    let ready = overdue(&st, &resources, action, &facts.expected, now)
+    let mut ready = overdue(&st, &resources, action, &facts.expected, now)
         .map(|m| ("OperationOverdue", m))
         .unwrap_or_else(|| ready_reason(action, facts.deleting));
+    let training_failed = matches!(
+        action,
+        Action::Finish {
+            kind: OperationKind::Train,
+            succeeded: false
+        } | Action::Wait {
+            reason: WaitReason::TrainingFailed
+        }
+    );
+    if training_failed
+        && let Some(summary) = seen
+            .service_error
+            .as_deref()
+            .and_then(service_error_summary)
+    {
+        let message = format!(
+            "training failed on the service: {summary}; change the inputs (or train again with the annotation speech.watson.dev/train-requested-at) to retry"
+        );
+        if let Some(last) = st.history.first_mut()
+            && last.outcome.as_deref() == Some("Failed")
+            && matches!(action, Action::Finish { .. })
+        {
+            last.message = Some(format!("the service reported: {summary}"));
+        }
+        ready = ("TrainingFailed", message);
+    }
     set_conditions(&mut st, facts, action, ready, now);
     if facts.kind == ModelKind::Voice && *action == Action::UpToDate {
         st.trained_inputs_digest = Some(digest);

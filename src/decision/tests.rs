@@ -1384,3 +1384,91 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
     let got = st::data_from_record(Some(&S::Pending), false, &idle, &[], None, 10 * minute, now);
     assert!(!got, "words of unknown state");
 }
+
+#[test]
+fn a_service_error_becomes_one_readable_line_without_internal_details() {
+    use super::status::service_error_summary;
+    // Issue 15, case 5: a whole JSON error document, stringified, with an internal path.
+    let inner = r#"{"code":500,"code_description":"Internal Server Error","error":"Failed to train: cannot open /opt/ibm/stt/tmp/5f1c/acoustic/model.lock (errno 2)\n  at trainer.py line 88"}"#;
+    let raw = serde_json::json!({"code": 500, "error": inner}).to_string();
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            inner,
+            Some("Failed to train: cannot open [internal path] (errno 2)"),
+        ),
+        (
+            &raw,
+            Some("Failed to train: cannot open [internal path] (errno 2)"),
+        ),
+        ("plain text failure", Some("plain text failure")),
+        (r#"{"code":500,"error":"   "}"#, None),
+        ("", None),
+    ];
+    for (input, want) in cases {
+        assert_eq!(
+            service_error_summary(input).as_deref(),
+            *want,
+            "input {input:?}"
+        );
+    }
+    let long = "x".repeat(500);
+    assert_eq!(
+        service_error_summary(&long).map(|s| s.chars().count()),
+        Some(200)
+    );
+}
+
+#[test]
+fn a_status_unchanged_right_after_a_train_or_upgrade_call_is_lag_not_an_end() {
+    // Issue 15, case 2: IBM can still report the previous status right after a 200.
+    for (kind, before, wait) in [
+        (
+            OperationKind::Train,
+            ServiceStatus::Available,
+            WaitReason::Training,
+        ),
+        (
+            OperationKind::Train,
+            ServiceStatus::Ready,
+            WaitReason::Training,
+        ),
+        (
+            OperationKind::Upgrade,
+            ServiceStatus::Available,
+            WaitReason::Upgrading,
+        ),
+    ] {
+        let mut f = base();
+        f.recorded.operation = Some((kind, "in1".into()));
+        if let Some(o) = f.observed.as_mut() {
+            o.status = Some(before.clone());
+        }
+        f.recorded.operation_age = Some(Duration::from_secs(2));
+        assert_eq!(
+            decide(&f),
+            Action::Wait { reason: wait },
+            "{kind:?} {before:?}"
+        );
+        // Past the window (half the expected duration, at most 30 s) the status is the end.
+        f.recorded.operation_age = Some(Duration::from_secs(31));
+        assert!(
+            matches!(decide(&f), Action::Finish { .. }),
+            "{kind:?} {before:?}: {:?}",
+            decide(&f)
+        );
+        // A failure is the end at once.
+        f.recorded.operation_age = Some(Duration::from_secs(2));
+        if let Some(o) = f.observed.as_mut() {
+            o.status = Some(ServiceStatus::Failed);
+        }
+        assert!(matches!(decide(&f), Action::Finish { .. }));
+    }
+    assert_eq!(
+        action::status_lag_window(Duration::from_secs(2)),
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        action::status_lag_window(Duration::from_secs(600)),
+        Duration::from_secs(30)
+    );
+}

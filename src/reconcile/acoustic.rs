@@ -157,8 +157,11 @@ impl KindOps for CustomAcousticModel {
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
-        let (mut observed, mut seen) =
-            from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
+        let (mut observed, mut seen) = from_listing(
+            m.status.as_ref().map(|s| s.as_str()),
+            &m.versions,
+            m.error.as_deref(),
+        );
         let recorded = self.recorded_resources();
         // Acoustic models hold no words.
         if may_trust(self, &observed, steady, Some(0), ctx) {

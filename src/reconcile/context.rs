@@ -186,6 +186,8 @@ impl Context {
             tts,
             listings: tokio::sync::Mutex::new(Listings::default()),
             create_lock: tokio::sync::Mutex::new(()),
+            identity: tokio::sync::Mutex::new(None),
+            url: svc.spec.url.clone(),
         });
         self.services.lock().insert(id, handle.clone());
         Ok(handle)
@@ -326,9 +328,35 @@ pub struct ServiceHandle {
     /// Held while counting models and creating one, so concurrent creates cannot overshoot the
     /// quota.
     pub create_lock: tokio::sync::Mutex<()>,
+    /// Which API answers at `spec.url`, once known (`Ok`: the right one; `Err`: the condition
+    /// message). Asked once per handle, so once per SpeechService generation and credentials.
+    identity: tokio::sync::Mutex<Option<Result<(), String>>>,
+    /// `spec.url`, for messages.
+    url: String,
 }
 
 impl ServiceHandle {
+    /// Checks that `spec.url` serves the API of `spec.service` (people paste the URL of the other
+    /// service, or one with a path below the instance's base URL, and the other service then
+    /// answers some calls in a confusing way). One probe per handle ([`crate::watson::ServedApi`],
+    /// at most two GETs), shared by the service check and every model of the service, so models
+    /// of a wrong URL make no call of their own. Transient and credential failures are not
+    /// remembered.
+    pub async fn verify(&self) -> Result<(), Error> {
+        let mut known = self.identity.lock().await;
+        if let Some(result) = known.as_ref() {
+            return result.clone().map_err(Error::WrongService);
+        }
+        let served = match (&self.stt, &self.tts) {
+            (Some(c), _) => c.served_api().await?,
+            (_, Some(c)) => c.served_api().await?,
+            (None, None) => return Ok(()),
+        };
+        let result = identity_verdict(self.kind, served, &self.url);
+        *known = Some(result.clone());
+        result.map_err(Error::WrongService)
+    }
+
     /// The STT client, or an error naming the mismatch.
     pub fn stt(&self) -> Result<&SttClient, Error> {
         self.stt.as_ref().ok_or_else(|| {
@@ -395,5 +423,57 @@ impl ServiceHandle {
     /// Forgets the listings (after a mutation, so the next read is fresh).
     pub async fn invalidate(&self) {
         *self.listings.lock().await = Listings::default();
+    }
+}
+
+/// Whether the API that answers at `url` (`served`) is the one `kind` needs; `Err` carries the
+/// condition message (what is wrong and the fix). Pure.
+pub fn identity_verdict(
+    kind: ServiceKind,
+    served: crate::watson::ServedApi,
+    url: &str,
+) -> Result<(), String> {
+    use crate::watson::ServedApi;
+    match (kind, served) {
+        (ServiceKind::SpeechToText, ServedApi::SpeechToText)
+        | (ServiceKind::TextToSpeech, ServedApi::TextToSpeech) => Ok(()),
+        (ServiceKind::TextToSpeech, ServedApi::SpeechToText) => Err(format!(
+            "this URL serves Speech to Text, not Text to Speech ({url}): set spec.url to the Text to Speech instance's URL, or spec.service to SpeechToText"
+        )),
+        (ServiceKind::SpeechToText, ServedApi::TextToSpeech) => Err(format!(
+            "this URL serves Text to Speech, not Speech to Text ({url}): set spec.url to the Speech to Text instance's URL, or spec.service to TextToSpeech"
+        )),
+        (_, ServedApi::Neither) => Err(format!(
+            "neither Speech to Text nor Text to Speech answers at {url} (GET /v1/models and /v1/voices were not found): set spec.url to the instance's base URL, e.g. https://api.us-south.speech-to-text.watson.cloud.ibm.com/instances/<id>, without /v1 or any further path"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+    use crate::watson::ServedApi;
+
+    #[test]
+    fn the_api_at_the_url_must_match_the_kind() {
+        let url = "https://h/instances/1";
+        assert_eq!(
+            identity_verdict(ServiceKind::SpeechToText, ServedApi::SpeechToText, url),
+            Ok(())
+        );
+        assert_eq!(
+            identity_verdict(ServiceKind::TextToSpeech, ServedApi::TextToSpeech, url),
+            Ok(())
+        );
+        let wrong = identity_verdict(ServiceKind::TextToSpeech, ServedApi::SpeechToText, url)
+            .expect_err("wrong service");
+        assert!(wrong.starts_with("this URL serves Speech to Text, not Text to Speech"));
+        let wrong = identity_verdict(ServiceKind::SpeechToText, ServedApi::TextToSpeech, url)
+            .expect_err("wrong service");
+        assert!(wrong.starts_with("this URL serves Text to Speech, not Speech to Text"));
+        for kind in [ServiceKind::SpeechToText, ServiceKind::TextToSpeech] {
+            let neither = identity_verdict(kind, ServedApi::Neither, url).expect_err("neither");
+            assert!(neither.contains("base URL"), "{neither}");
+        }
     }
 }

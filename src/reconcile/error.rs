@@ -18,6 +18,10 @@ pub enum Error {
     /// The SpeechService is missing or not usable yet.
     #[error("{0}")]
     Service(String),
+    /// `spec.url` of a SpeechService serves the other service, or is not an instance's base URL
+    /// (a path below it): found by asking which API answers there (issue 15, case 10).
+    #[error("{0}")]
+    WrongService(String),
     /// The spec cannot work as written (a mismatch the schema cannot see).
     #[error("{0}")]
     InvalidSpec(String),
@@ -37,6 +41,7 @@ impl Classified for Error {
             Error::Input(e) => e.category(),
             Error::Service(_) => "ServiceNotReady",
             Error::InvalidSpec(_) => "InvalidSpec",
+            Error::WrongService(_) => "WrongService",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
             Error::QuotaExceeded(_) => "QuotaExceeded",
         }
@@ -50,6 +55,8 @@ impl Classified for Error {
             // Woken by the SpeechService watch; a slow retry covers the rest.
             Error::Service(_) => RetryClass::Credentials,
             Error::InvalidSpec(_) | Error::AdoptionMismatch(_) => RetryClass::WaitForSpecChange,
+            // Woken by the SpeechService watch once its spec is fixed.
+            Error::WrongService(_) => RetryClass::WaitForSpecChange,
             // Checked with one LIST per attempt; retried at most every minute.
             Error::QuotaExceeded(_) => RetryClass::Backoff,
         }

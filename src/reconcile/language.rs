@@ -223,8 +223,11 @@ impl KindOps for CustomLanguageModel {
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
-        let (mut observed, mut seen) =
-            from_listing(m.status.as_ref().map(|s| s.as_str()), &m.versions);
+        let (mut observed, mut seen) = from_listing(
+            m.status.as_ref().map(|s| s.as_str()),
+            &m.versions,
+            m.error.as_deref(),
+        );
         if may_trust(self, &observed, steady, self.recorded_word_count(), ctx) {
             trust_record(self.recorded_resources(), &mut observed, &mut seen);
             // The record's word count says whether the words were added: none on a model the

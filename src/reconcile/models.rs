@@ -83,9 +83,21 @@ pub(crate) fn gone_is_fine(result: Result<(), crate::watson::Error>) -> Result<(
     }
 }
 
-/// What the shared listing says of one STT model: its status and versions, for the decision and
-/// for status. `None` for the status when the service gave none.
-pub(crate) fn from_listing(status: Option<&str>, versions: &[String]) -> (Observed, Observation) {
+/// What the shared listing says of one STT model: its status, versions and `error` text, for the
+/// decision and for status. `None` for the status when the service gave none. The raw `error`
+/// (which can hold a whole internal JSON error document) goes to the debug log only; status
+/// shows the summary the decision makes of it.
+pub(crate) fn from_listing(
+    status: Option<&str>,
+    versions: &[String],
+    error: Option<&str>,
+) -> (Observed, Observation) {
+    if let Some(raw) = error {
+        tracing::debug!(
+            service_error = raw,
+            "the service reports an error on the model"
+        );
+    }
     let observed = Observed {
         status: status.map(ServiceStatus::parse),
         versions: versions.to_vec(),
@@ -94,6 +106,7 @@ pub(crate) fn from_listing(status: Option<&str>, versions: &[String]) -> (Observ
     let seen = Observation {
         service_status: status.map(str::to_string),
         versions: versions.to_vec(),
+        service_error: error.map(str::to_string),
         ..Default::default()
     };
     (observed, seen)
@@ -285,12 +298,18 @@ pub(crate) async fn reconcile<K: KindOps>(
         Err(err) => {
             let class = err.retry_class();
             let wait = match class {
-                RetryClass::WaitForService => Duration::from_secs(5),
-                RetryClass::Backoff => ctx.backoff(&key, Duration::from_secs(5)),
+                // Busy (409): usually brief, so at first look again soon and say nothing; a
+                // model that stays busy (IBM users saw models stay locked until IBM support
+                // freed them) backs off like a transient failure and, from the third refusal in
+                // a row, says so in its status and a Warning Event.
+                RetryClass::WaitForService | RetryClass::Backoff => {
+                    ctx.backoff(&key, Duration::from_secs(5))
+                }
                 RetryClass::Credentials => ctx.backoff(&key, Duration::from_secs(30)),
                 RetryClass::WaitForSpecChange => Duration::from_secs(3600),
             };
-            if class != RetryClass::WaitForService {
+            let refusals = ctx.failures.lock().get(&key).copied().unwrap_or(0);
+            if class != RetryClass::WaitForService || refusals >= STILL_BUSY_AFTER {
                 record_failure(&*obj, &ctx, &api, &err).await;
             }
             warn!(object = %key, category = err.category(), error = %err, "reconcile failed; retrying in {:?}", wait);
@@ -309,6 +328,9 @@ pub(crate) async fn reconcile<K: KindOps>(
     Ok(requeue)
 }
 
+/// Consecutive 409 refusals after which a busy model is reported (condition and Event).
+const STILL_BUSY_AFTER: u32 = 3;
+
 /// The object from the API server when the cached copy is older than our last status write.
 async fn fresher<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>) -> Option<K> {
     let written = ctx.written.lock().get(&key_of(obj)).cloned()?;
@@ -325,13 +347,20 @@ async fn fresher<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>) -> Opti
 /// Writes the failure the decision computed and its Warning Event.
 async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, err: &Error) {
     let prev = obj.previous();
-    let message = err.to_string();
+    let mut message = err.to_string();
+    if err.retry_class() == RetryClass::WaitForService {
+        message.push_str(
+            "; the service has refused changes to this model several times in a row: the operator keeps retrying with backoff; if it lasts, the model may be locked on IBM's side (ask IBM support, naming the customization ID)",
+        );
+    }
     let last_inputs = ctx.last_inputs.lock().get(&key_of(obj)).cloned();
     let failure = Failure {
         category: err.category(),
         message: &message,
-        dependency: matches!(err, Error::Service(_) | Error::Input(_))
-            || err.retry_class() == RetryClass::Credentials,
+        dependency: matches!(
+            err,
+            Error::Service(_) | Error::Input(_) | Error::WrongService(_)
+        ) || err.retry_class() == RetryClass::Credentials,
         terminal: err.retry_class() == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),
         inputs_digest: last_inputs.as_deref(),
@@ -382,7 +411,13 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
         adopt_id: obj.adopt_id().map(str::to_string),
         marked_model: None,
         desired: Desired::default(),
-        recorded: Recorded::from_status(&prev.model),
+        recorded: Recorded {
+            operation_age: prev.model.current_operation.as_ref().map(|o| {
+                let secs = decided::now().as_second() - o.started_at.0.as_second();
+                Duration::from_secs(secs.max(0) as u64)
+            }),
+            ..Recorded::from_status(&prev.model)
+        },
         observed: None,
         newest_version: None,
         dependency: Dependency::None,
@@ -412,6 +447,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let svc = ctx
         .service(&obj.namespace().unwrap_or_default(), obj.service_name())
         .await?;
+    svc.verify().await?;
     let mut contents = BTreeMap::new();
     if !facts.deleting {
         let (desired, c) = obj.desired(ctx).await?;
@@ -592,10 +628,8 @@ async fn perform<K: KindOps>(
                         ..Default::default()
                     }
                 }
-                Err(Error::Watson(crate::watson::Error::Busy(_))) => {
-                    // Busy is normal: the service is working on the model. Look again soon.
-                    return Ok(Performed::Requeue(Requeue::requeue(Duration::from_secs(5))));
-                }
+                // Busy (409) goes to the error path, which looks again soon at first and backs
+                // off (and says so) when the model stays busy.
                 Err(e) => return Err(e),
             };
             svc.invalidate().await;

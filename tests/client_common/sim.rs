@@ -65,28 +65,10 @@ where
     }
 }
 
-/// A WAV header declaring `seconds` of 16-bit mono PCM at `rate`, followed by a little real
-/// sample data (the simulator trusts the declared `data` size).
+/// `seconds` of real 16-bit mono PCM at `rate` (a tone): the simulator measures the audio it
+/// receives, as IBM does.
 pub fn wav(rate: u32, seconds: f64) -> Vec<u8> {
-    let declared = (seconds * f64::from(rate) * 2.0) as u32;
-    let samples: Vec<u8> = (0..256u32)
-        .flat_map(|i| (((i * 37) % 200) as i16 * 50).to_le_bytes())
-        .collect();
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + declared).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&declared.to_le_bytes());
-    out.extend_from_slice(&samples);
-    out
+    watson_speech_operator::simulator::audio::tone_wav(rate, seconds)
 }
 
 /// A zip archive of named files.

@@ -17,10 +17,10 @@
 //!   [`Error::Unauthorized`];
 //! * a failed IAM token exchange is [`Error::Iam`] (credentials class for 400/401).
 //!
-//! With IAM authentication a model-scoped call only reaches the service after IAM accepted the API
-//! key, so a 401 there really means "unknown id". With Basic or Bearer credentials a wrong password
-//! on a model-scoped call also shows up as `NotFoundOrForbidden`; callers that need certainty make
-//! one collection call (for example `list_models`), which reports [`Error::Unauthorized`].
+//! Before a model-scoped 401 reaches the caller, the client confirms it with one collection call
+//! (`GET /v1/customizations`) using the same credentials: when that is refused too, the error is
+//! [`Error::Unauthorized`] (a revoked Bearer token, a wrong password, an expired token), so a
+//! caller never takes refused credentials for a vanished model (issue 15, case 8).
 
 use std::fmt;
 use std::time::Duration;
@@ -93,6 +93,13 @@ pub enum Error {
     /// [`NO_INPUT_MODIFIED`], see [`Error::is_no_input_modified`]).
     #[error("invalid request: {0}")]
     InvalidRequest(ErrorContext),
+    /// HTTP 400 whose message says the instance's plan does not include customization (IBM's
+    /// Lite plan: "not available for the Lite plan ... upgrade to a paid plan",
+    /// `watson-api.md` §4.2, §16). Terminal for the instance until its plan changes.
+    #[error(
+        "the service plan does not allow customization (upgrade the instance to a paid plan): {0}"
+    )]
+    PlanNotSupported(ErrorContext),
     /// HTTP 401 on a request that names a customization id: the id is unknown, or owned by another
     /// service instance.
     #[error("customization not found or not owned by these credentials: {0}")]
@@ -145,6 +152,7 @@ impl Error {
         match self {
             Error::Busy(c)
             | Error::InvalidRequest(c)
+            | Error::PlanNotSupported(c)
             | Error::NotFoundOrForbidden(c)
             | Error::NotFound(c)
             | Error::Unauthorized(c)
@@ -210,6 +218,7 @@ impl Classified for Error {
         match self {
             Error::Busy(_) => "ModelBusy",
             Error::InvalidRequest(_) => "InvalidRequest",
+            Error::PlanNotSupported(_) => "PlanNotSupported",
             Error::NotFoundOrForbidden(_) => "NotFoundOrForbidden",
             Error::NotFound(_) => "NotFound",
             Error::Unauthorized(_) => "Unauthorized",
@@ -228,6 +237,7 @@ impl Classified for Error {
         match self {
             Error::Busy(_) => RetryClass::WaitForService,
             Error::InvalidRequest(_)
+            | Error::PlanNotSupported(_)
             | Error::NotFoundOrForbidden(_)
             | Error::NotFound(_)
             | Error::Unsupported(_)
@@ -267,6 +277,15 @@ pub fn body_message(body: &[u8]) -> Option<String> {
         .and_then(as_text)
 }
 
+/// Whether a 400 message says the instance's plan does not allow the request: it names a plan and
+/// tells the user to upgrade it or that the feature is not available on it (the Lite-plan answer
+/// users reported; the exact wording is UNCONFIRMED, so the rule is loose).
+pub fn is_plan_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("plan")
+        && (m.contains("upgrade") || m.contains("not available") || m.contains("lite"))
+}
+
 /// Everything needed to classify a non-success response.
 #[derive(Debug)]
 pub struct FailedResponse<'a> {
@@ -292,6 +311,7 @@ pub fn classify(resp: FailedResponse<'_>) -> Error {
         message: body_message(resp.body).unwrap_or_else(|| reason.to_string()),
     };
     match resp.status {
+        400 if is_plan_message(&context.message) => Error::PlanNotSupported(context),
         400 => Error::InvalidRequest(context),
         401 if resp.scoped => Error::NotFoundOrForbidden(context),
         401 | 403 => Error::Unauthorized(context),

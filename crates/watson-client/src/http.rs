@@ -69,6 +69,18 @@ fn transport_kind(e: &reqwest::Error) -> TransportKind {
     }
 }
 
+/// Which IBM API answers at a service URL (people paste the URL of the other service, or a URL
+/// with a path below the instance's base URL; issue 15, case 10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedApi {
+    /// `GET /v1/models` lists speech models.
+    SpeechToText,
+    /// `GET /v1/voices` lists voices.
+    TextToSpeech,
+    /// Neither answers: not an instance's base URL.
+    Neither,
+}
+
 /// The body of a call.
 #[derive(Clone, Debug)]
 pub(crate) enum Payload {
@@ -80,8 +92,11 @@ pub(crate) enum Payload {
         contained_content_type: Option<String>,
         data: Bytes,
     },
-    /// A corpus as multipart/form-data with one part `corpus_file` (what the IBM SDKs send).
-    CorpusFile(Bytes),
+    /// A corpus as the raw body, `text/plain; charset=utf-8`. Not multipart (what the IBM SDKs
+    /// send): in 2017 the service stored a multipart envelope as corpus text, so boundary lines,
+    /// part headers and the file name became custom words (`watson-api.md` §4.7, §16); the raw
+    /// text is read the same way by every version of the service.
+    CorpusText(Bytes),
 }
 
 /// One logical operation.
@@ -402,7 +417,61 @@ impl Transport {
                     continue;
                 }
             }
-            return Err(error);
+            return Err(self.confirm_not_found(call, error).await);
+        }
+    }
+
+    /// IBM answers 401 both for refused credentials and for a customization ID that does not
+    /// exist (`watson-api.md` §1.5, §16): a 401 on a model-scoped call is only "not found" when a
+    /// collection call with the same credentials succeeds. One `GET /v1/customizations` (a
+    /// collection of both services) tells them apart; when it is refused too, the error is
+    /// [`Error::Unauthorized`], so no caller takes refused credentials for a vanished model.
+    async fn confirm_not_found(&self, call: &Call, error: Error) -> Error {
+        let Error::NotFoundOrForbidden(context) = &error else {
+            return error;
+        };
+        let probe = Call::get(call.op, "/v1/customizations".to_string());
+        match self.attempt(&probe).await {
+            Err(Failure {
+                error: Error::Unauthorized(_),
+                ..
+            }) => Error::Unauthorized(context.clone()),
+            Err(Failure {
+                error: e @ Error::Iam(_),
+                ..
+            }) if matches!(e.status(), Some(400 | 401)) => Error::Unauthorized(context.clone()),
+            _ => error,
+        }
+    }
+
+    /// Which API answers at the service URL: `GET /v1/models` (Speech to Text, a `models` list),
+    /// else `GET /v1/voices` (Text to Speech, a `voices` list), else neither. Credentials and
+    /// transient failures are errors (the URL is not judged on them).
+    pub async fn served_api(&self) -> Result<ServedApi, Error> {
+        if self
+            .answers(Operation::ListModels, "/v1/models", "models")
+            .await?
+        {
+            return Ok(ServedApi::SpeechToText);
+        }
+        if self
+            .answers(Operation::ListVoices, "/v1/voices", "voices")
+            .await?
+        {
+            return Ok(ServedApi::TextToSpeech);
+        }
+        Ok(ServedApi::Neither)
+    }
+
+    /// Whether `GET path` answers with a JSON object holding the array `key`.
+    async fn answers(&self, op: Operation, path: &str, key: &str) -> Result<bool, Error> {
+        match self.send(&Call::get(op, path.to_string())).await {
+            Ok(success) => Ok(serde_json::from_slice::<serde_json::Value>(&success.body)
+                .ok()
+                .and_then(|v| v.get(key).map(serde_json::Value::is_array))
+                .unwrap_or(false)),
+            Err(Error::NotFound(_) | Error::Unsupported(_) | Error::InvalidRequest(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -512,16 +581,9 @@ impl Transport {
                 }
                 r
             }
-            Payload::CorpusFile(bytes) => {
-                let part = reqwest::multipart::Part::stream_with_length(
-                    reqwest::Body::from(bytes.clone()),
-                    bytes.len() as u64,
-                )
-                .file_name("corpus.txt")
-                .mime_str("text/plain; charset=utf-8")
-                .map_err(|e| invalid(format!("corpus part: {e}")))?;
-                request.multipart(reqwest::multipart::Form::new().part("corpus_file", part))
-            }
+            Payload::CorpusText(bytes) => request
+                .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(bytes.clone()),
         };
         Ok(request)
     }

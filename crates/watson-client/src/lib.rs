@@ -50,6 +50,8 @@ pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorContext, NO_INPUT_MODIFIED, TransportKind};
 #[cfg(feature = "client")]
+pub use http::ServedApi;
+#[cfg(feature = "client")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "client")]
 pub use stt::SttClient;

@@ -75,6 +75,7 @@ operations! {
     ListVoiceWords => "list_voice_words",
     DeleteVoiceWord => "delete_voice_word",
     DeleteTtsUserData => "delete_tts_user_data",
+    ListVoices => "list_voices",
 }
 
 impl std::fmt::Display for Operation {

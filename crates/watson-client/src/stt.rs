@@ -43,6 +43,11 @@ impl SttClient {
         self.inner.base_url()
     }
 
+    /// Which IBM API answers at the service URL (see [`crate::ServedApi`]): at most two GETs.
+    pub async fn served_api(&self) -> Result<crate::ServedApi, Error> {
+        self.inner.served_api().await
+    }
+
     // ----- base models -----
 
     /// `GET /v1/models`.
@@ -138,7 +143,8 @@ impl SttClient {
         self.inner.json(call).await
     }
 
-    /// `POST /v1/customizations/{id}/corpora/{name}` with the text as multipart `corpus_file`.
+    /// `POST /v1/customizations/{id}/corpora/{name}` with the text as the raw
+    /// `text/plain` body, byte for byte (see `Payload::CorpusText` for why not multipart).
     /// Retried on transient failures only with `allow_overwrite` (then a repeat is harmless).
     pub async fn add_corpus(
         &self,
@@ -155,7 +161,7 @@ impl SttClient {
         );
         let call = Call::post(op, path)
             .query_opt("allow_overwrite", allow_overwrite.then_some(true))
-            .payload(Payload::CorpusFile(text.into()))
+            .payload(Payload::CorpusText(text.into()))
             .with_metadata()
             .idempotent(allow_overwrite);
         self.inner.unit(call).await

@@ -40,6 +40,11 @@ impl TtsClient {
         self.inner.base_url()
     }
 
+    /// Which IBM API answers at the service URL (see [`crate::ServedApi`]): at most two GETs.
+    pub async fn served_api(&self) -> Result<crate::ServedApi, Error> {
+        self.inner.served_api().await
+    }
+
     /// `POST /v1/customizations` → the new id. Never retried blindly.
     pub async fn create_custom_model(
         &self,

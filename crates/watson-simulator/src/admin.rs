@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::api::{
-    ConfigPatch, Counters, Faults, PublishVersion, RequestPage, RuntimeConfig, SimModel, SimModels,
+    ConfigPatch, Counters, FailNextTraining, Faults, PublishVersion, Quirks, RequestPage,
+    RuntimeConfig, SimModel, SimModels,
 };
 
 /// Errors of the admin client.
@@ -95,9 +96,23 @@ impl AdminClient {
 
     /// `POST /_simulator/models/{id}/fail-next-training`.
     pub async fn fail_next_training(&self, customization_id: &str) -> Result<(), AdminError> {
+        self.fail_next_training_with(customization_id, None).await
+    }
+
+    /// `POST /_simulator/models/{id}/fail-next-training` with `{"error": ...}`: the failed
+    /// model's `error` field holds `error` (default: a stringified 500).
+    pub async fn fail_next_training_with(
+        &self,
+        customization_id: &str,
+        error: Option<&str>,
+    ) -> Result<(), AdminError> {
+        let body = FailNextTraining {
+            error: error.map(str::to_owned),
+        };
         let resp = self
             .http
             .post(self.url(&format!("/models/{customization_id}/fail-next-training")))
+            .json(&body)
             .send()
             .await?;
         Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
@@ -108,6 +123,20 @@ impl AdminClient {
     pub async fn hold(&self, customization_id: &str, held: bool) -> Result<(), AdminError> {
         let url = self.url(&format!("/models/{customization_id}/hold"));
         let req = if held {
+            self.http.post(url)
+        } else {
+            self.http.delete(url)
+        };
+        Self::check(req.send().await?, StatusCode::NO_CONTENT)
+            .await
+            .map(drop)
+    }
+
+    /// `POST` (`locked`) or `DELETE /_simulator/models/{id}/lock`: while locked, every change
+    /// of the model (delete included) answers 409; its status reads as usual.
+    pub async fn lock(&self, customization_id: &str, locked: bool) -> Result<(), AdminError> {
+        let url = self.url(&format!("/models/{customization_id}/lock"));
+        let req = if locked {
             self.http.post(url)
         } else {
             self.http.delete(url)
@@ -152,6 +181,22 @@ impl AdminClient {
     pub async fn clear_faults(&self) -> Result<(), AdminError> {
         let resp = self.http.delete(self.url("/faults")).send().await?;
         Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `PUT /_simulator/quirks`: switches IBM behaviours on (replaces the whole set).
+    pub async fn set_quirks(&self, quirks: &Quirks) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .put(self.url("/quirks"))
+            .json(quirks)
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// `GET /_simulator/quirks`.
+    pub async fn quirks(&self) -> Result<Quirks, AdminError> {
+        self.get_json("/quirks").await
     }
 
     /// `GET /_simulator/requests?since=SEQ`.

@@ -56,6 +56,39 @@ pub struct Faults {
     pub iam_outage: bool,
 }
 
+/// IBM behaviours that users met but that are not the simulator's default
+/// (`PUT /_simulator/quirks`; every field optional on the wire, `POST /_simulator/reset` clears
+/// them). `docs/simulator.md` says which IBM report each one stands for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Quirks {
+    /// The service of 2017: a `multipart/form-data` corpus body is stored as corpus text,
+    /// envelope and all (boundary lines, part headers and the file name become words).
+    pub multipart_corpus_as_text: bool,
+    /// The instance is on IBM's Lite plan: every customization request (STT and TTS, listings
+    /// included) answers 400 with the plan message [`LITE_PLAN_MESSAGE`].
+    pub lite_plan: bool,
+    /// After a 200 to train or upgrade, the model keeps reading the status it had before the
+    /// call (`ready`/`available`) for this many real seconds (beta-era SDK docs warned of it,
+    /// `watson-api.md` §16). 0: off.
+    pub status_lag_seconds: f64,
+}
+
+/// The 400 message of a customization request on a Lite-plan instance (after the one users
+/// reported, `watson-api.md` §16).
+pub const LITE_PLAN_MESSAGE: &str = "This feature is not available for the Lite plan. Please upgrade to a paid plan to activate this feature.";
+
+/// `POST /_simulator/models/{id}/fail-next-training` (the body is optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailNextTraining {
+    /// The model's `error` text after the failure (default: a stringified 500), e.g. a whole
+    /// JSON error document with an internal file path, as a failed acoustic training showed
+    /// (`watson-api.md` §16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// One entry of the request log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {

@@ -2,9 +2,12 @@
 //! (WAV, FLAC, Ogg, MP3, raw L16/µ-law/A-law, G.729; WebM is estimated), and archives (zip and
 //! tar.gz) with one result per member.
 //!
-//! Durations come from headers only. For WAV the `data` chunk size is trusted even when the body
-//! is shorter (so a test can declare ten minutes of audio in a 44-byte file); see
-//! `docs/simulator.md`.
+//! Durations are measured from the audio present, as IBM measures what it receives
+//! (`watson-api.md` §5.3; issue 15, case 1): for WAV the `data` bytes actually in the file, so a
+//! header that declares more than the file holds counts as what it holds (a 44-byte file that
+//! declares ten minutes is empty, hence invalid). Raw types count their bytes; MP3 and WebM are
+//! estimated from the file size; FLAC and Ogg read the stream's own sample count. Archives are
+//! measured member by member. See `docs/simulator.md`.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -329,8 +332,9 @@ fn parse_wav(b: &[u8]) -> Parsed {
                 (7, _) => "pcm_mulaw",
                 _ => return Err(format!("unsupported WAV format {format}/{bits} bits")),
             };
-            // The declared size is trusted (documented), even past the end of the body.
-            let duration = size as f64 / f64::from(byte_rate);
+            // Measured: only the bytes present count, whatever the header declares.
+            let present = b.len().saturating_sub(body).min(size);
+            let duration = present as f64 / f64::from(byte_rate);
             return Ok((duration, codec.to_owned(), rate, u32::from(channels)));
         }
         pos = body.saturating_add(size).saturating_add(size & 1);
@@ -514,24 +518,88 @@ pub fn wav_bytes(
     v
 }
 
+/// `seconds` of a real 16-bit mono PCM WAV at `rate` holding a 400 Hz tone (a periodic signal,
+/// so it compresses about a thousandfold: see [`tone_tar_gz`]). For tests, benchmarks and the
+/// demo's honest acoustic audio.
+pub fn tone_wav(rate: u32, seconds: f64) -> Vec<u8> {
+    // One period of the tone, repeated: rate / 400 samples when that divides evenly.
+    let period: Vec<u8> = {
+        let n = (rate / 400).max(1);
+        (0..n)
+            .flat_map(|i| {
+                let x = f64::from(i) / f64::from(n) * std::f64::consts::TAU;
+                ((x.sin() * 6000.0) as i16).to_le_bytes()
+            })
+            .collect()
+    };
+    let samples = (seconds * f64::from(rate)).max(0.0) as usize;
+    let data: Vec<u8> = period.iter().copied().cycle().take(samples * 2).collect();
+    let mut v = wav_bytes(rate, 1, 16, 0.0, &[]);
+    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    v[4..8].copy_from_slice(&36u32.saturating_add(len).to_le_bytes());
+    v[40..44].copy_from_slice(&len.to_le_bytes());
+    v.extend_from_slice(&data);
+    v
+}
+
+/// A gzip-compressed tar archive (`application/gzip`) with one member `name` holding
+/// [`tone_wav`]`(rate, seconds)`: ten minutes at 16 kHz (19.2 MB of PCM) take about 20 KB, small
+/// enough for a ConfigMap.
+pub fn tone_tar_gz(name: &str, rate: u32, seconds: f64) -> Vec<u8> {
+    let wav = tone_wav(rate, seconds);
+    let mut out = Vec::new();
+    {
+        let gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::best());
+        let mut t = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(wav.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        // Writing to memory cannot fail.
+        let _ = t.append_data(&mut h, name, wav.as_slice());
+        if let Ok(gz) = t.into_inner() {
+            let _ = gz.finish();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
 
     #[test]
-    fn wav_duration_from_header() {
-        let w = wav_bytes(16000, 1, 16, 600.0, &[0; 100]);
+    fn wav_duration_is_measured_not_declared() {
+        let w = tone_wav(16000, 2.5);
         let f = inspect("a.wav", Some(&MediaType::parse("audio/wav")), &w, 16000);
         assert!(f.valid, "{f:?}");
-        assert_eq!(f.duration_s, 600.0);
+        assert_eq!(f.duration_s, 2.5);
         assert_eq!(f.codec.as_deref(), Some("pcm_s16le"));
         assert_eq!(f.frequency, Some(16000));
+        // A header declaring ten minutes over 0.1 s of samples counts 0.1 s.
+        let w = wav_bytes(16000, 1, 16, 600.0, &[0; 3200]);
+        let f = inspect("a.wav", None, &w, 16000);
+        assert!(f.valid, "{f:?}");
+        assert_eq!(f.duration_s, 0.1);
+        // ... and over no samples at all it is invalid.
+        let f = inspect("a.wav", None, &wav_bytes(16000, 1, 16, 600.0, &[]), 16000);
+        assert!(!f.valid);
+    }
+
+    #[test]
+    fn ten_minutes_of_tone_fit_a_config_map() {
+        let tgz = tone_tar_gz("tone.wav", 16000, 660.0);
+        assert!(tgz.len() < 100_000, "{} bytes", tgz.len());
+        let members = inspect_archive(Container::Gzip, None, &tgz, 16000).expect("tgz");
+        assert_eq!(members.len(), 1);
+        assert!(members[0].valid);
+        assert_eq!(members[0].duration_s, 660.0);
     }
 
     #[test]
     fn low_sample_rate_is_invalid() {
-        let w = wav_bytes(8000, 1, 16, 10.0, &[]);
+        let w = tone_wav(8000, 10.0);
         let f = inspect("a.wav", None, &w, 16000);
         assert!(!f.valid);
         assert_eq!(f.frequency, Some(8000));
@@ -568,8 +636,8 @@ mod tests {
 
     #[test]
     fn zip_and_tgz_archives_report_members_and_one_bad_member_invalidates() {
-        let good = wav_bytes(16000, 1, 16, 300.0, &[]);
-        let bad = wav_bytes(8000, 1, 16, 300.0, &[]);
+        let good = tone_wav(16000, 3.0);
+        let bad = tone_wav(8000, 3.0);
         let mut buf = std::io::Cursor::new(Vec::new());
         {
             let mut z = zip::ZipWriter::new(&mut buf);

@@ -46,7 +46,8 @@ use tokio::task::JoinHandle;
 
 pub use admin::{AdminClient, AdminError};
 pub use api::{
-    ConfigPatch, Counters, Faults, ModelKind, RequestPage, RequestRecord, RuntimeConfig, SimModel,
+    ConfigPatch, Counters, Faults, ModelKind, Quirks, RequestPage, RequestRecord, RuntimeConfig,
+    SimModel,
 };
 use clock::{SharedClock, SystemClock};
 use http::Sim;
@@ -238,6 +239,8 @@ pub async fn start_with_clock(
             token_ttl_seconds: config.token_ttl.as_secs().max(1),
         }),
         faults: Mutex::new(Faults::default()),
+        quirks: Mutex::new(Quirks::default()),
+        locked: Mutex::new(HashSet::new()),
         log: Mutex::new(log::RequestLog::default()),
         api_keys: config.api_keys.iter().cloned().collect::<HashSet<_>>(),
         auth_required: config.auth_required,

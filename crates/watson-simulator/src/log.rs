@@ -148,6 +148,7 @@ pub fn classify(method: &http::Method, path: &str) -> (Option<Operation>, Option
         ["text-to-speech", "v1", rest @ ..] => {
             let op = match (rest, &m) {
                 (["user_data"], &M::DELETE) => Some(DeleteTtsUserData),
+                (["voices"], &M::GET) => Some(ListVoices),
                 (["customizations"], &M::POST) => Some(CreateVoiceModel),
                 (["customizations"], &M::GET) => Some(ListVoiceModels),
                 (["customizations", _], &M::POST) => Some(UpdateVoiceModel),

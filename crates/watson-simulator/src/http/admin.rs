@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::errors::ApiError;
 use super::{Sim, empty, json_response, parse_json, query_map};
-use crate::api::{ConfigPatch, Faults, PublishVersion, SimModels};
+use crate::api::{ConfigPatch, FailNextTraining, Faults, PublishVersion, Quirks, SimModels};
 use crate::faults;
 use crate::log::RequestLog;
 use crate::state::State;
@@ -31,9 +31,14 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/models/{id}", axum::routing::delete(delete_model))
         .route("/models/{id}/fail-next-training", post(fail_next_training))
         .route("/models/{id}/hold", post(hold).delete(release))
+        .route("/models/{id}/lock", post(lock).delete(unlock))
         .route(
             "/faults",
             get(get_faults).put(put_faults).delete(clear_faults),
+        )
+        .route(
+            "/quirks",
+            get(get_quirks).put(put_quirks).delete(clear_quirks),
         )
         .route("/requests", get(requests))
         .route("/counters", get(counters))
@@ -52,6 +57,8 @@ async fn reset(AxState(sim): S) -> Res {
         *st = State::new(owner);
     }
     *sim.faults.lock() = Faults::default();
+    *sim.quirks.lock() = Quirks::default();
+    sim.locked.lock().clear();
     *sim.log.lock() = RequestLog::default();
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -109,8 +116,36 @@ fn set_hold(sim: &Sim, id: &str, held: bool) -> Res {
     }
 }
 
-async fn fail_next_training(AxState(sim): S, Path(id): Path<String>) -> Res {
-    if sim.state.lock().fail_next_training(&id) {
+async fn lock(AxState(sim): S, Path(id): Path<String>) -> Res {
+    set_lock(&sim, &id, true)
+}
+
+async fn unlock(AxState(sim): S, Path(id): Path<String>) -> Res {
+    set_lock(&sim, &id, false)
+}
+
+/// A locked model refuses every change (409) until unlocked: IBM users saw test models stay
+/// locked and undeletable until IBM support freed them (`watson-api.md` §16).
+fn set_lock(sim: &Sim, id: &str, locked: bool) -> Res {
+    let known = {
+        let st = sim.state.lock();
+        st.language.contains_key(id) || st.acoustic.contains_key(id) || st.voice.contains_key(id)
+    };
+    if !known {
+        return Err(ApiError::Status(404, format!("Unknown model '{id}'.")));
+    }
+    let mut set = sim.locked.lock();
+    if locked {
+        set.insert(id.to_owned());
+    } else {
+        set.remove(id);
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn fail_next_training(AxState(sim): S, Path(id): Path<String>, body: Bytes) -> Res {
+    let req: FailNextTraining = parse_json(&body)?;
+    if sim.state.lock().fail_next_training(&id, req.error) {
         Ok(empty(StatusCode::NO_CONTENT))
     } else {
         Err(ApiError::Status(
@@ -134,6 +169,23 @@ async fn put_faults(AxState(sim): S, body: Bytes) -> Res {
 
 async fn clear_faults(AxState(sim): S) -> Res {
     *sim.faults.lock() = Faults::default();
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn get_quirks(AxState(sim): S) -> Res {
+    let q = sim.quirks.lock().clone();
+    to_json(StatusCode::OK, &q)
+}
+
+async fn put_quirks(AxState(sim): S, body: Bytes) -> Res {
+    let q: Quirks = parse_json(&body)?;
+    *sim.quirks.lock() = q;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+async fn clear_quirks(AxState(sim): S) -> Res {
+    *sim.quirks.lock() = Quirks::default();
+    sim.locked.lock().clear();
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

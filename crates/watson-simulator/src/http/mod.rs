@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use super::api::{Faults, RequestRecord, RuntimeConfig};
+use super::api::{Faults, Quirks, RequestRecord, RuntimeConfig};
 use super::auth::{self, TokenIssuer};
 use super::clock::SharedClock;
 use super::faults::{self, FaultAction};
@@ -44,6 +44,11 @@ pub struct Sim {
     pub state: Mutex<State>,
     pub runtime: Mutex<RuntimeConfig>,
     pub faults: Mutex<Faults>,
+    /// IBM behaviours switched on by the admin API (none by default).
+    pub quirks: Mutex<Quirks>,
+    /// Models that stay locked (admin knob): every non-GET request naming one answers 409, as
+    /// for a model busy with another request, while its status reads as usual.
+    pub locked: Mutex<HashSet<String>>,
     pub log: Mutex<RequestLog>,
     pub api_keys: HashSet<String>,
     pub auth_required: bool,
@@ -218,6 +223,15 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
                 && !auth::authorized(auth_header, &sim.api_keys, &sim.tokens, at_ms / 1000)
             {
                 errors::unauthorized()
+            } else if sim.quirks.lock().lite_plan && is_customization(&path) {
+                error_response(400, super::api::LITE_PLAN_MESSAGE)
+            } else if method != http::Method::GET
+                && let Some(id) = customization_id
+                    .as_deref()
+                    .filter(|id| sim.locked.lock().contains(*id))
+            {
+                let busy = super::state::SimError::busy(id);
+                error_response(busy.status(), &busy.to_string())
             } else {
                 next.run(req).await
             }
@@ -240,6 +254,19 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
     };
     sim.log.lock().record(record, operation);
     resp
+}
+
+/// Whether `path` is a customization request of either service (what a Lite-plan instance
+/// refuses); base-model and voice listings are not.
+fn is_customization(path: &str) -> bool {
+    ["/speech-to-text/v1/", "/text-to-speech/v1/"]
+        .iter()
+        .filter_map(|prefix| path.strip_prefix(prefix))
+        .any(|rest| {
+            ["customizations", "acoustic_customizations", "user_data"]
+                .iter()
+                .any(|c| rest == *c || rest.starts_with(&format!("{c}/")))
+        })
 }
 
 /// Rewrites error responses that did not come from our handlers (axum rejections, 405) into

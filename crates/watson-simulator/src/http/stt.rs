@@ -157,7 +157,28 @@ async fn train_lm(AxState(sim): S, Path(id): Path<String>, RawQuery(q): RawQuery
     let ctx = sim.ctx();
     let mut st = sim.state.lock();
     st.lm(&id, ctx.now)?;
-    ok(st.train_language_model(ctx, &id, &params?)?)
+    let before = st.status_of(&id, ctx.now);
+    let out = st.train_language_model(ctx, &id, &params?)?;
+    lag_status(&sim, &mut st, &id, before, ctx.now);
+    ok(out)
+}
+
+/// Quirk `status_lag_seconds`: after a 200 to train or upgrade, the model keeps reading the
+/// status it had before the call for that many (real) seconds.
+fn lag_status(
+    sim: &Sim,
+    st: &mut crate::state::State,
+    id: &str,
+    before: Option<crate::state::language::ModelStatus>,
+    now: u64,
+) {
+    let lag = sim.quirks.lock().status_lag_seconds;
+    if let Some(before) = before
+        && lag > 0.0
+        && lag.is_finite()
+    {
+        st.show_status_until(id, before, now.saturating_add((lag * 1000.0) as u64));
+    }
 }
 
 async fn reset_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
@@ -168,14 +189,25 @@ async fn reset_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
 
 async fn upgrade_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
     let ctx = sim.ctx();
-    sim.state.lock().upgrade_language_model(ctx, &id)?;
+    let mut st = sim.state.lock();
+    let before = st.status_of(&id, ctx.now);
+    st.upgrade_language_model(ctx, &id)?;
+    lag_status(&sim, &mut st, &id, before, ctx.now);
     ok_empty()
 }
 
 // ---- corpora ----
 
-/// Extracts the corpus text: the `corpus_file` part of a multipart body, or the raw body.
-async fn corpus_text(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+/// Extracts the corpus text: the `corpus_file` part of a multipart body, or the raw body. With
+/// the quirk `multipart_corpus_as_text` (the service of 2017) a multipart body is the text too.
+async fn corpus_text(
+    headers: &HeaderMap,
+    body: Bytes,
+    multipart_as_text: bool,
+) -> Result<Bytes, ApiError> {
+    if multipart_as_text {
+        return Ok(body);
+    }
     let Some(ct) =
         content_type(headers).filter(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
     else {
@@ -221,7 +253,8 @@ async fn add_corpus(
         let now = sim.now();
         sim.state.lock().lm(&id, now)?;
     }
-    let text = corpus_text(&headers, body).await?;
+    let multipart_as_text = sim.quirks.lock().multipart_corpus_as_text;
+    let text = corpus_text(&headers, body, multipart_as_text).await?;
     let ctx = sim.ctx();
     sim.state.lock().lm(&id, ctx.now)?.add_corpus(
         ctx,
@@ -390,7 +423,10 @@ async fn train_am(AxState(sim): S, Path(id): Path<String>, RawQuery(q): RawQuery
         .get("custom_language_model_id")
         .map(String::as_str)
         .filter(|s| !s.is_empty());
-    ok(st.train_acoustic_model(ctx, &id, lm, strict)?)
+    let before = st.status_of(&id, ctx.now);
+    let out = st.train_acoustic_model(ctx, &id, lm, strict)?;
+    lag_status(&sim, &mut st, &id, before, ctx.now);
+    ok(out)
 }
 
 async fn reset_am(AxState(sim): S, Path(id): Path<String>) -> Res {
@@ -409,7 +445,9 @@ async fn upgrade_am(AxState(sim): S, Path(id): Path<String>, RawQuery(q): RawQue
         .get("custom_language_model_id")
         .map(String::as_str)
         .filter(|s| !s.is_empty());
+    let before = st.status_of(&id, ctx.now);
     st.upgrade_acoustic_model(ctx, &id, lm, force)?;
+    lag_status(&sim, &mut st, &id, before, ctx.now);
     ok_empty()
 }
 

@@ -23,6 +23,7 @@ type Res = Result<Response, ApiError>;
 pub fn router() -> Router<Arc<Sim>> {
     Router::new()
         .route("/v1/user_data", axum::routing::delete(delete_user_data))
+        .route("/v1/voices", axum::routing::get(list_voices))
         .route("/v1/customizations", post(create).get(list))
         .route(
             "/v1/customizations/{id}",
@@ -156,4 +157,29 @@ async fn delete_user_data(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
     let now = sim.now();
     sim.state.lock().delete_tts_customer_data(now, cid);
     Ok(empty(StatusCode::OK))
+}
+
+/// `GET /v1/voices`: the voices of the languages custom models accept (a fixed catalogue; what
+/// a client uses to tell a Text to Speech URL from a Speech to Text one).
+async fn list_voices(headers: HeaderMap, AxState(sim): S) -> Res {
+    let base = super::request_base(&sim, &headers);
+    let voices: Vec<serde_json::Value> = crate::state::voice::LANGUAGES
+        .iter()
+        .map(|lang| {
+            let name = format!("{lang}_SimulatedV3Voice");
+            serde_json::json!({
+                "name": name,
+                "language": lang,
+                "gender": "female",
+                "url": format!("{base}/text-to-speech/v1/voices/{name}"),
+                "customizable": true,
+                "description": format!("Simulated {lang} voice."),
+                "supported_features": {"custom_pronunciation": true, "voice_transformation": false},
+            })
+        })
+        .collect();
+    Ok(super::json_response(
+        axum::http::StatusCode::OK,
+        serde_json::json!({ "voices": voices }),
+    ))
 }

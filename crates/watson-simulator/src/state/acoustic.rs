@@ -197,6 +197,14 @@ pub struct AcousticModel {
     /// The helper LM of the last training started.
     pub trained_with_lm: Option<String>,
     pub fail_next_training: bool,
+    /// Admin knob: the `error` text the next failed training stores instead of the default
+    /// stringified 500 (e.g. a whole JSON error document with an internal path, as IBM users saw).
+    #[serde(default)]
+    pub failure_error: Option<String>,
+    /// Quirk `status_lag_seconds`: until this time (Unix ms) the model reads this status, the
+    /// one it had before a train or upgrade call (IBM's status can lag right after a 200).
+    #[serde(default)]
+    pub lagging: Option<(u64, ModelStatus)>,
     /// Admin knob: nothing of this model finishes (analyses, training, upgrade) until released,
     /// as public IBM reports describe for models stuck in `pending` or `training`.
     #[serde(default)]
@@ -233,6 +241,8 @@ impl AcousticModel {
             error: None,
             trained_with_lm: None,
             fail_next_training: false,
+            failure_error: None,
+            lagging: None,
             held: false,
             busy_ms: 0,
         }
@@ -240,6 +250,13 @@ impl AcousticModel {
 
     /// Applies every transition whose deadline has passed.
     pub fn settle(&mut self, now: u64) {
+        if self
+            .lagging
+            .as_ref()
+            .is_some_and(|(until, _)| now >= *until)
+        {
+            self.lagging = None;
+        }
         if self.held {
             return;
         }
@@ -261,9 +278,11 @@ impl AcousticModel {
                 if fail {
                     self.failed = true;
                     self.dirty = true;
-                    self.error = Some(stringified_500(
-                        "Training of the custom acoustic model failed because of an internal error.",
-                    ));
+                    self.error = Some(self.failure_error.take().unwrap_or_else(|| {
+                        stringified_500(
+                            "Training of the custom acoustic model failed because of an internal error.",
+                        )
+                    }));
                 } else {
                     self.trained = true;
                     self.dirty = false;
@@ -324,7 +343,10 @@ impl AcousticModel {
 
     /// The `AcousticModel` JSON.
     pub fn to_json(&self) -> Value {
-        let status = self.status();
+        let status = self
+            .lagging
+            .map(|(_, shown)| shown)
+            .unwrap_or_else(|| self.status());
         let mut v = json!({
             "customization_id": self.id,
             "created": iso8601(self.created),

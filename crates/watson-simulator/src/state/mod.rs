@@ -494,13 +494,40 @@ impl State {
         }
     }
 
-    /// Marks a model so that its next training ends `failed`. Returns false for unknown ids.
-    pub fn fail_next_training(&mut self, id: &str) -> bool {
+    /// The status of a language or acoustic model now (settled), for the `status_lag_seconds`
+    /// quirk.
+    pub fn status_of(&mut self, id: &str, now: u64) -> Option<language::ModelStatus> {
+        if let Some(m) = self.language.get_mut(id) {
+            m.settle(now);
+            Some(m.status())
+        } else if let Some(m) = self.acoustic.get_mut(id) {
+            m.settle(now);
+            Some(m.status())
+        } else {
+            None
+        }
+    }
+
+    /// Quirk `status_lag_seconds`: the model reads `status` (the one before a train or upgrade
+    /// call) until `until` (Unix ms), whatever it does meanwhile.
+    pub fn show_status_until(&mut self, id: &str, status: language::ModelStatus, until: u64) {
+        if let Some(m) = self.language.get_mut(id) {
+            m.lagging = Some((until, status));
+        } else if let Some(m) = self.acoustic.get_mut(id) {
+            m.lagging = Some((until, status));
+        }
+    }
+
+    /// Marks a model so that its next training ends `failed`, with `error` as the model's
+    /// `error` field (default: a stringified 500). Returns false for unknown ids.
+    pub fn fail_next_training(&mut self, id: &str, error: Option<String>) -> bool {
         if let Some(m) = self.language.get_mut(id) {
             m.fail_next_training = true;
+            m.failure_error = error;
             true
         } else if let Some(m) = self.acoustic.get_mut(id) {
             m.fail_next_training = true;
+            m.failure_error = error;
             true
         } else {
             false

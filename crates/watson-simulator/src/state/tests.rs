@@ -10,7 +10,7 @@ use super::language::{ModelStatus, TrainParams};
 use super::voice::{CreateVoiceModel, UpdateVoiceModel, WordDef};
 use super::words::{CustomWord, WordSort, WordType};
 use super::*;
-use crate::audio::wav_bytes;
+use crate::audio::tone_wav;
 use crate::clock::{Clock, ManualClock};
 
 const CAP: usize = 1024;
@@ -107,7 +107,7 @@ impl World {
     }
 
     fn audio(&mut self, id: &str, name: &str, rate: u32, seconds: f64) -> Result<(), SimError> {
-        let wav = wav_bytes(rate, 1, 16, seconds, &[]);
+        let wav = tone_wav(rate, seconds);
         let prepared = prepare_audio(name, Some("audio/wav"), None, &wav, 16000)?;
         let ctx = self.ctx();
         self.st
@@ -468,7 +468,7 @@ fn bad_train_parameters_are_400() {
 fn injected_training_failure_sets_failed_with_a_stringified_500() {
     let mut w = World::new();
     let id = w.ready_lm();
-    assert!(w.st.fail_next_training(&id));
+    assert!(w.st.fail_next_training(&id, None));
     w.train(&id, TrainParams::default()).expect("starts");
     w.advance(3600);
     let j = w.json(&id);
@@ -481,6 +481,23 @@ fn injected_training_failure_sets_failed_with_a_stringified_500() {
     w.advance(3600);
     assert_eq!(w.status(&id), ModelStatus::Available);
     assert!(w.json(&id).get("error").is_none());
+}
+
+#[test]
+fn injected_training_failure_can_carry_a_given_error_document() {
+    let mut w = World::new();
+    let id = w.ready_lm();
+    let doc = r#"{"code":500,"error":"Internal error: /tmp/x/stage/model.bin not found"}"#;
+    assert!(w.st.fail_next_training(&id, Some(doc.to_owned())));
+    w.train(&id, TrainParams::default()).expect("starts");
+    w.advance(3600);
+    let j = w.json(&id);
+    assert_eq!(j["status"], "failed");
+    assert_eq!(j["error"], doc);
+    // The text is used once.
+    w.train(&id, TrainParams::default()).expect("retrain");
+    w.advance(3600);
+    assert_eq!(w.status(&id), ModelStatus::Available);
 }
 
 #[test]
@@ -991,8 +1008,7 @@ fn b22_archives_list_container_and_members_and_one_bad_member_invalidates() {
         for (name, rate) in members {
             z.start_file(*name, zip::write::SimpleFileOptions::default())
                 .expect("zip");
-            z.write_all(&wav_bytes(*rate, 1, 16, 120.0, &[]))
-                .expect("zip");
+            z.write_all(&tone_wav(*rate, 120.0)).expect("zip");
         }
         z.finish().expect("zip");
         buf.into_inner()
@@ -1234,7 +1250,7 @@ fn b24_user_data_deletion_removes_only_labelled_resources() {
         .put_word(now, "Argo", &word("Argo", &[]), None)
         .expect("w");
     let am = w.am();
-    let wav = wav_bytes(16000, 1, 16, 60.0, &[]);
+    let wav = tone_wav(16000, 60.0);
     let p = prepare_audio("a", Some("audio/wav"), None, &wav, 16000).expect("p");
     let ctx = w.ctx();
     w.st.am(&am, now)
@@ -1427,5 +1443,5 @@ fn admin_listing_and_out_of_band_delete() {
     assert!(l.busy_seconds > 0.0);
     assert!(w.st.remove_any(&am));
     assert!(!w.st.remove_any(&am));
-    assert!(!w.st.fail_next_training(&am));
+    assert!(!w.st.fail_next_training(&am, None));
 }
