@@ -10,14 +10,14 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use support::operator::{HasModelStatus, condition, is_ready, wait_for};
 use support::process::OperatorProcess;
 use support::{TestNamespace, control_plane};
-use watson_speech_operator::crd::{CustomLanguageModel, Phase, SpeechService};
+use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel, Phase, SpeechService};
 use watson_speech_operator::simulator::admin::AdminClient;
 use watson_speech_operator::simulator::api::RequestRecord;
 use watson_speech_operator::simulator::{self, Quirks, RunningSimulator, SimulatorConfig};
@@ -988,4 +988,69 @@ async fn a_status_that_lags_after_train_is_not_the_end_of_the_training() {
     assert_eq!(trains.len(), 2, "one train call per change: {trains:#?}");
     assert!(trains.iter().all(|r| r.status == 200));
     assert!(warnings(&o.ns, "lag", "TrainingFailed").await.is_empty());
+}
+
+/// Case 1 end to end: a WAV whose header declares twelve minutes over one second of samples is
+/// measured as one second, as IBM measures what it receives; the training is refused for too
+/// little audio, the model's condition says so, and the same inputs are not trained again.
+#[tokio::test]
+async fn audio_is_measured_not_declared() {
+    let Some(own) = own(
+        "measured",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        600,
+    )
+    .await
+    else {
+        return;
+    };
+    let ns = &own.ns;
+    let samples = vec![0u8; 32_000];
+    let lying = watson_speech_operator::simulator::audio::wav_bytes(16_000, 1, 16, 720.0, &samples);
+    ns.api::<ConfigMap>()
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some("audio".into()),
+                    ..Default::default()
+                },
+                binary_data: Some(
+                    [("calls.wav".to_string(), k8s_openapi::ByteString(lying))].into(),
+                ),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audio");
+    let am: CustomAcousticModel = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
+        "metadata": {"name": "short"},
+        "spec": {
+            "serviceRef": {"name": "stt"},
+            "baseModelName": "en-US_BroadbandModel",
+            "audio": [{"name": "calls", "contentType": "audio/wav",
+                       "source": {"configMapKeyRef": {"name": "audio", "key": "calls.wav"}}}]
+        }
+    }))
+    .expect("am");
+    let api: Api<CustomAcousticModel> = ns.api();
+    api.create(&PostParams::default(), &am)
+        .await
+        .expect("create");
+    let refused = wait_for(&api, "short", "the training refused", 90, |m| {
+        ready_message(m).contains("10 minutes")
+    })
+    .await;
+    // The service counted the one second it received (0.0 minutes), not the twelve declared.
+    let message = ready_message(&refused);
+    assert!(
+        message.contains("0.0 minutes of valid audio"),
+        "measured, not declared: {message}"
+    );
+    // No retry loop on the same inputs: one refused training in the next seconds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let trains = count(&log(&own.admin).await, "train_acoustic_model");
+    assert_eq!(trains, 1, "one training attempt for these inputs");
 }

@@ -5,9 +5,11 @@ Exits non-zero on the first failed check. Run by tests/sdk_python.rs.
 """
 
 import io
+import math
 import os
 import struct
 import sys
+import tarfile
 import time
 
 from ibm_cloud_sdk_core import ApiException
@@ -34,8 +36,26 @@ def wait(what, fn, timeout=60.0):
     raise AssertionError("timed out waiting for " + what)
 
 
+def tone_tar_gz(name, rate, seconds):
+    """A gzip-compressed tar holding one PCM WAV of `seconds` of a 400 Hz tone: the simulator,
+    like IBM, measures the audio it receives (not what a header declares), and the archive stays
+    small (tens of KB for ten minutes)."""
+    period = rate // 400
+    one = b"".join(
+        struct.pack("<h", int(6000 * math.sin(2 * math.pi * i / period))) for i in range(period)
+    )
+    data = one * (int(rate * seconds) // period)
+    wav = wav_header(rate, len(data) / (rate * 2), data)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(wav)
+        tar.addfile(info, io.BytesIO(wav))
+    return buf.getvalue()
+
+
 def wav_header(rate, seconds, data=b"\0" * 64):
-    """A PCM 16-bit mono WAV whose header declares `seconds` of audio (the simulator trusts it)."""
+    """A PCM 16-bit mono WAV whose header declares `seconds` of audio, followed by `data`."""
     byte_rate = rate * 2
     data_len = int(seconds * byte_rate)
     return (
@@ -102,11 +122,15 @@ def main():
 
     # --- custom acoustic model ---
     am = stt.create_acoustic_model("sdk-am", "en-US_BroadbandModel").get_result()["customization_id"]
-    stt.add_audio(am, "audio1", wav_header(16000, 660), content_type="audio/wav")
-    wait("audio ok", lambda: stt.get_audio(am, "audio1").get_result()["status"] == "ok")
+    stt.add_audio(am, "audio1", tone_tar_gz("calls.wav", 16000, 660),
+                  content_type="application/gzip", contained_content_type="audio/wav")
+    wait("audio ok",
+         lambda: stt.get_audio(am, "audio1").get_result()["container"]["status"] == "ok")
     listing = stt.list_audio(am).get_result()
     check(listing["total_minutes_of_audio"] >= 10, "list_audio totals")
-    check(stt.get_audio(am, "audio1").get_result()["details"]["frequency"] == 16000, "get_audio details")
+    archive = stt.get_audio(am, "audio1").get_result()
+    check(archive["container"]["details"]["compression"] == "gzip", "get_audio archive details")
+    check(archive["audio"][0]["details"]["frequency"] == 16000, "get_audio member details")
     stt.train_acoustic_model(am)
     wait("AM available", lambda: stt.get_acoustic_model(am).get_result()["status"] == "available")
     check(am in [m["customization_id"] for m in stt.list_acoustic_models().get_result()["customizations"]],
