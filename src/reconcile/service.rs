@@ -71,7 +71,14 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         }
         Err(e) => {
             warn!(service = %name, category = e.category(), error = %e, "SpeechService check failed");
-            let wait = ctx.backoff(&key, std::time::Duration::from_secs(10));
+            let mut wait = ctx.backoff(&key, std::time::Duration::from_secs(10));
+            if crate::errors::Classified::retry_class(e)
+                == crate::errors::RetryClass::WaitForSpecChange
+            {
+                // A plan without customization or the wrong service behind the URL: nothing
+                // changes without the user, whose edits (spec, Secret) wake the check at once.
+                wait = wait.max(ctx.settings.drift_interval);
+            }
             (Requeue::requeue(wait), ERROR, e.category())
         }
     };
