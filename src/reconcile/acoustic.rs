@@ -8,8 +8,8 @@ use kube::{Api, ResourceExt};
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::models::{
-    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
-    listing_age, marked, may_trust, model_name, newest_version, trust_record,
+    Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
+    marked, model_name, newest_version, trust_record,
 };
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
@@ -19,7 +19,6 @@ use crate::crd::{
 };
 use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, ResourceState, digest};
-use crate::model::ModelResource;
 use crate::watson::stt_types::{
     AudioFormat, CreateAcousticModel, TrainAcousticModel, UpgradeAcousticModel,
 };
@@ -149,11 +148,11 @@ impl KindOps for CustomAcousticModel {
         &self,
         svc: &ServiceHandle,
         id: &str,
-        steady: bool,
+        check: &Check<'_>,
         _desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.acoustic_models(listing_age(steady, ctx)).await?;
+        let list = svc.acoustic_models(check.listing_age(ctx)).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
@@ -162,10 +161,10 @@ impl KindOps for CustomAcousticModel {
             &m.versions,
             m.error.as_deref(),
         );
-        let recorded = self.recorded_resources();
+        let recorded = &check.prev.resources;
         // Acoustic models hold no words.
-        if may_trust(self, &observed, steady, Some(0), ctx) {
-            trust_record(recorded, &mut observed, &mut seen);
+        if check.may_trust(&observed, Some(0), ctx) {
+            trust_record(recorded.clone(), &mut observed, &mut seen);
         } else {
             for a in svc.stt()?.list_audio(id).await?.audio {
                 let state = match a.status.as_ref().map(|s| s.as_str()) {

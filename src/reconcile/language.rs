@@ -8,16 +8,15 @@ use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
 use super::models::{
-    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
-    listing_age, marked, may_trust, model_name, newest_version, trust_record,
+    Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
+    marked, model_name, newest_version, trust_record,
 };
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
     RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
-use crate::decision::status::{Observation, Outcome, ResourceClass, TrackedResource};
+use crate::decision::status::{Observation, Outcome, Previous, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, WordDef, digest};
-use crate::model::ModelResource;
 use crate::watson::stt_types::{
     CreateLanguageModel, GrammarFormat, ListWords, TrainLanguageModel, WordDefinition, WordType,
 };
@@ -65,11 +64,12 @@ async fn list_data(
     svc: &ServiceHandle,
     id: &str,
     desired: &Desired,
+    prev: &Previous,
     observed: &mut Observed,
     seen: &mut Observation,
 ) -> Result<(), Error> {
     let stt = svc.stt()?;
-    let recorded = lm.recorded_resources();
+    let recorded = &prev.resources;
     let find = |name: &str| recorded.iter().find(|r| r.status.name == name);
     let digest_of = |name: &str| find(name).and_then(|r| r.status.digest.clone());
     let added_of = |name: &str| find(name).and_then(|r| r.status.added_at.clone());
@@ -120,7 +120,7 @@ async fn list_data(
     // Skipped while the record says the model holds no word (a new or reset model, or the last
     // listing found none; adding words clears the count). Adding words again is harmless (the
     // service overwrites them), so a missed addition costs nothing.
-    if lm.recorded_word_count() == Some(0) {
+    if prev.word_count == Some(0) {
         return Ok(());
     }
     let query = ListWords {
@@ -215,11 +215,11 @@ impl KindOps for CustomLanguageModel {
         &self,
         svc: &ServiceHandle,
         id: &str,
-        steady: bool,
+        check: &Check<'_>,
         desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.language_models(listing_age(steady, ctx)).await?;
+        let list = svc.language_models(check.listing_age(ctx)).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
@@ -228,15 +228,15 @@ impl KindOps for CustomLanguageModel {
             &m.versions,
             m.error.as_deref(),
         );
-        if may_trust(self, &observed, steady, self.recorded_word_count(), ctx) {
-            trust_record(self.recorded_resources(), &mut observed, &mut seen);
+        if check.may_trust(&observed, check.prev.word_count, ctx) {
+            trust_record(check.prev.resources.clone(), &mut observed, &mut seen);
             // The record's word count says whether the words were added: none on a model the
             // operator just created or reset (0), else the ones asked for.
-            if self.recorded_word_count() != Some(0) {
+            if check.prev.word_count != Some(0) {
                 observed.words = desired.words.clone();
             }
         } else {
-            list_data(self, svc, id, desired, &mut observed, &mut seen).await?;
+            list_data(self, svc, id, desired, check.prev, &mut observed, &mut seen).await?;
         }
         Ok(Some(ObservedFull {
             observed,

@@ -136,25 +136,33 @@ pub(crate) fn trust_record(
     }
 }
 
-/// Whether this check may take `obj`'s data from its record (see
-/// [`data_from_record`](crate::decision::status::data_from_record)).
-pub(crate) fn may_trust<K: ModelResource>(
-    obj: &K,
-    observed: &Observed,
-    steady: bool,
-    words: Option<i64>,
-    ctx: &Context,
-) -> bool {
-    let prev = obj.model_status().cloned().unwrap_or_default();
-    crate::decision::status::data_from_record(
-        observed.status.as_ref(),
-        steady,
-        &prev,
-        &obj.recorded_resources(),
-        words,
-        ctx.settings.expected_analysis,
-        crate::decision::status::now(),
-    )
+/// What a check of a model knows before it calls the service: the record, read once for this
+/// reconcile, and whether the model is steady (Available on its current inputs and spec).
+pub(crate) struct Check<'a> {
+    pub steady: bool,
+    pub prev: &'a Previous,
+}
+
+impl Check<'_> {
+    /// The listing age for this check: the drift interval when steady, else fresh.
+    pub fn listing_age(&self, ctx: &Context) -> Duration {
+        listing_age(self.steady, ctx)
+    }
+
+    /// Whether this check may take the model's data from its record (see
+    /// [`data_from_record`](crate::decision::status::data_from_record)); `words` is the
+    /// recorded word count (`Some(0)` for kinds without words).
+    pub fn may_trust(&self, observed: &Observed, words: Option<i64>, ctx: &Context) -> bool {
+        crate::decision::status::data_from_record(
+            observed.status.as_ref(),
+            self.steady,
+            &self.prev.model,
+            &self.prev.resources,
+            words,
+            ctx.settings.expected_analysis,
+            crate::decision::status::now(),
+        )
+    }
 }
 
 /// The newest base-model version any model of the instance on base model `base` has, from
@@ -194,13 +202,13 @@ pub(crate) trait KindOps: ModelResource {
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error>;
     /// The language model an acoustic model trains with.
     async fn dependency(&self, ctx: &Context) -> Result<Dependency, Error>;
-    /// The model `id` as the service reports it (`None`: gone). `steady`: the record may be
-    /// trusted and the shared listing may be as old as the drift interval.
+    /// The model `id` as the service reports it (`None`: gone). `check` says how far the
+    /// record may be trusted and how old the shared listing may be.
     async fn observe(
         &self,
         svc: &ServiceHandle,
         id: &str,
-        steady: bool,
+        check: &Check<'_>,
         desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error>;
@@ -510,7 +518,10 @@ async fn gather<K: KindOps>(
         == Some(facts.desired.inputs_digest.as_str())
         && old.observed_generation == facts.generation;
     let observed = match &facts.recorded.customization_id {
-        Some(id) => obj.observe(svc, id, steady, &facts.desired, ctx).await?,
+        Some(id) => {
+            let check = Check { steady, prev };
+            obj.observe(svc, id, &check, &facts.desired, ctx).await?
+        }
         None => None,
     };
     // What the operator uploaded, per resource, as recorded in status.
@@ -591,8 +602,13 @@ async fn perform<K: KindOps>(
             // Verify it exists, on the right base model, before recording it: against a fresh
             // listing, since the shared one may predate a model made moments ago by a script.
             svc.invalidate().await;
+            let prev = obj.previous();
+            let check = Check {
+                steady: false,
+                prev: &prev,
+            };
             let Some(found) = obj
-                .observe(svc, customization_id, false, &g.facts.desired, ctx)
+                .observe(svc, customization_id, &check, &g.facts.desired, ctx)
                 .await?
             else {
                 return Err(Error::AdoptionMismatch(format!(

@@ -9,7 +9,7 @@ use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
 use super::models::{
-    Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, listing_age, marked,
+    Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, marked,
     model_name,
 };
 use crate::crd::voice_model::{CustomVoiceModel, VoiceWord};
@@ -62,11 +62,11 @@ impl KindOps for CustomVoiceModel {
         &self,
         svc: &ServiceHandle,
         id: &str,
-        steady: bool,
+        check: &Check<'_>,
         desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.voice_models(listing_age(steady, ctx)).await?;
+        let list = svc.voice_models(check.listing_age(ctx)).await?;
         if !list.iter().any(|m| m.customization_id == id) {
             return Ok(None);
         }
@@ -75,7 +75,7 @@ impl KindOps for CustomVoiceModel {
             ..Default::default()
         };
         let mut seen = Observation::default();
-        if steady {
+        if check.steady {
             observed.words = desired.words.clone();
         } else {
             let m = match svc.tts()?.get_custom_model(id).await {
