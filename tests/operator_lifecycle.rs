@@ -61,6 +61,7 @@ fn id_of(m: &impl operator::HasModelStatus) -> String {
         .expect("customization id")
 }
 
+/// The namespace's Warning Events as `reason: message`.
 async fn warning_reasons(ns: &TestNamespace) -> Vec<String> {
     ns.api::<Event>()
         .list(&ListParams::default())
@@ -69,7 +70,13 @@ async fn warning_reasons(ns: &TestNamespace) -> Vec<String> {
         .items
         .into_iter()
         .filter(|e| e.type_.as_deref() == Some("Warning"))
-        .filter_map(|e| e.reason)
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default()
+            )
+        })
         .collect()
 }
 
@@ -178,9 +185,10 @@ async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
         am_upgrades[0].seq > lm_upgrades.iter().map(|r| r.seq).max().unwrap_or(0),
         "the acoustic model upgraded after its language model"
     );
+    let warnings = warning_reasons(&ns).await;
     assert!(
-        warning_reasons(&ns).await.is_empty(),
-        "no Warning Events for a normal upgrade"
+        warnings.is_empty(),
+        "no Warning Events for a normal upgrade: {warnings:?}"
     );
 }
 
@@ -294,7 +302,7 @@ async fn a_model_deleted_out_of_band_is_recreated() {
         warning_reasons(&ns)
             .await
             .iter()
-            .any(|r| r == "ExternalModelRecreated"),
+            .any(|r| r.starts_with("ExternalModelRecreated:")),
         "Event ExternalModelRecreated"
     );
 }

@@ -185,17 +185,22 @@ pub fn operation_kind(record_type: &str) -> OperationKind {
 }
 
 /// The expectations for a model: its own last successful operations ([`expected_duration`]),
-/// else `audio_seconds` × `timing.training_per_audio_second` for an acoustic training, else the
-/// defaults of `timing`.
+/// else `audio_seconds` × `timing.training_per_audio_second` for an acoustic model, else the
+/// defaults of `timing`. An upgrade without a successful upgrade in the history is expected to
+/// take what a training takes: an upgrade retrains the model on the new base-model version, and
+/// an acoustic upgrade "takes about as long as the audio" (watson-api.md §5.6), so the audio
+/// counts for it as for a training.
 pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Expected {
+    let audio_estimate = (audio_seconds as f64 * timing.training_per_audio_second).round() as i64;
+    let train = expected_duration(
+        st,
+        OperationKind::Train,
+        audio_estimate,
+        timing.expected_training,
+    );
     Expected {
-        train: expected_duration(
-            st,
-            OperationKind::Train,
-            (audio_seconds as f64 * timing.training_per_audio_second).round() as i64,
-            timing.expected_training,
-        ),
-        upgrade: expected_duration(st, OperationKind::Upgrade, 0, timing.expected_training),
+        train,
+        upgrade: last_succeeded(st, OperationKind::Upgrade).unwrap_or(train),
         analysis: timing.expected_analysis,
         overdue_factor: timing.overdue_factor,
     }
@@ -1031,21 +1036,25 @@ pub fn expected_duration(
     audio_seconds: i64,
     default: Duration,
 ) -> Duration {
-    let name = match kind {
-        OperationKind::Train => "Train",
-        OperationKind::Upgrade => "Upgrade",
-    };
-    let from_history = st
-        .history
-        .iter()
-        .find(|h| h.kind == name && h.outcome.as_deref() == Some("Succeeded"))
-        .and_then(|h| h.duration_seconds)
-        .map(|s| Duration::from_secs(s.max(1) as u64));
-    match from_history {
+    match last_succeeded(st, kind) {
         Some(d) => d,
         None if audio_seconds > 0 => Duration::from_secs(audio_seconds as u64),
         None => default,
     }
+}
+
+/// How long the model's last successful operation of `kind` took (`status.history`, newest
+/// first), at least 1 s; `None` when the history holds none.
+fn last_succeeded(st: &ModelStatus, kind: OperationKind) -> Option<Duration> {
+    let name = match kind {
+        OperationKind::Train => "Train",
+        OperationKind::Upgrade => "Upgrade",
+    };
+    st.history
+        .iter()
+        .find(|h| h.kind == name && h.outcome.as_deref() == Some("Succeeded"))
+        .and_then(|h| h.duration_seconds)
+        .map(|s| Duration::from_secs(s.max(1) as u64))
 }
 
 /// When to look again after a decision; `None`: only when the object changes. `expected` gives

@@ -956,6 +956,43 @@ fn an_acoustic_training_is_expected_to_take_the_audio_length_times_the_ratio() {
     assert_eq!(st::expectations(&st, 0, &t).train, Duration::from_secs(600));
 }
 
+/// Regression (CI, 2026-11-30): an acoustic upgrade was expected to take the 2 s default whatever
+/// its audio, so an upgrade of 11 minutes of audio on a slow machine was flagged OperationOverdue
+/// (a Warning Event) in a normal upgrade. IBM: an acoustic upgrade takes about as long as the
+/// audio (watson-api.md §5.6).
+#[test]
+fn an_acoustic_upgrade_is_expected_to_take_as_long_as_its_audio() {
+    let mut t = timing();
+    t.expected_training = Duration::from_secs(2);
+    t.training_per_audio_second = 0.1;
+    let fresh = crate::crd::ModelStatus::default();
+    assert_eq!(
+        st::expectations(&fresh, 660, &t).upgrade,
+        Duration::from_secs(66)
+    );
+    // A language model (no audio) keeps the default.
+    assert_eq!(
+        st::expectations(&fresh, 0, &t).upgrade,
+        Duration::from_secs(2)
+    );
+    // The model's own successful upgrade wins over the estimate.
+    let mut upgraded = fresh.clone();
+    upgraded.history.push(crate::crd::OperationRecord {
+        kind: "Upgrade".into(),
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t0()),
+        inputs_digest: None,
+        expected_finish_at: None,
+        finished_at: None,
+        outcome: Some("Succeeded".into()),
+        duration_seconds: Some(90),
+        message: None,
+    });
+    assert_eq!(
+        st::expectations(&upgraded, 660, &t).upgrade,
+        Duration::from_secs(90)
+    );
+}
+
 #[test]
 fn when_to_look_again() {
     let m = crate::crd::ModelStatus::default();
@@ -1125,9 +1162,10 @@ fn a_started_training_gives_its_expected_finish() {
         message: None,
     });
     let e = st::expectations(&history, 0, &timing());
+    // No upgrade in the history: an upgrade retrains, so it is expected to take the training's 42 s.
     assert_eq!(
         (e.train, e.upgrade),
-        (Duration::from_secs(42), Duration::from_secs(600))
+        (Duration::from_secs(42), Duration::from_secs(42))
     );
     assert_eq!(
         st::expectations(&Default::default(), 700, &timing()).train,

@@ -171,8 +171,10 @@ pub struct OperationRecord {
     /// The inputs digest the operation works on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_digest: Option<String>,
-    /// When the operation is expected to finish: its start plus the model's last successful
-    /// operation of the same type, else the operator's default (current operations only).
+    /// When the operation is expected to finish (current operations only): its start plus the
+    /// model's last successful operation of the same type, else an estimate (an upgrade takes
+    /// what a training takes; an acoustic training takes about as long as its audio), else the
+    /// operator's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_finish_at: Option<Time>,
     /// When it ended (past operations only).
