@@ -24,8 +24,9 @@ k8s-bins-dir: ## Print the directory holding the control-plane binaries (last li
 build: ## Build the workspace (debug)
 	$(CARGO) build --workspace --all-targets
 
-crds: ## Regenerate crds/ from the Rust types
+crds: ## Regenerate crds/ from the Rust types, then the chart's copy and deploy/operator.yaml
 	$(CARGO) run --quiet -- crd > crds/speech.watson.dev.yaml
+	$(MAKE) --no-print-directory deploy-manifests
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
