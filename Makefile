@@ -91,7 +91,7 @@ reliability: k8s-bins ## The long reliability runs: 1000 SIGKILLs, 10-minute fau
 	  $(CARGO) test --test fault_storm -- --nocapture
 
 .PHONY: bench
-bench: k8s-bins ## The seven benchmark scenarios (release): docs/bench/results.json, docs/bench/*.png, docs/benchmarks.md (~30 min)
+bench: k8s-bins ## The eight benchmark scenarios (release): docs/bench/results.json, docs/bench/*.png, docs/benchmarks.md (~45 min on 2 cores, plus the release builds)
 	$(CARGO) build --release --bin watson-speech-operator
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 \
 	  WSO_OPERATOR_BIN="$${CARGO_TARGET_DIR:-target}/release/watson-speech-operator" \

@@ -152,7 +152,7 @@ impl KindOps for CustomAcousticModel {
         _desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.acoustic_models(check.listing_age(ctx)).await?;
+        let list = svc.acoustic_models(check.listing_age(ctx), Some(id)).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
@@ -202,7 +202,7 @@ impl KindOps for CustomAcousticModel {
     }
 
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let list = svc.acoustic_models(IN_FLIGHT_AGE).await?;
+        let list = svc.acoustic_models(IN_FLIGHT_AGE, None).await?;
         Ok(marked(
             &self.uid().unwrap_or_default(),
             list.iter()

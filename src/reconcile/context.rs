@@ -17,6 +17,7 @@ use super::error::Error;
 use super::inputs::{InputError, Resolver};
 use crate::crd::SpeechService;
 use crate::crd::speech_service::{AuthType, ServiceKind};
+use crate::decision::ModelKind;
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
 use crate::watson::tts_types::VoiceModel;
 use crate::watson::{Auth, ClientConfig, RequestBudget, SttClient, TtsClient};
@@ -184,12 +185,20 @@ impl Context {
             kind: svc.spec.service,
             stt,
             tts,
-            listings: tokio::sync::Mutex::new(Listings::default()),
+            listings: tokio::sync::Mutex::new(Listings::empty()),
             create_lock: tokio::sync::Mutex::new(()),
             identity: tokio::sync::Mutex::new(None),
             url: svc.spec.url.clone(),
         });
-        self.services.lock().insert(id, handle.clone());
+        // Two reconciles may build the handle at once: the first one stored wins, so every
+        // model of the service shares one listing and one record of the operator's changes.
+        let mut services = self.services.lock();
+        if let Some(h) = services.get(&id)
+            && h.key == handle.key
+        {
+            return Ok(h.clone());
+        }
+        services.insert(id, handle.clone());
         Ok(handle)
     }
 
@@ -309,13 +318,106 @@ impl Context {
     }
 }
 
-/// Model listings of one service, shared by every model of it: many models in flight cost one
-/// LIST per interval instead of one GET each.
-#[derive(Default)]
-pub struct Listings {
-    language: Option<(Instant, Arc<Vec<LanguageModel>>)>,
-    acoustic: Option<(Instant, Arc<Vec<AcousticModel>>)>,
-    voice: Option<(Instant, Arc<Vec<VoiceModel>>)>,
+/// One listing of a service's models of one kind, shared by every model of it: many models in
+/// flight cost one LIST per interval instead of one GET each.
+struct Listing<T> {
+    at: Instant,
+    /// Read again before any use but counting (after an adoption: a model made moments ago by
+    /// a script may be missing).
+    stale: bool,
+    /// The models the operator changed (created, fed, trained, deleted, ...) since the LIST:
+    /// their entries may be out of date, every other entry is as current as the LIST. The
+    /// membership stays right: the operator's own creates and deletes are applied to `ids`.
+    changed: std::collections::BTreeSet<String>,
+    models: Arc<Vec<T>>,
+    /// The customization IDs the service holds, as far as the operator knows.
+    ids: std::collections::BTreeSet<String>,
+}
+
+impl<T> Listing<T> {
+    fn new(models: Vec<T>, id: fn(&T) -> &str) -> Self {
+        let ids = models.iter().map(|m| id(m).to_string()).collect();
+        Listing {
+            at: Instant::now(),
+            stale: false,
+            changed: Default::default(),
+            models: Arc::new(models),
+            ids,
+        }
+    }
+}
+
+/// Model listings of one service, by kind.
+struct Listings {
+    language: Option<Listing<LanguageModel>>,
+    acoustic: Option<Listing<AcousticModel>>,
+    voice: Option<Listing<VoiceModel>>,
+}
+
+impl Listings {
+    const fn empty() -> Self {
+        Listings {
+            language: None,
+            acoustic: None,
+            voice: None,
+        }
+    }
+
+    fn ids_mut(&mut self, kind: ModelKind) -> Option<&mut std::collections::BTreeSet<String>> {
+        match kind {
+            ModelKind::Language => self.language.as_mut().map(|l| &mut l.ids),
+            ModelKind::Acoustic => self.acoustic.as_mut().map(|l| &mut l.ids),
+            ModelKind::Voice => self.voice.as_mut().map(|l| &mut l.ids),
+        }
+    }
+
+    /// The `stale` flag and `changed` set of every listing (customization IDs are unique
+    /// across kinds).
+    fn marks_mut(
+        &mut self,
+    ) -> impl Iterator<Item = (&mut bool, &mut std::collections::BTreeSet<String>)> {
+        let Listings {
+            language,
+            acoustic,
+            voice,
+        } = self;
+        [
+            language.as_mut().map(|l| (&mut l.stale, &mut l.changed)),
+            acoustic.as_mut().map(|l| (&mut l.stale, &mut l.changed)),
+            voice.as_mut().map(|l| (&mut l.stale, &mut l.changed)),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The number of models of `kind`, when listed at most `max_age` ago (stale or not).
+    fn count(&self, kind: ModelKind, max_age: Duration) -> Option<usize> {
+        let (at, n) = match kind {
+            ModelKind::Language => self.language.as_ref().map(|l| (l.at, l.ids.len()))?,
+            ModelKind::Acoustic => self.acoustic.as_ref().map(|l| (l.at, l.ids.len()))?,
+            ModelKind::Voice => self.voice.as_ref().map(|l| (l.at, l.ids.len()))?,
+        };
+        (at.elapsed() <= max_age).then_some(n)
+    }
+}
+
+/// A listing's models when they are current for a look at `about` (one model: its entry not
+/// changed by the operator since; `None`, the whole list: nothing changed since), at most
+/// `max_age` old.
+fn current<T>(
+    slot: &Option<Listing<T>>,
+    max_age: Duration,
+    about: Option<&str>,
+) -> Option<Arc<Vec<T>>> {
+    slot.as_ref()
+        .filter(|l| !l.stale && l.at.elapsed() <= max_age)
+        .filter(|l| match about {
+            // A model missing from the listing is confirmed by a new LIST before anyone takes
+            // it for deleted out of band.
+            Some(id) => !l.changed.contains(id) && l.ids.contains(id),
+            None => l.changed.is_empty(),
+        })
+        .map(|l| l.models.clone())
 }
 
 /// One SpeechService's IBM client(s) and shared listings.
@@ -375,54 +477,107 @@ impl ServiceHandle {
         })
     }
 
-    /// All language models of the instance, at most `max_age` old (one LIST shared by all).
+    /// All language models of the instance, listed at most `max_age` ago, for a look at the
+    /// model `about` (its entry not changed by the operator since, and present: a missing model
+    /// is confirmed by a new LIST) or, with `None`, at the whole list (nothing changed since). One LIST shared by every model of the service: a change to
+    /// one model makes only its own next look list again.
     pub async fn language_models(
         &self,
         max_age: Duration,
+        about: Option<&str>,
     ) -> Result<Arc<Vec<LanguageModel>>, Error> {
         let mut l = self.listings.lock().await;
-        if let Some((at, v)) = &l.language
-            && at.elapsed() <= max_age
-        {
-            return Ok(v.clone());
+        if let Some(v) = current(&l.language, max_age, about) {
+            return Ok(v);
         }
-        let list = Arc::new(self.stt()?.list_language_models(None).await?.customizations);
-        l.language = Some((Instant::now(), list.clone()));
-        Ok(list)
+        let list = self.stt()?.list_language_models(None).await?.customizations;
+        let listing = Listing::new(list, |m: &LanguageModel| m.customization_id.as_str());
+        let models = listing.models.clone();
+        l.language = Some(listing);
+        Ok(models)
     }
 
-    /// All acoustic models of the instance, at most `max_age` old.
+    /// All acoustic models of the instance, as [`Self::language_models`].
     pub async fn acoustic_models(
         &self,
         max_age: Duration,
+        about: Option<&str>,
     ) -> Result<Arc<Vec<AcousticModel>>, Error> {
         let mut l = self.listings.lock().await;
-        if let Some((at, v)) = &l.acoustic
-            && at.elapsed() <= max_age
-        {
-            return Ok(v.clone());
+        if let Some(v) = current(&l.acoustic, max_age, about) {
+            return Ok(v);
         }
-        let list = Arc::new(self.stt()?.list_acoustic_models(None).await?.customizations);
-        l.acoustic = Some((Instant::now(), list.clone()));
-        Ok(list)
+        let list = self.stt()?.list_acoustic_models(None).await?.customizations;
+        let listing = Listing::new(list, |m: &AcousticModel| m.customization_id.as_str());
+        let models = listing.models.clone();
+        l.acoustic = Some(listing);
+        Ok(models)
     }
 
-    /// All voice models of the instance, at most `max_age` old.
-    pub async fn voice_models(&self, max_age: Duration) -> Result<Arc<Vec<VoiceModel>>, Error> {
+    /// All voice models of the instance, as [`Self::language_models`].
+    pub async fn voice_models(
+        &self,
+        max_age: Duration,
+        about: Option<&str>,
+    ) -> Result<Arc<Vec<VoiceModel>>, Error> {
         let mut l = self.listings.lock().await;
-        if let Some((at, v)) = &l.voice
-            && at.elapsed() <= max_age
-        {
-            return Ok(v.clone());
+        if let Some(v) = current(&l.voice, max_age, about) {
+            return Ok(v);
         }
-        let list = Arc::new(self.tts()?.list_custom_models(None).await?.customizations);
-        l.voice = Some((Instant::now(), list.clone()));
-        Ok(list)
+        let list = self.tts()?.list_custom_models(None).await?.customizations;
+        let listing = Listing::new(list, |m: &VoiceModel| m.customization_id.as_str());
+        let models = listing.models.clone();
+        l.voice = Some(listing);
+        Ok(models)
     }
 
-    /// Forgets the listings (after a mutation, so the next read is fresh).
+    /// How many models of `kind` the instance holds (for the quota and the SpeechService's
+    /// `modelsInUse`): from a listing at most `max_age` old plus the operator's own creates and
+    /// deletes since ([`Self::created`], [`Self::deleted`]), else from a new LIST. Models created
+    /// or deleted by others since the listing are not counted until the next one.
+    pub async fn model_count(&self, kind: ModelKind, max_age: Duration) -> Result<usize, Error> {
+        if let Some(n) = self.listings.lock().await.count(kind, max_age) {
+            return Ok(n);
+        }
+        Ok(match kind {
+            ModelKind::Language => self.language_models(Duration::ZERO, None).await?.len(),
+            ModelKind::Acoustic => self.acoustic_models(Duration::ZERO, None).await?.len(),
+            ModelKind::Voice => self.voice_models(Duration::ZERO, None).await?.len(),
+        })
+    }
+
+    /// Before an adoption: every look lists again (a model made moments ago by a script may be
+    /// missing from the listing); the membership stays.
     pub async fn invalidate(&self) {
-        *self.listings.lock().await = Listings::default();
+        for (stale, _) in self.listings.lock().await.marks_mut() {
+            *stale = true;
+        }
+    }
+
+    /// After the operator changed the model `id` (any call but a read): its next look lists
+    /// again, and so does a look at the whole list; other models keep using the listing.
+    pub async fn changed(&self, id: &str) {
+        for (_, changed) in self.listings.lock().await.marks_mut() {
+            changed.insert(id.to_string());
+        }
+    }
+
+    /// The operator created the model `id` of `kind`: counted at once (and changed).
+    pub async fn created(&self, kind: ModelKind, id: &str) {
+        let mut l = self.listings.lock().await;
+        if let Some(ids) = l.ids_mut(kind) {
+            ids.insert(id.to_string());
+        }
+        for (_, changed) in l.marks_mut() {
+            changed.insert(id.to_string());
+        }
+    }
+
+    /// The operator deleted the model `id` of `kind` (or found it gone): no longer counted.
+    pub async fn deleted(&self, kind: ModelKind, id: &str) {
+        if let Some(ids) = self.listings.lock().await.ids_mut(kind) {
+            ids.remove(id);
+        }
     }
 }
 

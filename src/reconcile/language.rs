@@ -219,7 +219,7 @@ impl KindOps for CustomLanguageModel {
         desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.language_models(check.listing_age(ctx)).await?;
+        let list = svc.language_models(check.listing_age(ctx), Some(id)).await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };
@@ -251,7 +251,7 @@ impl KindOps for CustomLanguageModel {
     }
 
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let list = svc.language_models(IN_FLIGHT_AGE).await?;
+        let list = svc.language_models(IN_FLIGHT_AGE, None).await?;
         Ok(marked(
             &self.uid().unwrap_or_default(),
             list.iter()

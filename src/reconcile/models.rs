@@ -66,6 +66,11 @@ pub(crate) fn model_name<K: ModelResource>(obj: &K) -> String {
 /// How fresh the shared listing must be while work is in flight.
 pub(crate) const IN_FLIGHT_AGE: Duration = Duration::from_millis(500);
 
+/// How old the model count behind the quota check may be. The count follows the operator's own
+/// creates and deletes at once ([`ServiceHandle::model_count`]), so only models made by others
+/// in the last minute can be missed; the service refuses a create past its own limit anyway.
+pub(crate) const QUOTA_COUNT_AGE: Duration = Duration::from_secs(60);
+
 /// The listing age for a check: the drift interval when the model is steady, else fresh.
 pub(crate) fn listing_age(steady: bool, ctx: &Context) -> Duration {
     if steady {
@@ -624,10 +629,7 @@ async fn perform<K: KindOps>(
             let _create_guard = match other {
                 Action::Create | Action::Recreate if K::KIND != ModelKind::Voice => {
                     let guard = svc.create_lock.lock().await;
-                    let in_use = match K::KIND {
-                        ModelKind::Acoustic => svc.acoustic_models(Duration::ZERO).await?.len(),
-                        _ => svc.language_models(Duration::ZERO).await?.len(),
-                    };
+                    let in_use = svc.model_count(K::KIND, QUOTA_COUNT_AGE).await?;
                     decision::quota_guard(K::KIND, in_use, ctx.settings.model_quota)
                         .map_err(Error::QuotaExceeded)?;
                     Some(guard)
@@ -648,9 +650,15 @@ async fn perform<K: KindOps>(
                 // off (and says so) when the model stays busy.
                 Err(e) => return Err(e),
             };
-            svc.invalidate().await;
-            if outcome.created_id.is_some() {
+            if let Some(changed) = id {
+                svc.changed(changed).await;
+            }
+            if let Some(created) = &outcome.created_id {
+                svc.created(K::KIND, created).await;
                 crate::failpoint::hit("after_create");
+            }
+            if let (Action::DeleteModel, Some(deleted)) = (other, id) {
+                svc.deleted(K::KIND, deleted).await;
             }
             if matches!(
                 other,

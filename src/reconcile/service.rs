@@ -14,7 +14,7 @@ use super::context::Context;
 use super::error::Error;
 use crate::crd::SpeechService;
 use crate::crd::speech_service::ServiceKind;
-use crate::decision::{service, status};
+use crate::decision::{ModelKind, service, status};
 use crate::errors::Classified;
 use crate::metrics::result::{ERROR, SUCCESS};
 
@@ -38,11 +38,11 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         let age = ctx.settings.drift_interval / 2;
         let count = match handle.kind {
             ServiceKind::SpeechToText => {
-                let lm = handle.language_models(age).await?.len();
-                let am = handle.acoustic_models(age).await?.len();
+                let lm = handle.model_count(ModelKind::Language, age).await?;
+                let am = handle.model_count(ModelKind::Acoustic, age).await?;
                 lm.max(am)
             }
-            ServiceKind::TextToSpeech => handle.voice_models(age).await?.len(),
+            ServiceKind::TextToSpeech => handle.model_count(ModelKind::Voice, age).await?,
         };
         Ok::<usize, Error>(count)
     };

@@ -66,7 +66,7 @@ impl KindOps for CustomVoiceModel {
         desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.voice_models(check.listing_age(ctx)).await?;
+        let list = svc.voice_models(check.listing_age(ctx), Some(id)).await?;
         if !list.iter().any(|m| m.customization_id == id) {
             return Ok(None);
         }
@@ -104,7 +104,7 @@ impl KindOps for CustomVoiceModel {
     }
 
     async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let list = svc.voice_models(IN_FLIGHT_AGE).await?;
+        let list = svc.voice_models(IN_FLIGHT_AGE, None).await?;
         Ok(marked(
             &self.uid().unwrap_or_default(),
             list.iter()
