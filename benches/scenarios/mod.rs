@@ -152,13 +152,17 @@ pub async fn lifecycle(env: &Env, cfg: &LifecycleConfig) -> LifecycleRun {
     // The SpeechService's own check (token, credentials probe, listings) comes before any
     // model: counted apart, so every call after the mark belongs to the lifecycles.
     let services: Api<SpeechService> = ns.api();
-    wait_for("the SpeechService Ready", Duration::from_secs(60), || async {
-        let s = services.get("stt").await.ok()?.status?;
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-            .then_some(())
-    })
+    wait_for(
+        "the SpeechService Ready",
+        Duration::from_secs(60),
+        || async {
+            let s = services.get("stt").await.ok()?.status?;
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+                .then_some(())
+        },
+    )
     .await;
     let mark = next_seq(&sim).await;
 

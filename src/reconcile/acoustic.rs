@@ -152,7 +152,9 @@ impl KindOps for CustomAcousticModel {
         _desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.acoustic_models(check.listing_age(ctx), Some(id)).await?;
+        let list = svc
+            .acoustic_models(check.listing_age(ctx), Some(id))
+            .await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };

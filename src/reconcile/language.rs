@@ -219,7 +219,9 @@ impl KindOps for CustomLanguageModel {
         desired: &Desired,
         ctx: &Context,
     ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.language_models(check.listing_age(ctx), Some(id)).await?;
+        let list = svc
+            .language_models(check.listing_age(ctx), Some(id))
+            .await?;
         let Some(m) = list.iter().find(|m| m.customization_id == id) else {
             return Ok(None);
         };

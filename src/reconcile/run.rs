@@ -216,8 +216,12 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
         }
     })
     .applied_objects()
-    // Like the models, services ignore their own status writes.
-    .predicate_filter(predicates::generation::<SpeechService>, Default::default());
+    // Like the models, services ignore their own status writes; a spec or annotation change
+    // (an erasure request) wakes them.
+    .predicate_filter(
+        predicates::generation::<SpeechService>.combine(predicates::annotations::<SpeechService>),
+        Default::default(),
+    );
     // Models created or deleted on a service's instance wake it (its model count changed).
     let changed = tokio_stream_of(scope.ctx.service_changed.subscribe());
     Box::pin(

@@ -4,16 +4,20 @@
 
 use std::sync::Arc;
 
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
-use super::context::Context;
+use super::context::{Context, ServiceHandle};
 use super::error::Error;
-use crate::crd::SpeechService;
 use crate::crd::speech_service::ServiceKind;
+use crate::crd::{
+    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, ERASE_CUSTOMER_DATA_REQUESTED_AT,
+    SpeechService, SpeechServiceStatus,
+};
+use crate::decision::status::EventNote;
 use crate::decision::{ModelKind, service, status};
 use crate::errors::Classified;
 use crate::metrics::result::{ERROR, SUCCESS};
@@ -36,7 +40,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         // Half the drift interval: the check proves the credentials at least once per interval
         // and the models of the service reuse the same LIST.
         let age = ctx.settings.drift_interval / 2;
-        let count = match handle.kind {
+        let in_use = match handle.kind {
             ServiceKind::SpeechToText => {
                 let lm = handle.model_count(ModelKind::Language, age).await?;
                 let am = handle.model_count(ModelKind::Acoustic, age).await?;
@@ -44,7 +48,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
             }
             ServiceKind::TextToSpeech => handle.model_count(ModelKind::Voice, age).await?,
         };
-        Ok::<usize, Error>(count)
+        Ok::<(Arc<ServiceHandle>, usize), Error>((handle, in_use))
     };
     let result = tracing::Instrument::instrument(check, span).await;
     let failure_text = result
@@ -53,7 +57,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         .map(ToString::to_string)
         .unwrap_or_default();
     let outcome = match &result {
-        Ok(count) => service::Check::Connected {
+        Ok((_, count)) => service::Check::Connected {
             models_in_use: *count as i64,
         },
         Err(e) => service::Check::Failed {
@@ -63,11 +67,21 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         },
     };
     let (st, event) = service::next(&old, &outcome, quota, generation, status::now());
+    // A customer data erasure, once the service answers.
+    let (st, erasure_event, erasure_waits) = match &result {
+        Ok((handle, _)) => erase_customer_data(&obj, &ctx, handle, st).await?,
+        Err(_) => (st, None, false),
+    };
     let key = format!("sps/{ns}/{name}");
     let (requeue, result_label, category) = match &result {
         Ok(_) => {
             ctx.succeeded(&key);
-            (Requeue::requeue(ctx.settings.drift_interval), SUCCESS, "")
+            let mut wait = ctx.settings.drift_interval;
+            if erasure_waits {
+                // Retained models leave without waking the service: look again soon.
+                wait = wait.min(ERASURE_RECHECK);
+            }
+            (Requeue::requeue(wait), SUCCESS, "")
         }
         Err(e) => {
             warn!(service = %name, category = e.category(), error = %e, "SpeechService check failed");
@@ -90,7 +104,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
-    if let Some(note) = event {
+    for note in [event, erasure_event].into_iter().flatten() {
         let event = Event {
             type_: if note.warning {
                 EventType::Warning
@@ -107,4 +121,86 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         }
     }
     Ok(requeue)
+}
+
+/// How often a pending erasure looks for the model resources it waits for.
+const ERASURE_RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Carries out (or explains why not yet) the erasure the annotation
+/// `speech.watson.dev/erase-customer-data-requested-at` asks for ([`service::erasure`]): the
+/// status to write, its Event, and whether it waits for model resources to go.
+async fn erase_customer_data(
+    obj: &SpeechService,
+    ctx: &Context,
+    handle: &ServiceHandle,
+    st: SpeechServiceStatus,
+) -> Result<(SpeechServiceStatus, Option<EventNote>, bool), Error> {
+    let requested = obj
+        .annotations()
+        .get(ERASE_CUSTOMER_DATA_REQUESTED_AT)
+        .map(String::as_str);
+    let step = service::erasure(
+        requested,
+        st.customer_data_erasure.as_ref(),
+        obj.spec.customer_id.as_deref(),
+        &[],
+    );
+    if step == service::Erasure::Idle {
+        return Ok((st, None, false));
+    }
+    // Only now (a request is pending) list the models that use the service.
+    let users = models_using(ctx, obj).await?;
+    let step = service::erasure(
+        requested,
+        st.customer_data_erasure.as_ref(),
+        obj.spec.customer_id.as_deref(),
+        &users,
+    );
+    let error = match &step {
+        service::Erasure::Erase { customer_id, .. } => {
+            let call = match (&handle.stt, &handle.tts) {
+                (Some(c), _) => c.delete_user_data(customer_id).await,
+                (_, Some(c)) => c.delete_user_data(customer_id).await,
+                (None, None) => Ok(()),
+            };
+            call.err().map(Error::from)
+        }
+        _ => None,
+    };
+    if let Some(e) = &error {
+        warn!(service = %obj.name_any(), category = e.category(), error = %e, "customer data erasure failed");
+    }
+    let text = error.as_ref().map(ToString::to_string).unwrap_or_default();
+    let failed = error.as_ref().map(|e| (e.category(), text.as_str()));
+    let waits = matches!(&step, service::Erasure::Blocked { .. }) || failed.is_some();
+    let (st, note) =
+        service::after_erasure(&st, &step, failed, obj.metadata.generation, status::now());
+    Ok((st, note, waits))
+}
+
+/// The model resources (`Kind/name`) in the service's namespace whose `spec.serviceRef` names it,
+/// including those being deleted.
+async fn models_using(ctx: &Context, obj: &SpeechService) -> Result<Vec<String>, Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let mut users = Vec::new();
+    let lms: Api<CustomLanguageModel> = Api::namespaced(ctx.client.clone(), &ns);
+    for m in lms.list(&ListParams::default()).await? {
+        if m.spec.service_ref.name == name {
+            users.push(format!("CustomLanguageModel/{}", m.name_any()));
+        }
+    }
+    let ams: Api<CustomAcousticModel> = Api::namespaced(ctx.client.clone(), &ns);
+    for m in ams.list(&ListParams::default()).await? {
+        if m.spec.service_ref.name == name {
+            users.push(format!("CustomAcousticModel/{}", m.name_any()));
+        }
+    }
+    let vms: Api<CustomVoiceModel> = Api::namespaced(ctx.client.clone(), &ns);
+    for m in vms.list(&ListParams::default()).await? {
+        if m.spec.service_ref.name == name {
+            users.push(format!("CustomVoiceModel/{}", m.name_any()));
+        }
+    }
+    Ok(users)
 }

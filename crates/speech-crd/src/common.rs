@@ -17,6 +17,11 @@ pub const UPGRADE_REQUESTED_AT: &str = "speech.watson.dev/upgrade-requested-at";
 /// Annotation: set it to a new value to reset a language or acoustic model once (IBM's reset
 /// removes all its data); the operator then adds the data again and trains.
 pub const RESET_REQUESTED_AT: &str = "speech.watson.dev/reset-requested-at";
+/// Annotation on a SpeechService: set it to a new value to delete, once, all data the instance
+/// holds labelled with the service's `spec.customerId` (`DELETE /v1/user_data`), after every
+/// model resource that uses the service is gone.
+pub const ERASE_CUSTOMER_DATA_REQUESTED_AT: &str =
+    "speech.watson.dev/erase-customer-data-requested-at";
 
 /// A reference to a SpeechService in the same namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]

@@ -141,7 +141,25 @@ pub struct SpeechServiceStatus {
     /// The per-instance limit of custom models of each kind (1024 on IBM Cloud).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_quota: Option<i64>,
-    /// Ready: the credentials are valid and the endpoint answers.
+    /// The last customer data erasure requested with the annotation
+    /// `speech.watson.dev/erase-customer-data-requested-at`, once it was carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_data_erasure: Option<CustomerDataErasure>,
+    /// Ready: the credentials are valid and the endpoint answers. CustomerDataErased (only once
+    /// an erasure was requested): True when the latest request was carried out, False with the
+    /// reason while it waits (NoCustomerId, ModelsStillUseService) or failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// A customer data erasure the operator carried out (`DELETE /v1/user_data?customer_id=...`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerDataErasure {
+    /// The annotation value (request token) acted upon; a new value requests another erasure.
+    pub requested_at: String,
+    /// The customer ID whose data was deleted.
+    pub customer_id: String,
+    /// When the service confirmed the deletion.
+    pub erased_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 }
