@@ -11,6 +11,7 @@
 //! - [`errors`]: the error vocabulary shared by every module (category + retry class).
 //! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
 //!   endpoints, leader election on a Lease.
+//! - [`import`]: `watson-speech-operator import`, manifests that adopt an instance's models.
 //! - [`kube_client`]: the Kubernetes client built at start-up; a kubeconfig rustls refuses is
 //!   explained in one line.
 
@@ -18,6 +19,7 @@ pub mod decision;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;

@@ -1,5 +1,5 @@
-//! The `watson-speech-operator` binary: `run` (the operator), `crd` (print the CRDs) and
-//! `simulate` (the IBM API simulator).
+//! The `watson-speech-operator` binary: `run` (the operator), `crd` (print the CRDs), `import`
+//! (manifests that adopt an instance's existing models) and `simulate` (the IBM API simulator).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
+    /// Read one IBM service instance's custom models and print manifests that adopt each one
+    /// (multi-document YAML; ObserveOnly by default, so applying them changes nothing on the
+    /// service).
+    Import(watson_speech_operator::import::ImportArgs),
     /// Run the IBM Watson Speech customization API simulator.
     #[cfg(feature = "simulator")]
     Simulate(simulator::SimulateArgs),
@@ -328,6 +332,17 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(run(*args)),
+        Command::Import(args) => {
+            let yaml = tokio::runtime::Runtime::new()?
+                .block_on(watson_speech_operator::import::run(&args))?;
+            print!("{yaml}");
+            // On stderr, so the YAML on stdout stays clean for `kubectl apply -f -`.
+            eprintln!(
+                "{} models imported (apply the manifests to adopt them)",
+                yaml.matches("\n---\n").count() + usize::from(yaml.starts_with("---\n"))
+            );
+            Ok(())
+        }
         Command::Crd => {
             print!("{}", watson_speech_operator::crd::to_yaml()?);
             Ok(())

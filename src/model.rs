@@ -44,6 +44,8 @@ pub trait ModelResource:
     fn deletion_policy(&self) -> DeletionPolicy;
     /// `spec.customizationId`: a model to adopt.
     fn adopt_id(&self) -> Option<&str>;
+    /// `spec.managementPolicy` is `ObserveOnly`: read and report, never write to the service.
+    fn observe_only(&self) -> bool;
     /// `spec.baseModelName` (STT kinds; voice models have a language instead).
     fn base_model_name(&self) -> Option<&str>;
     /// `spec.modelName`.
@@ -103,6 +105,9 @@ macro_rules! common_accessors {
         }
         fn adopt_id(&self) -> Option<&str> {
             self.spec.customization_id.as_deref()
+        }
+        fn observe_only(&self) -> bool {
+            self.spec.management_policy == crate::crd::ManagementPolicy::ObserveOnly
         }
         fn model_name(&self) -> Option<&str> {
             self.spec.model_name.as_deref()

@@ -9,6 +9,10 @@ pub fn precheck(f: &Facts) -> Option<Action> {
     if f.suspended {
         return Some(Action::Suspended);
     }
+    if f.deleting && f.observe_only {
+        // Never deleted and nothing to wait for: release without a call.
+        return Some(Action::ReleaseFinalizer);
+    }
     if f.deleting {
         return None;
     }
@@ -51,6 +55,9 @@ pub fn decide(f: &Facts) -> Action {
         return decide_identity(f);
     };
     let status = obs.status.clone().unwrap_or(ServiceStatus::Exists);
+    if f.observe_only {
+        return Action::Observe(observe(f, obs, &status));
+    }
     if let Some(a) = decide_finished(f, &status) {
         return a;
     }
@@ -265,6 +272,16 @@ fn decide_deletion(f: &Facts) -> Action {
 }
 
 fn decide_identity(f: &Facts) -> Action {
+    if f.observe_only {
+        // Read the named model (adoption only verifies it), never create or re-create one.
+        return match (&f.recorded.customization_id, &f.adopt_id) {
+            (None, Some(id)) => Action::Adopt {
+                customization_id: id.clone(),
+                recovered: false,
+            },
+            _ => Action::AdoptedModelMissing,
+        };
+    }
     match (&f.recorded.customization_id, &f.adopt_id) {
         (None, Some(id)) => Action::Adopt {
             customization_id: id.clone(),
@@ -362,4 +379,157 @@ fn decide_upgrade(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Option<A
     Some(Action::Wait {
         reason: WaitReason::UpgradeRequested,
     })
+}
+
+/// At most this many items of one list are named in an observe-only model's Ready message.
+const OBSERVED_NAMES: usize = 5;
+
+/// `items` joined by ", ", the first [`OBSERVED_NAMES`] only, then "and N more".
+fn some_of(items: &[String]) -> String {
+    let mut text = items
+        .iter()
+        .take(OBSERVED_NAMES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > OBSERVED_NAMES {
+        text.push_str(&format!(" and {} more", items.len() - OBSERVED_NAMES));
+    }
+    text
+}
+
+/// An observe-only model as read: the phase the service's status means, every difference
+/// between the spec and the service (data by name and class, words by definition, the pinned
+/// base-model version) and every request the operator does not act on (a new reset, train or
+/// upgrade token, an upgrade the upgrade policy would make). Pure.
+fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
+    use crate::crd::Phase;
+    let processing = obs.words_processing
+        || obs
+            .resources
+            .values()
+            .any(|r| *r == ResourceState::Processing);
+    let (phase, service_status) = match status {
+        ServiceStatus::Pending if processing => (Phase::Processing, "pending"),
+        ServiceStatus::Pending => (Phase::WaitingForData, "pending"),
+        ServiceStatus::Ready => (Phase::Ready, "ready"),
+        ServiceStatus::Training => (Phase::Training, "training"),
+        ServiceStatus::Available => (Phase::Available, "available"),
+        ServiceStatus::Upgrading => (Phase::Upgrading, "upgrading"),
+        ServiceStatus::Failed => (Phase::Failed, "failed"),
+        ServiceStatus::Exists => (Phase::Available, "exists"),
+        ServiceStatus::Other(s) => (Phase::Ready, s.as_str()),
+    };
+    let class_name = |c: ResourceClass| match c {
+        ResourceClass::Corpus => "corpus",
+        ResourceClass::Grammar => "grammar",
+        ResourceClass::Audio => "audio",
+    };
+    let on_service_class = |name: &str| {
+        if obs.grammars.contains(name) {
+            ResourceClass::Grammar
+        } else if f.kind == ModelKind::Acoustic {
+            ResourceClass::Audio
+        } else {
+            ResourceClass::Corpus
+        }
+    };
+    let mut drift = Vec::new();
+    let (mut missing, mut extra, mut moved) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, digest) in &f.desired.resources {
+        let want = ResourceClass::of_digest(digest);
+        if !obs.resources.contains_key(name) {
+            missing.push(format!("{} {name}", class_name(want)));
+        } else if want != on_service_class(name) {
+            moved.push(format!(
+                "{name} ({} in the spec, {} on the service)",
+                class_name(want),
+                class_name(on_service_class(name))
+            ));
+        }
+    }
+    for name in obs.resources.keys() {
+        if !f.desired.resources.contains_key(name) {
+            extra.push(format!("{} {name}", class_name(on_service_class(name))));
+        }
+    }
+    let mut words_missing = Vec::new();
+    let mut words_differ = Vec::new();
+    for (w, d) in &f.desired.words {
+        match obs.words.get(w) {
+            None => words_missing.push(w.clone()),
+            Some(o) if o != d => words_differ.push(w.clone()),
+            Some(_) => {}
+        }
+    }
+    let words_extra: Vec<String> = obs
+        .words
+        .keys()
+        .filter(|w| !f.desired.words.contains_key(*w))
+        .cloned()
+        .collect();
+    let lists = [
+        (missing, "not on the service"),
+        (extra, "on the service, not in the spec"),
+        (moved, "of another kind on the service"),
+        (words_missing, "words not on the service"),
+        (words_extra, "words on the service, not in the spec"),
+        (words_differ, "words defined otherwise on the service"),
+    ];
+    for (items, what) in lists {
+        if !items.is_empty() {
+            drift.push(format!("{what}: {}", some_of(&items)));
+        }
+    }
+    let current = obs.versions.last();
+    if let Some(target) = &f.desired.target_version
+        && !obs.versions.is_empty()
+        && !obs.versions.contains(target)
+    {
+        drift.push(format!(
+            "spec.baseModelVersion is {target}, the model is on {}",
+            current.map(String::as_str).unwrap_or("unknown")
+        ));
+    }
+    let mut ignored = Vec::new();
+    let mut upgrade_available = None;
+    let tokens = [
+        (
+            &f.desired.reset_token,
+            &f.recorded.reset_token,
+            crate::crd::RESET_REQUESTED_AT,
+        ),
+        (
+            &f.desired.train_token,
+            &f.recorded.train_token,
+            crate::crd::TRAIN_REQUESTED_AT,
+        ),
+        (
+            &f.desired.upgrade_token,
+            &f.recorded.upgrade_token,
+            crate::crd::UPGRADE_REQUESTED_AT,
+        ),
+    ];
+    for (wanted, done, annotation) in tokens {
+        if let Some(token) = wanted
+            && wanted != done
+        {
+            ignored.push(format!("annotation {annotation}: {token:?}"));
+        }
+    }
+    if f.kind != ModelKind::Voice
+        && let (Some(newest), Some(current)) = (&f.newest_version, current)
+        && newest > current
+        && !obs.versions.contains(newest)
+    {
+        ignored.push(format!("the upgrade to {newest}"));
+        upgrade_available = Some(newest.clone());
+    }
+    Observing {
+        phase,
+        service_status: service_status.to_string(),
+        drift,
+        ignored,
+        upgrade_available,
+    }
 }

@@ -206,6 +206,7 @@ fn steady_facts(
         suspended: false,
         deleting: false,
         retain_on_delete: false,
+        observe_only: false,
         adopt_id: None,
         marked_model: None,
         observed: Some(Observed {

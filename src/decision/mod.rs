@@ -14,10 +14,13 @@
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
 //! 2. a terminal failure on the same generation and inputs: no calls until the user changes them;
-//! 3. deletion: release, wait while busy, or delete;
+//! 3. deletion: release, wait while busy, or delete (an observe-only model is always released,
+//!    without a call);
 //! 4. identity: adopt `spec.customizationId`, recover a model created before a crash (found by the
 //!    ownership marker), or create;
-//! 5. drift: a model gone from the service is re-created (unless adopted);
+//! 5. drift: a model gone from the service is re-created (unless adopted); an observe-only model
+//!    is only read and reported ([`Action::Observe`]: phase as the service says, drift and
+//!    ignored requests listed), whatever else holds;
 //! 6. busy: while the service works on the model, wait;
 //! 7. data: delete, then add/replace corpora, grammars, words, audio, one resource at a time,
 //!    because the service analyses one at a time; a name that changed between corpus and grammar
@@ -207,6 +210,9 @@ pub struct Facts {
     pub suspended: bool,
     pub deleting: bool,
     pub retain_on_delete: bool,
+    /// `spec.managementPolicy: ObserveOnly`: read and report, never write to the service (and
+    /// never delete the model, whatever `retain_on_delete` says).
+    pub observe_only: bool,
     /// `spec.customizationId`.
     pub adopt_id: Option<String>,
     /// A model on the service carrying this resource's ownership marker (found in the LIST).
@@ -301,6 +307,47 @@ pub enum Action {
     },
     /// Available and current.
     UpToDate,
+    /// `spec.managementPolicy: ObserveOnly`: the model was read; report it, change nothing.
+    Observe(Observing),
+}
+
+/// What a check of an observe-only model found: the phase as the service reports the model, how
+/// the spec differs from the service, and the requests the operator does not act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observing {
+    /// The phase that mirrors the service's status (`available` → Available, ...).
+    pub phase: crate::crd::Phase,
+    /// The service's status as reported (`available`, `training`, ...; `exists` for voice).
+    pub service_status: String,
+    /// Differences between the spec and the service, one short line each (reported, never
+    /// fixed).
+    pub drift: Vec<String>,
+    /// Requests the operator does not act on for this model (annotations, an upgrade the
+    /// upgrade policy would make), one short line each.
+    pub ignored: Vec<String>,
+    /// A newer base-model version the model is not upgraded to (STT kinds).
+    pub upgrade_available: Option<String>,
+}
+
+impl Action {
+    /// True for the actions that change the model on the service (create, data, training,
+    /// upgrade, reset, delete). An observe-only model never gets one: [`decide`] does not choose
+    /// them and the shell refuses them.
+    pub fn writes_to_service(&self) -> bool {
+        matches!(
+            self,
+            Action::DeleteModel
+                | Action::Create
+                | Action::Reset
+                | Action::Recreate
+                | Action::DeleteResource { .. }
+                | Action::AddResource { .. }
+                | Action::AddWords { .. }
+                | Action::DeleteWord { .. }
+                | Action::Upgrade { .. }
+                | Action::Train { .. }
+        )
+    }
 }
 
 impl Recorded {

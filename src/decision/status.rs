@@ -413,7 +413,30 @@ pub fn phase_for(action: &Action) -> Phase {
             | WaitReason::UnknownStatus(_) => Phase::Ready,
         },
         Action::UpToDate => Phase::Available,
+        Action::Observe(o) => o.phase,
     }
+}
+
+/// The Ready message of an observe-only model: what the service reports, that the operator
+/// changes nothing, how the spec differs from the service and what is not acted on.
+pub fn observed_message(o: &super::Observing) -> String {
+    let mut m = format!(
+        "observed only (spec.managementPolicy ObserveOnly): the service reports the model {}; the operator never changes it",
+        o.service_status
+    );
+    if !o.drift.is_empty() {
+        m.push_str(&format!(
+            "; the spec differs from the service (reported, not fixed): {}",
+            o.drift.join("; ")
+        ));
+    }
+    if !o.ignored.is_empty() {
+        m.push_str(&format!(
+            "; not acted on: {} (switch spec.managementPolicy to Manage to let the operator act)",
+            o.ignored.join(", ")
+        ));
+    }
+    m
 }
 
 /// Reason and message of the Ready condition for a decision.
@@ -452,6 +475,7 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
             WaitReason::UnknownStatus(s) => ("UnknownServiceStatus", format!("the service reports the unknown status {s:?}")),
         },
         Action::UpToDate => ("Available", "the model is available, trained on the current inputs".into()),
+        Action::Observe(o) => ("Observed", observed_message(o)),
     }
 }
 
@@ -697,6 +721,8 @@ fn record_action(
             }
         }
         Action::Finish { kind, succeeded } => finish(st, *kind, *succeeded, digest, now),
+        // Observed only: no operation of the operator's own is running or awaited.
+        Action::Observe(_) => st.current_operation = None,
         _ => {}
     }
 }
@@ -853,7 +879,11 @@ fn set_conditions(
     let phase = phase_for(action);
     st.phase = Some(phase);
     let (reason, message) = ready_text;
-    let ready = *action == Action::UpToDate;
+    let observing = match action {
+        Action::Observe(o) => Some(o),
+        _ => None,
+    };
+    let ready = *action == Action::UpToDate || observing.is_some();
     let set = |st: &mut ModelStatus, t: &str, ok: bool, r: &str, m: String| {
         set_condition_at(&mut st.conditions, t, ok, r, m, generation, now)
     };
@@ -867,7 +897,28 @@ fn set_conditions(
         generation,
         now,
     );
-    if facts.kind != ModelKind::Voice {
+    if let Some(o) = observing.filter(|_| facts.kind != ModelKind::Voice) {
+        let trained = o.service_status == "available";
+        let said = format!(
+            "observed only: the service reports the model {}",
+            o.service_status
+        );
+        set(st, TRAINED, trained, "Observed", said);
+        let (ok, um) = match &o.upgrade_available {
+            Some(v) => (
+                false,
+                format!(
+                    "{v} is available; spec.managementPolicy is ObserveOnly: the operator does not upgrade the model"
+                ),
+            ),
+            None => {
+                let version = st.base_model_version.as_deref().unwrap_or("unknown");
+                (true, format!("on base-model version {version}"))
+            }
+        };
+        let ur = if ok { "UpToDate" } else { "UpgradeAvailable" };
+        set(st, UP_TO_DATE, ok, ur, um);
+    } else if facts.kind != ModelKind::Voice {
         let trained =
             st.trained_inputs_digest.as_deref() == Some(facts.desired.inputs_digest.as_str());
         let (tr, tm) = if trained {
@@ -931,6 +982,26 @@ pub fn event(
             warning: true,
             reason: c.reason.clone(),
             message: c.message.clone(),
+        });
+    }
+    if let Action::Observe(o) = action {
+        // One Event per change of what is observed (status, drift, ignored requests).
+        let message = observed_message(o);
+        let before = condition(&prev.conditions, READY).map(|c| c.message.as_str());
+        if before == Some(message.as_str()) {
+            return None;
+        }
+        let reason = if !o.ignored.is_empty() {
+            "RequestIgnored"
+        } else if !o.drift.is_empty() {
+            "DriftObserved"
+        } else {
+            "Observed"
+        };
+        return Some(EventNote {
+            warning: reason != "Observed",
+            reason: reason.to_string(),
+            message,
         });
     }
     if prev.phase == next.phase {
@@ -1086,7 +1157,9 @@ pub fn look_again(
             reason: WaitReason::Processing,
         } => Duration::from_secs(2),
         // Woken by watches (language model, annotations, spec); a slow check covers the rest.
-        Action::Wait { .. } | Action::AdoptedModelMissing => timing.drift_interval,
+        Action::Wait { .. } | Action::AdoptedModelMissing | Action::Observe(_) => {
+            timing.drift_interval
+        }
         Action::Train { .. } | Action::Upgrade { .. } => Duration::from_secs(2),
         _ => Duration::from_millis(200),
     };

@@ -22,6 +22,7 @@ fn base() -> Facts {
         suspended: false,
         deleting: false,
         retain_on_delete: false,
+        observe_only: false,
         adopt_id: None,
         marked_model: None,
         desired: Desired {
@@ -1508,5 +1509,257 @@ fn a_status_unchanged_right_after_a_train_or_upgrade_call_is_lag_not_an_end() {
     assert_eq!(
         action::status_lag_window(Duration::from_secs(600)),
         Duration::from_secs(30)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observe-only (issue 13, item 4): read and report, never write.
+
+fn observed_only() -> Facts {
+    let mut f = base();
+    f.observe_only = true;
+    f.adopt_id = Some("id1".into());
+    f.recorded.adopted = true;
+    f.desired.inputs_digest = String::new();
+    f
+}
+
+fn observing(f: &Facts) -> Observing {
+    match decide(f) {
+        Action::Observe(o) => o,
+        other => panic!("expected Observe, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_observed_model_is_never_written_to_whatever_the_facts() {
+    type Case = (&'static str, fn(&mut Facts));
+    let cases: Vec<Case> = vec![
+        ("steady", |_| {}),
+        ("inputs changed", |f| {
+            f.desired.inputs_digest = "in2".into();
+            f.recorded.trained_inputs_digest = Some("in1".into());
+        }),
+        ("new corpus in the spec", |f| {
+            f.desired.resources.insert("c2".into(), "corpus:x".into());
+        }),
+        ("corpus gone from the spec", |f| f.desired.resources.clear()),
+        ("word removed from the spec", |f| f.desired.words.clear()),
+        ("newer base model", |f| {
+            f.newest_version = Some("b.v2030-01-01".into())
+        }),
+        ("pinned version", |f| {
+            f.desired.target_version = Some("b.v2030-01-01".into())
+        }),
+        ("reset requested", |f| {
+            f.desired.reset_token = Some("r1".into())
+        }),
+        ("training requested", |f| {
+            f.desired.train_token = Some("t1".into())
+        }),
+        ("upgrade requested", |f| {
+            f.desired.upgrade_token = Some("u1".into())
+        }),
+        ("service says ready", |f| {
+            obs(f).status = Some(ServiceStatus::Ready)
+        }),
+        ("service says failed", |f| {
+            obs(f).status = Some(ServiceStatus::Failed)
+        }),
+        ("own training recorded", |f| {
+            f.recorded.operation = Some((OperationKind::Train, "in1".into()))
+        }),
+        ("acoustic with a language model", |f| {
+            f.kind = ModelKind::Acoustic;
+            f.dependency = Dependency::Missing;
+        }),
+        ("deleting with deletionPolicy Delete", |f| f.deleting = true),
+        ("model gone", |f| f.observed = None),
+        ("never read yet", |f| {
+            f.observed = None;
+            f.recorded.customization_id = None;
+            f.recorded.adopted = false;
+        }),
+    ];
+    for (name, change) in cases {
+        let mut f = observed_only();
+        change(&mut f);
+        let action = decide(&f);
+        assert!(
+            !action.writes_to_service(),
+            "{name}: {action:?} writes to an observed model"
+        );
+    }
+    // The same facts managed do write: the table is not vacuous.
+    let mut managed = observed_only();
+    managed.observe_only = false;
+    managed.desired.reset_token = Some("r1".into());
+    assert!(decide(&managed).writes_to_service());
+}
+
+#[test]
+fn an_observed_model_is_read_adopted_released_or_reported_missing() {
+    let mut f = observed_only();
+    f.recorded.customization_id = None;
+    f.recorded.adopted = false;
+    f.observed = None;
+    assert_eq!(
+        decide(&f),
+        Action::Adopt {
+            customization_id: "id1".into(),
+            recovered: false
+        }
+    );
+    let mut gone = observed_only();
+    gone.observed = None;
+    assert_eq!(decide(&gone), Action::AdoptedModelMissing);
+    // Deleting releases at once, without reading the service, whatever deletionPolicy says.
+    let mut deleting = observed_only();
+    deleting.deleting = true;
+    deleting.retain_on_delete = false;
+    assert_eq!(precheck(&deleting), Some(Action::ReleaseFinalizer));
+    // Suspend still wins.
+    deleting.suspended = true;
+    assert_eq!(precheck(&deleting), Some(Action::Suspended));
+}
+
+#[test]
+fn an_observed_model_reports_the_phase_the_drift_and_the_ignored_requests() {
+    let f = observed_only();
+    let o = observing(&f);
+    assert_eq!(o.phase, Phase::Available);
+    assert!(o.drift.is_empty() && o.ignored.is_empty(), "{o:?}");
+    for (status, phase) in [
+        (ServiceStatus::Training, Phase::Training),
+        (ServiceStatus::Upgrading, Phase::Upgrading),
+        (ServiceStatus::Ready, Phase::Ready),
+        (ServiceStatus::Failed, Phase::Failed),
+        (ServiceStatus::Pending, Phase::WaitingForData),
+        (ServiceStatus::Exists, Phase::Available),
+    ] {
+        let mut g = observed_only();
+        obs(&mut g).status = Some(status.clone());
+        assert_eq!(observing(&g).phase, phase, "{status:?}");
+    }
+    let mut g = observed_only();
+    obs(&mut g).status = Some(ServiceStatus::Pending);
+    obs(&mut g)
+        .resources
+        .insert("c1".into(), ResourceState::Processing);
+    assert_eq!(observing(&g).phase, Phase::Processing);
+
+    let mut d = observed_only();
+    d.desired.resources.insert("g1".into(), "grammar:x".into());
+    obs(&mut d)
+        .resources
+        .insert("c9".into(), ResourceState::Valid);
+    d.desired.words.insert("potato".into(), word("poteito"));
+    obs(&mut d).words.insert("tomato".into(), word("tomayto"));
+    d.desired.target_version = Some("b.v2030-01-01".into());
+    d.newest_version = Some("b.v2031-01-01".into());
+    d.desired.reset_token = Some("r1".into());
+    let o = observing(&d);
+    assert_eq!(
+        o.drift,
+        vec![
+            "not on the service: grammar g1".to_string(),
+            "on the service, not in the spec: corpus c9".into(),
+            "words not on the service: potato".into(),
+            "words defined otherwise on the service: tomato".into(),
+            "spec.baseModelVersion is b.v2030-01-01, the model is on b.v2020-01-01".into(),
+        ]
+    );
+    assert_eq!(
+        o.ignored,
+        vec![
+            "annotation speech.watson.dev/reset-requested-at: \"r1\"".to_string(),
+            "the upgrade to b.v2031-01-01".into(),
+        ]
+    );
+    assert_eq!(o.upgrade_available.as_deref(), Some("b.v2031-01-01"));
+    // A long list names five and counts the rest.
+    let mut many = observed_only();
+    for i in 0..8 {
+        many.desired
+            .resources
+            .insert(format!("x{i}"), "corpus:x".into());
+    }
+    let o = observing(&many);
+    assert_eq!(
+        o.drift,
+        vec![
+            "not on the service: corpus x0, corpus x1, corpus x2, corpus x3, corpus x4 and 3 more"
+        ]
+    );
+}
+
+#[test]
+fn an_observed_model_is_ready_with_reason_observed_and_one_event_per_change() {
+    let mut f = observed_only();
+    f.newest_version = Some("b.v2031-01-01".into());
+    let action = decide(&f);
+    let seen = Observation {
+        service_status: Some("available".into()),
+        versions: vec!["b.v2020-01-01".into()],
+        ..Default::default()
+    };
+    let prev = StatusUpdate::default();
+    let u = st::next(&prev, &f, &seen, &action, &Outcome::default(), t0());
+    assert_eq!(u.model.phase, Some(Phase::Available));
+    let (status, reason, message) = ready_of(&u);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Observed"));
+    assert!(message.starts_with("observed only (spec.managementPolicy ObserveOnly): the service reports the model available; the operator never changes it"), "{message}");
+    assert!(
+        message.contains("not acted on: the upgrade to b.v2031-01-01"),
+        "{message}"
+    );
+    let up = st::condition(&u.model.conditions, st::UP_TO_DATE).expect("UpToDate");
+    assert_eq!(
+        (up.status.as_str(), up.reason.as_str()),
+        ("False", "UpgradeAvailable")
+    );
+    assert!(up.message.contains("does not upgrade"), "{}", up.message);
+    let trained = st::condition(&u.model.conditions, st::TRAINED).expect("Trained");
+    assert_eq!(
+        (trained.status.as_str(), trained.reason.as_str()),
+        ("True", "Observed")
+    );
+    assert_eq!(
+        u.model.inputs_digest, None,
+        "no inputs digest for an observed model"
+    );
+    for (t, s) in [(st::RECONCILING, "False"), (st::STALLED, "False")] {
+        assert_eq!(
+            st::condition(&u.model.conditions, t).expect(t).status,
+            s,
+            "{t}"
+        );
+    }
+    // The first Event says the upgrade is not acted on; the same observation again says nothing.
+    let note = st::event(&prev.model, &u.model, &action, false).expect("event");
+    assert_eq!(
+        (note.warning, note.reason.as_str()),
+        (true, "RequestIgnored")
+    );
+    assert_eq!(st::event(&u.model, &u.model, &action, false), None);
+    // Drift only: a Warning DriftObserved; nothing to report: a Normal Observed.
+    let mut d = observed_only();
+    d.desired.words.clear();
+    let a = decide(&d);
+    let u2 = st::next(&u, &d, &seen, &a, &Outcome::default(), t0());
+    let note = st::event(&u.model, &u2.model, &a, false).expect("event");
+    assert_eq!(
+        (note.warning, note.reason.as_str()),
+        (true, "DriftObserved")
+    );
+    let a = decide(&observed_only());
+    let u3 = st::next(&u2, &observed_only(), &seen, &a, &Outcome::default(), t0());
+    let note = st::event(&u2.model, &u3.model, &a, false).expect("event");
+    assert_eq!((note.warning, note.reason.as_str()), (false, "Observed"));
+    // Checked again at the drift interval.
+    let timing = timing();
+    assert_eq!(
+        st::look_again(&a, &u3.model, &timing, &Default::default(), t0()),
+        Some(timing.drift_interval)
     );
 }

@@ -14,8 +14,8 @@ use super::models::{
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
-    RESET_REQUESTED_AT, ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
-    UpgradePolicy,
+    ManagementPolicy, RESET_REQUESTED_AT, ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy,
+    UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, ResourceState, digest};
@@ -70,8 +70,12 @@ impl KindOps for CustomAcousticModel {
         let resolver = ctx.resolver(&ns);
         let mut resources = BTreeMap::new();
         let mut contents = BTreeMap::new();
+        // An observed model's audio is never uploaded, so never read.
+        let observe_only = self.spec.management_policy == ManagementPolicy::ObserveOnly;
         for a in &self.spec.audio {
-            let bytes = if let Some(u) = &a.source.url {
+            let bytes = if observe_only {
+                Vec::new()
+            } else if let Some(u) = &a.source.url {
                 resolver.url(u).await?
             } else if let Some(r) = &a.source.config_map_key_ref {
                 resolver.config_map_key(r).await?
@@ -93,7 +97,10 @@ impl KindOps for CustomAcousticModel {
         let annotations = self.annotations();
         Ok((
             Desired {
-                inputs_digest: digest::acoustic(&resources, training.strict, language_model),
+                inputs_digest: match observe_only {
+                    true => String::new(),
+                    false => digest::acoustic(&resources, training.strict, language_model),
+                },
                 resources,
                 words: BTreeMap::new(),
                 target_version: self.spec.base_model_version.clone(),

@@ -13,7 +13,8 @@ use super::models::{
 };
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
-    RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+    ManagementPolicy, RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
+    UpgradePolicy,
 };
 use crate::decision::status::{Observation, Outcome, Previous, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, WordDef, digest};
@@ -95,7 +96,8 @@ async fn list_data(
     }
     // Skipped only when neither the spec nor the last listing has a grammar.
     let had_grammars = recorded.iter().any(|r| r.class == ResourceClass::Grammar);
-    if !lm.spec.grammars.is_empty() || had_grammars {
+    let observe_only = lm.spec.management_policy == ManagementPolicy::ObserveOnly;
+    if !lm.spec.grammars.is_empty() || had_grammars || observe_only {
         for gr in stt.list_grammars(id).await?.grammars {
             let status = gr.status.as_ref().map(|s| s.as_str().to_string());
             observed.resources.insert(
@@ -165,13 +167,22 @@ impl KindOps for CustomLanguageModel {
         let resolver = ctx.resolver(&ns);
         let mut resources = BTreeMap::new();
         let mut contents = BTreeMap::new();
+        // An observed model's sources are never uploaded, so never read (they may be
+        // placeholders, as `import` writes them).
+        let observe_only = self.spec.management_policy == ManagementPolicy::ObserveOnly;
         for c in &self.spec.corpora {
-            let bytes = resolver.source(&c.source).await?;
+            let bytes = match observe_only {
+                true => Vec::new(),
+                false => resolver.source(&c.source).await?,
+            };
             resources.insert(c.name.clone(), digest::corpus(&bytes));
             contents.insert(c.name.clone(), bytes);
         }
         for gr in &self.spec.grammars {
-            let bytes = resolver.source(&gr.source).await?;
+            let bytes = match observe_only {
+                true => Vec::new(),
+                false => resolver.source(&gr.source).await?,
+            };
             resources.insert(gr.name.clone(), digest::grammar(gr.content_type, &bytes));
             contents.insert(gr.name.clone(), bytes);
         }
@@ -192,7 +203,10 @@ impl KindOps for CustomLanguageModel {
         let annotations = self.annotations();
         Ok((
             Desired {
-                inputs_digest: digest::language(&resources, &words, t),
+                inputs_digest: match observe_only {
+                    true => String::new(),
+                    false => digest::language(&resources, &words, t),
+                },
                 resources,
                 words,
                 target_version: self.spec.base_model_version.clone(),

@@ -421,6 +421,7 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
         suspended: obj.suspended(),
         deleting: obj.meta().deletion_timestamp.is_some(),
         retain_on_delete: obj.deletion_policy() == crate::crd::DeletionPolicy::Retain,
+        observe_only: obj.observe_only(),
         adopt_id: obj.adopt_id().map(str::to_string),
         marked_model: None,
         desired: Desired::default(),
@@ -444,6 +445,11 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     // Suspend first: no call at all, not even to resolve inputs or for a deletion.
     let mut facts = standing(obj, ctx, &prev);
     if let Some(action) = decision::precheck(&facts) {
+        if action == Action::ReleaseFinalizer {
+            // An observe-only model being deleted: the model stays, no call.
+            release_finalizer(obj, api).await?;
+            return Ok(Requeue::await_change());
+        }
         let seen = Observation::default();
         return settle(
             obj,
@@ -522,6 +528,17 @@ async fn gather<K: KindOps>(
     ) && old.trained_inputs_digest.as_deref()
         == Some(facts.desired.inputs_digest.as_str())
         && old.observed_generation == facts.generation;
+    // An observed model's words may change behind the operator's back: always list them.
+    let unsure;
+    let prev = if facts.observe_only {
+        unsure = Previous {
+            word_count: None,
+            ..prev.clone()
+        };
+        &unsure
+    } else {
+        prev
+    };
     let observed = match &facts.recorded.customization_id {
         Some(id) => {
             let check = Check { steady, prev };
@@ -543,7 +560,7 @@ async fn gather<K: KindOps>(
     if facts.recorded.customization_id.is_none() || observed.is_none() {
         facts.marked_model = obj.find_marked(svc).await?;
     }
-    if !facts.deleting {
+    if !facts.deleting && !facts.observe_only {
         facts.dependency = obj.dependency(ctx).await?;
     }
     // Adoption: the adopted model's base model must match.
@@ -578,21 +595,15 @@ async fn perform<K: KindOps>(
     g: &Gathered,
 ) -> Result<Performed, Error> {
     let id = g.facts.recorded.customization_id.as_deref();
+    if g.facts.observe_only && action.writes_to_service() {
+        // The decision never chooses a write for an observed model; this keeps it structural.
+        return Err(Error::InvalidSpec(format!(
+            "spec.managementPolicy is ObserveOnly: refusing to {action:?} (the operator never writes to an observed model; please report this)"
+        )));
+    }
     match action {
         Action::ReleaseFinalizer => {
-            let fins: Vec<String> = obj
-                .finalizers()
-                .iter()
-                .filter(|f| *f != FINALIZER)
-                .cloned()
-                .collect();
-            let patch = serde_json::json!({"metadata": {"finalizers": fins}});
-            api.patch(
-                &obj.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
+            release_finalizer(obj, api).await?;
             Ok(Performed::Requeue(Requeue::await_change()))
         }
         Action::Wait { .. }
@@ -600,6 +611,7 @@ async fn perform<K: KindOps>(
         | Action::Suspended
         | Action::AwaitSpecChange
         | Action::AdoptedModelMissing
+        | Action::Observe(_)
         | Action::Finish { .. } => Ok(Performed::Done(Outcome::default())),
         Action::Adopt {
             customization_id, ..
@@ -674,6 +686,25 @@ async fn perform<K: KindOps>(
             Ok(Performed::Done(outcome))
         }
     }
+}
+
+/// Removes the operator's finalizer (the model is retained, gone, never created or observed
+/// only).
+async fn release_finalizer<K: ModelResource>(obj: &K, api: &Api<K>) -> Result<(), Error> {
+    let fins: Vec<String> = obj
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    let patch = serde_json::json!({"metadata": {"finalizers": fins}});
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Writes the status the decision computed, emits its Event, and says when to look again.

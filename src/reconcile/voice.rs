@@ -45,7 +45,10 @@ impl KindOps for CustomVoiceModel {
         }
         Ok((
             Desired {
-                inputs_digest: digest::voice(&words),
+                inputs_digest: match self.spec.management_policy {
+                    crate::crd::ManagementPolicy::ObserveOnly => String::new(),
+                    crate::crd::ManagementPolicy::Manage => digest::voice(&words),
+                },
                 words,
                 strict: true,
                 ..Default::default()

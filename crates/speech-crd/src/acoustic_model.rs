@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ConfigMapKeyRef, DeletionPolicy, LocalRef, ModelStatus, ResourceStatus, SecretKeyRef,
-    ServiceRef, TrainingPolicy, UpgradePolicy,
+    ConfigMapKeyRef, DeletionPolicy, LocalRef, ManagementPolicy, ModelStatus, ResourceStatus,
+    SecretKeyRef, ServiceRef, TrainingPolicy, UpgradePolicy,
 };
 
 /// A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only),
@@ -28,10 +28,12 @@ use super::common::{
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"ETA","type":"date","description":"When the running training or upgrade is expected to finish","jsonPath":".status.currentOperation.expectedFinishAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#,
+    printcolumn = r#"{"name":"Policy","type":"string","description":"Manage, or ObserveOnly (read and reported, never changed)","jsonPath":".spec.managementPolicy","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
+#[x_kube(validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.customizationId)").message("spec.managementPolicy ObserveOnly requires spec.customizationId: the operator only observes an existing model and never creates one"))]
 pub struct CustomAcousticModelSpec {
     /// The SpeechService (SpeechToText, same namespace) the model lives in.
     pub service_ref: ServiceRef,
@@ -80,6 +82,18 @@ pub struct CustomAcousticModelSpec {
     /// Stop all calls to the service for this model.
     #[serde(default)]
     pub suspend: bool,
+    /// `Manage` (the default) or `ObserveOnly`. With `Manage` the operator creates the model (or
+    /// adopts the one `spec.customizationId` names), adds and removes its data, trains, upgrades,
+    /// resets on request and deletes it as `deletionPolicy` says. With `ObserveOnly` it reads the
+    /// model `spec.customizationId` names (required) and reports it in status (Ready True, reason
+    /// `Observed`, the phase as the service reports it, and every difference between the spec and
+    /// the service in the Ready message), and never writes to the service: no create, data,
+    /// training, upgrade or reset (the request annotations and `upgradePolicy` are reported as
+    /// ignored), and deleting the resource always leaves the model in place, whatever
+    /// `deletionPolicy` says. Sources are not read, so they may point at placeholders. Switch to
+    /// `Manage` to let the operator take the model over.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 /// An audio resource.

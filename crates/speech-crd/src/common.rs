@@ -95,6 +95,16 @@ pub enum DeletionPolicy {
     Retain,
 }
 
+/// Whether the operator manages the IBM model or only observes it (`spec.managementPolicy`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ManagementPolicy {
+    /// The operator creates (or adopts), feeds, trains, upgrades and deletes the model.
+    #[default]
+    Manage,
+    /// The operator only reads the model named by `spec.customizationId` and reports it.
+    ObserveOnly,
+}
+
 /// When a newer base-model version is offered, upgrade automatically or only on request.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum UpgradePolicy {

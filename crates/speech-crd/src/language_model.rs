@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ConfigMapKeyRef, DeletionPolicy, ModelStatus, ResourceStatus, ServiceRef, Source,
-    TrainingPolicy, UpgradePolicy,
+    ConfigMapKeyRef, DeletionPolicy, ManagementPolicy, ModelStatus, ResourceStatus, ServiceRef,
+    Source, TrainingPolicy, UpgradePolicy,
 };
 
 /// A custom language model of IBM Watson Speech to Text: created on a base model, fed with
@@ -28,12 +28,14 @@ use super::common::{
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"ETA","type":"date","description":"When the running training or upgrade is expected to finish","jsonPath":".status.currentOperation.expectedFinishAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#,
+    printcolumn = r#"{"name":"Policy","type":"string","description":"Manage, or ObserveOnly (read and reported, never changed)","jsonPath":".spec.managementPolicy","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.dialect) == has(oldSelf.dialect) && (!has(self.dialect) || self.dialect == oldSelf.dialect)").message("spec.dialect is immutable: create a new resource for another dialect"))]
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
 #[x_kube(validation = Rule::new("!has(self.corpora) || !has(self.grammars) || self.corpora.all(c, !self.grammars.exists(g, g.name == c.name))").message("spec.corpora and spec.grammars must not share a name (the service keeps them in one namespace)"))]
+#[x_kube(validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.customizationId)").message("spec.managementPolicy ObserveOnly requires spec.customizationId: the operator only observes an existing model and never creates one"))]
 pub struct CustomLanguageModelSpec {
     /// The SpeechService (SpeechToText, same namespace) the model lives in.
     pub service_ref: ServiceRef,
@@ -99,6 +101,18 @@ pub struct CustomLanguageModelSpec {
     /// Stop all calls to the service for this model (status keeps the last known state).
     #[serde(default)]
     pub suspend: bool,
+    /// `Manage` (the default) or `ObserveOnly`. With `Manage` the operator creates the model (or
+    /// adopts the one `spec.customizationId` names), adds and removes its data, trains, upgrades,
+    /// resets on request and deletes it as `deletionPolicy` says. With `ObserveOnly` it reads the
+    /// model `spec.customizationId` names (required) and reports it in status (Ready True, reason
+    /// `Observed`, the phase as the service reports it, and every difference between the spec and
+    /// the service in the Ready message), and never writes to the service: no create, data,
+    /// training, upgrade or reset (the request annotations and `upgradePolicy` are reported as
+    /// ignored), and deleting the resource always leaves the model in place, whatever
+    /// `deletionPolicy` says. Sources are not read, so they may point at placeholders. Switch to
+    /// `Manage` to let the operator take the model over.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 /// A text corpus.

@@ -4,7 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, ModelStatus, ServiceRef};
+use super::common::{DeletionPolicy, ManagementPolicy, ModelStatus, ServiceRef};
 use super::language_model::WordsFrom;
 
 /// A custom model of IBM Watson Text to Speech: words and how to pronounce them.
@@ -22,10 +22,12 @@ use super::language_model::WordsFrom;
     printcolumn = r#"{"name":"Words","type":"integer","jsonPath":".status.wordCount"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#,
+    printcolumn = r#"{"name":"Policy","type":"string","description":"Manage, or ObserveOnly (read and reported, never changed)","jsonPath":".spec.managementPolicy","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
+#[x_kube(validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.customizationId)").message("spec.managementPolicy ObserveOnly requires spec.customizationId: the operator only observes an existing model and never creates one"))]
 pub struct CustomVoiceModelSpec {
     /// The SpeechService (TextToSpeech, same namespace) the model lives in.
     pub service_ref: ServiceRef,
@@ -63,6 +65,18 @@ pub struct CustomVoiceModelSpec {
     /// Stop all calls to the service for this model.
     #[serde(default)]
     pub suspend: bool,
+    /// `Manage` (the default) or `ObserveOnly`. With `Manage` the operator creates the model (or
+    /// adopts the one `spec.customizationId` names), adds and removes its data, trains, upgrades,
+    /// resets on request and deletes it as `deletionPolicy` says. With `ObserveOnly` it reads the
+    /// model `spec.customizationId` names (required) and reports it in status (Ready True, reason
+    /// `Observed`, the phase as the service reports it, and every difference between the spec and
+    /// the service in the Ready message), and never writes to the service: no create, data,
+    /// training, upgrade or reset (the request annotations and `upgradePolicy` are reported as
+    /// ignored), and deleting the resource always leaves the model in place, whatever
+    /// `deletionPolicy` says. Sources are not read, so they may point at placeholders. Switch to
+    /// `Manage` to let the operator take the model over.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 fn default_language() -> String {
