@@ -472,14 +472,16 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
         );
     }
     for x in &r.fleet.restarts {
-        let limit = if x.models <= 1000 { 48.0 } else { 128.0 };
+        // Issue 11: steady ≤ 24 MiB at 1,000 and ≤ 64 MiB at 10,000, peak ≤ 1.3× steady.
+        let limit = if x.models <= 1000 { 24.0 } else { 64.0 };
         let _ = writeln!(
             s,
-            "| 4 | ≤ {limit:.0} MiB RSS at {} resources | steady {} MiB, peak {} MiB | {} |",
+            "| 4 | steady RSS ≤ {limit:.0} MiB at {} resources, peak ≤ 1.3× steady (issue 11) | steady {} MiB, peak {} MiB ({}×) | {} |",
             x.models,
             f1(x.rss_steady_mib),
             f1(x.rss_peak_mib),
-            mark(x.rss_peak_mib <= limit),
+            f2(x.rss_peak_mib / x.rss_steady_mib.max(0.1)),
+            mark(x.rss_steady_mib <= limit && x.rss_peak_mib <= 1.3 * x.rss_steady_mib),
         );
     }
     for x in &r.fleet.restarts {
@@ -495,11 +497,11 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
     }
     let _ = writeln!(
         s,
-        "| 6 | ≤ 60 s for 1,000 new models to Training at 50 requests/s | {} models at {}/s: {} s | {} |",
+        "| 6 | ≤ 100 s for 1,000 new models to Training at 50 requests/s (issue 11; floor 60 s) | {} models at {}/s: {} s | {} |",
         r.burst.models,
         r.burst.requests_per_second,
         f1(r.burst.all_training_s),
-        mark(r.burst.all_training_s <= 60.0),
+        mark(r.burst.all_training_s <= 100.0),
     );
     let noop: u32 = r
         .lifecycle

@@ -1406,7 +1406,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
         );
         assert_eq!(got, want, "case {i}: {status:?} steady={steady}");
     }
-    // The reads during an analysis: at 2, 4, 8, 16, … s after the upload, then always.
+    // The reads during an analysis: at 8, 16, 32, … s after the upload, then always.
     let reads: Vec<i64> = (0..70)
         .filter(|&e| {
             st::analysis_check_due(
@@ -1416,7 +1416,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
             )
         })
         .collect();
-    let mut want: Vec<i64> = vec![2, 3, 4, 5, 8, 9, 16, 17, 32, 33];
+    let mut want: Vec<i64> = vec![8, 9, 16, 17, 32, 33];
     want.extend(60..70);
     assert_eq!(reads, want);
     // Words added since the last listing (count unknown): a pending model is read.
