@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ConfigMapKeyRef, DeletionPolicy, LocalRef, ModelStatus, ResourceStatus, SecretKeyRef,
+    ConfigMapKeyRef, DeletionPolicy, Export, LocalRef, ModelStatus, ResourceStatus, SecretKeyRef,
     ServiceRef, TrainingPolicy, UpgradePolicy,
 };
 
@@ -71,6 +71,11 @@ pub struct CustomAcousticModelSpec {
     /// Delete (default) or Retain the IBM model when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Hands the model to applications: a ConfigMap the operator writes and keeps current with
+    /// the customization ID, base model, base-model version, the language model's customization
+    /// ID and the service URL. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
     /// Adopt this existing IBM model instead of creating one. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(

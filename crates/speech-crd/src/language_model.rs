@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ConfigMapKeyRef, DeletionPolicy, ModelStatus, ResourceStatus, ServiceRef, Source,
+    ConfigMapKeyRef, DeletionPolicy, Export, ModelStatus, ResourceStatus, ServiceRef, Source,
     TrainingPolicy, UpgradePolicy,
 };
 
@@ -89,6 +89,10 @@ pub struct CustomLanguageModelSpec {
     /// Delete (default) or Retain the IBM model when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Hands the model to applications: a ConfigMap the operator writes and keeps current with
+    /// the customization ID, base model, base-model version and service URL. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
     /// Adopt this existing IBM model instead of creating one. Its base model must match.
     /// Immutable. An adopted model is never re-created by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
