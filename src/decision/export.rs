@@ -24,7 +24,7 @@ pub const EXPORTED: &str = "Exported";
 
 /// Condition reason (True): the ConfigMap holds the current identifiers.
 pub const REASON_EXPORTED: &str = "Exported";
-/// Condition reason (False): the model has no customization ID yet.
+/// Condition reason (False): the model has no customization ID (or base-model version) yet.
 pub const REASON_WAITING: &str = "WaitingForModel";
 /// Condition reason (False): a ConfigMap of that name exists and the resource does not own it.
 pub const REASON_NOT_OWNED: &str = "ConfigMapNotOwned";
@@ -80,13 +80,18 @@ pub struct Source<'a> {
     pub service_url: &'a str,
 }
 
-/// The `data` the ConfigMap should hold; `None` while the model has no customization ID.
+/// The `data` the ConfigMap should hold; `None` while the model has no customization ID or, for
+/// a Speech to Text model, while its base-model version is not known yet (the first listing after
+/// the create reports it): the ConfigMap is then written once, complete, rather than twice.
 /// `found` is the `data` of the resource's own ConfigMap, if any (for [`LanguageModel::Unknown`]).
 pub fn contents(
     src: &Source<'_>,
     found: Option<&BTreeMap<String, String>>,
 ) -> Option<BTreeMap<String, String>> {
     let id = src.customization_id.filter(|id| !id.is_empty())?;
+    if src.base_model_name.is_some() && src.base_model_version.is_none_or(str::is_empty) {
+        return None;
+    }
     let mut data = BTreeMap::new();
     let mut put = |k: &str, v: Option<&str>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -158,7 +163,7 @@ pub enum Found<'a> {
 /// What to do about the wanted ConfigMap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
-    /// No customization ID yet: write nothing.
+    /// No customization ID (or base-model version) yet: write nothing.
     WaitForModel,
     /// Create it with this `data` (and the controller ownerReference).
     Create(BTreeMap<String, String>),
@@ -207,7 +212,7 @@ pub fn stale<'a>(recorded: Option<&'a str>, wanted: Option<&str>) -> Option<&'a 
 pub enum Outcome {
     /// The wanted ConfigMap holds the current contents; `wrote` when this reconcile wrote it.
     Done { keys: Vec<String>, wrote: bool },
-    /// Nothing written yet: no customization ID.
+    /// Nothing written yet: no customization ID (or base-model version).
     WaitingForModel,
     /// A ConfigMap of that name belongs to someone else.
     NotOwned { owner: Option<String> },
@@ -256,7 +261,9 @@ pub fn record(
         Outcome::WaitingForModel => (
             false,
             REASON_WAITING,
-            format!("ConfigMap {name} is written once the model has a customization ID"),
+            format!(
+                "ConfigMap {name} is written once the model has a customization ID (and a base-model version)"
+            ),
         ),
         Outcome::NotOwned { owner } => (
             false,
@@ -402,17 +409,13 @@ mod tests {
                 None,
             ),
             (
-                "version not known yet: key left out",
+                "version not known yet (right after the create): not yet",
                 Source {
                     base_model_version: None,
                     ..language(&none)
                 },
                 None,
-                Some(map(&[
-                    ("customizationId", "id-1"),
-                    ("baseModelName", "en-US_BroadbandModel"),
-                    ("serviceUrl", URL),
-                ])),
+                None,
             ),
             (
                 "acoustic with its language model",
@@ -619,7 +622,7 @@ mod tests {
             Some((
                 "False".into(),
                 "WaitingForModel".into(),
-                "ConfigMap cm is written once the model has a customization ID".into()
+                "ConfigMap cm is written once the model has a customization ID (and a base-model version)".into()
             ))
         );
         assert_eq!(st.exported_config_map, None);
