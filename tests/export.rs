@@ -83,12 +83,13 @@ fn exported(m: &impl HasModelStatus) -> Option<(String, String, String)> {
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
+type Data = BTreeMap<String, String>;
+/// The changes of one ConfigMap seen by [`record_writes`].
+type Writes = Arc<Mutex<Vec<(String, Data)>>>;
+
 /// Every change of ConfigMap `name` from now on, as (`ADDED`/`MODIFIED`/`DELETED`, data): a
 /// watch of that one object, so each write of it is one entry.
-fn record_writes(
-    api: Api<ConfigMap>,
-    name: &str,
-) -> Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>> {
+fn record_writes(api: Api<ConfigMap>, name: &str) -> Writes {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (out, name) = (seen.clone(), name.to_string());
     tokio::spawn(async move {
@@ -121,9 +122,7 @@ fn record_writes(
     seen
 }
 
-fn writes(
-    seen: &Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>,
-) -> Vec<(String, BTreeMap<String, String>)> {
+fn writes(seen: &Writes) -> Vec<(String, Data)> {
     seen.lock().map(|s| s.clone()).unwrap_or_default()
 }
 

@@ -346,7 +346,9 @@ mod tests {
         }
     }
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    type Data = BTreeMap<String, String>;
+
+    fn map(pairs: &[(&str, &str)]) -> Data {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -373,12 +375,7 @@ mod tests {
         let known = LanguageModel::Known("lm-1".into());
         let unknown = LanguageModel::Unknown;
         let found = map(&[("languageCustomizationId", "lm-old")]);
-        let cases: Vec<(
-            &str,
-            Source<'_>,
-            Option<&BTreeMap<String, String>>,
-            Option<BTreeMap<String, String>>,
-        )> = vec![
+        let cases: Vec<(&str, Source<'_>, Option<&Data>, Option<Data>)> = vec![
             (
                 "language model",
                 language(&none),
@@ -530,7 +527,7 @@ mod tests {
             data,
             binary,
         };
-        let cases: Vec<(&str, Option<BTreeMap<String, String>>, Found<'_>, Step)> = vec![
+        let cases: Vec<(&str, Option<Data>, Found<'_>, Step)> = vec![
             (
                 "absent: create",
                 Some(want.clone()),
