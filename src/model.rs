@@ -52,6 +52,12 @@ pub trait ModelResource:
     fn model_name(&self) -> Option<&str>;
     /// `spec.description`.
     fn description(&self) -> Option<&str>;
+    /// `spec.export.configMapName`: the ConfigMap that hands the model to applications.
+    fn export_config_map(&self) -> Option<&str>;
+    /// The language of a voice model (`spec.language`); `None` for the STT kinds.
+    fn language(&self) -> Option<&str> {
+        None
+    }
     /// The per-resource statuses recorded (corpora and grammars, or audio), with their class.
     fn recorded_resources(&self) -> Vec<TrackedResource>;
     /// The recorded count of custom words on the service.
@@ -114,6 +120,12 @@ macro_rules! common_accessors {
         }
         fn description(&self) -> Option<&str> {
             self.spec.description.as_deref()
+        }
+        fn export_config_map(&self) -> Option<&str> {
+            self.spec
+                .export
+                .as_ref()
+                .map(|e| e.config_map_name.as_str())
         }
     };
 }
@@ -188,6 +200,9 @@ impl ModelResource for CustomVoiceModel {
     fn base_model_name(&self) -> Option<&str> {
         None
     }
+    fn language(&self) -> Option<&str> {
+        Some(&self.spec.language)
+    }
     fn recorded_resources(&self) -> Vec<TrackedResource> {
         Vec::new()
     }
@@ -205,7 +220,8 @@ impl ModelResource for CustomVoiceModel {
 /// What an object names in its own namespace, for the watches that wake it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RefKind {
-    /// ConfigMaps it reads (sources, `wordsFrom`, a CA bundle).
+    /// ConfigMaps it reads (sources, `wordsFrom`, a CA bundle) or writes (`spec.export`: an edit
+    /// or deletion by someone else wakes the model, which restores it).
     ConfigMap,
     /// Secrets it reads (sources, credentials).
     Secret,
@@ -243,7 +259,9 @@ impl Referencing for CustomLanguageModel {
             RefKind::ConfigMap => out.extend(
                 spec.words_from
                     .as_ref()
-                    .map(|w| w.config_map_key_ref.name.as_str()),
+                    .map(|w| w.config_map_key_ref.name.as_str())
+                    .into_iter()
+                    .chain(self.export_config_map()),
             ),
             RefKind::SpeechService => out.push(&spec.service_ref.name),
             _ => {}
@@ -261,6 +279,7 @@ impl Referencing for CustomAcousticModel {
                 .iter()
                 .filter_map(|a| a.source.config_map_key_ref.as_ref())
                 .map(|r| r.name.as_str())
+                .chain(self.export_config_map())
                 .collect(),
             RefKind::Secret => spec
                 .audio
@@ -286,6 +305,7 @@ impl Referencing for CustomVoiceModel {
                 .words_from
                 .iter()
                 .map(|w| w.config_map_key_ref.name.as_str())
+                .chain(self.export_config_map())
                 .collect(),
             RefKind::SpeechService => vec![self.spec.service_ref.name.as_str()],
             _ => Vec::new(),
@@ -328,10 +348,14 @@ mod tests {
                                  {"name": "b", "source": {"secretKeyRef": {"name": "s1", "key": "k"}}}],
                      "grammars": [{"name": "g", "contentType": "abnf",
                                    "source": {"configMapKeyRef": {"name": "cm2", "key": "k"}}}],
-                     "wordsFrom": {"configMapKeyRef": {"name": "cm3", "key": "k"}}}
+                     "wordsFrom": {"configMapKeyRef": {"name": "cm3", "key": "k"}},
+                     "export": {"configMapName": "out"}}
         }))
         .expect("lm");
-        assert_eq!(lm.references(RefKind::ConfigMap), vec!["cm1", "cm2", "cm3"]);
+        assert_eq!(
+            lm.references(RefKind::ConfigMap),
+            vec!["cm1", "cm2", "cm3", "out"]
+        );
         assert_eq!(lm.references(RefKind::Secret), vec!["s1"]);
         assert_eq!(lm.references(RefKind::SpeechService), vec!["stt"]);
         assert!(lm.references(RefKind::LanguageModel).is_empty());

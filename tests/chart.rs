@@ -1,10 +1,10 @@
 //! The Helm chart on the real API server: `helm lint`, `helm template` with default values,
 //! with watched namespaces and with monitoring on, every rendered object accepted by
 //! kube-apiserver (server-side apply, dry run, strict field validation), the pod template
-//! admitted under Pod Security "restricted", RBAC without wildcards and with read-only Secrets
-//! and ConfigMaps, the committed `deploy/operator.yaml` and chart CRDs current, and the operator
+//! admitted under Pod Security "restricted", RBAC without wildcards, with read-only Secrets and
+//! ConfigMaps written only as `spec.export` needs (create, update, delete), the committed `deploy/operator.yaml` and chart CRDs current, and the operator
 //! running as the chart's ServiceAccount (a token for that identity, the chart's Roles only)
-//! taking a language model to Ready.
+//! taking a language model to Ready and exporting it to a ConfigMap.
 //!
 //! ServiceMonitor: the API server only accepts it when its CRD exists, so the test installs a
 //! minimal ServiceMonitor CRD whose schema covers the fields the chart renders (selector,
@@ -226,8 +226,10 @@ async fn accept_all(client: &Client, objs: &[Value], release_ns: &str) {
     );
 }
 
-/// No wildcard anywhere; Secrets and ConfigMaps read-only; only the four kinds of the group.
-fn check_rules(objs: &[Value]) {
+/// No wildcard anywhere; Secrets read-only; ConfigMaps read-only except create, update and delete
+/// for `spec.export` (with `rbac.exportConfigMaps`, the default); only the four kinds of the
+/// group.
+fn check_rules(objs: &[Value], export_config_maps: bool) {
     let mut seen = 0;
     for o in objs
         .iter()
@@ -255,15 +257,29 @@ fn check_rules(objs: &[Value]) {
                 );
             }
             assert!(rule.get("nonResourceURLs").is_none(), "{rule}");
-            if resources
-                .iter()
-                .any(|r| r == "secrets" || r == "configmaps")
-            {
+            if resources.iter().any(|r| r == "secrets") {
                 assert!(
                     verbs
                         .iter()
                         .all(|v| ["get", "list", "watch"].contains(&v.as_str())),
-                    "Secrets and ConfigMaps must be read-only: {rule}"
+                    "Secrets must be read-only: {rule}"
+                );
+            }
+            if resources.iter().any(|r| r == "configmaps") {
+                assert!(
+                    !resources.iter().any(|r| r == "secrets"),
+                    "ConfigMaps are written (spec.export): never in one rule with Secrets: {rule}"
+                );
+                // Read for inputs; create, update and delete for spec.export; never patch or
+                // deletecollection.
+                let allowed: &[&str] = if export_config_maps {
+                    &["get", "list", "watch", "create", "update", "delete"]
+                } else {
+                    &["get", "list", "watch"]
+                };
+                assert!(
+                    verbs.iter().all(|v| allowed.contains(&v.as_str())),
+                    "ConfigMaps: at most {allowed:?}: {rule}"
                 );
             }
             if groups.iter().any(|g| g == "speech.watson.dev") {
@@ -401,7 +417,7 @@ async fn default_values_render_objects_the_api_server_accepts() {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
     assert!(!kinds.contains(&"ServiceMonitor") && !kinds.contains(&"NetworkPolicy"));
-    check_rules(&objs);
+    check_rules(&objs, true);
     accept_all(&ns.client, &objs, &ns.name).await;
 
     // The committed all-in-one manifest is accepted as well (its Namespace created for real,
@@ -445,7 +461,7 @@ async fn watched_namespaces_get_roles_not_a_cluster_role() {
         .expect("env");
     assert!(env.iter().any(|e| e["name"] == "WSO_NAMESPACES"
         && e["value"].as_str() == Some(format!("{},{}", a.name, b.name).as_str())));
-    check_rules(&objs);
+    check_rules(&objs, true);
     accept_all(&ns.client, &objs, &ns.name).await;
 }
 
@@ -467,8 +483,13 @@ async fn monitoring_on_renders_service_monitor_and_network_policy() {
     );
     let kinds: Vec<&str> = objs.iter().map(kind).collect();
     assert!(kinds.contains(&"ServiceMonitor") && kinds.contains(&"NetworkPolicy"));
-    check_rules(&objs);
+    check_rules(&objs, true);
     accept_all(&ns.client, &objs, &ns.name).await;
+    // Without spec.export rights, ConfigMaps are read-only.
+    check_rules(
+        &render(cp, &ns.name, &["rbac.exportConfigMaps=false"]),
+        false,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,7 +603,8 @@ async fn operator_as_the_chart_service_account_takes_a_language_model_to_ready()
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
         "metadata": {"name": "rbac"},
         "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
-                 "corpora": [{"name": "c", "source": {"text": "the operator runs with least privilege"}}]}
+                 "corpora": [{"name": "c", "source": {"text": "the operator runs with least privilege"}}],
+                 "export": {"configMapName": "rbac-model"}}
     }))
     .expect("lm");
     let lms: Api<CustomLanguageModel> = watched.api();
@@ -599,6 +621,23 @@ async fn operator_as_the_chart_service_account_takes_a_language_model_to_ready()
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
                 .then_some(())
+        }
+    })
+    .await;
+    // spec.export: the ConfigMap is written with the chart's rights.
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = watched.api();
+    let id = lms
+        .get("rbac")
+        .await
+        .expect("lm")
+        .status
+        .and_then(|s| s.model.customization_id)
+        .expect("customization id");
+    eventually("the exported ConfigMap", Duration::from_secs(30), || {
+        let (cms, id) = (cms.clone(), id.clone());
+        async move {
+            let cm = cms.get_opt("rbac-model").await.ok()??;
+            (cm.data?.get("customizationId") == Some(&id)).then_some(())
         }
     })
     .await;

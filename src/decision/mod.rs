@@ -9,7 +9,8 @@
 //! branch (`tests.rs`).
 //!
 //! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
-//! [`digest`] (the stable inputs digest), [`service`] (a SpeechService's status).
+//! [`digest`] (the stable inputs digest), [`service`] (a SpeechService's status), [`export`]
+//! (the ConfigMap that hands a model to applications).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -35,6 +36,7 @@ pub mod action;
 pub mod digest;
 #[cfg(test)]
 mod digest_tests;
+pub mod export;
 pub mod service;
 pub mod status;
 #[cfg(test)]

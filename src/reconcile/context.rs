@@ -438,6 +438,12 @@ pub struct ServiceHandle {
 }
 
 impl ServiceHandle {
+    /// `spec.url` of the SpeechService, as written (exported to applications without its user
+    /// information: [`crate::decision::export::service_url`]).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Checks that `spec.url` serves the API of `spec.service` (people paste the URL of the other
     /// service, or one with a path below the instance's base URL, and the other service then
     /// answers some calls in a confusing way). One probe per handle ([`crate::watson::ServedApi`],

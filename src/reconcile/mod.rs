@@ -6,11 +6,13 @@
 //! - [`service`]: SpeechService readiness and quota.
 //! - [`context`]: shared state (IBM clients per service, listings, backoff).
 //! - [`inputs`]: ConfigMap/Secret/URL inputs.
+//! - [`export`]: the ConfigMap that hands a model to applications (`spec.export`).
 //! - [`run`]: the controllers; [`watches`]: the shared dependency watches and their index.
 pub mod acoustic;
 pub mod budget;
 pub mod context;
 pub mod error;
+pub mod export;
 pub mod inputs;
 pub mod language;
 pub mod models;

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use crate::crd::FINALIZER;
+use crate::decision::export::LanguageModel;
 use crate::decision::status::{
     self as decided, EventNote, Failure, Observation, Outcome, Previous, ResourceClass, Timing,
     TrackedResource,
@@ -460,6 +461,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
             seen,
             &action,
             Outcome::default(),
+            None,
         )
         .await;
     }
@@ -486,6 +488,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                 seen,
                 &action,
                 Outcome::default(),
+                None,
             )
             .await;
         }
@@ -497,6 +500,18 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         Performed::Done(outcome) => outcome,
         Performed::Requeue(r) => return Ok(r),
     };
+    // What the export needs that status does not hold; nothing is exported while deleting (the
+    // garbage collector deletes the ConfigMap with the resource).
+    let export = (!g.facts.deleting).then(|| super::export::Inputs {
+        service_url: svc.url().to_string(),
+        language_model: match &g.facts.dependency {
+            Dependency::None => LanguageModel::None,
+            Dependency::Available {
+                customization_id, ..
+            } => LanguageModel::Known(customization_id.clone()),
+            Dependency::Missing | Dependency::NotReady { .. } => LanguageModel::Unknown,
+        },
+    });
     settle(
         obj,
         ctx,
@@ -506,6 +521,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         g.seen.clone(),
         &action,
         outcome,
+        export.as_ref(),
     )
     .await
 }
@@ -718,21 +734,32 @@ async fn settle<K: KindOps>(
     seen: Observation,
     action: &Action,
     outcome: Outcome,
+    export: Option<&super::export::Inputs>,
 ) -> Result<Requeue, Error> {
     let now = decided::now();
-    let update = decided::next(prev, facts, &seen, action, &outcome, now);
+    let mut update = decided::next(prev, facts, &seen, action, &outcome, now);
+    // The export goes into the same status write (`None`: left as it is, e.g. while suspended).
+    let exported = match export {
+        Some(inputs) => Some(super::export::sync(obj, ctx, &mut update.model, inputs).await),
+        None => None,
+    };
     if let Some(rv) = write_status(obj, api, &update).await? {
         ctx.written.lock().insert(key_of(obj), rv);
     }
     if let Some(note) = decided::event(&prev.model, &update.model, action, facts.deleting) {
         publish(ctx, obj, &note).await;
     }
-    Ok(
-        match decided::look_again(action, &update.model, &timing(ctx), &facts.expected, now) {
-            Some(after) => Requeue::requeue(after),
-            None => Requeue::await_change(),
-        },
-    )
+    let retry_export = exported.as_ref().is_some_and(|e| e.retry);
+    if let Some(note) = exported.and_then(|e| e.event) {
+        publish(ctx, obj, &note).await;
+    }
+    let after = decided::look_again(action, &update.model, &timing(ctx), &facts.expected, now);
+    Ok(match (after, retry_export) {
+        (Some(after), true) => Requeue::requeue(after.min(super::export::RETRY_AFTER)),
+        (None, true) => Requeue::requeue(super::export::RETRY_AFTER),
+        (Some(after), false) => Requeue::requeue(after),
+        (None, false) => Requeue::await_change(),
+    })
 }
 
 /// An adopted (or recovered) model must be on the base model the spec names; a mismatch

@@ -58,8 +58,16 @@ ConfigMaps and Secrets (model inputs and credentials). No wildcard.
   resources: ["speechservices/finalizers", "customlanguagemodels/finalizers", "customacousticmodels/finalizers", "customvoicemodels/finalizers"]
   verbs: ["update", "patch"]
 - apiGroups: [""]
-  resources: ["configmaps", "secrets"]
+  resources: ["secrets"]
   verbs: ["get", "list", "watch"]
+# ConfigMaps: read for inputs; written for spec.export (see rbac.exportConfigMaps in values.yaml).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  {{- if .Values.rbac.exportConfigMaps }}
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
+  {{- else }}
+  verbs: ["get", "list", "watch"]
+  {{- end }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ConfigMapKeyRef, DeletionPolicy, LocalRef, ManagementPolicy, ModelStatus, ResourceStatus,
-    SecretKeyRef, ServiceRef, TrainingPolicy, UpgradePolicy,
+    ConfigMapKeyRef, DeletionPolicy, Export, LocalRef, ManagementPolicy, ModelStatus,
+    ResourceStatus, SecretKeyRef, ServiceRef, TrainingPolicy, UpgradePolicy,
 };
 
 /// A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only),
@@ -73,6 +73,11 @@ pub struct CustomAcousticModelSpec {
     /// Delete (default) or Retain the IBM model when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Hands the model to applications: a ConfigMap the operator writes and keeps current with
+    /// the customization ID, base model, base-model version, the language model's customization
+    /// ID and the service URL. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
     /// Adopt this existing IBM model instead of creating one. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(

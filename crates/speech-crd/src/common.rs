@@ -85,6 +85,33 @@ pub struct Source {
     pub url: Option<String>,
 }
 
+/// `spec.export` of the model kinds: the ConfigMap that hands a model to applications. The field
+/// doc of `config_map_name` is what `kubectl explain` shows; it states the whole contract.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Export {
+    /// The ConfigMap, in the resource's namespace, that the operator writes and keeps current so
+    /// applications can read the model's identifiers (for example as environment variables with
+    /// `envFrom`) without any right on the custom resources. A DNS subdomain: lower case letters,
+    /// digits, `-` and `.`, at most 253 characters.
+    ///
+    /// Keys: `customizationId` and `serviceUrl` (the SpeechService's URL, never a credential);
+    /// language and acoustic models add `baseModelName` and `baseModelVersion`; an acoustic model
+    /// with `languageModelRef` adds `languageCustomizationId`; a voice model adds `language`.
+    ///
+    /// The ConfigMap is written once the model has a customization ID, then only when its content
+    /// changes (after an upgrade, say), and restored when someone edits or deletes it. It is owned
+    /// by the resource (an ownerReference with `controller: true`), so Kubernetes deletes it with
+    /// the resource. An existing ConfigMap the operator does not own is never overwritten: the
+    /// condition `Exported` turns False with the reason `ConfigMapNotOwned`. Naming another
+    /// ConfigMap, or removing `export`, deletes the one the operator wrote before.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub config_map_name: String,
+}
+
 /// What happens to the IBM model when the custom resource is deleted.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum DeletionPolicy {
@@ -284,7 +311,12 @@ pub struct ModelStatus {
     /// The last `reset-requested-at` token acted upon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_request_token: Option<String>,
-    /// Standard conditions: Ready, Trained, UpToDate, DependenciesReady.
+    /// The ConfigMap the operator last wrote for `spec.export` (and owns). When `spec.export`
+    /// names another one or is removed, the operator deletes this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_config_map: Option<String>,
+    /// Standard conditions: Ready, Trained, UpToDate, DependenciesReady, Reconciling, Stalled,
+    /// and Exported when `spec.export` is set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Warnings from the service (for example training warnings with strict: false).

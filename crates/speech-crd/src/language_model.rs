@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ConfigMapKeyRef, DeletionPolicy, ManagementPolicy, ModelStatus, ResourceStatus, ServiceRef,
-    Source, TrainingPolicy, UpgradePolicy,
+    ConfigMapKeyRef, DeletionPolicy, Export, ManagementPolicy, ModelStatus, ResourceStatus,
+    ServiceRef, Source, TrainingPolicy, UpgradePolicy,
 };
 
 /// A custom language model of IBM Watson Speech to Text: created on a base model, fed with
@@ -91,6 +91,10 @@ pub struct CustomLanguageModelSpec {
     /// Delete (default) or Retain the IBM model when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Hands the model to applications: a ConfigMap the operator writes and keeps current with
+    /// the customization ID, base model, base-model version and service URL. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
     /// Adopt this existing IBM model instead of creating one. Its base model must match.
     /// Immutable. An adopted model is never re-created by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, ManagementPolicy, ModelStatus, ServiceRef};
+use super::common::{DeletionPolicy, Export, ManagementPolicy, ModelStatus, ServiceRef};
 use super::language_model::WordsFrom;
 
 /// A custom model of IBM Watson Text to Speech: words and how to pronounce them.
@@ -56,6 +56,10 @@ pub struct CustomVoiceModelSpec {
     /// Delete (default) or Retain the IBM model when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Hands the model to applications: a ConfigMap the operator writes and keeps current with
+    /// the customization ID, language and service URL. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
     /// Adopt this existing IBM model instead of creating one. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(
