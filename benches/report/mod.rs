@@ -511,7 +511,7 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
         .sum();
     let _ = writeln!(
         s,
-        "| 7 | writes = distinct status changes (no no-op writes) | {} no-op writes in {} lifecycles | {} |\n",
+        "| 7 | writes = distinct status changes (no no-op writes) | {} no-op writes in {} lifecycles | {} |",
         noop,
         r.lifecycle.iter().map(|l| l.models.len()).sum::<usize>(),
         mark(noop == 0),
@@ -535,7 +535,7 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
     }
     let _ = writeln!(
         s,
-        "Causes of missed targets and what limits them: see [Findings](#findings).\n"
+        "\nCauses of missed targets and what limits them: see [Findings](#findings).\n"
     );
 
     // Scenario 1.
