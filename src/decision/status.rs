@@ -539,6 +539,7 @@ pub fn next(
         let mut model = prev.model.clone();
         model.phase = Some(Phase::Suspended);
         model.observed_generation = generation;
+        model.next_action = Some(super::next_action::text(action, facts));
         let (reason, message) = ready_reason(action, facts.deleting);
         set_condition_at(
             &mut model.conditions,
@@ -620,6 +621,7 @@ pub fn next(
         ready = ("TrainingFailed", message);
     }
     set_conditions(&mut st, facts, action, ready, now);
+    st.next_action = Some(super::next_action::text(action, facts));
     if facts.kind == ModelKind::Voice && *action == Action::UpToDate {
         st.trained_inputs_digest = Some(digest);
     }
@@ -1036,6 +1038,8 @@ pub struct Failure<'a> {
     /// refuses; any other error is retried (`Reconciling`).
     pub stalled: bool,
     pub inputs_digest: Option<&'a str>,
+    /// The operator runs with `--dry-run` (for `status.nextAction`).
+    pub dry_run: bool,
 }
 
 /// The status and Event for a failed reconcile (see [`Failure`]).
@@ -1088,6 +1092,9 @@ pub fn after_failure(
     if let Some(d) = f.inputs_digest {
         model.inputs_digest = Some(d.to_string());
     }
+    model.next_action = Some(super::next_action::after_failure(
+        f.category, f.terminal, f.stalled, f.dry_run,
+    ));
     let changed = before.as_ref().map(|(r, m)| (r.as_str(), m.as_str()))
         != Some((f.category, message.as_str()));
     let event = changed.then(|| EventNote {

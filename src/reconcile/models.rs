@@ -377,6 +377,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         terminal: err.retry_class() == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),
         inputs_digest: last_inputs.as_deref(),
+        dry_run: ctx.settings.dry_run,
     };
     let (model, event) =
         decided::after_failure(&prev.model, &failure, obj.meta().generation, decided::now());
@@ -436,6 +437,7 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
         newest_version: None,
         dependency: Dependency::None,
         expected,
+        dry_run: ctx.settings.dry_run,
     }
 }
 
