@@ -632,6 +632,15 @@ pub fn next(
     }
 }
 
+/// The status when `run --dry-run` skipped `action` ([`Action::skipped_in_dry_run`]): the
+/// recorded status unchanged (nothing happened on the service) but for `nextAction`, which says
+/// what would have been done (`dry run: would ...`).
+pub fn skipped(prev: &Previous, facts: &Facts, action: &Action) -> StatusUpdate {
+    let mut update = prev.clone();
+    update.model.next_action = Some(super::next_action::text(action, facts));
+    update
+}
+
 /// The effect of the action itself on status: identity, uploads, operations and history.
 fn record_action(
     st: &mut ModelStatus,
