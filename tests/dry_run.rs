@@ -75,9 +75,15 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
     assert_eq!(status.customization_id, None);
     assert_eq!(status.phase, None);
     assert!(m.finalizers().iter().any(|f| f == FINALIZER));
-    // A few more checks (drift interval 3 s) still make no write.
+    // A few more checks (drift interval 3 s) still make no write, to the service or to status.
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(writes_since(&admin, 0).await, Vec::<String>::new());
+    let later = api.get("helpdesk").await.expect("get");
+    assert_eq!(
+        later.resource_version(),
+        m.resource_version(),
+        "no status rewrite"
+    );
     assert!(
         admin
             .requests(0)
