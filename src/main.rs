@@ -73,6 +73,13 @@ struct RunArgs {
     /// duration gets a Warning Event and the reason OperationOverdue (nothing else changes).
     #[arg(long, default_value_t = 3, env = "WSO_OVERDUE_FACTOR")]
     overdue_factor: u32,
+    /// Decide and report without acting: read the service and write status (`nextAction`
+    /// starts with `dry run:`; a skipped step reads `dry run: would ...`), but make no call that
+    /// changes the service (create, data, training, upgrade, reset, delete, customer data
+    /// erasure) and release no finalizer; each skipped step is logged at info.
+    #[arg(long, env = "WSO_DRY_RUN", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    dry_run: bool,
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
@@ -171,8 +178,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             (None, Some(_)) => args.simulator_time_scale,
             (None, None) => 1.0,
         },
+        dry_run: args.dry_run,
         ..Settings::default()
     };
+    if args.dry_run {
+        tracing::info!(
+            "dry run: the operator reads and reports, and changes nothing on the service"
+        );
+    }
     let metrics = Arc::new(Metrics::new());
     let health = Health::new(args.leader_election);
 

@@ -548,3 +548,45 @@ async fn a_model_with_words_only_is_fed_and_trained() {
     assert_eq!(count(&all, "add_words"), 1);
     assert_eq!(count(&all, "train_language_model"), 1);
 }
+
+/// Issue 13 item 7: `status.nextAction` says what comes next: a model waiting for a manual
+/// training says how to request it; once trained on request it says nothing is left to do.
+#[tokio::test]
+async fn next_action_says_what_comes_next() {
+    let Some((ns, _admin, _stt)) = setup("nextaction").await else {
+        return;
+    };
+    let api: Api<CustomLanguageModel> = ns.api();
+    apply(
+        &api,
+        &lm(
+            "manual",
+            json!({
+                "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}],
+                "training": {"policy": "Manual"}
+            }),
+        ),
+    )
+    .await;
+    let next = |m: &CustomLanguageModel| m.model().and_then(|s| s.next_action.clone());
+    let manual = "wait: the inputs changed; training.policy is Manual: set the annotation speech.watson.dev/train-requested-at to train";
+    wait_for(&api, "manual", "nextAction: waits for a request", 90, |m| {
+        next(m).as_deref() == Some(manual)
+    })
+    .await;
+    api.patch(
+        "manual",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"speech.watson.dev/train-requested-at": "t1"}}}),
+        ),
+    )
+    .await
+    .expect("annotate");
+    available(&api, "manual").await;
+    let m = wait_for(&api, "manual", "nextAction: up to date", 30, |m| {
+        next(m).as_deref() == Some("none: Available on the current spec")
+    })
+    .await;
+    assert_eq!(m.model().and_then(|s| s.phase), Some(Phase::Available));
+}

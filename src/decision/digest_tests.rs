@@ -237,5 +237,6 @@ fn steady_facts(
         newest_version: st.base_model_version.clone(),
         dependency: Dependency::None,
         expected: Default::default(),
+        dry_run: false,
     }
 }

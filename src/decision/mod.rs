@@ -9,8 +9,9 @@
 //! branch (`tests.rs`).
 //!
 //! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
-//! [`digest`] (the stable inputs digest), [`service`] (a SpeechService's status), [`export`]
-//! (the ConfigMap that hands a model to applications).
+//! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
+//! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
+//! applications).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -37,6 +38,9 @@ pub mod digest;
 #[cfg(test)]
 mod digest_tests;
 pub mod export;
+pub mod next_action;
+#[cfg(test)]
+mod next_action_tests;
 pub mod service;
 pub mod status;
 #[cfg(test)]
@@ -228,6 +232,9 @@ pub struct Facts {
     pub dependency: Dependency,
     /// How long operations are expected to take ([`status::expectations`]).
     pub expected: status::Expected,
+    /// `run --dry-run`: the shell skips every action that [`Action::skipped_in_dry_run`] and
+    /// `status.nextAction` says so ([`next_action::text`]).
+    pub dry_run: bool,
 }
 
 /// Why the operator waits.
@@ -349,6 +356,15 @@ impl Action {
                 | Action::Upgrade { .. }
                 | Action::Train { .. }
         )
+    }
+}
+
+impl Action {
+    /// True for the actions `run --dry-run` does not perform: every write to the service
+    /// ([`Action::writes_to_service`]) and releasing the finalizer (which lets Kubernetes delete
+    /// the resource).
+    pub fn skipped_in_dry_run(&self) -> bool {
+        self.writes_to_service() || matches!(self, Action::ReleaseFinalizer)
     }
 }
 

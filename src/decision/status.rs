@@ -542,6 +542,7 @@ pub fn next(
         let mut model = prev.model.clone();
         model.phase = Some(Phase::Suspended);
         model.observed_generation = generation;
+        model.next_action = Some(super::next_action::text(action, facts));
         let (reason, message) = ready_reason(action, facts.deleting);
         set_condition_at(
             &mut model.conditions,
@@ -623,6 +624,7 @@ pub fn next(
         ready = ("TrainingFailed", message);
     }
     set_conditions(&mut st, facts, action, ready, now);
+    st.next_action = Some(super::next_action::text(action, facts));
     if facts.kind == ModelKind::Voice && *action == Action::UpToDate {
         st.trained_inputs_digest = Some(digest);
     }
@@ -631,6 +633,15 @@ pub fn next(
         resources,
         word_count,
     }
+}
+
+/// The status when `run --dry-run` skipped `action` ([`Action::skipped_in_dry_run`]): the
+/// recorded status unchanged (nothing happened on the service) but for `nextAction`, which says
+/// what would have been done (`dry run: would ...`).
+pub fn skipped(prev: &Previous, facts: &Facts, action: &Action) -> StatusUpdate {
+    let mut update = prev.clone();
+    update.model.next_action = Some(super::next_action::text(action, facts));
+    update
 }
 
 /// The effect of the action itself on status: identity, uploads, operations and history.
@@ -1039,6 +1050,8 @@ pub struct Failure<'a> {
     /// refuses; any other error is retried (`Reconciling`).
     pub stalled: bool,
     pub inputs_digest: Option<&'a str>,
+    /// The operator runs with `--dry-run` (for `status.nextAction`).
+    pub dry_run: bool,
 }
 
 /// The status and Event for a failed reconcile (see [`Failure`]).
@@ -1091,6 +1104,9 @@ pub fn after_failure(
     if let Some(d) = f.inputs_digest {
         model.inputs_digest = Some(d.to_string());
     }
+    model.next_action = Some(super::next_action::after_failure(
+        f.category, f.terminal, f.stalled, f.dry_run,
+    ));
     let changed = before.as_ref().map(|(r, m)| (r.as_str(), m.as_str()))
         != Some((f.category, message.as_str()));
     let event = changed.then(|| EventNote {

@@ -15,7 +15,7 @@ fn word(s: &str) -> WordDef {
     }
 }
 
-fn base() -> Facts {
+pub(super) fn base() -> Facts {
     Facts {
         kind: ModelKind::Language,
         generation: Some(1),
@@ -54,6 +54,7 @@ fn base() -> Facts {
         newest_version: Some("b.v2020-01-01".into()),
         dependency: Dependency::None,
         expected: Default::default(),
+        dry_run: false,
     }
 }
 
@@ -483,7 +484,7 @@ fn table() {
     }
 }
 
-fn acoustic() -> Facts {
+pub(super) fn acoustic() -> Facts {
     let mut f = base();
     f.kind = ModelKind::Acoustic;
     f.desired.words.clear();
@@ -906,6 +907,7 @@ fn a_failure_is_written_once_per_reason_and_message() {
         terminal: true,
         stalled: true,
         inputs_digest: Some("in1"),
+        dry_run: false,
     };
     let (model, event) = st::after_failure(&prev, &failure, Some(4), t0());
     assert_eq!(model.phase, Some(Phase::Failed));
@@ -1114,6 +1116,7 @@ fn reconciling_and_stalled_follow_one_table() {
         terminal: stalled,
         stalled,
         inputs_digest: None,
+        dry_run: false,
     };
     let (m, _) = st::after_failure(&Default::default(), &failure(true), Some(1), t0());
     let c =

@@ -47,6 +47,10 @@ pub struct Settings {
     /// Expected seconds of acoustic-model training per second of audio, until the model's
     /// history says better (IBM: about as long as the audio, so 1).
     pub training_per_audio_second: f64,
+    /// `run --dry-run`: decide and report (status with `nextAction` marked `dry run`), read the
+    /// service, but make no call that changes it and release no finalizer; each skipped step is
+    /// logged at info.
+    pub dry_run: bool,
 }
 
 impl Default for Settings {
@@ -61,6 +65,7 @@ impl Default for Settings {
             expected_analysis: Duration::from_secs(600),
             overdue_factor: 3,
             training_per_audio_second: 1.0,
+            dry_run: false,
         }
     }
 }

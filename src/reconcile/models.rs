@@ -378,6 +378,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         terminal: err.retry_class() == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),
         inputs_digest: last_inputs.as_deref(),
+        dry_run: ctx.settings.dry_run,
     };
     let (model, event) =
         decided::after_failure(&prev.model, &failure, obj.meta().generation, decided::now());
@@ -437,6 +438,7 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
         newest_version: None,
         dependency: Dependency::None,
         expected,
+        dry_run: ctx.settings.dry_run,
     }
 }
 
@@ -447,6 +449,9 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let mut facts = standing(obj, ctx, &prev);
     if let Some(action) = decision::precheck(&facts) {
         if action == Action::ReleaseFinalizer {
+            if ctx.settings.dry_run {
+                return skip(obj, ctx, api, &prev, &facts, &action).await;
+            }
             // An observe-only model being deleted: the model stays, no call.
             release_finalizer(obj, api).await?;
             return Ok(Requeue::await_change());
@@ -499,6 +504,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let outcome = match perform(obj, ctx, api, &svc, &action, &g).await? {
         Performed::Done(outcome) => outcome,
         Performed::Requeue(r) => return Ok(r),
+        Performed::Skipped => return skip(obj, ctx, api, &prev, &g.facts, &action).await,
     };
     // What the export needs that status does not hold; nothing is exported while deleting (the
     // garbage collector deletes the ConfigMap with the resource).
@@ -599,6 +605,32 @@ async fn gather<K: KindOps>(
 enum Performed {
     Done(Outcome),
     Requeue(Requeue),
+    /// `run --dry-run`: the action was not performed.
+    Skipped,
+}
+
+/// `run --dry-run` skipped `action`: logs it and writes only `nextAction` (`dry run: would ...`);
+/// looks again at the drift interval (or on any change of the object).
+async fn skip<K: KindOps>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &Previous,
+    facts: &Facts,
+    action: &Action,
+) -> Result<Requeue, Error> {
+    let update = decided::skipped(prev, facts, action);
+    info!(
+        kind = ?K::KIND,
+        name = %obj.name_any(),
+        ?action,
+        next_action = update.model.next_action.as_deref().unwrap_or(""),
+        "dry run: skipped"
+    );
+    if let Some(rv) = write_status(obj, api, &update).await? {
+        ctx.written.lock().insert(key_of(obj), rv);
+    }
+    Ok(Requeue::requeue(ctx.settings.drift_interval))
 }
 
 /// Performs the one action.
@@ -616,6 +648,9 @@ async fn perform<K: KindOps>(
         return Err(Error::InvalidSpec(format!(
             "spec.managementPolicy is ObserveOnly: refusing to {action:?} (the operator never writes to an observed model; please report this)"
         )));
+    }
+    if ctx.settings.dry_run && action.skipped_in_dry_run() {
+        return Ok(Performed::Skipped);
     }
     match action {
         Action::ReleaseFinalizer => {

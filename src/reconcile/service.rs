@@ -8,7 +8,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
@@ -156,6 +156,11 @@ async fn erase_customer_data(
         obj.spec.customer_id.as_deref(),
         &users,
     );
+    if ctx.settings.dry_run && matches!(step, service::Erasure::Erase { .. }) {
+        // Nothing recorded: without --dry-run the operator erases at its next check.
+        info!(service = %obj.name_any(), "dry run: skipped DELETE /v1/user_data (would erase the data labelled with spec.customerId)");
+        return Ok((st, None, false));
+    }
     let error = match &step {
         service::Erasure::Erase { customer_id, .. } => {
             let call = match (&handle.stt, &handle.tts) {

@@ -32,6 +32,16 @@ static HARNESS: OnceLock<String> = OnceLock::new();
 
 /// Starts (once per binary) the simulator and the operator; returns the simulator's base URL.
 pub fn start(cp: &'static ControlPlane, options: Options) -> &'static str {
+    start_with(cp, options, false)
+}
+
+/// [`start`] with the operator in `run --dry-run` mode (`Settings::dry_run`): a binary uses
+/// either this or [`start`], never both (one operator per binary).
+pub fn start_dry_run(cp: &'static ControlPlane, options: Options) -> &'static str {
+    start_with(cp, options, true)
+}
+
+fn start_with(cp: &'static ControlPlane, options: Options, dry_run: bool) -> &'static str {
     HARNESS.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -62,6 +72,7 @@ pub fn start(cp: &'static ControlPlane, options: Options) -> &'static str {
                     max_poll_interval: Duration::from_secs(5),
                     expected_training: Duration::from_secs(2),
                     model_quota: options.model_quota,
+                    dry_run,
                     ..Default::default()
                 };
                 tx.send(sim.base_url()).expect("send");

@@ -29,7 +29,8 @@ use super::common::{
     printcolumn = r#"{"name":"ETA","type":"date","description":"When the running training or upgrade is expected to finish","jsonPath":".status.currentOperation.expectedFinishAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#,
-    printcolumn = r#"{"name":"Policy","type":"string","description":"Manage, or ObserveOnly (read and reported, never changed)","jsonPath":".spec.managementPolicy","priority":1}"#
+    printcolumn = r#"{"name":"Policy","type":"string","description":"Manage, or ObserveOnly (read and reported, never changed)","jsonPath":".spec.managementPolicy","priority":1}"#,
+    printcolumn = r#"{"name":"Next","type":"string","description":"What the operator does next and why (status.nextAction)","jsonPath":".status.nextAction","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]

@@ -322,4 +322,12 @@ pub struct ModelStatus {
     /// Warnings from the service (for example training warnings with strict: false).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the operator does next for this model and why, in one line: `<step>: <why>`, for
+    /// example `train: the inputs changed since the last training`, `add corpus c2`,
+    /// `wait for CustomLanguageModel helpdesk to be Ready (now Training)` or
+    /// `none: Available on the current spec`. Written with the rest of the status, so it changes
+    /// only when the decision does. With `run --dry-run` it starts with `dry run: ` and a step the
+    /// operator skipped reads `dry run: would <step>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
 }
