@@ -376,6 +376,15 @@ fn valid_resource_name(name: &str) -> bool {
         && !["user", "base_lm", "default_lm"].contains(&name)
 }
 
+/// Whether a resource listed by the service can be written into a manifest (its name passes
+/// the CRD's rules); the name goes to `skipped` (reported in a comment) when it cannot.
+fn importable(name: &str, skipped: &mut Vec<String>) -> bool {
+    valid_resource_name(name) || {
+        skipped.push(name.to_string());
+        false
+    }
+}
+
 /// True when `name` is accepted as `spec.modelName`.
 fn valid_model_name(name: &str) -> bool {
     !name.is_empty()
@@ -490,12 +499,7 @@ async fn language(
         .await?
         .corpora
         .into_iter()
-        .filter(|r| {
-            valid_resource_name(&r.name) || {
-                skipped.push(r.name.clone());
-                false
-            }
-        })
+        .filter(|r| importable(&r.name, &mut skipped))
         .map(|r| json!({"name": r.name, "source": placeholder(args, &r.name)}))
         .collect();
     let grammars: Vec<Value> = stt
@@ -503,7 +507,7 @@ async fn language(
         .await?
         .grammars
         .into_iter()
-        .filter(|r| valid_resource_name(&r.name) || { skipped.push(r.name.clone()); false })
+        .filter(|r| importable(&r.name, &mut skipped))
         .map(|r| json!({"name": r.name, "contentType": "abnf", "source": placeholder(args, &r.name)}))
         .collect();
     let query = ListWords {
@@ -601,12 +605,7 @@ async fn acoustic(
         .await?
         .audio
         .into_iter()
-        .filter(|r| {
-            valid_resource_name(&r.name) || {
-                skipped.push(r.name.clone());
-                false
-            }
-        })
+        .filter(|r| importable(&r.name, &mut skipped))
         .map(|r| {
             json!({"name": r.name, "contentType": audio_content_type(r.details.as_ref()),
                    "source": placeholder(args, &r.name)})
