@@ -406,6 +406,15 @@ impl Listings {
     }
 }
 
+/// Stores a new LIST of `models` in `slot` (nothing changed since, membership from it) and
+/// returns them.
+fn store<T>(slot: &mut Option<Listing<T>>, models: Vec<T>, id: fn(&T) -> &str) -> Arc<Vec<T>> {
+    let listing = Listing::new(models, id);
+    let shared = listing.models.clone();
+    *slot = Some(listing);
+    shared
+}
+
 /// A listing's models when they are current for a look at `about` (one model: its entry not
 /// changed by the operator since; `None`, the whole list: nothing changed since), at most
 /// `max_age` old.
@@ -502,10 +511,9 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.stt()?.list_language_models(None).await?.customizations;
-        let listing = Listing::new(list, |m: &LanguageModel| m.customization_id.as_str());
-        let models = listing.models.clone();
-        l.language = Some(listing);
-        Ok(models)
+        Ok(store(&mut l.language, list, |m: &LanguageModel| {
+            m.customization_id.as_str()
+        }))
     }
 
     /// All acoustic models of the instance, as [`Self::language_models`].
@@ -519,10 +527,9 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.stt()?.list_acoustic_models(None).await?.customizations;
-        let listing = Listing::new(list, |m: &AcousticModel| m.customization_id.as_str());
-        let models = listing.models.clone();
-        l.acoustic = Some(listing);
-        Ok(models)
+        Ok(store(&mut l.acoustic, list, |m: &AcousticModel| {
+            m.customization_id.as_str()
+        }))
     }
 
     /// All voice models of the instance, as [`Self::language_models`].
@@ -536,10 +543,9 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.tts()?.list_custom_models(None).await?.customizations;
-        let listing = Listing::new(list, |m: &VoiceModel| m.customization_id.as_str());
-        let models = listing.models.clone();
-        l.voice = Some(listing);
-        Ok(models)
+        Ok(store(&mut l.voice, list, |m: &VoiceModel| {
+            m.customization_id.as_str()
+        }))
     }
 
     /// How many models of `kind` the instance holds (for the quota and the SpeechService's
