@@ -94,7 +94,22 @@ async fn a_lifecycle_makes_no_count_calls_and_the_service_counts_at_once() {
 
     let after = admin.requests(mark).await.expect("log").requests;
     let ops = operations(&after);
-    eprintln!("calls of one lifecycle: {} {ops:?}", ops.len());
+    let start = after.first().map(|r| r.at_ms).unwrap_or_default();
+    let timeline: Vec<String> = after
+        .iter()
+        .map(|r| {
+            format!(
+                "+{}ms {}",
+                r.at_ms - start,
+                r.operation.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    eprintln!(
+        "calls of one lifecycle: {}\n{}",
+        ops.len(),
+        timeline.join("\n")
+    );
     let n = |op: &str| ops.iter().filter(|o| *o == op).count();
     assert_eq!(n("list_acoustic_models"), 0, "no recount LIST: {ops:?}");
     assert_eq!(n("list_models"), 0, "no credentials probe again: {ops:?}");
@@ -111,5 +126,25 @@ async fn a_lifecycle_makes_no_count_calls_and_the_service_counts_at_once() {
     assert!(
         create < first_list || first_list.is_none(),
         "no LIST before the create: {ops:?}"
+    );
+    // No LIST between the create and the corpus: the create's answer says the new model is
+    // pending and empty (it took a LIST before).
+    let add_corpus = ops.iter().position(|o| o == "add_corpus");
+    assert!(
+        first_list > add_corpus,
+        "no LIST before the corpus upload: {ops:?}"
+    );
+    // The data is read once, after the words and before the training (it was read after the
+    // corpus analysis too).
+    assert_eq!(
+        (n("list_corpora"), n("list_words")),
+        (1, 1),
+        "one data read: {ops:?}"
+    );
+    let train = ops.iter().position(|o| o == "train_language_model");
+    let reads = |op: &str| ops.iter().rposition(|o| o == op);
+    assert!(
+        reads("list_corpora") < train && reads("list_words") < train,
+        "the data read comes before the training: {ops:?}"
     );
 }

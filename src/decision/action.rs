@@ -90,7 +90,8 @@ pub fn decide(f: &Facts) -> Action {
 
 /// Right after a 200 to train or upgrade, IBM can still report the model's previous status
 /// (`ready`/`available`) for a while (`watson-api.md` §16): within this window after the call, a
-/// status unchanged since the call means "not started yet", not "finished". Half the operation's
+/// status unchanged since the call means "not started yet", not "finished", unless the service
+/// has already reported the operation running (then it has ended). Half the operation's
 /// expected duration, at least 5 s and at most 30 s.
 pub fn status_lag_window(expected: std::time::Duration) -> std::time::Duration {
     (expected / 2).clamp(
@@ -102,10 +103,10 @@ pub fn status_lag_window(expected: std::time::Duration) -> std::time::Duration {
 /// A started operation that has ended is recorded before anything else.
 fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
     let (kind, _) = f.recorded.operation.as_ref()?;
-    let within_lag = f
-        .recorded
-        .operation_age
-        .is_some_and(|age| age < status_lag_window(f.expected.of_kind(*kind)));
+    let within_lag = !f.recorded.operation_seen_running
+        && f.recorded
+            .operation_age
+            .is_some_and(|age| age < status_lag_window(f.expected.of_kind(*kind)));
     if within_lag && matches!(status, ServiceStatus::Ready | ServiceStatus::Available) {
         let reason = match kind {
             OperationKind::Train => WaitReason::Training,

@@ -157,6 +157,9 @@ pub struct Recorded {
     /// How long ago the recorded operation started (set by the shell from
     /// `status.currentOperation.startedAt` and the clock).
     pub operation_age: Option<std::time::Duration>,
+    /// The service has reported the recorded operation running
+    /// (`status.currentOperation.runningSeenAt`).
+    pub operation_seen_running: bool,
 }
 
 /// A failure that no retry can fix: the operator waits for a new generation or new inputs.
@@ -391,6 +394,10 @@ impl Recorded {
             }),
             terminal: status::terminal_failure(st),
             operation_age: None,
+            operation_seen_running: st
+                .current_operation
+                .as_ref()
+                .is_some_and(|o| o.running_seen_at.is_some()),
         }
     }
 }

@@ -206,6 +206,17 @@ pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Ex
     }
 }
 
+/// What a check knows of a model's custom words before it reads anything, for
+/// [`data_from_record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Words {
+    /// The recorded count of custom words (`Some(0)` for kinds without words; `None` right
+    /// after words were sent or deleted).
+    pub recorded: Option<i64>,
+    /// Whether the spec asks for custom words.
+    pub to_add: bool,
+}
+
 /// Whether a check may take the model's data (corpora, grammars, words, audio) from the record
 /// instead of listing it. Each data listing is an IBM call per model; the service-wide model
 /// listing that tells `status` is shared by every model of the instance. True when the data
@@ -228,24 +239,43 @@ pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Ex
 ///   analysis, so the data is still read now and then ([`analysis_check_due`]) to find a
 ///   resource the service refused.
 ///
-/// `words` is the recorded count of custom words (`Some(0)` for kinds without words).
-/// Everything else (`ready`, a `failed` model, an adopted or old record) lists the data.
+/// - the service says `ready` after the analysis of the operator's own uploads, and words
+///   remain to be added to a model the record says holds none: the words come next whatever
+///   the analysis found (the listing says it ended), and the data is read once, after them,
+///   before the training (a language model's lifecycle: 12 calls → 11, issue 11).
+///
+/// Everything else (`ready` with nothing left to add, a `failed` model, an adopted or old
+/// record) lists the data.
 pub fn data_from_record(
     status: Option<&super::ServiceStatus>,
     steady: bool,
     st: &ModelStatus,
     resources: &[TrackedResource],
-    words: Option<i64>,
+    words: Words,
     analysis: Duration,
     now: Timestamp,
 ) -> bool {
     use super::ServiceStatus as S;
     let operation_recorded = st.current_operation.is_some();
+    let holds_no_word = words.recorded == Some(0);
     match status {
         Some(S::Available) if steady || operation_recorded => true,
         Some(S::Training | S::Upgrading) => true,
         Some(S::Failed) => operation_recorded,
-        Some(S::Pending) if resources.is_empty() => words == Some(0) && !operation_recorded,
+        Some(S::Ready) => {
+            holds_no_word
+                && words.to_add
+                && !operation_recorded
+                && !resources.is_empty()
+                && resources.iter().all(|r| {
+                    r.status.added_at.is_some()
+                        && matches!(
+                            r.status.service_status.as_deref(),
+                            Some("being_processed" | "analyzed")
+                        )
+                })
+        }
+        Some(S::Pending) if resources.is_empty() => holds_no_word && !operation_recorded,
         Some(S::Pending) => {
             let newest = resources
                 .iter()
@@ -578,6 +608,14 @@ pub fn next(
     if let Some(s) = &seen.service_status {
         st.service_status = Some(s.clone());
         st.progress = Some(if s == "available" { 100 } else { 0 });
+        // The service has taken up the operation: from now on, a status like the one before the
+        // call is its end, not the service's lag.
+        if let Some(op) = st.current_operation.as_mut()
+            && op.running_seen_at.is_none()
+            && matches!(s.as_str(), "training" | "upgrading")
+        {
+            op.running_seen_at = Some(Time(now));
+        }
     }
     if !seen.versions.is_empty() {
         st.versions = seen.versions.clone();
@@ -660,6 +698,7 @@ fn record_action(
         started_at: Time(now),
         inputs_digest: Some(digest.clone()),
         expected_finish_at: Some(Time(later(now, facts.expected.of(kind)))),
+        running_seen_at: None,
         finished_at: None,
         outcome: None,
         duration_seconds: None,

@@ -867,6 +867,7 @@ fn a_finished_training_moves_to_the_history_with_its_duration() {
         ),
         inputs_digest: Some("in1".into()),
         expected_finish_at: None,
+        running_seen_at: None,
         finished_at: None,
         outcome: None,
         duration_seconds: None,
@@ -895,6 +896,63 @@ fn a_finished_training_moves_to_the_history_with_its_duration() {
     // The Event follows the phase change.
     let note = st::event(&prev.model, &u.model, &action, false).expect("phase changed");
     assert_eq!((note.warning, note.reason.as_str()), (false, "Processing"));
+}
+
+#[test]
+fn the_first_look_that_sees_the_operation_running_is_recorded_once() {
+    let f = base();
+    let started = k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 10).expect("valid");
+    let mut prev = StatusUpdate::default();
+    prev.model.current_operation = Some(crate::crd::OperationRecord {
+        kind: "Train".into(),
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started),
+        inputs_digest: Some("in1".into()),
+        expected_finish_at: None,
+        running_seen_at: None,
+        finished_at: None,
+        outcome: None,
+        duration_seconds: None,
+        message: None,
+    });
+    let wait = Action::Wait {
+        reason: WaitReason::Training,
+    };
+    let look = |prev: &StatusUpdate, status: &str, now| {
+        let seen = Observation {
+            service_status: Some(status.into()),
+            ..Default::default()
+        };
+        st::next(prev, &f, &seen, &wait, &Outcome::default(), now)
+    };
+    // Still the status from before the call: not seen running.
+    let lagging = look(&prev, "ready", t0());
+    let op = lagging.model.current_operation.as_ref().expect("operation");
+    assert_eq!(op.running_seen_at, None);
+    // Training: recorded with this look's time, and kept by later looks.
+    let seen = look(&lagging, "training", t0());
+    let at = seen
+        .model
+        .current_operation
+        .as_ref()
+        .and_then(|o| o.running_seen_at.clone());
+    assert_eq!(at.map(|t| t.0), Some(t0()));
+    let later = look(
+        &seen,
+        "training",
+        k8s_openapi::jiff::Timestamp::from_second(t0().as_second() + 5).expect("valid"),
+    );
+    assert_eq!(
+        later
+            .model
+            .current_operation
+            .and_then(|o| o.running_seen_at)
+            .map(|t| t.0),
+        Some(t0())
+    );
+    // And the decision then takes a status from before the call for the end.
+    let recorded = crate::decision::Recorded::from_status(&seen.model);
+    assert!(recorded.operation_seen_running);
+    assert!(!crate::decision::Recorded::from_status(&lagging.model).operation_seen_running);
 }
 
 #[test]
@@ -985,6 +1043,7 @@ fn an_acoustic_upgrade_is_expected_to_take_as_long_as_its_audio() {
         started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t0()),
         inputs_digest: None,
         expected_finish_at: None,
+        running_seen_at: None,
         finished_at: None,
         outcome: Some("Succeeded".into()),
         duration_seconds: Some(90),
@@ -1160,6 +1219,7 @@ fn a_started_training_gives_its_expected_finish() {
         started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t0()),
         inputs_digest: None,
         expected_finish_at: None,
+        running_seen_at: None,
         finished_at: None,
         outcome: Some("Succeeded".into()),
         duration_seconds: Some(42),
@@ -1189,6 +1249,7 @@ fn an_operation_past_three_times_its_expected_length_is_flagged_once() {
         ),
         inputs_digest: Some("in1".into()),
         expected_finish_at: None,
+        running_seen_at: None,
         finished_at: None,
         outcome: None,
         duration_seconds: None,
@@ -1335,6 +1396,10 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
             ..Default::default()
         },
     };
+    let no_words = st::Words {
+        recorded: Some(0),
+        to_add: false,
+    };
     let idle = crate::crd::ModelStatus::default();
     let training = crate::crd::ModelStatus {
         current_operation: Some(crate::crd::OperationRecord {
@@ -1342,6 +1407,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
             started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
             inputs_digest: None,
             expected_finish_at: None,
+            running_seen_at: None,
             finished_at: None,
             outcome: None,
             duration_seconds: None,
@@ -1403,7 +1469,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
             steady,
             record,
             resources,
-            Some(0),
+            no_words,
             10 * minute,
             now,
         );
@@ -1423,8 +1489,66 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
     want.extend(60..70);
     assert_eq!(reads, want);
     // Words added since the last listing (count unknown): a pending model is read.
-    let got = st::data_from_record(Some(&S::Pending), false, &idle, &[], None, 10 * minute, now);
+    let unknown = st::Words {
+        recorded: None,
+        to_add: true,
+    };
+    let got = st::data_from_record(
+        Some(&S::Pending),
+        false,
+        &idle,
+        &[],
+        unknown,
+        10 * minute,
+        now,
+    );
     assert!(!got, "words of unknown state");
+    // Ready after the analysis of our own upload, with words still to add to a model that holds
+    // none: the words come first, the data is read once after them (issue 11).
+    let words_next = st::Words {
+        recorded: Some(0),
+        to_add: true,
+    };
+    let refused = [upload("undetermined", 1)];
+    let adopted = [st::TrackedResource {
+        status: crate::crd::ResourceStatus {
+            added_at: None,
+            ..being_processed()
+        },
+        class: st::ResourceClass::Corpus,
+    }];
+    // (resources, words, operation) → reads from the record?
+    let ready_cases: Vec<(
+        &[st::TrackedResource],
+        st::Words,
+        &crate::crd::ModelStatus,
+        bool,
+    )> = vec![
+        (&analysing, words_next, &idle, true),
+        (&analysed, words_next, &idle, true),
+        // Nothing left to add: this is the read before the training.
+        (&analysing, no_words, &idle, false),
+        // Words already sent (count unknown): read them.
+        (&analysing, unknown, &idle, false),
+        // A resource the service refused, or one the operator did not upload: read.
+        (&refused, words_next, &idle, false),
+        (&adopted, words_next, &idle, false),
+        (&[], words_next, &idle, false),
+        // A training of ours is recorded: it is how it ended that matters; read.
+        (&analysing, words_next, &training, false),
+    ];
+    for (i, (resources, words, record, want)) in ready_cases.into_iter().enumerate() {
+        let got = st::data_from_record(
+            Some(&S::Ready),
+            false,
+            record,
+            resources,
+            words,
+            10 * minute,
+            now,
+        );
+        assert_eq!(got, want, "ready case {i}");
+    }
 }
 
 #[test]
@@ -1498,6 +1622,16 @@ fn a_status_unchanged_right_after_a_train_or_upgrade_call_is_lag_not_an_end() {
             "{kind:?} {before:?}: {:?}",
             decide(&f)
         );
+        // Within the window, once the service has reported the operation running, the status
+        // from before is its end (issue 11: short trainings were finished one check late).
+        f.recorded.operation_age = Some(Duration::from_secs(2));
+        f.recorded.operation_seen_running = true;
+        assert!(
+            matches!(decide(&f), Action::Finish { .. }),
+            "{kind:?} {before:?} seen running: {:?}",
+            decide(&f)
+        );
+        f.recorded.operation_seen_running = false;
         // A failure is the end at once.
         f.recorded.operation_age = Some(Duration::from_secs(2));
         if let Some(o) = f.observed.as_mut() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use kube::{Api, ResourceExt};
 
-use super::context::{Context, ServiceHandle};
+use super::context::{Context, NewModel, ServiceHandle};
 use super::error::Error;
 use super::models::{
     Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
@@ -20,7 +20,8 @@ use crate::crd::{
 use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, ResourceState, digest};
 use crate::watson::stt_types::{
-    AudioFormat, CreateAcousticModel, TrainAcousticModel, UpgradeAcousticModel,
+    AcousticModel, AudioFormat, CreateAcousticModel, ModelStatus, TrainAcousticModel,
+    UpgradeAcousticModel,
 };
 
 /// The IBM audio format of a resource from its content types.
@@ -172,7 +173,11 @@ impl KindOps for CustomAcousticModel {
         );
         let recorded = &check.prev.resources;
         // Acoustic models hold no words.
-        if check.may_trust(&observed, Some(0), ctx) {
+        let no_words = status::Words {
+            recorded: Some(0),
+            to_add: false,
+        };
+        if check.may_trust(&observed, no_words, ctx) {
             trust_record(recorded.clone(), &mut observed, &mut seen);
         } else {
             for a in svc.stt()?.list_audio(id).await?.audio {
@@ -239,6 +244,15 @@ impl KindOps for CustomAcousticModel {
                     )),
                 };
                 let created = stt.create_acoustic_model(&req).await?;
+                svc.created(NewModel::Acoustic(AcousticModel {
+                    customization_id: created.customization_id.clone(),
+                    name: Some(req.name),
+                    description: req.description,
+                    base_model_name: Some(req.base_model_name),
+                    status: Some(ModelStatus::Pending),
+                    ..Default::default()
+                }))
+                .await;
                 return Ok(Outcome {
                     created_id: Some(created.customization_id),
                     ..Default::default()

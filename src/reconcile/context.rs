@@ -337,6 +337,9 @@ struct Listing<T> {
     models: Arc<Vec<T>>,
     /// The customization IDs the service holds, as far as the operator knows.
     ids: std::collections::BTreeSet<String>,
+    /// Entries the operator wrote itself, with when: models it created since the LIST. Such an
+    /// entry is as current as its own time, not the LIST's.
+    own: std::collections::BTreeMap<String, Instant>,
 }
 
 impl<T> Listing<T> {
@@ -348,7 +351,24 @@ impl<T> Listing<T> {
             changed: Default::default(),
             models: Arc::new(models),
             ids,
+            own: Default::default(),
         }
+    }
+
+    /// When the entry of `id` was current: when the operator wrote it, else when it was listed.
+    fn entry_at(&self, id: &str) -> Instant {
+        self.own.get(id).copied().unwrap_or(self.at)
+    }
+
+    /// Adds the entry of a model the operator has just created (current now).
+    fn add_own(&mut self, id: &str, entry: T)
+    where
+        T: Clone,
+    {
+        self.ids.insert(id.to_string());
+        self.changed.remove(id);
+        self.own.insert(id.to_string(), Instant::now());
+        Arc::make_mut(&mut self.models).push(entry);
     }
 }
 
@@ -424,14 +444,25 @@ fn current<T>(
     about: Option<&str>,
 ) -> Option<Arc<Vec<T>>> {
     slot.as_ref()
-        .filter(|l| !l.stale && l.at.elapsed() <= max_age)
+        .filter(|l| !l.stale)
         .filter(|l| match about {
             // A model missing from the listing is confirmed by a new LIST before anyone takes
             // it for deleted out of band.
-            Some(id) => !l.changed.contains(id) && l.ids.contains(id),
-            None => l.changed.is_empty(),
+            Some(id) => {
+                !l.changed.contains(id) && l.ids.contains(id) && l.entry_at(id).elapsed() <= max_age
+            }
+            None => l.changed.is_empty() && l.at.elapsed() <= max_age,
         })
         .map(|l| l.models.clone())
+}
+
+/// A model the operator has just created, as the service now holds it (see
+/// [`ServiceHandle::created`]).
+#[derive(Clone, Debug)]
+pub enum NewModel {
+    Language(LanguageModel),
+    Acoustic(AcousticModel),
+    Voice(VoiceModel),
 }
 
 /// One SpeechService's IBM client(s) and shared listings.
@@ -579,14 +610,28 @@ impl ServiceHandle {
         }
     }
 
-    /// The operator created the model `id` of `kind`: counted at once (and changed).
-    pub async fn created(&self, kind: ModelKind, id: &str) {
+    /// The operator created a model: counted at once, and its entry is what the create's answer
+    /// says (IBM answers a create with the customization ID only, and a new model is `pending`
+    /// and holds nothing: watson-api.md §13 items 1 and 7), so the next look at it makes no LIST.
+    /// Without a listing of the kind yet, the next look lists.
+    pub async fn created(&self, model: NewModel) {
         let mut l = self.listings.lock().await;
-        if let Some(ids) = l.ids_mut(kind) {
-            ids.insert(id.to_string());
-        }
-        for (_, changed) in l.marks_mut() {
-            changed.insert(id.to_string());
+        match model {
+            NewModel::Language(m) => {
+                if let Some(listing) = l.language.as_mut() {
+                    listing.add_own(&m.customization_id.clone(), m);
+                }
+            }
+            NewModel::Acoustic(m) => {
+                if let Some(listing) = l.acoustic.as_mut() {
+                    listing.add_own(&m.customization_id.clone(), m);
+                }
+            }
+            NewModel::Voice(m) => {
+                if let Some(listing) = l.voice.as_mut() {
+                    listing.add_own(&m.customization_id.clone(), m);
+                }
+            }
         }
     }
 

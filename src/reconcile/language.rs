@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 
-use super::context::{Context, ServiceHandle};
+use super::context::{Context, NewModel, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
 use super::models::{
@@ -16,10 +16,13 @@ use crate::crd::{
     ManagementPolicy, RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
     UpgradePolicy,
 };
-use crate::decision::status::{Observation, Outcome, Previous, ResourceClass, TrackedResource};
+use crate::decision::status::{
+    Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
+};
 use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, WordDef, digest};
 use crate::watson::stt_types::{
-    CreateLanguageModel, GrammarFormat, ListWords, TrainLanguageModel, WordDefinition, WordType,
+    CreateLanguageModel, GrammarFormat, LanguageModel, ListWords, ModelStatus, TrainLanguageModel,
+    WordDefinition, WordType,
 };
 
 fn word_def(w: &CustomWord) -> WordDef {
@@ -244,7 +247,11 @@ impl KindOps for CustomLanguageModel {
             &m.versions,
             m.error.as_deref(),
         );
-        if check.may_trust(&observed, check.prev.word_count, ctx) {
+        let words = Words {
+            recorded: check.prev.word_count,
+            to_add: !desired.words.is_empty(),
+        };
+        if check.may_trust(&observed, words, ctx) {
             trust_record(check.prev.resources.clone(), &mut observed, &mut seen);
             // The record's word count says whether the words were added: none on a model the
             // operator just created or reset (0), else the ones asked for.
@@ -296,6 +303,16 @@ impl KindOps for CustomLanguageModel {
                     )),
                 };
                 let created = stt.create_language_model(&req).await?;
+                svc.created(NewModel::Language(LanguageModel {
+                    customization_id: created.customization_id.clone(),
+                    name: Some(req.name),
+                    description: req.description,
+                    base_model_name: Some(req.base_model_name),
+                    dialect: req.dialect,
+                    status: Some(ModelStatus::Pending),
+                    ..Default::default()
+                }))
+                .await;
                 return Ok(Outcome {
                     created_id: Some(created.customization_id),
                     ..Default::default()

@@ -119,19 +119,23 @@ pub(crate) fn from_listing(
 }
 
 /// The data as recorded, when [`data_from_record`](crate::decision::status::data_from_record)
-/// allows it: each recorded resource in the state its recorded service status says.
+/// allows it: each recorded resource in the state its recorded service status says, except that
+/// an analysis recorded as running has ended once the listing no longer says `pending` (IBM
+/// keeps a model `pending` while it analyses, watson-api.md §8.3); how it ended is read before
+/// the training.
 pub(crate) fn trust_record(
     recorded: Vec<TrackedResource>,
     observed: &mut Observed,
     seen: &mut Observation,
 ) {
+    let analysing = !matches!(&observed.status, Some(s) if *s != ServiceStatus::Pending);
     for r in recorded {
         let name = r.status.name.clone();
         if r.class == ResourceClass::Grammar {
             observed.grammars.insert(name.clone());
         }
         let state = match r.status.service_status.as_deref() {
-            Some("being_processed") => ResourceState::Processing,
+            Some("being_processed") if analysing => ResourceState::Processing,
             Some("undetermined" | "invalid") => {
                 ResourceState::Invalid(r.status.error.clone().unwrap_or_default())
             }
@@ -157,8 +161,13 @@ impl Check<'_> {
 
     /// Whether this check may take the model's data from its record (see
     /// [`data_from_record`](crate::decision::status::data_from_record)); `words` is the
-    /// recorded word count (`Some(0)` for kinds without words).
-    pub fn may_trust(&self, observed: &Observed, words: Option<i64>, ctx: &Context) -> bool {
+    /// recorded word count and whether the spec asks for words.
+    pub fn may_trust(
+        &self,
+        observed: &Observed,
+        words: crate::decision::status::Words,
+        ctx: &Context,
+    ) -> bool {
         crate::decision::status::data_from_record(
             observed.status.as_ref(),
             self.steady,
@@ -716,8 +725,8 @@ async fn perform<K: KindOps>(
             if let Some(changed) = id {
                 svc.changed(changed).await;
             }
-            if let Some(created) = &outcome.created_id {
-                svc.created(K::KIND, created).await;
+            // A create already put its model in the shared listing (`execute`).
+            if outcome.created_id.is_some() {
                 crate::failpoint::hit("after_create");
             }
             if let (Action::DeleteModel, Some(deleted)) = (other, id) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 
-use super::context::{Context, ServiceHandle};
+use super::context::{Context, NewModel, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
 use super::models::{
@@ -15,7 +15,7 @@ use super::models::{
 use crate::crd::voice_model::{CustomVoiceModel, VoiceWord};
 use crate::decision::status::{Observation, Outcome};
 use crate::decision::{Action, Dependency, Desired, Observed, ServiceStatus, WordDef, digest};
-use crate::watson::tts_types::CreateVoiceModel;
+use crate::watson::tts_types::{CreateVoiceModel, VoiceModel};
 
 fn voice_def(w: &VoiceWord) -> WordDef {
     WordDef {
@@ -135,6 +135,14 @@ impl KindOps for CustomVoiceModel {
                     )),
                 };
                 let created = tts.create_custom_model(&req).await?;
+                svc.created(NewModel::Voice(VoiceModel {
+                    customization_id: created.customization_id.clone(),
+                    name: Some(req.name),
+                    description: req.description,
+                    language: req.language,
+                    ..Default::default()
+                }))
+                .await;
                 return Ok(Outcome {
                     created_id: Some(created.customization_id),
                     ..Default::default()

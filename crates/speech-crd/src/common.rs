@@ -219,6 +219,12 @@ pub struct OperationRecord {
     /// operator's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_finish_at: Option<Time>,
+    /// When the service first reported the operation running (model status training or
+    /// upgrading). Until then, right after the call, IBM may still report the status from
+    /// before it (watson-api.md §16), which is not taken for the operation's end; after it, it
+    /// is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_seen_at: Option<Time>,
     /// When it ended (past operations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,

@@ -191,7 +191,7 @@ pub struct CreateLanguageModel {
 }
 
 /// A custom language model.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct LanguageModel {
     /// Its id.
     pub customization_id: String,
@@ -451,7 +451,7 @@ pub struct CreateAcousticModel {
 }
 
 /// A custom acoustic model.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct AcousticModel {
     /// Its id.
     pub customization_id: String,

@@ -127,7 +127,7 @@ pub struct Prompt {
 }
 
 /// A custom voice model (`words`/`prompts` only from `get_custom_model`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct VoiceModel {
     /// Its id.
     pub customization_id: String,
