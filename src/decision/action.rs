@@ -65,10 +65,7 @@ pub fn decide(f: &Facts) -> Action {
         return a;
     }
     // A reset on request, once per new token, when the model is idle (voice models have none).
-    if f.kind != ModelKind::Voice
-        && f.desired.reset_token.is_some()
-        && f.desired.reset_token != f.recorded.reset_token
-    {
+    if f.kind != ModelKind::Voice && f.reset_requested() {
         return Action::Reset;
     }
     if let Some(a) = decide_data(f, obs) {
@@ -233,8 +230,7 @@ fn decide_training(
     if failed_here && *status == ServiceStatus::Failed {
         return wait(WaitReason::TrainingFailed);
     }
-    let token_new =
-        f.desired.train_token.is_some() && f.desired.train_token != f.recorded.train_token;
+    let token_new = f.train_requested();
     // Inputs unchanged but the service considers the model untrained (e.g. retrained data that
     // hashes the same): train once, like a change.
     let untrained = changed || matches!(status, ServiceStatus::Failed | ServiceStatus::Ready);
@@ -370,8 +366,7 @@ fn decide_upgrade(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Option<A
         // Acoustic models with a language model upgrade after it (handled with dependencies).
         return None;
     }
-    let token_new =
-        f.desired.upgrade_token.is_some() && f.desired.upgrade_token != f.recorded.upgrade_token;
+    let token_new = f.upgrade_requested();
     if f.desired.upgrade_automatic || f.desired.target_version.is_some() || token_new {
         return Some(Action::Upgrade {
             custom_language_model_id: None,
@@ -494,27 +489,25 @@ fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
     }
     let mut ignored = Vec::new();
     let mut upgrade_available = None;
-    let tokens = [
+    let requests = [
         (
+            f.reset_requested(),
             &f.desired.reset_token,
-            &f.recorded.reset_token,
             crate::crd::RESET_REQUESTED_AT,
         ),
         (
+            f.train_requested(),
             &f.desired.train_token,
-            &f.recorded.train_token,
             crate::crd::TRAIN_REQUESTED_AT,
         ),
         (
+            f.upgrade_requested(),
             &f.desired.upgrade_token,
-            &f.recorded.upgrade_token,
             crate::crd::UPGRADE_REQUESTED_AT,
         ),
     ];
-    for (wanted, done, annotation) in tokens {
-        if let Some(token) = wanted
-            && wanted != done
-        {
+    for (new, token, annotation) in requests {
+        if let (true, Some(token)) = (new, token) {
             ignored.push(format!("annotation {annotation}: {token:?}"));
         }
     }

@@ -371,6 +371,29 @@ impl Action {
     }
 }
 
+/// A request annotation's token that the operator has not acted on yet (set, and not the one
+/// recorded as done).
+fn new_token(wanted: &Option<String>, done: &Option<String>) -> bool {
+    wanted.is_some() && wanted != done
+}
+
+impl Facts {
+    /// A train request (annotation `speech.watson.dev/train-requested-at`) not acted on yet.
+    pub fn train_requested(&self) -> bool {
+        new_token(&self.desired.train_token, &self.recorded.train_token)
+    }
+
+    /// An upgrade request (annotation `speech.watson.dev/upgrade-requested-at`) not acted on yet.
+    pub fn upgrade_requested(&self) -> bool {
+        new_token(&self.desired.upgrade_token, &self.recorded.upgrade_token)
+    }
+
+    /// A reset request (annotation `speech.watson.dev/reset-requested-at`) not acted on yet.
+    pub fn reset_requested(&self) -> bool {
+        new_token(&self.desired.reset_token, &self.recorded.reset_token)
+    }
+}
+
 impl Recorded {
     /// What the operator recorded, read from a model's status. The per-resource digests come
     /// with the observation (they live in the per-resource status lists).

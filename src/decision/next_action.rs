@@ -19,15 +19,21 @@ pub const MAX_CHARS: usize = 200;
 /// prefix when `facts.dry_run`).
 pub fn text(action: &Action, facts: &Facts) -> String {
     let step = one_line(&step(action, facts));
-    let line = match (facts.dry_run, action.skipped_in_dry_run()) {
-        (false, _) => step,
-        (true, true) => format!("dry run: would {step}"),
-        (true, false) => format!("dry run: {step}"),
-    };
+    let line = marked(facts.dry_run, action.skipped_in_dry_run(), step);
     if line.chars().count() > MAX_CHARS {
         line.chars().take(MAX_CHARS - 1).collect::<String>() + "…"
     } else {
         line
+    }
+}
+
+/// `step` as `run --dry-run` shows it: `dry run: ` before every line, `dry run: would ` before a
+/// step the shell skipped.
+fn marked(dry_run: bool, skipped: bool, step: String) -> String {
+    match (dry_run, skipped) {
+        (false, _) => step,
+        (true, true) => format!("dry run: would {step}"),
+        (true, false) => format!("dry run: {step}"),
     }
 }
 
@@ -51,12 +57,12 @@ fn service_class(facts: &Facts, name: &str) -> &'static str {
         .observed
         .as_ref()
         .is_some_and(|o| o.grammars.contains(name));
-    match facts.kind {
-        ModelKind::Acoustic => "audio",
-        ModelKind::Language if grammar => "grammar",
-        ModelKind::Language => "corpus",
-        ModelKind::Voice => "resource",
-    }
+    let class = match facts.kind {
+        ModelKind::Acoustic => ResourceClass::Audio,
+        _ if grammar => ResourceClass::Grammar,
+        _ => ResourceClass::Corpus,
+    };
+    class_name(facts.kind, class)
 }
 
 fn class_name(kind: ModelKind, class: ResourceClass) -> &'static str {
@@ -79,9 +85,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// Why the decision trains: a request token, a first training, changed inputs, or the service
 /// reporting the model untrained.
 fn train_reason(f: &Facts) -> &'static str {
-    let token_new =
-        f.desired.train_token.is_some() && f.desired.train_token != f.recorded.train_token;
-    if token_new {
+    if f.train_requested() {
         "requested (annotation speech.watson.dev/train-requested-at)"
     } else if f.recorded.trained_inputs_digest.is_none() {
         "not trained yet"
@@ -104,11 +108,9 @@ fn upgrade_step(f: &Facts, custom_language_model_id: &Option<String>) -> String 
         .as_ref()
         .or(f.newest_version.as_ref());
     let to = target.map(|t| format!(" to {t}")).unwrap_or_default();
-    let token_new =
-        f.desired.upgrade_token.is_some() && f.desired.upgrade_token != f.recorded.upgrade_token;
     let why = if f.desired.target_version.is_some() {
         "spec.baseModelVersion"
-    } else if token_new {
+    } else if f.upgrade_requested() {
         "requested (annotation speech.watson.dev/upgrade-requested-at)"
     } else {
         "a newer base-model version is available (upgradePolicy Automatic)"
@@ -187,22 +189,14 @@ fn step(action: &Action, f: &Facts) -> String {
             custom_language_model_id,
         } => upgrade_step(f, custom_language_model_id),
         Action::Train { .. } => format!("train: {}", train_reason(f)),
-        Action::Finish {
-            kind: OperationKind::Train,
-            succeeded: true,
-        } => "record the finished training".into(),
-        Action::Finish {
-            kind: OperationKind::Train,
-            succeeded: false,
-        } => "record the failed training".into(),
-        Action::Finish {
-            kind: OperationKind::Upgrade,
-            succeeded: true,
-        } => "record the finished upgrade".into(),
-        Action::Finish {
-            kind: OperationKind::Upgrade,
-            succeeded: false,
-        } => "record the failed upgrade".into(),
+        Action::Finish { kind, succeeded } => format!(
+            "record the {} {}",
+            if *succeeded { "finished" } else { "failed" },
+            match kind {
+                OperationKind::Train => "training",
+                OperationKind::Upgrade => "upgrade",
+            }
+        ),
         Action::Wait { reason } => wait_step(reason, f),
         Action::UpToDate => "none: Available on the current spec".into(),
         Action::Observe(o) if o.drift.is_empty() => format!(
@@ -255,9 +249,5 @@ pub fn after_failure(category: &str, terminal: bool, stalled: bool, dry_run: boo
     } else {
         format!("retry: {category} (with backoff)")
     };
-    if dry_run {
-        format!("dry run: {step}")
-    } else {
-        step
-    }
+    marked(dry_run, false, step)
 }

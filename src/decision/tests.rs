@@ -740,6 +740,21 @@ fn the_quota_guard_refuses_creates_at_the_quota_only() {
 use super::status::{self as st, Observation, Outcome, StatusUpdate};
 use crate::crd::Phase;
 
+/// An operation record of `kind` started at `at`, with nothing else set.
+fn operation(kind: &str, at: k8s_openapi::jiff::Timestamp) -> crate::crd::OperationRecord {
+    crate::crd::OperationRecord {
+        kind: kind.into(),
+        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at),
+        inputs_digest: None,
+        expected_finish_at: None,
+        running_seen_at: None,
+        finished_at: None,
+        outcome: None,
+        duration_seconds: None,
+        message: None,
+    }
+}
+
 fn t0() -> k8s_openapi::jiff::Timestamp {
     k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).expect("valid")
 }
@@ -861,17 +876,11 @@ fn a_finished_training_moves_to_the_history_with_its_duration() {
     let f = base();
     let mut prev = StatusUpdate::default();
     prev.model.current_operation = Some(crate::crd::OperationRecord {
-        kind: "Train".into(),
-        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 90).expect("valid"),
-        ),
         inputs_digest: Some("in1".into()),
-        expected_finish_at: None,
-        running_seen_at: None,
-        finished_at: None,
-        outcome: None,
-        duration_seconds: None,
-        message: None,
+        ..operation(
+            "Train",
+            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 90).expect("valid"),
+        )
     });
     let action = Action::Finish {
         kind: OperationKind::Train,
@@ -904,15 +913,8 @@ fn the_first_look_that_sees_the_operation_running_is_recorded_once() {
     let started = k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - 10).expect("valid");
     let mut prev = StatusUpdate::default();
     prev.model.current_operation = Some(crate::crd::OperationRecord {
-        kind: "Train".into(),
-        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started),
         inputs_digest: Some("in1".into()),
-        expected_finish_at: None,
-        running_seen_at: None,
-        finished_at: None,
-        outcome: None,
-        duration_seconds: None,
-        message: None,
+        ..operation("Train", started)
     });
     let wait = Action::Wait {
         reason: WaitReason::Training,
@@ -1039,15 +1041,9 @@ fn an_acoustic_upgrade_is_expected_to_take_as_long_as_its_audio() {
     // The model's own successful upgrade wins over the estimate.
     let mut upgraded = fresh.clone();
     upgraded.history.push(crate::crd::OperationRecord {
-        kind: "Upgrade".into(),
-        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t0()),
-        inputs_digest: None,
-        expected_finish_at: None,
-        running_seen_at: None,
-        finished_at: None,
         outcome: Some("Succeeded".into()),
         duration_seconds: Some(90),
-        message: None,
+        ..operation("Upgrade", t0())
     });
     assert_eq!(
         st::expectations(&upgraded, 660, &t).upgrade,
@@ -1215,15 +1211,9 @@ fn a_started_training_gives_its_expected_finish() {
     // The model's own history wins over the default.
     let mut history = crate::crd::ModelStatus::default();
     history.history.push(crate::crd::OperationRecord {
-        kind: "Train".into(),
-        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t0()),
-        inputs_digest: None,
-        expected_finish_at: None,
-        running_seen_at: None,
-        finished_at: None,
         outcome: Some("Succeeded".into()),
         duration_seconds: Some(42),
-        message: None,
+        ..operation("Train", t0())
     });
     let e = st::expectations(&history, 0, &timing());
     // No upgrade in the history: an upgrade retrains, so it is expected to take the training's 42 s.
@@ -1243,17 +1233,11 @@ fn an_operation_past_three_times_its_expected_length_is_flagged_once() {
     f.expected.train = Duration::from_secs(100);
     let mut prev = StatusUpdate::default();
     let started = |secs_ago: i64| crate::crd::OperationRecord {
-        kind: "Train".into(),
-        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - secs_ago).expect("valid"),
-        ),
         inputs_digest: Some("in1".into()),
-        expected_finish_at: None,
-        running_seen_at: None,
-        finished_at: None,
-        outcome: None,
-        duration_seconds: None,
-        message: None,
+        ..operation(
+            "Train",
+            k8s_openapi::jiff::Timestamp::from_second(1_800_000_000 - secs_ago).expect("valid"),
+        )
     };
     let wait = Action::Wait {
         reason: WaitReason::Training,
@@ -1402,17 +1386,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
     };
     let idle = crate::crd::ModelStatus::default();
     let training = crate::crd::ModelStatus {
-        current_operation: Some(crate::crd::OperationRecord {
-            kind: "Train".into(),
-            started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
-            inputs_digest: None,
-            expected_finish_at: None,
-            running_seen_at: None,
-            finished_at: None,
-            outcome: None,
-            duration_seconds: None,
-            message: None,
-        }),
+        current_operation: Some(operation("Train", now)),
         ..Default::default()
     };
     let analysing = [upload("being_processed", 1)];

@@ -370,8 +370,7 @@ impl KindOps for CustomLanguageModel {
             Action::Train { .. } => {
                 let t = &self.spec.training;
                 let (desired, recorded) = (&g.facts.desired, &g.facts.recorded);
-                let force = desired.train_token.is_some()
-                    && desired.train_token != recorded.train_token
+                let force = g.facts.train_requested()
                     && recorded.trained_inputs_digest.as_deref()
                         == Some(desired.inputs_digest.as_str());
                 let params = TrainLanguageModel {

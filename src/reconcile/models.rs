@@ -396,7 +396,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         resources: prev.resources,
         word_count: prev.word_count,
     };
-    let _ = write_status(obj, api, &update).await;
+    let _ = write_remembered(obj, ctx, api, &update).await;
     if let Some(mut note) = event {
         if let Some(tx) = err.transaction_id() {
             note.message.push_str(&format!(" (IBM transaction {tx})"));
@@ -458,7 +458,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let mut facts = standing(obj, ctx, &prev);
     if let Some(action) = decision::precheck(&facts) {
         if action == Action::ReleaseFinalizer {
-            if ctx.settings.dry_run {
+            if skipped_in_dry_run(ctx, &action) {
                 return skip(obj, ctx, api, &prev, &facts, &action).await;
             }
             // An observe-only model being deleted: the model stays, no call.
@@ -618,6 +618,26 @@ enum Performed {
     Skipped,
 }
 
+/// Writes `update` and remembers the resourceVersion the write produced, so a reconcile that
+/// finds an older copy in the cache reads the object itself (`fresher`).
+async fn write_remembered<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    update: &decided::StatusUpdate,
+) -> Result<(), Error> {
+    if let Some(rv) = write_status(obj, api, update).await? {
+        ctx.written.lock().insert(key_of(obj), rv);
+    }
+    Ok(())
+}
+
+/// Whether this run leaves `action` undone (`run --dry-run`, [`Action::skipped_in_dry_run`]);
+/// the one test for both paths that act (the precheck's and [`perform`]).
+fn skipped_in_dry_run(ctx: &Context, action: &Action) -> bool {
+    ctx.settings.dry_run && action.skipped_in_dry_run()
+}
+
 /// `run --dry-run` skipped `action`: logs it and writes only `nextAction` (`dry run: would ...`);
 /// looks again at the drift interval (or on any change of the object).
 async fn skip<K: KindOps>(
@@ -636,9 +656,7 @@ async fn skip<K: KindOps>(
         next_action = update.model.next_action.as_deref().unwrap_or(""),
         "dry run: skipped"
     );
-    if let Some(rv) = write_status(obj, api, &update).await? {
-        ctx.written.lock().insert(key_of(obj), rv);
-    }
+    write_remembered(obj, ctx, api, &update).await?;
     Ok(Requeue::requeue(ctx.settings.drift_interval))
 }
 
@@ -658,7 +676,7 @@ async fn perform<K: KindOps>(
             "spec.managementPolicy is ObserveOnly: refusing to {action:?} (the operator never writes to an observed model; please report this)"
         )));
     }
-    if ctx.settings.dry_run && action.skipped_in_dry_run() {
+    if skipped_in_dry_run(ctx, action) {
         return Ok(Performed::Skipped);
     }
     match action {
@@ -787,9 +805,7 @@ async fn settle<K: KindOps>(
         Some(inputs) => Some(super::export::sync(obj, ctx, &mut update.model, inputs).await),
         None => None,
     };
-    if let Some(rv) = write_status(obj, api, &update).await? {
-        ctx.written.lock().insert(key_of(obj), rv);
-    }
+    write_remembered(obj, ctx, api, &update).await?;
     if let Some(note) = decided::event(&prev.model, &update.model, action, facts.deleting) {
         publish(ctx, obj, &note).await;
     }
