@@ -301,6 +301,9 @@ async fn language_model_lifecycle_over_http() {
     assert_eq!(m["status"], "pending");
     assert_eq!(m["created"], m["updated"]);
 
+    // Held, the model's analyses do not finish: the 409 below does not race the clock.
+    let admin = s.admin();
+    admin.hold(&id, true).await.expect("hold");
     // Multipart corpus (what the SDKs send).
     let form = reqwest::multipart::Form::new().part(
         "corpus_file",
@@ -329,6 +332,7 @@ async fn language_model_lifecycle_over_http() {
         .await
         .expect("corpus");
     assert_eq!(r.status(), StatusCode::CONFLICT);
+    admin.hold(&id, false).await.expect("release");
     let corpus = wait_for_status(&c, &format!("{model_url}/corpora/c1"), "analyzed").await;
     assert_eq!(
         corpus["total_words"], 5,
