@@ -961,7 +961,9 @@ async fn quirk_status_lag_keeps_the_previous_status_after_train() {
     let auth = basic(KEY);
     s.admin()
         .set_quirks(&simulator::Quirks {
-            status_lag_seconds: 1.0,
+            // Long enough that the read right after the call cannot miss it on a loaded
+            // machine (the lag is real time, not scaled).
+            status_lag_seconds: 5.0,
             ..Default::default()
         })
         .await
@@ -1004,9 +1006,12 @@ async fn quirk_status_lag_keeps_the_previous_status_after_train() {
         status(c.clone(), model_url.clone(), auth.clone()).await,
         "ready"
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        status(c.clone(), model_url.clone(), auth.clone()).await,
-        "available"
-    );
+    // Once the lag is over, the training's real end shows.
+    let ended = std::time::Instant::now();
+    let mut last = status(c.clone(), model_url.clone(), auth.clone()).await;
+    while last != "available" && ended.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        last = status(c.clone(), model_url.clone(), auth.clone()).await;
+    }
+    assert_eq!(last, "available");
 }
