@@ -65,8 +65,10 @@ async fn create_lm(c: &Client, s: &RunningSimulator, base: &str) -> String {
     body["customization_id"].as_str().expect("id").to_owned()
 }
 
+/// Polls `url` every 10 ms until its `status` is `want`; panics after 30 s.
 async fn wait_for_status(c: &Client, url: &str, want: &str) -> Value {
-    for _ in 0..500 {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
         let j = json_of(
             c.get(url)
                 .header("Authorization", basic(KEY))
@@ -1007,11 +1009,5 @@ async fn quirk_status_lag_keeps_the_previous_status_after_train() {
         "ready"
     );
     // Once the lag is over, the training's real end shows.
-    let ended = std::time::Instant::now();
-    let mut last = status(c.clone(), model_url.clone(), auth.clone()).await;
-    while last != "available" && ended.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        last = status(c.clone(), model_url.clone(), auth.clone()).await;
-    }
-    assert_eq!(last, "available");
+    wait_for_status(&c, &model_url, "available").await;
 }
