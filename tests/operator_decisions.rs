@@ -489,12 +489,33 @@ async fn a_check_during_training_costs_only_the_shared_listing() {
         "words": [{"word": "tomato", "soundsLike": ["tomahto"]}]
     });
     apply(&api, &lm("counted", spec)).await;
-    let training = wait_for(&api, "counted", "Training", 90, |m| {
+    let created = wait_for(&api, "counted", "a customization ID", 90, |m| {
+        m.model()
+            .and_then(|s| s.customization_id.as_ref())
+            .is_some()
+    })
+    .await;
+    let id = id_of(&created);
+    // Held as soon as the service trains it, not once Kubernetes shows it: the training lasts
+    // about 3 s here, and a check after its end would finish it before the hold.
+    support::eventually(
+        "the service training the model",
+        Duration::from_secs(90),
+        || {
+            let (admin, id) = (admin.clone(), id.clone());
+            async move {
+                let models = admin.models().await.ok()?;
+                let m = models.iter().find(|m| m.customization_id == id)?;
+                (m.status.as_deref() == Some("training")).then_some(())
+            }
+        },
+    )
+    .await;
+    admin.hold(&id, true).await.expect("hold");
+    wait_for(&api, "counted", "Training", 90, |m| {
         m.model().and_then(|s| s.phase) == Some(Phase::Training)
     })
     .await;
-    let id = id_of(&training);
-    admin.hold(&id, true).await.expect("hold");
     let mark = admin.requests(0).await.expect("log").next_seq;
     // The in-process operator looks again at most every 5 s: several checks in 16 s.
     tokio::time::sleep(Duration::from_secs(16)).await;
