@@ -10,7 +10,8 @@
 //!   namespace.
 //! - Every process runs in its own process group under a watchdog that kills it when the test
 //!   binary exits, however it exits (normal end, panic, SIGKILL): statics are never dropped, so
-//!   the watchdog is what guarantees no stray etcd or apiserver.
+//!   the watchdog is what guarantees no stray etcd or apiserver. A cleaner process likewise
+//!   removes the control plane's directory after the binary has exited.
 //! - When a test panics, its [`TestNamespace`] guard prints the tail of the control plane's logs.
 #![allow(dead_code)]
 
@@ -100,7 +101,6 @@ pub struct ControlPlane {
     logs: Vec<(String, PathBuf)>,
     _children: Mutex<Vec<Child>>,
     apiserver_args: Vec<String>,
-    _tmp: tempfile::TempDir,
 }
 
 static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
@@ -176,6 +176,41 @@ wait $child"#;
         .stderr(log_file)
         .process_group(0)
         .spawn()
+}
+
+/// Removes the control plane's directory once the test binary has exited and the watchdogs have
+/// stopped its processes. The directory holds etcd's data (about 130 MB: two preallocated 64 MB
+/// WAL files) and the logs. The control plane lives in a static, which is never dropped, so a
+/// `TempDir` guard never ran: every test binary left its directory behind, and a full `make test`
+/// filled the CI machine's disk (etcd: "no space left on device"). Set
+/// `WSO_KEEP_CONTROL_PLANE_DIR=1` to keep the directory for debugging.
+fn remove_after_exit(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("WSO_KEEP_CONTROL_PLANE_DIR").is_some_and(|v| v == "1") {
+        return Ok(());
+    }
+    // The watchdogs stop their processes within about 3 s of the parent's exit; removal is
+    // retried while a dying process still writes into the directory.
+    let script = r#"parent=$1; dir=$2
+while kill -0 "$parent" 2>/dev/null; do sleep 0.5; done
+sleep 3
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  rm -rf -- "$dir" 2>/dev/null
+  [ -e "$dir" ] || exit 0
+  sleep 1
+done"#;
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg("cleaner")
+        .arg(std::process::id().to_string())
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
 }
 
 struct Certs {
@@ -262,11 +297,12 @@ pub fn kubeconfig_yaml(server: &str, ca: &str, user: &str, cert: &str, key: &str
 impl ControlPlane {
     fn start(bins: PathBuf, options: Options) -> Result<ControlPlane, String> {
         let started = Instant::now();
-        let tmp = tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("wso-controlplane-")
             .tempdir()
-            .map_err(|e| format!("tempdir: {e}"))?;
-        let dir = tmp.path().to_path_buf();
+            .map_err(|e| format!("tempdir: {e}"))?
+            .keep();
+        remove_after_exit(&dir).map_err(|e| format!("directory cleaner: {e}"))?;
         let certs = make_certs().map_err(|e| format!("certificates: {e}"))?;
         let write = |name: &str, body: &str| -> Result<PathBuf, String> {
             let p = dir.join(name);
@@ -355,7 +391,6 @@ impl ControlPlane {
             logs,
             _children: Mutex::new(Vec::new()),
             apiserver_args: args.clone(),
-            _tmp: tmp,
         };
 
         let rt = tokio::runtime::Builder::new_current_thread()
