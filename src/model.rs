@@ -62,6 +62,10 @@ pub trait ModelResource:
     fn recorded_resources(&self) -> Vec<TrackedResource>;
     /// The recorded count of custom words on the service.
     fn recorded_word_count(&self) -> Option<i64>;
+    /// The recorded digest of the custom words on the service (language models only).
+    fn recorded_words_digest(&self) -> Option<String> {
+        None
+    }
     /// The typed status for a decision's update.
     fn status_from(&self, update: &StatusUpdate) -> Self::Status;
 
@@ -71,6 +75,7 @@ pub trait ModelResource:
             model: self.model_status().cloned().unwrap_or_default(),
             resources: self.recorded_resources(),
             word_count: self.recorded_word_count(),
+            words_digest: self.recorded_words_digest(),
         }
     }
 }
@@ -148,6 +153,9 @@ impl ModelResource for CustomLanguageModel {
     fn recorded_word_count(&self) -> Option<i64> {
         self.status.as_ref().and_then(|s| s.word_count)
     }
+    fn recorded_words_digest(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.words_digest.clone())
+    }
     fn status_from(&self, update: &StatusUpdate) -> Self::Status {
         let old = self.status.clone().unwrap_or_default();
         CustomLanguageModelStatus {
@@ -155,6 +163,7 @@ impl ModelResource for CustomLanguageModel {
             corpora: of_class(update, ResourceClass::Corpus),
             grammars: of_class(update, ResourceClass::Grammar),
             word_count: update.word_count,
+            words_digest: update.words_digest.clone(),
             ..old
         }
     }

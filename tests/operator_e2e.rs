@@ -308,6 +308,25 @@ async fn acoustic_model_waits_for_its_language_model() {
         trains[0].seq > lm_trained,
         "acoustic training waited for the language model"
     );
+    // While it waited, the language model's status changes woke it again and again; once a
+    // listing had found its audio analysed, those checks took the audio from the record (issue
+    // 11): the audio is listed to see its analysis end, and once more before the training.
+    let audio_listings: Vec<u64> = log
+        .iter()
+        .filter(|r| r.customization_id.as_deref() == Some(am_id.as_str()))
+        .filter(|r| r.operation.as_deref() == Some("list_audio"))
+        .map(|r| r.seq)
+        .collect();
+    let wakes = log
+        .iter()
+        .filter(|r| r.customization_id.is_none())
+        .filter(|r| r.operation.as_deref() == Some("list_acoustic_models"))
+        .count();
+    eprintln!("list_audio at {audio_listings:?}; acoustic LISTs {wakes}");
+    assert!(
+        audio_listings.len() <= 3,
+        "the wait takes the audio from the record: {audio_listings:?}"
+    );
 }
 
 #[tokio::test]

@@ -87,9 +87,11 @@ pub fn decide(f: &Facts) -> Action {
 
 /// Right after a 200 to train or upgrade, IBM can still report the model's previous status
 /// (`ready`/`available`) for a while (`watson-api.md` §16): within this window after the call, a
-/// status unchanged since the call means "not started yet", not "finished", unless the service
-/// has already reported the operation running (then it has ended). Half the operation's
-/// expected duration, at least 5 s and at most 30 s.
+/// status unchanged since the call (`status.currentOperation.startedFrom`) means "not started
+/// yet", not "finished", unless the service has already reported the operation running (then it
+/// has ended). Any other status is the end: a training started from `ready` that reads
+/// `available` has finished. Half the operation's expected duration, at least 5 s and at most
+/// 30 s.
 pub fn status_lag_window(expected: std::time::Duration) -> std::time::Duration {
     (expected / 2).clamp(
         std::time::Duration::from_secs(5),
@@ -104,7 +106,12 @@ fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
         && f.recorded
             .operation_age
             .is_some_and(|age| age < status_lag_window(f.expected.of_kind(*kind)));
-    if within_lag && matches!(status, ServiceStatus::Ready | ServiceStatus::Available) {
+    let as_before = match &f.recorded.operation_started_from {
+        Some(from) => from == status,
+        // Records written before `startedFrom` existed.
+        None => matches!(status, ServiceStatus::Ready | ServiceStatus::Available),
+    };
+    if within_lag && as_before {
         let reason = match kind {
             OperationKind::Train => WaitReason::Training,
             OperationKind::Upgrade => WaitReason::Upgrading,

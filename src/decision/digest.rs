@@ -78,7 +78,22 @@ pub fn language(
         )),
         Value::String(option_text(training.strict.map(|s| s.to_string()))),
     ]);
-    let words = words
+    hash_object([
+        ("resources", string_map(resources)),
+        ("training", training),
+        ("words", language_words_value(words)),
+    ])
+}
+
+/// The digest of a language model's custom words alone (`status.wordsDigest`): the SHA-256 of
+/// the compact JSON of the `words` object of [`language`]'s encoding.
+pub fn language_words(words: &BTreeMap<String, WordDef>) -> String {
+    sha256_hex(language_words_value(words).to_string().as_bytes())
+}
+
+/// `{<word>:[[<soundsLike>...],<displayAs>|null,<mappingOnly>|null]}`, keys sorted.
+fn language_words_value(words: &BTreeMap<String, WordDef>) -> Value {
+    let sorted: BTreeMap<&str, Value> = words
         .iter()
         .map(|(w, d)| {
             let def = Value::Array(vec![
@@ -86,14 +101,15 @@ pub fn language(
                 opt_string(d.display_as.as_deref()),
                 d.mapping_only.map(Value::Bool).unwrap_or(Value::Null),
             ]);
-            (w.clone(), def)
+            (w.as_str(), def)
         })
         .collect();
-    hash_object([
-        ("resources", string_map(resources)),
-        ("training", training),
-        ("words", Value::Object(words)),
-    ])
+    Value::Object(
+        sorted
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// The inputs digest of an acoustic model.

@@ -88,6 +88,20 @@ impl ServiceStatus {
             other => Self::Other(other.to_string()),
         }
     }
+
+    /// The service's status string ([`Self::parse`] gives it back); `exists` for a voice model.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Training => "training",
+            Self::Available => "available",
+            Self::Upgrading => "upgrading",
+            Self::Failed => "failed",
+            Self::Exists => "exists",
+            Self::Other(s) => s,
+        }
+    }
 }
 
 /// A resource (corpus, grammar, audio) as the service reports it.
@@ -160,6 +174,9 @@ pub struct Recorded {
     /// The service has reported the recorded operation running
     /// (`status.currentOperation.runningSeenAt`).
     pub operation_seen_running: bool,
+    /// The service status the recorded operation started from
+    /// (`status.currentOperation.startedFrom`); `None` in records written before it existed.
+    pub operation_started_from: Option<ServiceStatus>,
 }
 
 /// A failure that no retry can fix: the operator waits for a new generation or new inputs.
@@ -421,6 +438,11 @@ impl Recorded {
                 .current_operation
                 .as_ref()
                 .is_some_and(|o| o.running_seen_at.is_some()),
+            operation_started_from: st
+                .current_operation
+                .as_ref()
+                .and_then(|o| o.started_from.as_deref())
+                .map(ServiceStatus::parse),
         }
     }
 }

@@ -102,6 +102,10 @@ pub struct StatusUpdate {
     /// Custom words on the service at the last word listing; `None` when unknown (words were just
     /// sent or deleted, or never listed).
     pub word_count: Option<i64>,
+    /// Digest of the custom words the service holds ([`super::digest::language_words`]), as the
+    /// operator last read them or sent them (`status.wordsDigest`); `None` when unknown. While it
+    /// matches the spec's words, a check does not list the words (issue 11).
+    pub words_digest: Option<String>,
 }
 
 /// What the shell saw of the model on the service.
@@ -115,6 +119,8 @@ pub struct Observation {
     pub resources: Vec<TrackedResource>,
     /// User words counted by a word listing made in this reconcile.
     pub word_count: Option<i64>,
+    /// The digest of the words that listing found ([`super::digest::language_words`]).
+    pub words_digest: Option<String>,
     /// The model's `error` field as the service reports it (raw; see [`service_error_summary`]).
     pub service_error: Option<String>,
 }
@@ -244,20 +250,42 @@ pub struct Words {
 ///   the analysis found (the listing says it ended), and the data is read once, after them,
 ///   before the training (a language model's lifecycle: 12 calls → 11, issue 11).
 ///
+/// - the model waits for its dependency (an acoustic model's language model is missing or not
+///   Available: `waits_for_dependency`), the service says `ready` or `available`, no operation
+///   is recorded, and the last listing found every resource the operator uploaded analysed
+///   (`ok`/`analyzed`): the action is that wait whatever the data; a new or changed resource in
+///   the spec is missing from the record and is uploaded first. A refused resource was named by
+///   that listing. An acoustic model waiting for its language model's training: 5 audio
+///   listings → 1 (issue 11).
+///
 /// Everything else (`ready` with nothing left to add, a `failed` model, an adopted or old
 /// record) lists the data.
+#[allow(clippy::too_many_arguments)]
 pub fn data_from_record(
     status: Option<&super::ServiceStatus>,
     steady: bool,
     st: &ModelStatus,
     resources: &[TrackedResource],
     words: Words,
+    waits_for_dependency: bool,
     analysis: Duration,
     now: Timestamp,
 ) -> bool {
     use super::ServiceStatus as S;
     let operation_recorded = st.current_operation.is_some();
     let holds_no_word = words.recorded == Some(0);
+    let all_analysed = !resources.is_empty()
+        && resources.iter().all(|r| {
+            r.status.added_at.is_some()
+                && matches!(r.status.service_status.as_deref(), Some("ok" | "analyzed"))
+        });
+    if waits_for_dependency
+        && matches!(status, Some(S::Ready | S::Available))
+        && !operation_recorded
+        && all_analysed
+    {
+        return true;
+    }
     match status {
         Some(S::Available) if steady || operation_recorded => true,
         Some(S::Training | S::Upgrading) => true,
@@ -622,11 +650,14 @@ pub fn next(
         st.base_model_version = seen.versions.last().cloned();
     }
     let mut resources = seen.resources.clone();
-    let mut word_count = seen.word_count.or(prev.word_count);
+    let mut words = WordRecord {
+        count: seen.word_count.or(prev.word_count),
+        digest: seen.words_digest.clone().or(prev.words_digest.clone()),
+    };
     record_action(
         &mut st,
         &mut resources,
-        &mut word_count,
+        &mut words,
         facts,
         action,
         outcome,
@@ -669,8 +700,17 @@ pub fn next(
     StatusUpdate {
         model: st,
         resources,
-        word_count,
+        word_count: words.count,
+        words_digest: words.digest,
     }
+}
+
+/// What status records of a language model's custom words.
+struct WordRecord {
+    /// [`StatusUpdate::word_count`].
+    count: Option<i64>,
+    /// [`StatusUpdate::words_digest`].
+    digest: Option<String>,
 }
 
 /// The status when `run --dry-run` skipped `action` ([`Action::skipped_in_dry_run`]): the
@@ -686,7 +726,7 @@ pub fn skipped(prev: &Previous, facts: &Facts, action: &Action) -> StatusUpdate 
 fn record_action(
     st: &mut ModelStatus,
     resources: &mut Vec<TrackedResource>,
-    word_count: &mut Option<i64>,
+    words: &mut WordRecord,
     facts: &Facts,
     action: &Action,
     outcome: &Outcome,
@@ -699,6 +739,11 @@ fn record_action(
         inputs_digest: Some(digest.clone()),
         expected_finish_at: Some(Time(later(now, facts.expected.of(kind)))),
         running_seen_at: None,
+        started_from: facts
+            .observed
+            .as_ref()
+            .and_then(|o| o.status.as_ref())
+            .map(|s| s.as_str().to_string()),
         finished_at: None,
         outcome: None,
         duration_seconds: None,
@@ -715,7 +760,10 @@ fn record_action(
             st.base_model_version = None;
             resources.clear();
             // A new model holds no words.
-            *word_count = Some(0);
+            *words = WordRecord {
+                count: Some(0),
+                digest: None,
+            };
         }
         Action::Reset => {
             st.reset_request_token = facts.desired.reset_token.clone();
@@ -723,7 +771,10 @@ fn record_action(
             st.current_operation = None;
             st.service_status = Some("pending".into());
             resources.clear();
-            *word_count = Some(0);
+            *words = WordRecord {
+                count: Some(0),
+                digest: None,
+            };
         }
         Action::Adopt {
             customization_id,
@@ -731,7 +782,10 @@ fn record_action(
         } => {
             st.customization_id = Some(customization_id.clone());
             st.adopted = (!recovered).then_some(true);
-            *word_count = None;
+            *words = WordRecord {
+                count: None,
+                digest: None,
+            };
         }
         Action::AddResource { name, .. } => {
             let uploaded = facts.desired.resources.get(name).cloned();
@@ -753,7 +807,18 @@ fn record_action(
         }
         Action::DeleteResource { name } => resources.retain(|r| &r.status.name != name),
         // Until the next listing, the operator does not know what the service holds.
-        Action::AddWords { .. } | Action::DeleteWord { .. } => *word_count = None,
+        Action::AddWords { words: sent } => {
+            *words = WordRecord {
+                count: None,
+                digest: words_after_adding(facts, sent),
+            }
+        }
+        Action::DeleteWord { .. } => {
+            *words = WordRecord {
+                count: None,
+                digest: None,
+            }
+        }
         Action::Train { .. } => {
             if outcome.already_trained {
                 st.trained_inputs_digest = Some(digest.clone());
@@ -778,6 +843,17 @@ fn record_action(
         Action::Observe(_) => st.current_operation = None,
         _ => {}
     }
+}
+
+/// The digest of the words the service holds after the operator added `sent` (the spec's
+/// definitions) to the words this check observed: the spec's digest when that makes exactly the
+/// spec's words, else `None` (unknown until the next listing).
+fn words_after_adding(facts: &Facts, sent: &[String]) -> Option<String> {
+    let mut held = facts.observed.as_ref()?.words.clone();
+    for w in sent {
+        held.insert(w.clone(), facts.desired.words.get(w)?.clone());
+    }
+    (held == facts.desired.words).then(|| super::digest::language_words(&held))
 }
 
 /// Moves the current operation to the history with its outcome and duration.
@@ -1218,7 +1294,22 @@ pub fn look_again(
         Action::Wait { .. } | Action::AdoptedModelMissing | Action::Observe(_) => {
             timing.drift_interval
         }
-        Action::Train { .. } | Action::Upgrade { .. } => Duration::from_secs(2),
+        // The first look after the call: IBM checks the data at the call (a 400 for invalid
+        // data, watson-api.md §8.3), so nothing is learnt from a look before the operation can
+        // have ended.
+        Action::Train { .. } => poll_after(
+            Duration::ZERO,
+            expected.of_kind(OperationKind::Train),
+            timing.max_poll_interval,
+        ),
+        Action::Upgrade { .. } => poll_after(
+            Duration::ZERO,
+            expected.of_kind(OperationKind::Upgrade),
+            timing.max_poll_interval,
+        ),
+        // A corpus, grammar or audio analysis takes seconds at least (watson-api.md §8.1): a
+        // look sooner than the analysis poll finds it running.
+        Action::AddResource { .. } => Duration::from_secs(2),
         _ => Duration::from_millis(200),
     };
     // The baseline the benchmarks compare against: a fixed interval for every wait on the
@@ -1239,17 +1330,16 @@ pub fn look_again(
 /// When to look again while waiting: progress-aware polling. `elapsed` is the time since the
 /// operation started; `expected` its typical duration (from the model's own history when known).
 ///
-/// One quick check catches immediate failures; then each wait covers 90 % of the time left, so
-/// the checks close in on the expected end in a handful of steps (a 30-minute training costs
-/// five reads, where fixed 10-second polling costs 180). Once overdue, the operator checks every
-/// 1/30 of the elapsed time, which keeps the detection delay within about 3 % of the operation's
-/// length. Always at least `2 s`, at most `cap`.
+/// Each wait covers 90 % of the time left, so the checks close in on the expected end in a
+/// handful of steps (a 30-minute training costs five reads, where fixed 10-second polling costs
+/// 180). No quick check right after the call: IBM refuses invalid data at the call itself, and
+/// a look within seconds finds the operation running (issue 11: one IBM call per lifecycle).
+/// Once overdue, the operator checks every 1/30 of the elapsed time, which keeps the detection
+/// delay within about 3 % of the operation's length. Always at least `2 s`, at most `cap`.
 pub fn poll_after(elapsed: Duration, expected: Duration, cap: Duration) -> Duration {
     let floor = Duration::from_secs(2);
     let remaining = expected.saturating_sub(elapsed);
-    let next = if elapsed < floor {
-        floor
-    } else if !remaining.is_zero() {
+    let next = if !remaining.is_zero() {
         remaining.mul_f64(0.9)
     } else {
         elapsed / 30

@@ -539,10 +539,11 @@ fn voice_models_only_sync_words() {
 fn polling_is_progress_aware() {
     let cap = Duration::from_secs(600);
     let expected = Duration::from_secs(1800);
-    // a quick first check
+    // no quick check after the call: the first look covers 90 % of the expected time, capped
+    assert_eq!(poll_after(Duration::ZERO, expected, cap), cap);
     assert_eq!(
-        poll_after(Duration::ZERO, expected, cap),
-        Duration::from_secs(2)
+        poll_after(Duration::ZERO, Duration::from_secs(60), cap),
+        Duration::from_secs(54)
     );
     // then 90 % of the remaining time, bounded by the cap
     assert_eq!(
@@ -748,6 +749,7 @@ fn operation(kind: &str, at: k8s_openapi::jiff::Timestamp) -> crate::crd::Operat
         inputs_digest: None,
         expected_finish_at: None,
         running_seen_at: None,
+        started_from: None,
         finished_at: None,
         outcome: None,
         duration_seconds: None,
@@ -1444,6 +1446,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
             record,
             resources,
             no_words,
+            false,
             10 * minute,
             now,
         );
@@ -1473,6 +1476,7 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
         &idle,
         &[],
         unknown,
+        false,
         10 * minute,
         now,
     );
@@ -1518,10 +1522,65 @@ fn a_check_reads_the_data_only_when_it_may_have_changed() {
             record,
             resources,
             words,
+            false,
             10 * minute,
             now,
         );
         assert_eq!(got, want, "ready case {i}");
+    }
+    // Waiting for the dependency (issue 11: an acoustic model whose language model trains):
+    // once a listing found every upload analysed, the wait takes the data from the record.
+    let audio_ok = [st::TrackedResource {
+        class: st::ResourceClass::Audio,
+        ..upload("ok", 1)
+    }];
+    let audio_invalid = [st::TrackedResource {
+        class: st::ResourceClass::Audio,
+        ..upload("invalid", 1)
+    }];
+    let not_listed = [st::TrackedResource {
+        status: crate::crd::ResourceStatus {
+            added_at: None,
+            ..upload("ok", 1).status
+        },
+        class: st::ResourceClass::Audio,
+    }];
+    // (status, record, resources, waits for the dependency) → reads from the record?
+    let dependency_cases: Vec<(
+        S,
+        &crate::crd::ModelStatus,
+        &[st::TrackedResource],
+        bool,
+        bool,
+    )> = vec![
+        (S::Ready, &idle, &audio_ok, true, true),
+        (S::Ready, &idle, &analysed, true, true),
+        (S::Available, &idle, &audio_ok, true, true),
+        // Not waiting: the read before the training.
+        (S::Ready, &idle, &audio_ok, false, false),
+        // Still in analysis, refused, or never listed: read (the refusal is named now).
+        (S::Ready, &idle, &analysing, true, false),
+        (S::Ready, &idle, &audio_invalid, true, false),
+        (S::Ready, &idle, &not_listed, true, false),
+        (S::Ready, &idle, &[], true, false),
+        // An operation of ours is recorded: how it ended matters.
+        (S::Available, &training, &audio_ok, true, true),
+        (S::Ready, &training, &audio_ok, true, false),
+        // A failed model is always read.
+        (S::Failed, &idle, &audio_ok, true, false),
+    ];
+    for (i, (status, record, resources, waits, want)) in dependency_cases.into_iter().enumerate() {
+        let got = st::data_from_record(
+            Some(&status),
+            false,
+            record,
+            resources,
+            no_words,
+            waits,
+            10 * minute,
+            now,
+        );
+        assert_eq!(got, want, "dependency case {i}: {status:?}");
     }
 }
 
@@ -1621,6 +1680,183 @@ fn a_status_unchanged_right_after_a_train_or_upgrade_call_is_lag_not_an_end() {
         action::status_lag_window(Duration::from_secs(600)),
         Duration::from_secs(30)
     );
+}
+
+#[test]
+fn only_the_status_an_operation_started_from_is_lag() {
+    // Issue 11: without a quick check after the call, a training started from `ready` that
+    // reads `available` within the window has ended; a status like the one it started from is
+    // still lag.
+    let case = |from: ServiceStatus, now: ServiceStatus| {
+        let mut f = base();
+        f.recorded.operation = Some((OperationKind::Train, "in1".into()));
+        f.recorded.operation_started_from = Some(from);
+        f.recorded.operation_age = Some(Duration::from_secs(2));
+        if let Some(o) = f.observed.as_mut() {
+            o.status = Some(now);
+        }
+        decide(&f)
+    };
+    assert_eq!(
+        case(ServiceStatus::Ready, ServiceStatus::Available),
+        Action::Finish {
+            kind: OperationKind::Train,
+            succeeded: true
+        }
+    );
+    for same in [ServiceStatus::Ready, ServiceStatus::Available] {
+        assert_eq!(
+            case(same.clone(), same.clone()),
+            Action::Wait {
+                reason: WaitReason::Training
+            },
+            "{same:?}"
+        );
+    }
+    // A failed model trained again after a fix: `failed` right after the call is lag too.
+    assert_eq!(
+        case(ServiceStatus::Failed, ServiceStatus::Failed),
+        Action::Wait {
+            reason: WaitReason::Training
+        }
+    );
+}
+
+#[test]
+fn an_operation_records_the_status_it_started_from() {
+    let f = base();
+    let train = Action::Train {
+        custom_language_model_id: None,
+    };
+    let prev = StatusUpdate::default();
+    let u = st::next(
+        &prev,
+        &f,
+        &Observation::default(),
+        &train,
+        &Outcome::default(),
+        t0(),
+    );
+    let op = u.model.current_operation.expect("operation");
+    let listed = f.observed.as_ref().and_then(|o| o.status.clone());
+    assert_eq!(
+        op.started_from.as_deref(),
+        listed.as_ref().map(|s| s.as_str())
+    );
+    assert!(op.started_from.is_some());
+}
+
+#[test]
+fn the_first_look_after_a_train_call_aims_at_the_expected_end() {
+    let m = crate::crd::ModelStatus::default();
+    let expected = st::Expected {
+        train: Duration::from_secs(20),
+        upgrade: Duration::from_secs(100),
+        ..Default::default()
+    };
+    let look = |a: &Action| st::look_again(a, &m, &timing(), &expected, t0());
+    // 90 % of the expected training, no quick check at 2 s.
+    assert_eq!(
+        look(&Action::Train {
+            custom_language_model_id: None
+        }),
+        Some(Duration::from_secs(18))
+    );
+    assert_eq!(
+        look(&Action::Upgrade {
+            custom_language_model_id: None
+        }),
+        Some(Duration::from_secs(90))
+    );
+    // An analysis takes seconds: the look after an upload is the analysis poll, not 200 ms.
+    assert_eq!(
+        look(&Action::AddResource {
+            name: "c1".into(),
+            overwrite: false
+        }),
+        Some(Duration::from_secs(2))
+    );
+}
+
+#[test]
+fn the_words_digest_is_what_the_service_holds() {
+    use super::digest::language_words;
+    let f = base();
+    let spec = language_words(&f.desired.words);
+    assert!(!f.desired.words.is_empty());
+    let all: Vec<String> = f.desired.words.keys().cloned().collect();
+    let add = |f: &Facts, words: Vec<String>| {
+        st::next(
+            &StatusUpdate::default(),
+            f,
+            &Observation::default(),
+            &Action::AddWords { words },
+            &Outcome::default(),
+            t0(),
+        )
+    };
+    // Every spec word sent to a model that holds none: the service holds the spec's words.
+    let mut empty = f.clone();
+    if let Some(o) = empty.observed.as_mut() {
+        o.words.clear();
+    }
+    let u = add(&empty, all.clone());
+    assert_eq!(u.words_digest.as_deref(), Some(spec.as_str()));
+    assert_eq!(u.word_count, None);
+    // Only some sent: unknown.
+    if f.desired.words.len() > 1 {
+        assert_eq!(add(&empty, all[..1].to_vec()).words_digest, None);
+    }
+    // A word the spec does not have is still on the service: unknown.
+    let mut extra = empty.clone();
+    if let Some(o) = extra.observed.as_mut() {
+        o.words.insert("stray".into(), word("s t r a y"));
+    }
+    assert_eq!(add(&extra, all.clone()).words_digest, None);
+    // A listing's digest is recorded; a deletion forgets it.
+    let listed = Observation {
+        words_digest: Some("listed".into()),
+        word_count: Some(2),
+        ..Default::default()
+    };
+    let u = st::next(
+        &StatusUpdate::default(),
+        &f,
+        &listed,
+        &Action::UpToDate,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.words_digest.as_deref(), Some("listed"));
+    let u = st::next(
+        &u,
+        &f,
+        &Observation::default(),
+        &Action::DeleteWord {
+            word: "stray".into(),
+        },
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!(u.words_digest, None);
+    // Create and reset: a model without words.
+    let u = st::next(
+        &listed_update(),
+        &f,
+        &Observation::default(),
+        &Action::Create,
+        &Outcome::default(),
+        t0(),
+    );
+    assert_eq!((u.word_count, u.words_digest), (Some(0), None));
+}
+
+fn listed_update() -> StatusUpdate {
+    StatusUpdate {
+        word_count: Some(2),
+        words_digest: Some("listed".into()),
+        ..Default::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -128,6 +128,18 @@ async fn list_data(
     if prev.word_count == Some(0) {
         return Ok(());
     }
+    // Skipped while the record says the service holds exactly the spec's words (the operator
+    // sent them, or the last listing found them), unless the model failed: IBM names a bad word
+    // at training (watson-api.md §8.3), and the listing then shows it. One call fewer per
+    // lifecycle (issue 11).
+    let spec_words = digest::language_words(&desired.words);
+    if prev.words_digest.as_deref() == Some(spec_words.as_str())
+        && observed.status != Some(crate::decision::ServiceStatus::Failed)
+    {
+        observed.words = desired.words.clone();
+        seen.word_count = Some(desired.words.len() as i64);
+        return Ok(());
+    }
     let query = ListWords {
         word_type: Some(WordType::User),
         sort: None,
@@ -161,6 +173,7 @@ async fn list_data(
         };
         observed.words.insert(w.word.clone(), def);
     }
+    seen.words_digest = Some(digest::language_words(&observed.words));
     Ok(())
 }
 

@@ -151,6 +151,9 @@ pub(crate) fn trust_record(
 pub(crate) struct Check<'a> {
     pub steady: bool,
     pub prev: &'a Previous,
+    /// The model waits for its dependency (an acoustic model's language model is missing or
+    /// not Available).
+    pub waits_for_dependency: bool,
 }
 
 impl Check<'_> {
@@ -174,6 +177,7 @@ impl Check<'_> {
             &self.prev.model,
             &self.prev.resources,
             words,
+            self.waits_for_dependency,
             ctx.settings.expected_analysis,
             crate::decision::status::now(),
         )
@@ -395,6 +399,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         model,
         resources: prev.resources,
         word_count: prev.word_count,
+        words_digest: prev.words_digest,
     };
     let _ = write_remembered(obj, ctx, api, &update).await;
     if let Some(mut note) = event {
@@ -564,15 +569,29 @@ async fn gather<K: KindOps>(
     let prev = if facts.observe_only {
         unsure = Previous {
             word_count: None,
+            words_digest: None,
             ..prev.clone()
         };
         &unsure
     } else {
         prev
     };
+    // The dependency first: while the model waits for it, a check may take the data from the
+    // record (see `data_from_record`).
+    if !facts.deleting && !facts.observe_only {
+        facts.dependency = obj.dependency(ctx).await?;
+    }
+    let waits_for_dependency = matches!(
+        facts.dependency,
+        Dependency::Missing | Dependency::NotReady { .. }
+    );
     let observed = match &facts.recorded.customization_id {
         Some(id) => {
-            let check = Check { steady, prev };
+            let check = Check {
+                steady,
+                prev,
+                waits_for_dependency,
+            };
             obj.observe(svc, id, &check, &facts.desired, ctx).await?
         }
         None => None,
@@ -590,9 +609,6 @@ async fn gather<K: KindOps>(
     }
     if facts.recorded.customization_id.is_none() || observed.is_none() {
         facts.marked_model = obj.find_marked(svc).await?;
-    }
-    if !facts.deleting && !facts.observe_only {
-        facts.dependency = obj.dependency(ctx).await?;
     }
     // Adoption: the adopted model's base model must match.
     if let (Some(id), Some(o)) = (obj.adopt_id(), observed.as_ref()) {
@@ -701,6 +717,7 @@ async fn perform<K: KindOps>(
             let check = Check {
                 steady: false,
                 prev: &prev,
+                waits_for_dependency: false,
             };
             let Some(found) = obj
                 .observe(svc, customization_id, &check, &g.facts.desired, ctx)

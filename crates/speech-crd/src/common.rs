@@ -225,6 +225,11 @@ pub struct OperationRecord {
     /// is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_seen_at: Option<Time>,
+    /// The model's service status when the operator started the operation (for example
+    /// `ready`). Until the service reports the operation running, only this status counts as
+    /// the service's lag; any other status is the operation's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<String>,
     /// When it ended (past operations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,

@@ -249,7 +249,8 @@ pub struct CustomLanguageModelStatus {
     /// Each grammar as the service reports it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grammars: Vec<ResourceStatus>,
-    /// Digest of the custom words the operator last sent.
+    /// Digest of the custom words the service holds, as the operator last read them or sent them
+    /// (absent when unknown). While it matches the spec's words, checks do not list the words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub words_digest: Option<String>,
     /// Number of custom words on the service at the last word listing (absent until listed).
