@@ -93,21 +93,17 @@ pub fn language_words(words: &BTreeMap<String, WordDef>) -> String {
 
 /// `{<word>:[[<soundsLike>...],<displayAs>|null,<mappingOnly>|null]}`, keys sorted.
 fn language_words_value(words: &BTreeMap<String, WordDef>) -> Value {
-    let sorted: BTreeMap<&str, Value> = words
-        .iter()
-        .map(|(w, d)| {
-            let def = Value::Array(vec![
-                Value::Array(d.sounds_like.iter().cloned().map(Value::String).collect()),
-                opt_string(d.display_as.as_deref()),
-                d.mapping_only.map(Value::Bool).unwrap_or(Value::Null),
-            ]);
-            (w.as_str(), def)
-        })
-        .collect();
     Value::Object(
-        sorted
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+        words
+            .iter()
+            .map(|(w, d)| {
+                let def = Value::Array(vec![
+                    Value::Array(d.sounds_like.iter().cloned().map(Value::String).collect()),
+                    opt_string(d.display_as.as_deref()),
+                    d.mapping_only.map(Value::Bool).unwrap_or(Value::Null),
+                ]);
+                (w.clone(), def)
+            })
             .collect(),
     )
 }

@@ -713,6 +713,19 @@ struct WordRecord {
     digest: Option<String>,
 }
 
+impl WordRecord {
+    /// A new or reset model: no word.
+    const NONE_HELD: Self = Self {
+        count: Some(0),
+        digest: None,
+    };
+    /// Unknown until the next word listing.
+    const UNKNOWN: Self = Self {
+        count: None,
+        digest: None,
+    };
+}
+
 /// The status when `run --dry-run` skipped `action` ([`Action::skipped_in_dry_run`]): the
 /// recorded status unchanged (nothing happened on the service) but for `nextAction`, which says
 /// what would have been done (`dry run: would ...`).
@@ -760,10 +773,7 @@ fn record_action(
             st.base_model_version = None;
             resources.clear();
             // A new model holds no words.
-            *words = WordRecord {
-                count: Some(0),
-                digest: None,
-            };
+            *words = WordRecord::NONE_HELD;
         }
         Action::Reset => {
             st.reset_request_token = facts.desired.reset_token.clone();
@@ -771,10 +781,7 @@ fn record_action(
             st.current_operation = None;
             st.service_status = Some("pending".into());
             resources.clear();
-            *words = WordRecord {
-                count: Some(0),
-                digest: None,
-            };
+            *words = WordRecord::NONE_HELD;
         }
         Action::Adopt {
             customization_id,
@@ -782,10 +789,7 @@ fn record_action(
         } => {
             st.customization_id = Some(customization_id.clone());
             st.adopted = (!recovered).then_some(true);
-            *words = WordRecord {
-                count: None,
-                digest: None,
-            };
+            *words = WordRecord::UNKNOWN;
         }
         Action::AddResource { name, .. } => {
             let uploaded = facts.desired.resources.get(name).cloned();
@@ -813,12 +817,7 @@ fn record_action(
                 digest: words_after_adding(facts, sent),
             }
         }
-        Action::DeleteWord { .. } => {
-            *words = WordRecord {
-                count: None,
-                digest: None,
-            }
-        }
+        Action::DeleteWord { .. } => *words = WordRecord::UNKNOWN,
         Action::Train { .. } => {
             if outcome.already_trained {
                 st.trained_inputs_digest = Some(digest.clone());
