@@ -1333,15 +1333,25 @@ pub fn look_again(
 /// handful of steps (a 30-minute training costs five reads, where fixed 10-second polling costs
 /// 180). No quick check right after the call: IBM refuses invalid data at the call itself, and
 /// a look within seconds finds the operation running (issue 11: one IBM call per lifecycle).
+///
+/// Past half the expected time, a wait is also at most a tenth of the elapsed time. Without
+/// history `expected` is a guess (the default is twice the simulator's and IBM's typical
+/// few-minute training), and an operation may end anywhere in its second half: a look that the
+/// cap placed just before such an end would otherwise wait 90 % of the guessed remainder (the
+/// 32 s overhead of issue 11's benchmark, for a 30 s training). So an operation is seen within
+/// about 10 % of its length, for a few more reads in the second half.
+///
 /// Once overdue, the operator checks every 1/30 of the elapsed time, which keeps the detection
 /// delay within about 3 % of the operation's length. Always at least `2 s`, at most `cap`.
 pub fn poll_after(elapsed: Duration, expected: Duration, cap: Duration) -> Duration {
     let floor = Duration::from_secs(2);
     let remaining = expected.saturating_sub(elapsed);
-    let next = if !remaining.is_zero() {
-        remaining.mul_f64(0.9)
-    } else {
+    let next = if remaining.is_zero() {
         elapsed / 30
+    } else if elapsed >= expected / 2 {
+        remaining.mul_f64(0.9).min(elapsed / 10)
+    } else {
+        remaining.mul_f64(0.9)
     };
     next.clamp(floor, cap.max(floor))
 }
