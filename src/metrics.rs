@@ -404,11 +404,14 @@ fn finished_operations(s: &ModelStatus) -> Vec<(DateTime<Utc>, &'static str, &'s
         .collect()
 }
 
-/// What the sampler remembers of one model between two samples.
+/// What the sampler remembers of one model between two samples: a few bytes, as it is kept for
+/// every model (issue 11: memory per resource).
 #[derive(Default)]
 struct Seen {
-    /// Finished operations already counted (by start time and operation).
-    operations: HashSet<(DateTime<Utc>, &'static str)>,
+    /// The start of the latest finished operation already counted (or part of the baseline).
+    /// A model runs one operation at a time, so start times grow: a finished operation that
+    /// started later is new.
+    counted_through: Option<DateTime<Utc>>,
     /// Time to Ready already recorded, or the model was Ready when first seen.
     ready_done: bool,
 }
@@ -419,7 +422,8 @@ struct Seen {
 /// counted (so a restart or a leader change does not count old trainings again).
 #[derive(Default)]
 pub struct StatusSampler {
-    seen: Mutex<HashMap<String, Seen>>,
+    /// Keyed by kind and UID.
+    seen: Mutex<HashMap<(&'static str, String), Seen>>,
 }
 
 impl StatusSampler {
@@ -427,26 +431,27 @@ impl StatusSampler {
     pub fn sample(&self, metrics: &Metrics, kind: &'static str, models: &[ModelSnapshot]) {
         let mut counts: HashMap<&'static str, i64> = HashMap::new();
         let mut seen = self.seen.lock();
+        let latest = |m: &ModelSnapshot| m.finished.iter().map(|(s, ..)| *s).max();
         for m in models {
             let phase = m.phase.map_or(PHASE_PENDING, |p| p.as_str());
             *counts.entry(phase).or_default() += 1;
-            let key = format!("{kind}/{}", m.uid);
-            match seen.get_mut(&key) {
+            match seen.get_mut(&(kind, m.uid.clone())) {
                 None => {
                     seen.insert(
-                        key,
+                        (kind, m.uid.clone()),
                         Seen {
-                            operations: m.finished.iter().map(|(s, o, _, _)| (*s, *o)).collect(),
+                            counted_through: latest(m),
                             ready_done: m.ready_since.is_some(),
                         },
                     );
                 }
                 Some(s) => {
                     for (started, op, outcome, secs) in &m.finished {
-                        if s.operations.insert((*started, op)) {
+                        if s.counted_through.is_none_or(|c| *started > c) {
                             metrics.operation_finished(kind, op, outcome, *secs);
                         }
                     }
+                    s.counted_through = s.counted_through.max(latest(m));
                     if !s.ready_done
                         && let (Some(ready), Some(created)) = (m.ready_since, m.created)
                     {
@@ -457,8 +462,8 @@ impl StatusSampler {
             }
         }
         // Forget models that are gone (of this kind only).
-        let live: HashSet<String> = models.iter().map(|m| format!("{kind}/{}", m.uid)).collect();
-        seen.retain(|k, _| !k.starts_with(&format!("{kind}/")) || live.contains(k));
+        let live: HashSet<&str> = models.iter().map(|m| m.uid.as_str()).collect();
+        seen.retain(|(k, uid), _| *k != kind || live.contains(uid.as_str()));
         metrics.phase_counts(kind, &counts);
     }
 }
@@ -583,7 +588,7 @@ mod tests {
             ..fresh
         };
         s.sample(&m, "CustomLanguageModel", &[old.clone(), done.clone()]);
-        s.sample(&m, "CustomLanguageModel", &[old, done]);
+        s.sample(&m, "CustomLanguageModel", &[old.clone(), done]);
         let text = m.encode().expect("encode");
         assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 2"#));
         assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 0"#));
@@ -595,6 +600,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"wso_time_to_ready_seconds_count{kind="CustomLanguageModel"} 1"#));
+
+        // The old model is upgraded: only the new operation counts, once.
+        let upgraded = ModelSnapshot {
+            finished: vec![
+                (ts(10), "Train", "Succeeded", 90.0),
+                (ts(2000), "Upgrade", "Succeeded", 40.0),
+            ],
+            ..old
+        };
+        s.sample(&m, "CustomLanguageModel", std::slice::from_ref(&upgraded));
+        s.sample(&m, "CustomLanguageModel", &[upgraded]);
+        let text = m.encode().expect("encode");
+        assert!(text.contains(
+            r#"wso_model_operation_duration_seconds_count{kind="CustomLanguageModel",operation="Upgrade",outcome="Succeeded"} 1"#
+        ), "{text}");
+        assert!(text.contains(
+            r#"wso_model_operation_duration_seconds_count{kind="CustomLanguageModel",operation="Train",outcome="Succeeded"} 1"#
+        ), "{text}");
     }
 
     #[test]

@@ -167,9 +167,22 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
             .expect("unrelated config map");
     }
 
+    // More ConfigMaps than a page holds: the operator's initial LIST comes in pages.
+    for i in 0..(watson_speech_operator::reconcile::run::WATCH_PAGE_SIZE + 20) {
+        config_maps
+            .create(&pp, &config_map(&format!("page-{i}"), "x"))
+            .await
+            .expect("config map");
+    }
+
     // The API server's own informers watch too: count what the operator adds.
     let text = apiserver_metrics(&client).await;
     let baseline = open_watches(&text);
+    let config_map_lists_before = sum(
+        &text,
+        "apiserver_response_sizes_count",
+        &[("resource", "configmaps"), ("verb", "LIST")],
+    );
     let list_bytes_before = sum(
         &text,
         "apiserver_response_sizes_sum",
@@ -253,6 +266,17 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     assert!(
         listed < 64.0 * 1024.0,
         "listing the Secrets sent {listed} bytes: not metadata-only"
+    );
+    // Paged: a page is decoded whole before the cache strips it (the start-up memory peak).
+    let config_map_lists = sum(
+        &text,
+        "apiserver_response_sizes_count",
+        &[("resource", "configmaps"), ("verb", "LIST")],
+    ) - config_map_lists_before;
+    assert!(
+        config_map_lists >= 2.0,
+        "{config_map_lists} LISTs of more than {} ConfigMaps: not paged",
+        watson_speech_operator::reconcile::run::WATCH_PAGE_SIZE
     );
 
     // Unrelated changes: no reconcile. The API server's count of watch events sent for

@@ -81,16 +81,11 @@ pub struct Context {
     pub http: reqwest::Client,
     services: Mutex<HashMap<String, Arc<ServiceHandle>>>,
     budgets: Mutex<HashMap<String, Budget>>,
-    /// Per-object consecutive failures, for jittered exponential backoff.
-    pub failures: Mutex<HashMap<String, u32>>,
+    /// What this process remembers of each object between its reconciles, by object key;
+    /// dropped when the object is deleted ([`Context::forget`]).
+    objects: Mutex<HashMap<String, Remembered>>,
     /// Prometheus metrics (reconciles, IBM calls), when served.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
-    /// The inputs digest each object was last reconciled with, so a failure recorded in status
-    /// says which inputs failed (a terminal failure then waits for them to change).
-    pub last_inputs: Mutex<HashMap<String, String>>,
-    /// The resourceVersion of each object's last status write by this process (to notice a
-    /// cache that lags behind it).
-    pub written: Mutex<HashMap<String, String>>,
     /// Wakes a SpeechService (namespace, name) whose model count changed: a model was created
     /// or deleted on its instance, so its `modelsInUse` is right at once, not a drift later.
     pub service_changed: tokio::sync::broadcast::Sender<(String, String)>,
@@ -123,11 +118,9 @@ impl Context {
             http,
             services: Mutex::new(HashMap::new()),
             budgets: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            objects: Mutex::new(HashMap::new()),
             metrics,
-            last_inputs: Mutex::new(HashMap::new()),
             service_changed: tokio::sync::broadcast::channel(256).0,
-            written: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -295,14 +288,60 @@ impl Context {
         Ok((auth, version))
     }
 
+    /// The inputs digest `key` was last reconciled with.
+    pub fn last_inputs(&self, key: &str) -> Option<String> {
+        self.objects.lock().get(key)?.last_inputs.clone()
+    }
+
+    /// Remembers the inputs digest `key` is reconciled with, so a failure recorded in status
+    /// says which inputs failed (a terminal failure then waits for them to change).
+    pub fn remember_inputs(&self, key: &str, digest: &str) {
+        let mut objects = self.objects.lock();
+        let entry = objects.entry(key.to_string()).or_default();
+        if entry.last_inputs.as_deref() != Some(digest) {
+            entry.last_inputs = Some(digest.to_string());
+        }
+    }
+
+    /// The resourceVersion of this process's last status write of `key`.
+    pub fn written(&self, key: &str) -> Option<String> {
+        self.objects.lock().get(key)?.written.clone()
+    }
+
+    /// Remembers the resourceVersion a status write of `key` produced (to notice a cache that
+    /// lags behind it).
+    pub fn remember_written(&self, key: &str, resource_version: String) {
+        self.objects
+            .lock()
+            .entry(key.to_string())
+            .or_default()
+            .written = Some(resource_version);
+    }
+
+    /// Consecutive failures of `key` so far.
+    pub fn failures(&self, key: &str) -> u32 {
+        self.objects.lock().get(key).map_or(0, |o| o.failures)
+    }
+
+    /// Forgets everything about `key`: its object is gone (finalizer released). Without this,
+    /// every object ever reconciled would stay in memory (issue 11).
+    pub fn forget(&self, key: &str) {
+        self.objects.lock().remove(key);
+    }
+
+    /// Objects remembered now (for tests and diagnostics).
+    pub fn remembered(&self) -> usize {
+        self.objects.lock().len()
+    }
+
     /// Records a failure of `key` and returns the next backoff (jittered exponential from
     /// `base`, capped at 1 minute for transient failures and 10 minutes for credentials).
     pub fn backoff(&self, key: &str, base: Duration) -> Duration {
         let n = {
-            let mut f = self.failures.lock();
-            let n = f.entry(key.to_string()).or_insert(0);
-            *n = n.saturating_add(1);
-            *n
+            let mut objects = self.objects.lock();
+            let o = objects.entry(key.to_string()).or_default();
+            o.failures = o.failures.saturating_add(1);
+            o.failures
         };
         let exp = base.saturating_mul(1u32 << (n.min(8) - 1));
         // Transient failures (base 5 s) retry at least every minute, so work resumes soon after
@@ -319,8 +358,25 @@ impl Context {
 
     /// Clears the failure count of `key` after a success.
     pub fn succeeded(&self, key: &str) {
-        self.failures.lock().remove(key);
+        let mut objects = self.objects.lock();
+        if let Some(o) = objects.get_mut(key) {
+            o.failures = 0;
+            if o.last_inputs.is_none() && o.written.is_none() {
+                objects.remove(key);
+            }
+        }
     }
+}
+
+/// What [`Context`] remembers of one object between its reconciles.
+#[derive(Default)]
+struct Remembered {
+    /// The inputs digest of the last reconcile.
+    last_inputs: Option<String>,
+    /// The resourceVersion of the last status write by this process.
+    written: Option<String>,
+    /// Consecutive failures, for jittered exponential backoff.
+    failures: u32,
 }
 
 /// One listing of a service's models of one kind, shared by every model of it: many models in
@@ -692,5 +748,43 @@ mod identity_tests {
             let neither = identity_verdict(kind, ServedApi::Neither, url).expect_err("neither");
             assert!(neither.contains("base URL"), "{neither}");
         }
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    fn context() -> Arc<Context> {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        Context::new(client, Settings::default()).expect("context")
+    }
+
+    /// Issue 11: per-object memory went with neither deletion nor success; a fleet that churns
+    /// models grew without bound.
+    #[tokio::test]
+    async fn per_object_memory_goes_with_the_object() {
+        let ctx = context();
+        ctx.remember_inputs("lm/ns/a", "digest-1");
+        ctx.remember_written("lm/ns/a", "41".into());
+        ctx.backoff("lm/ns/a", Duration::from_secs(5));
+        ctx.backoff("lm/ns/a", Duration::from_secs(5));
+        assert_eq!(ctx.failures("lm/ns/a"), 2);
+        assert_eq!(ctx.last_inputs("lm/ns/a").as_deref(), Some("digest-1"));
+        assert_eq!(ctx.written("lm/ns/a").as_deref(), Some("41"));
+        // A success clears the failures and keeps what later reconciles read.
+        ctx.succeeded("lm/ns/a");
+        assert_eq!(ctx.failures("lm/ns/a"), 0);
+        assert_eq!(ctx.written("lm/ns/a").as_deref(), Some("41"));
+        // A key holding only failures (a SpeechService) goes at its success.
+        ctx.backoff("sps/ns/s", Duration::from_secs(10));
+        assert_eq!(ctx.remembered(), 2);
+        ctx.succeeded("sps/ns/s");
+        assert_eq!(ctx.remembered(), 1);
+        // The finalizer released: nothing is left.
+        ctx.forget("lm/ns/a");
+        assert_eq!(ctx.remembered(), 0);
+        assert_eq!(ctx.last_inputs("lm/ns/a"), None);
     }
 }

@@ -294,6 +294,7 @@ pub(crate) async fn reconcile<K: KindOps>(
         return Ok(Requeue::await_change());
     }
     if obj.meta().deletion_timestamp.is_some() && !has_finalizer {
+        ctx.forget(&key);
         return Ok(Requeue::await_change());
     }
 
@@ -335,7 +336,7 @@ pub(crate) async fn reconcile<K: KindOps>(
                 RetryClass::Credentials => ctx.backoff(&key, Duration::from_secs(30)),
                 RetryClass::WaitForSpecChange => Duration::from_secs(3600),
             };
-            let refusals = ctx.failures.lock().get(&key).copied().unwrap_or(0);
+            let refusals = ctx.failures(&key);
             if class != RetryClass::WaitForService || refusals >= STILL_BUSY_AFTER {
                 record_failure(&*obj, &ctx, &api, &err).await;
             }
@@ -360,7 +361,7 @@ const STILL_BUSY_AFTER: u32 = 3;
 
 /// The object from the API server when the cached copy is older than our last status write.
 async fn fresher<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>) -> Option<K> {
-    let written = ctx.written.lock().get(&key_of(obj)).cloned()?;
+    let written = ctx.written(&key_of(obj))?;
     let cached = obj.resource_version()?;
     // resourceVersions are opaque, but etcd-backed servers issue increasing integers; when
     // they do not parse, trust the cache.
@@ -380,7 +381,7 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
             "; the service has refused changes to this model several times in a row: the operator keeps retrying with backoff; if it lasts, the model may be locked on IBM's side (ask IBM support, naming the customization ID)",
         );
     }
-    let last_inputs = ctx.last_inputs.lock().get(&key_of(obj)).cloned();
+    let last_inputs = ctx.last_inputs(&key_of(obj));
     let failure = Failure {
         category: err.category(),
         message: &message,
@@ -467,7 +468,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
                 return skip(obj, ctx, api, &prev, &facts, &action).await;
             }
             // An observe-only model being deleted: the model stays, no call.
-            release_finalizer(obj, api).await?;
+            release_finalizer(obj, ctx, api).await?;
             return Ok(Requeue::await_change());
         }
         let seen = Observation::default();
@@ -491,9 +492,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
     let mut contents = BTreeMap::new();
     if !facts.deleting {
         let (desired, c) = obj.desired(ctx).await?;
-        ctx.last_inputs
-            .lock()
-            .insert(key_of(obj), desired.inputs_digest.clone());
+        ctx.remember_inputs(&key_of(obj), &desired.inputs_digest);
         (facts.desired, contents) = (desired, c);
         // A terminal failure on these inputs: still no call.
         if let Some(action) = decision::precheck(&facts) {
@@ -643,7 +642,7 @@ async fn write_remembered<K: ModelResource>(
     update: &decided::StatusUpdate,
 ) -> Result<(), Error> {
     if let Some(rv) = write_status(obj, api, update).await? {
-        ctx.written.lock().insert(key_of(obj), rv);
+        ctx.remember_written(&key_of(obj), rv);
     }
     Ok(())
 }
@@ -697,7 +696,7 @@ async fn perform<K: KindOps>(
     }
     match action {
         Action::ReleaseFinalizer => {
-            release_finalizer(obj, api).await?;
+            release_finalizer(obj, ctx, api).await?;
             Ok(Performed::Requeue(Requeue::await_change()))
         }
         Action::Wait { .. }
@@ -784,8 +783,12 @@ async fn perform<K: KindOps>(
 }
 
 /// Removes the operator's finalizer (the model is retained, gone, never created or observed
-/// only).
-async fn release_finalizer<K: ModelResource>(obj: &K, api: &Api<K>) -> Result<(), Error> {
+/// only), so the object goes, and forgets what this process remembered of it.
+async fn release_finalizer<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+) -> Result<(), Error> {
     let fins: Vec<String> = obj
         .finalizers()
         .iter()
@@ -799,6 +802,7 @@ async fn release_finalizer<K: ModelResource>(obj: &K, api: &Api<K>) -> Result<()
         &Patch::Merge(&patch),
     )
     .await?;
+    ctx.forget(&key_of(obj));
     Ok(())
 }
 
