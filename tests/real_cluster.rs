@@ -39,6 +39,16 @@ fn sum(text: &str, name: &str, want: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
+/// The API server's LIST responses for `resource`: their number (`stat` "count") or their
+/// bytes ("sum"), from `apiserver_response_sizes`.
+fn list_responses(text: &str, stat: &str, resource: &str) -> f64 {
+    sum(
+        text,
+        &format!("apiserver_response_sizes_{stat}"),
+        &[("resource", resource), ("verb", "LIST")],
+    )
+}
+
 async fn apiserver_metrics(client: &kube::Client) -> String {
     let req = http::Request::get("/metrics")
         .body(Vec::new())
@@ -178,21 +188,9 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     // The API server's own informers watch too: count what the operator adds.
     let text = apiserver_metrics(&client).await;
     let baseline = open_watches(&text);
-    let config_map_lists_before = sum(
-        &text,
-        "apiserver_response_sizes_count",
-        &[("resource", "configmaps"), ("verb", "LIST")],
-    );
-    let list_bytes_before = sum(
-        &text,
-        "apiserver_response_sizes_sum",
-        &[("resource", "secrets"), ("verb", "LIST")],
-    );
-    let lists_before = sum(
-        &text,
-        "apiserver_response_sizes_count",
-        &[("resource", "secrets"), ("verb", "LIST")],
-    );
+    let config_map_lists_before = list_responses(&text, "count", "configmaps");
+    let list_bytes_before = list_responses(&text, "sum", "secrets");
+    let lists_before = list_responses(&text, "count", "secrets");
     let port = free_port();
     let metrics_address = format!("127.0.0.1:{port}");
     let args = [
@@ -249,16 +247,8 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     assert_eq!(watches, want, "open WATCH requests by resource");
     // Metadata only: the operator's listing of ten 100 KiB Secrets (and the credentials) is a
     // few KiB, not a megabyte. (The API server's own informers listed before the baseline.)
-    let listed = sum(
-        &text,
-        "apiserver_response_sizes_sum",
-        &[("resource", "secrets"), ("verb", "LIST")],
-    ) - list_bytes_before;
-    let lists = sum(
-        &text,
-        "apiserver_response_sizes_count",
-        &[("resource", "secrets"), ("verb", "LIST")],
-    ) - lists_before;
+    let listed = list_responses(&text, "sum", "secrets") - list_bytes_before;
+    let lists = list_responses(&text, "count", "secrets") - lists_before;
     assert!(
         lists >= 1.0,
         "the operator listed Secrets ({lists} LISTs seen)"
@@ -268,11 +258,7 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
         "listing the Secrets sent {listed} bytes: not metadata-only"
     );
     // Paged: a page is decoded whole before the cache strips it (the start-up memory peak).
-    let config_map_lists = sum(
-        &text,
-        "apiserver_response_sizes_count",
-        &[("resource", "configmaps"), ("verb", "LIST")],
-    ) - config_map_lists_before;
+    let config_map_lists = list_responses(&text, "count", "configmaps") - config_map_lists_before;
     assert!(
         config_map_lists >= 2.0,
         "{config_map_lists} LISTs of more than {} ConfigMaps: not paged",

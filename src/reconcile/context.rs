@@ -329,6 +329,18 @@ impl Context {
         self.objects.lock().remove(key);
     }
 
+    /// Forgets a deleted SpeechService: its client handle (with the shared listings of its
+    /// instance's models), its request budget and its failures. The same leak as [`forget`]
+    /// for models: a SpeechService has no finalizer, so its watch's Delete is the only signal.
+    ///
+    /// [`forget`]: Context::forget
+    pub fn forget_service(&self, namespace: &str, name: &str) {
+        let id = format!("{namespace}/{name}");
+        self.services.lock().remove(&id);
+        self.budgets.lock().remove(&id);
+        self.forget(&super::service::key(namespace, name));
+    }
+
     /// Objects remembered now (for tests and diagnostics).
     pub fn remembered(&self) -> usize {
         self.objects.lock().len()
@@ -786,5 +798,26 @@ mod memory_tests {
         ctx.forget("lm/ns/a");
         assert_eq!(ctx.remembered(), 0);
         assert_eq!(ctx.last_inputs("lm/ns/a"), None);
+    }
+
+    /// The same for a deleted SpeechService: its budget and failures go with it.
+    #[tokio::test]
+    async fn a_deleted_service_is_forgotten() {
+        let ctx = context();
+        let svc: SpeechService = serde_json::from_value(serde_json::json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
+            "metadata": {"name": "s", "namespace": "ns"},
+            "spec": {"service": "SpeechToText", "url": "https://example.test",
+                     "auth": {"type": "None"}, "requestBudget": {"requestsPerSecond": 5}},
+        }))
+        .expect("service");
+        assert!(ctx.budget("ns/s", &svc).is_some());
+        ctx.backoff(
+            &crate::reconcile::service::key("ns", "s"),
+            Duration::from_secs(10),
+        );
+        assert_eq!((ctx.budgets.lock().len(), ctx.remembered()), (1, 1));
+        ctx.forget_service("ns", "s");
+        assert_eq!((ctx.budgets.lock().len(), ctx.remembered()), (0, 0));
     }
 }

@@ -13,7 +13,7 @@ use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{WatchStreamExt, predicates, utils::Predicate};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -211,6 +211,14 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
     .reflect(writer)
     .inspect(scope.sync.hook())
     .inspect(scope.router.track::<SpeechService>(Dependent::Service))
+    .inspect({
+        let ctx = scope.ctx.clone();
+        move |event| {
+            if let Ok(kube::runtime::watcher::Event::Delete(s)) = event {
+                ctx.forget_service(&s.namespace().unwrap_or_default(), &s.name_any());
+            }
+        }
+    })
     .inspect(move |event| {
         if let Ok(event) = event {
             router.observe_with(RefKind::SpeechService, event, |s| {

@@ -22,6 +22,11 @@ use crate::decision::{ModelKind, service, status};
 use crate::errors::Classified;
 use crate::metrics::result::{ERROR, SUCCESS};
 
+/// The key under which [`Context`] remembers a SpeechService's failures.
+pub(crate) fn key(namespace: &str, name: &str) -> String {
+    format!("sps/{namespace}/{name}")
+}
+
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     let started = std::time::Instant::now();
@@ -72,7 +77,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         Ok((handle, _)) => erase_customer_data(&obj, &ctx, handle, st).await?,
         Err(_) => (st, None, false),
     };
-    let key = format!("sps/{ns}/{name}");
+    let key = key(&ns, &name);
     let (requeue, result_label, category) = match &result {
         Ok(_) => {
             ctx.succeeded(&key);
