@@ -342,13 +342,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes a command's output to stdout. A reader that stopped reading (`crd | head`) is not an
+/// error: the command did its job, as with any Unix filter (`print!` panics on the closed pipe,
+/// since Rust ignores SIGPIPE).
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => tokio::runtime::Runtime::new()?.block_on(run(*args)),
         Command::Import(args) => {
             let yaml = tokio::runtime::Runtime::new()?
                 .block_on(watson_speech_operator::import::run(&args))?;
-            print!("{yaml}");
+            emit(&yaml)?;
             // On stderr, so the YAML on stdout stays clean for `kubectl apply -f -`.
             eprintln!(
                 "{} models imported (apply the manifests to adopt them)",
@@ -357,7 +369,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Crd => {
-            print!("{}", watson_speech_operator::crd::to_yaml()?);
+            emit(&watson_speech_operator::crd::to_yaml()?)?;
             Ok(())
         }
         #[cfg(feature = "simulator")]

@@ -179,3 +179,23 @@ async fn shipped_examples_are_accepted() {
     }
     assert!(n >= 4, "only {n} example objects");
 }
+
+/// `watson-speech-operator crd | head`: the reader closes the pipe before the CRDs (about
+/// 100 KB, more than a pipe holds) are written. A filter whose reader left has done its job:
+/// exit 0, nothing on stderr (it panicked with "failed printing to stdout: Broken pipe").
+#[test]
+fn crd_output_to_a_closed_pipe_is_not_an_error() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_watson-speech-operator"))
+        .arg("crd")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run crd");
+    // The only read end goes away: every write past the pipe's buffer fails.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "stderr: {stderr}");
+}

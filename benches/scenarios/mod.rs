@@ -69,6 +69,14 @@ pub struct ModelRun {
     /// IBM calls naming this model, by operation.
     pub calls: BTreeMap<String, u64>,
     pub writes: Writes,
+    /// From the apply to the first IBM call naming the model (the operator's queue, the
+    /// finalizer, the create): where the overhead before the service's work goes.
+    #[serde(default)]
+    pub first_call_s: f64,
+    /// From the last IBM call naming the model (the train call, for a language model) to Ready:
+    /// the service's last operation plus the time to see its end.
+    #[serde(default)]
+    pub after_last_call_s: f64,
 }
 
 /// A lifecycle run in one polling mode.
@@ -246,10 +254,16 @@ pub async fn lifecycle(env: &Env, cfg: &LifecycleConfig) -> LifecycleRun {
                 .unwrap_or(0.0);
             (dep, dep.max(analysis) + training)
         };
-        let calls = by_operation(
-            reqs.iter()
-                .filter(|r| r.customization_id.as_deref() == Some(sm.customization_id.as_str())),
-        );
+        let naming: Vec<_> = reqs
+            .iter()
+            .filter(|r| r.customization_id.as_deref() == Some(sm.customization_id.as_str()))
+            .collect();
+        let calls = by_operation(naming.iter().copied());
+        let first_call_s = naming
+            .iter()
+            .map(|r| r.at_ms as f64)
+            .fold(f64::INFINITY, f64::min);
+        let last_call_s = naming.iter().map(|r| r.at_ms as f64).fold(0.0, f64::max);
         models.push(ModelRun {
             name: name.clone(),
             kind: if is_lm { "language" } else { "acoustic" }.to_string(),
@@ -260,6 +274,16 @@ pub async fn lifecycle(env: &Env, cfg: &LifecycleConfig) -> LifecycleRun {
             overhead_s: apply_to_ready_s - ibm_s,
             calls,
             writes: rec.writes(name),
+            first_call_s: if naming.is_empty() {
+                0.0
+            } else {
+                (first_call_s - apply) / 1000.0
+            },
+            after_last_call_s: if naming.is_empty() {
+                0.0
+            } else {
+                (ready_ms - last_call_s) / 1000.0
+            },
         });
     }
     models.sort_by(|a, b| a.name.cmp(&b.name));

@@ -1334,12 +1334,14 @@ pub fn look_again(
 /// 180). No quick check right after the call: IBM refuses invalid data at the call itself, and
 /// a look within seconds finds the operation running (issue 11: one IBM call per lifecycle).
 ///
-/// Past half the expected time, a wait is also at most a tenth of the elapsed time. Without
+/// Past half the expected time, a wait is also at most a fifteenth of the elapsed time. Without
 /// history `expected` is a guess (the default is twice the simulator's and IBM's typical
 /// few-minute training), and an operation may end anywhere in its second half: a look that the
 /// cap placed just before such an end would otherwise wait 90 % of the guessed remainder (the
 /// 32 s overhead of issue 11's benchmark, for a 30 s training). So an operation is seen within
-/// about 10 % of its length, for a few more reads in the second half.
+/// about 7 % of its length (a 30 s training at most 2 s late, the floor), for a few more reads
+/// in the second half (11 for a 30-minute training as expected, where a tenth made 9: issue 11's
+/// benchmark saw half its 20 language models 3 s late with a tenth).
 ///
 /// Once overdue, the operator checks every 1/30 of the elapsed time, which keeps the detection
 /// delay within about 3 % of the operation's length. Always at least `2 s`, at most `cap`.
@@ -1349,9 +1351,40 @@ pub fn poll_after(elapsed: Duration, expected: Duration, cap: Duration) -> Durat
     let next = if remaining.is_zero() {
         elapsed / 30
     } else if elapsed >= expected / 2 {
-        remaining.mul_f64(0.9).min(elapsed / 10)
+        remaining.mul_f64(0.9).min(elapsed / 15)
     } else {
         remaining.mul_f64(0.9)
     };
     next.clamp(floor, cap.max(floor))
+}
+
+/// Whether, after `action`, the model waits for an operation on the service whose end shows in
+/// the service's model listing (status `pending` while data is analysed or the model reset,
+/// `training`, `upgrading`; watson-api.md §8). Such a model is woken by any shared LIST that
+/// shows its status moved on ([`listing_wakes`]), not only by its own next look: with many
+/// models in flight, the LISTs other models make see its end first, at no extra call.
+pub fn awaits_listing(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Train { .. }
+            | Action::Upgrade { .. }
+            | Action::Reset
+            | Action::AddResource { .. }
+            | Action::Wait {
+                reason: WaitReason::Training | WaitReason::Upgrading | WaitReason::Processing,
+            }
+    )
+}
+
+/// Whether a LIST that shows a waiting model's status as `now` (`None`: the model is not
+/// listed) ends its wait, when the previous LIST (or the model's own look) showed `last`.
+///
+/// A change to a status of work in progress (`pending`, `training`, `upgrading`) is the
+/// operation starting, seen late (the listing lags the call, watson-api.md §13): not an end.
+/// Any other change (`ready`, `available`, `failed`, or the model gone) is one.
+pub fn listing_wakes(last: Option<&str>, now: Option<&str>) -> bool {
+    match now {
+        None => true,
+        Some(now) => last != Some(now) && !matches!(now, "pending" | "training" | "upgrading"),
+    }
 }

@@ -89,7 +89,13 @@ pub struct Context {
     /// Wakes a SpeechService (namespace, name) whose model count changed: a model was created
     /// or deleted on its instance, so its `modelsInUse` is right at once, not a drift later.
     pub service_changed: tokio::sync::broadcast::Sender<(String, String)>,
+    /// Wakes a model (kind, namespace, name) whose wait on the service a shared listing shows
+    /// ended ([`ServiceHandle::await_listing`]).
+    pub model_woken: tokio::sync::broadcast::Sender<Woken>,
 }
+
+/// A model a shared listing woke: its kind, namespace and name.
+pub type Woken = (ModelKind, String, String);
 
 impl Context {
     /// Builds the context without metrics.
@@ -121,6 +127,7 @@ impl Context {
             objects: Mutex::new(HashMap::new()),
             metrics,
             service_changed: tokio::sync::broadcast::channel(256).0,
+            model_woken: tokio::sync::broadcast::channel(1024).0,
         }))
     }
 
@@ -184,6 +191,7 @@ impl Context {
             stt,
             tts,
             listings: tokio::sync::Mutex::new(Listings::empty()),
+            woken: self.model_woken.clone(),
             create_lock: tokio::sync::Mutex::new(()),
             identity: tokio::sync::Mutex::new(None),
             url: svc.spec.url.clone(),
@@ -445,15 +453,70 @@ struct Listings {
     language: Option<Listing<LanguageModel>>,
     acoustic: Option<Listing<AcousticModel>>,
     voice: Option<Listing<VoiceModel>>,
+    /// The models waiting for an operation on the service, by customization ID (see
+    /// [`ServiceHandle::await_listing`]). Only models in flight: a steady model has no entry.
+    awaiting: HashMap<String, Awaiting>,
+}
+
+/// How to read a listing entry: its customization ID and its status.
+type EntryFields<T> = (fn(&T) -> &str, fn(&T) -> Option<&str>);
+
+/// A model waiting for an operation on the service to end.
+struct Awaiting {
+    kind: ModelKind,
+    namespace: String,
+    name: String,
+    /// The status the last listing (or the model's own look) showed.
+    last: Option<String>,
 }
 
 impl Listings {
-    const fn empty() -> Self {
+    fn empty() -> Self {
         Listings {
             language: None,
             acoustic: None,
             voice: None,
+            awaiting: HashMap::new(),
         }
+    }
+
+    /// After a LIST of `kind` (`models`) made for a look at `about`: the waiting models of that
+    /// kind whose wait it shows ended ([`crate::decision::status::listing_wakes`]), removed from
+    /// the waiting ones; the others remember the status it shows. `about` itself is not woken:
+    /// the reconcile that listed sees the LIST, and records its wait again or ends it.
+    fn woken<T>(
+        &mut self,
+        kind: ModelKind,
+        models: &[T],
+        (id, status): EntryFields<T>,
+        about: Option<&str>,
+    ) -> Vec<Woken> {
+        if !self.awaiting.values().any(|a| a.kind == kind) {
+            return Vec::new();
+        }
+        let listed: HashMap<&str, Option<&str>> = models
+            .iter()
+            .filter(|m| self.awaiting.contains_key(id(m)))
+            .map(|m| (id(m), status(m)))
+            .collect();
+        let mut woken = Vec::new();
+        self.awaiting.retain(|cid, a| {
+            if a.kind != kind || about == Some(cid.as_str()) {
+                return true;
+            }
+            let now = listed.get(cid.as_str()).copied();
+            if crate::decision::status::listing_wakes(a.last.as_deref(), now.flatten()) {
+                woken.push((
+                    a.kind,
+                    std::mem::take(&mut a.namespace),
+                    std::mem::take(&mut a.name),
+                ));
+                return false;
+            }
+            a.last = now.flatten().map(str::to_string);
+            true
+        });
+        woken
     }
 
     fn ids_mut(&mut self, kind: ModelKind) -> Option<&mut std::collections::BTreeSet<String>> {
@@ -473,6 +536,7 @@ impl Listings {
             language,
             acoustic,
             voice,
+            awaiting: _,
         } = self;
         [
             language.as_mut().map(|l| (&mut l.stale, &mut l.changed)),
@@ -540,6 +604,8 @@ pub struct ServiceHandle {
     pub stt: Option<SttClient>,
     pub tts: Option<TtsClient>,
     listings: tokio::sync::Mutex<Listings>,
+    /// Where the models a LIST shows done waiting are sent ([`Context::model_woken`]).
+    woken: tokio::sync::broadcast::Sender<Woken>,
     /// Held while counting models and creating one, so concurrent creates cannot overshoot the
     /// quota.
     pub create_lock: tokio::sync::Mutex<()>,
@@ -610,6 +676,16 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.stt()?.list_language_models(None).await?.customizations;
+        let woken = l.woken(
+            ModelKind::Language,
+            &list,
+            (
+                |m: &LanguageModel| m.customization_id.as_str(),
+                |m: &LanguageModel| m.status.as_ref().map(|s| s.as_str()),
+            ),
+            about,
+        );
+        self.wake(woken);
         Ok(store(&mut l.language, list, |m: &LanguageModel| {
             m.customization_id.as_str()
         }))
@@ -626,6 +702,16 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.stt()?.list_acoustic_models(None).await?.customizations;
+        let woken = l.woken(
+            ModelKind::Acoustic,
+            &list,
+            (
+                |m: &AcousticModel| m.customization_id.as_str(),
+                |m: &AcousticModel| m.status.as_ref().map(|s| s.as_str()),
+            ),
+            about,
+        );
+        self.wake(woken);
         Ok(store(&mut l.acoustic, list, |m: &AcousticModel| {
             m.customization_id.as_str()
         }))
@@ -705,8 +791,47 @@ impl ServiceHandle {
 
     /// The operator deleted the model `id` of `kind` (or found it gone): no longer counted.
     pub async fn deleted(&self, kind: ModelKind, id: &str) {
-        if let Some(ids) = self.listings.lock().await.ids_mut(kind) {
+        let mut l = self.listings.lock().await;
+        l.awaiting.remove(id);
+        if let Some(ids) = l.ids_mut(kind) {
             ids.remove(id);
+        }
+    }
+
+    /// The model `namespace/name` (customization ID `id`, last seen with `status`) waits for an
+    /// operation on the service (`waits`, from
+    /// [`crate::decision::status::awaits_listing`]), or no longer does. A waiting model is
+    /// woken ([`Context::model_woken`]) by the first LIST of its kind, made for any model of
+    /// the service, that shows the wait over; its own next look stays scheduled as well, so a
+    /// missed wake-up only costs the time it always did.
+    pub async fn await_listing(
+        &self,
+        kind: ModelKind,
+        id: &str,
+        (namespace, name): (&str, &str),
+        status: Option<&str>,
+        waits: bool,
+    ) {
+        let mut l = self.listings.lock().await;
+        if !waits {
+            l.awaiting.remove(id);
+            return;
+        }
+        l.awaiting.insert(
+            id.to_string(),
+            Awaiting {
+                kind,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                last: status.map(str::to_string),
+            },
+        );
+    }
+
+    /// Sends the wake-ups of a LIST. Nobody listening (in unit tests) is fine.
+    fn wake(&self, woken: Vec<Woken>) {
+        for w in woken {
+            let _ = self.woken.send(w);
         }
     }
 }
@@ -819,5 +944,84 @@ mod memory_tests {
         assert_eq!((ctx.budgets.lock().len(), ctx.remembered()), (1, 1));
         ctx.forget_service("ns", "s");
         assert_eq!((ctx.budgets.lock().len(), ctx.remembered()), (0, 0));
+    }
+}
+
+#[cfg(test)]
+mod wake_tests {
+    use super::*;
+
+    fn listed(models: &[(&str, &str)]) -> Vec<LanguageModel> {
+        models
+            .iter()
+            .map(|(id, status)| {
+                serde_json::from_value(serde_json::json!({
+                    "customization_id": id, "status": status
+                }))
+                .expect("model")
+            })
+            .collect()
+    }
+
+    fn woken_about(l: &mut Listings, models: &[(&str, &str)], about: Option<&str>) -> Vec<Woken> {
+        l.woken(
+            ModelKind::Language,
+            &listed(models),
+            (
+                |m: &LanguageModel| m.customization_id.as_str(),
+                |m: &LanguageModel| m.status.as_ref().map(|s| s.as_str()),
+            ),
+            about,
+        )
+    }
+
+    fn woken(l: &mut Listings, models: &[(&str, &str)]) -> Vec<Woken> {
+        woken_about(l, models, None)
+    }
+
+    fn waiting(l: &mut Listings, kind: ModelKind, id: &str, name: &str, last: &str) {
+        l.awaiting.insert(
+            id.into(),
+            Awaiting {
+                kind,
+                namespace: "ns".into(),
+                name: name.into(),
+                last: Some(last.into()),
+            },
+        );
+    }
+
+    /// Issue 11 (language-model overhead): a model's training end is seen by the first LIST any
+    /// model of the service makes, not only at its own next look; the entry goes with the wake.
+    #[test]
+    fn a_listing_wakes_the_models_whose_operation_ended() {
+        let mut l = Listings::empty();
+        waiting(&mut l, ModelKind::Language, "a", "lm-a", "ready");
+        waiting(&mut l, ModelKind::Language, "b", "lm-b", "training");
+        waiting(&mut l, ModelKind::Language, "gone", "lm-gone", "training");
+        waiting(&mut l, ModelKind::Acoustic, "c", "am-c", "training");
+        // The listing lags the train call of a (still `ready`), b still trains, "gone" was
+        // deleted out of band, and the acoustic model is not in a language listing at all.
+        let w = woken(
+            &mut l,
+            &[("a", "ready"), ("b", "training"), ("x", "available")],
+        );
+        assert_eq!(
+            w,
+            vec![(ModelKind::Language, "ns".into(), "lm-gone".into())]
+        );
+        // a is seen training (work in progress: no wake, remembered), b ends.
+        let w = woken(&mut l, &[("a", "training"), ("b", "available")]);
+        assert_eq!(w, vec![(ModelKind::Language, "ns".into(), "lm-b".into())]);
+        assert_eq!(l.awaiting["a"].last.as_deref(), Some("training"));
+        // a LIST made for a's own look does not wake a (its reconcile sees the LIST itself).
+        assert!(woken_about(&mut l, &[("a", "failed")], Some("a")).is_empty());
+        assert_eq!(l.awaiting["a"].last.as_deref(), Some("training"));
+        // a fails: woken once, then no longer waiting; the acoustic model still waits.
+        let w = woken(&mut l, &[("a", "failed")]);
+        assert_eq!(w, vec![(ModelKind::Language, "ns".into(), "lm-a".into())]);
+        assert!(woken(&mut l, &[("a", "available")]).is_empty());
+        assert_eq!(l.awaiting.len(), 1);
+        assert!(l.awaiting.contains_key("c"));
     }
 }

@@ -519,6 +519,20 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         Performed::Requeue(r) => return Ok(r),
         Performed::Skipped => return skip(obj, ctx, api, &prev, &g.facts, &action).await,
     };
+    // A model waiting on the service is also woken by the LISTs other models make.
+    if K::KIND != ModelKind::Voice
+        && let Some(id) = g.facts.recorded.customization_id.as_deref()
+    {
+        let seen = g.facts.observed.as_ref().and_then(|o| o.status.as_ref());
+        svc.await_listing(
+            K::KIND,
+            id,
+            (&obj.namespace().unwrap_or_default(), &obj.name_any()),
+            seen.map(|s| s.as_str()),
+            !g.facts.deleting && decided::awaits_listing(&action),
+        )
+        .await;
+    }
     // What the export needs that status does not hold; nothing is exported while deleting (the
     // garbage collector deletes the ConfigMap with the resource).
     let export = (!g.facts.deleting).then(|| super::export::Inputs {

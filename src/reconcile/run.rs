@@ -63,6 +63,7 @@ macro_rules! model_controller {
         let store = controller.store();
         let controller = controller
             .reconcile_on(scope.wakeups.lock().take::<$kind>($who))
+            .reconcile_on(woken::<$kind>(scope.ctx.model_woken.subscribe()))
             .with_config(scope.cfg.clone())
             .graceful_shutdown_on(scope.stop());
         let controller = $extra(controller, store);
@@ -101,8 +102,50 @@ where
     }
 }
 
-/// Objects per page of a watch's initial LIST (see [`run`]).
+/// Objects per page of a watch's initial LIST, on an API server that cannot stream it (see
+/// [`streams_initial_events`]).
 pub const WATCH_PAGE_SIZE: u32 = 100;
+
+/// Whether the API server streams a watch's initial state, object by object, instead of the
+/// watch starting with a LIST (Kubernetes streaming lists, KEP-3157 "WatchList": the
+/// `sendInitialEvents` watch parameter; beta and on by default in 1.32, off by default in 1.33,
+/// on again from 1.34).
+///
+/// A LIST page is decoded whole, `managedFields` included, before the cache strips it: with
+/// hundreds of models that is the operator's start-up memory peak (issue 11). A streamed
+/// initial state is decoded one object at a time.
+///
+/// Asked once at start-up with a watch that matches nothing (SpeechServices with a label no
+/// object carries, in `namespace` or cluster-wide, as the operator's RBAC allows): the server
+/// must answer with the bookmark that ends the initial events (annotation
+/// `k8s.io/initial-events-end`) within 5 s. A server that refuses the parameter (422 while the
+/// feature gate is off) or ignores it gets the paged LIST instead.
+pub async fn streams_initial_events(client: &Client, namespace: Option<&str>) -> bool {
+    use kube::api::{WatchEvent, WatchParams};
+    let api: Api<SpeechService> = scoped(client, namespace);
+    let wp = WatchParams::streaming_lists()
+        .labels("speech.watson.dev/streaming-list-probe=none")
+        .timeout(5);
+    let probe = async {
+        let Ok(stream) = api.watch(&wp, "0").await else {
+            return false;
+        };
+        let mut stream = std::pin::pin!(stream);
+        while let Some(Ok(event)) = stream.next().await {
+            if let WatchEvent::Bookmark(b) = event
+                && b.metadata
+                    .annotations
+                    .contains_key("k8s.io/initial-events-end")
+            {
+                return true;
+            }
+        }
+        false
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(6), probe)
+        .await
+        .unwrap_or(false)
+}
 
 /// What every controller of one scope (a namespace, or the cluster) shares.
 struct Scope {
@@ -269,6 +312,28 @@ fn tokio_stream_of(
     })
 }
 
+/// The models of kind `K` that a shared listing found done waiting
+/// ([`super::context::ServiceHandle::await_listing`]). A lagging receiver skips what it missed:
+/// those models still look again on their own schedule.
+fn woken<K>(
+    rx: tokio::sync::broadcast::Receiver<super::context::Woken>,
+) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static
+where
+    K: crate::model::ModelResource + kube::Resource<DynamicType = ()> + 'static,
+{
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok((kind, ns, name)) if kind == K::KIND => {
+                    return Some((ObjectRef::new(&name).within(&ns), rx));
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
 /// How [`run_with`] runs the controllers.
 #[derive(Default)]
 pub struct RunOptions {
@@ -301,6 +366,21 @@ pub async fn run_with(
         options.namespaces.iter().cloned().map(Some).collect()
     };
     info!(namespaces = ?options.namespaces, "starting controllers");
+    let streaming = streams_initial_events(&client, scopes[0].as_deref()).await;
+    info!(
+        streaming,
+        "initial listings: {}",
+        if streaming {
+            "streamed by the API server (sendInitialEvents)"
+        } else {
+            "paged LISTs"
+        }
+    );
+    let wc = if streaming {
+        WatcherConfig::default().streaming_lists()
+    } else {
+        WatcherConfig::default().page_size(WATCH_PAGE_SIZE)
+    };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
     // One initial listing per primary stream and scope: 4 per scope.
     let sync = SyncTracker::new(scopes.len() * 4, options.synced);
@@ -311,10 +391,11 @@ pub async fn run_with(
         let scope = Scope {
             client: client.clone(),
             ns,
-            // Pages of 100 objects, not kube's 500: a page is decoded whole, with managedFields,
-            // before the cache strips it, and that start-up peak stays in the allocator's
-            // arenas (issue 11: memory). A thousand models cost 10 LISTs instead of 2.
-            wc: WatcherConfig::default().page_size(WATCH_PAGE_SIZE),
+            // Streamed where the server can (see `streams_initial_events`), else pages of 100
+            // objects, not kube's 500: a page is decoded whole, with managedFields, before the
+            // cache strips it, and that start-up peak stays in the allocator's arenas (issue
+            // 11: memory). A thousand models cost 10 LISTs instead of 2.
+            wc: wc.clone(),
             cfg: kube::runtime::controller::Config::default().concurrency(concurrency),
             shutdown: options.shutdown.clone(),
             sync: sync.clone(),
