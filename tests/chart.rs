@@ -566,6 +566,7 @@ async fn operator_as_the_chart_service_account_takes_a_language_model_to_ready()
             metrics: Some(metrics.clone()),
             synced: Some(synced_tx),
             shutdown: shutdown.clone(),
+            ..Default::default()
         },
     ));
     tokio::time::timeout(Duration::from_secs(30), synced_rx.wait_for(|s| *s))

@@ -192,6 +192,7 @@ impl Context {
             tts,
             listings: tokio::sync::Mutex::new(Listings::empty()),
             woken: self.model_woken.clone(),
+            waiting: parking_lot::Mutex::new(HashMap::new()),
             create_lock: tokio::sync::Mutex::new(()),
             identity: tokio::sync::Mutex::new(None),
             url: svc.spec.url.clone(),
@@ -349,6 +350,19 @@ impl Context {
         self.forget(&super::service::key(namespace, name));
     }
 
+    /// The model `id` of the SpeechService `namespace/service` waits no more (its finalizer was
+    /// released): its entry goes, without building the service's handle.
+    pub fn stop_awaiting(&self, namespace: &str, service: &str, id: &str) {
+        let handle = self
+            .services
+            .lock()
+            .get(&format!("{namespace}/{service}"))
+            .cloned();
+        if let Some(h) = handle {
+            h.waiting.lock().remove(id);
+        }
+    }
+
     /// Objects remembered now (for tests and diagnostics).
     pub fn remembered(&self) -> usize {
         self.objects.lock().len()
@@ -453,13 +467,53 @@ struct Listings {
     language: Option<Listing<LanguageModel>>,
     acoustic: Option<Listing<AcousticModel>>,
     voice: Option<Listing<VoiceModel>>,
-    /// The models waiting for an operation on the service, by customization ID (see
-    /// [`ServiceHandle::await_listing`]). Only models in flight: a steady model has no entry.
-    awaiting: HashMap<String, Awaiting>,
 }
 
 /// How to read a listing entry: its customization ID and its status.
 type EntryFields<T> = (fn(&T) -> &str, fn(&T) -> Option<&str>);
+
+/// The models waiting for an operation on the service, by customization ID (see
+/// [`ServiceHandle::await_listing`]). Only models in flight: a steady model has no entry.
+type Waiting = HashMap<String, Awaiting>;
+
+/// After a LIST of `kind` (`models`) made for a look at `about`: the waiting models of that kind
+/// whose wait it shows ended ([`crate::decision::status::listing_wakes`]), removed from the
+/// waiting ones; the others remember the status it shows. `about` itself is not woken: the
+/// reconcile that listed sees the LIST, and records its wait again or ends it.
+fn woken<T>(
+    waiting: &mut Waiting,
+    kind: ModelKind,
+    models: &[T],
+    (id, status): EntryFields<T>,
+    about: Option<&str>,
+) -> Vec<Woken> {
+    if !waiting.values().any(|a| a.kind == kind) {
+        return Vec::new();
+    }
+    let listed: HashMap<&str, Option<&str>> = models
+        .iter()
+        .filter(|m| waiting.contains_key(id(m)))
+        .map(|m| (id(m), status(m)))
+        .collect();
+    let mut woken = Vec::new();
+    waiting.retain(|cid, a| {
+        if a.kind != kind || about == Some(cid.as_str()) {
+            return true;
+        }
+        let now = listed.get(cid.as_str()).copied();
+        if crate::decision::status::listing_wakes(a.last.as_deref(), now.flatten()) {
+            woken.push((
+                a.kind,
+                std::mem::take(&mut a.namespace),
+                std::mem::take(&mut a.name),
+            ));
+            return false;
+        }
+        a.last = now.flatten().map(str::to_string);
+        true
+    });
+    woken
+}
 
 /// A model waiting for an operation on the service to end.
 struct Awaiting {
@@ -471,52 +525,32 @@ struct Awaiting {
 }
 
 impl Listings {
-    fn empty() -> Self {
+    const fn empty() -> Self {
         Listings {
             language: None,
             acoustic: None,
             voice: None,
-            awaiting: HashMap::new(),
         }
     }
 
-    /// After a LIST of `kind` (`models`) made for a look at `about`: the waiting models of that
-    /// kind whose wait it shows ended ([`crate::decision::status::listing_wakes`]), removed from
-    /// the waiting ones; the others remember the status it shows. `about` itself is not woken:
-    /// the reconcile that listed sees the LIST, and records its wait again or ends it.
-    fn woken<T>(
-        &mut self,
-        kind: ModelKind,
-        models: &[T],
-        (id, status): EntryFields<T>,
-        about: Option<&str>,
-    ) -> Vec<Woken> {
-        if !self.awaiting.values().any(|a| a.kind == kind) {
-            return Vec::new();
+    /// The status the current listing shows for the model `id` of `kind` (`None` when it does
+    /// not list it; voice models have no status).
+    fn status_of(&self, kind: ModelKind, id: &str) -> Option<Option<String>> {
+        match kind {
+            ModelKind::Language => self.language.as_ref().and_then(|l| {
+                l.models
+                    .iter()
+                    .find(|m| m.customization_id == id)
+                    .map(|m| m.status.as_ref().map(|s| s.as_str().to_string()))
+            }),
+            ModelKind::Acoustic => self.acoustic.as_ref().and_then(|l| {
+                l.models
+                    .iter()
+                    .find(|m| m.customization_id == id)
+                    .map(|m| m.status.as_ref().map(|s| s.as_str().to_string()))
+            }),
+            ModelKind::Voice => None,
         }
-        let listed: HashMap<&str, Option<&str>> = models
-            .iter()
-            .filter(|m| self.awaiting.contains_key(id(m)))
-            .map(|m| (id(m), status(m)))
-            .collect();
-        let mut woken = Vec::new();
-        self.awaiting.retain(|cid, a| {
-            if a.kind != kind || about == Some(cid.as_str()) {
-                return true;
-            }
-            let now = listed.get(cid.as_str()).copied();
-            if crate::decision::status::listing_wakes(a.last.as_deref(), now.flatten()) {
-                woken.push((
-                    a.kind,
-                    std::mem::take(&mut a.namespace),
-                    std::mem::take(&mut a.name),
-                ));
-                return false;
-            }
-            a.last = now.flatten().map(str::to_string);
-            true
-        });
-        woken
     }
 
     fn ids_mut(&mut self, kind: ModelKind) -> Option<&mut std::collections::BTreeSet<String>> {
@@ -536,7 +570,6 @@ impl Listings {
             language,
             acoustic,
             voice,
-            awaiting: _,
         } = self;
         [
             language.as_mut().map(|l| (&mut l.stale, &mut l.changed)),
@@ -606,6 +639,9 @@ pub struct ServiceHandle {
     listings: tokio::sync::Mutex<Listings>,
     /// Where the models a LIST shows done waiting are sent ([`Context::model_woken`]).
     woken: tokio::sync::broadcast::Sender<Woken>,
+    /// The models waiting for an operation on this service (a plain mutex: never held across
+    /// a call, so a model recording its wait does not wait for a LIST in flight).
+    waiting: parking_lot::Mutex<Waiting>,
     /// Held while counting models and creating one, so concurrent creates cannot overshoot the
     /// quota.
     pub create_lock: tokio::sync::Mutex<()>,
@@ -676,7 +712,8 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.stt()?.list_language_models(None).await?.customizations;
-        let woken = l.woken(
+        let woken = woken(
+            &mut self.waiting.lock(),
             ModelKind::Language,
             &list,
             (
@@ -702,7 +739,8 @@ impl ServiceHandle {
             return Ok(v);
         }
         let list = self.stt()?.list_acoustic_models(None).await?.customizations;
-        let woken = l.woken(
+        let woken = woken(
+            &mut self.waiting.lock(),
             ModelKind::Acoustic,
             &list,
             (
@@ -791,9 +829,8 @@ impl ServiceHandle {
 
     /// The operator deleted the model `id` of `kind` (or found it gone): no longer counted.
     pub async fn deleted(&self, kind: ModelKind, id: &str) {
-        let mut l = self.listings.lock().await;
-        l.awaiting.remove(id);
-        if let Some(ids) = l.ids_mut(kind) {
+        self.waiting.lock().remove(id);
+        if let Some(ids) = self.listings.lock().await.ids_mut(kind) {
             ids.remove(id);
         }
     }
@@ -804,7 +841,10 @@ impl ServiceHandle {
     /// woken ([`Context::model_woken`]) by the first LIST of its kind, made for any model of
     /// the service, that shows the wait over; its own next look stays scheduled as well, so a
     /// missed wake-up only costs the time it always did.
-    pub async fn await_listing(
+    ///
+    /// A LIST made since the model's look (for another model) may already show the end: then
+    /// the model is woken at once. With a LIST in flight, that LIST compares when it arrives.
+    pub fn await_listing(
         &self,
         kind: ModelKind,
         id: &str,
@@ -812,12 +852,11 @@ impl ServiceHandle {
         status: Option<&str>,
         waits: bool,
     ) {
-        let mut l = self.listings.lock().await;
         if !waits {
-            l.awaiting.remove(id);
+            self.waiting.lock().remove(id);
             return;
         }
-        l.awaiting.insert(
+        self.waiting.lock().insert(
             id.to_string(),
             Awaiting {
                 kind,
@@ -826,6 +865,16 @@ impl ServiceHandle {
                 last: status.map(str::to_string),
             },
         );
+        let listed = match self.listings.try_lock() {
+            Ok(l) => l.status_of(kind, id),
+            Err(_) => return,
+        };
+        if let Some(now) = listed
+            && crate::decision::status::listing_wakes(status, now.as_deref())
+            && self.waiting.lock().remove(id).is_some()
+        {
+            self.wake(vec![(kind, namespace.to_string(), name.to_string())]);
+        }
     }
 
     /// Sends the wake-ups of a LIST. Nobody listening (in unit tests) is fine.
@@ -963,8 +1012,9 @@ mod wake_tests {
             .collect()
     }
 
-    fn woken_about(l: &mut Listings, models: &[(&str, &str)], about: Option<&str>) -> Vec<Woken> {
-        l.woken(
+    fn woken_about(l: &mut Waiting, models: &[(&str, &str)], about: Option<&str>) -> Vec<Woken> {
+        super::woken(
+            l,
             ModelKind::Language,
             &listed(models),
             (
@@ -975,12 +1025,12 @@ mod wake_tests {
         )
     }
 
-    fn woken(l: &mut Listings, models: &[(&str, &str)]) -> Vec<Woken> {
+    fn woken(l: &mut Waiting, models: &[(&str, &str)]) -> Vec<Woken> {
         woken_about(l, models, None)
     }
 
-    fn waiting(l: &mut Listings, kind: ModelKind, id: &str, name: &str, last: &str) {
-        l.awaiting.insert(
+    fn waiting(l: &mut Waiting, kind: ModelKind, id: &str, name: &str, last: &str) {
+        l.insert(
             id.into(),
             Awaiting {
                 kind,
@@ -995,7 +1045,7 @@ mod wake_tests {
     /// model of the service makes, not only at its own next look; the entry goes with the wake.
     #[test]
     fn a_listing_wakes_the_models_whose_operation_ended() {
-        let mut l = Listings::empty();
+        let mut l = Waiting::new();
         waiting(&mut l, ModelKind::Language, "a", "lm-a", "ready");
         waiting(&mut l, ModelKind::Language, "b", "lm-b", "training");
         waiting(&mut l, ModelKind::Language, "gone", "lm-gone", "training");
@@ -1013,15 +1063,89 @@ mod wake_tests {
         // a is seen training (work in progress: no wake, remembered), b ends.
         let w = woken(&mut l, &[("a", "training"), ("b", "available")]);
         assert_eq!(w, vec![(ModelKind::Language, "ns".into(), "lm-b".into())]);
-        assert_eq!(l.awaiting["a"].last.as_deref(), Some("training"));
+        assert_eq!(l["a"].last.as_deref(), Some("training"));
         // a LIST made for a's own look does not wake a (its reconcile sees the LIST itself).
         assert!(woken_about(&mut l, &[("a", "failed")], Some("a")).is_empty());
-        assert_eq!(l.awaiting["a"].last.as_deref(), Some("training"));
+        assert_eq!(l["a"].last.as_deref(), Some("training"));
         // a fails: woken once, then no longer waiting; the acoustic model still waits.
         let w = woken(&mut l, &[("a", "failed")]);
         assert_eq!(w, vec![(ModelKind::Language, "ns".into(), "lm-a".into())]);
         assert!(woken(&mut l, &[("a", "available")]).is_empty());
-        assert_eq!(l.awaiting.len(), 1);
-        assert!(l.awaiting.contains_key("c"));
+        assert_eq!(l.len(), 1);
+        assert!(l.contains_key("c"));
+    }
+}
+
+#[cfg(test)]
+mod await_tests {
+    use super::*;
+
+    fn handle(listed: &[(&str, &str)]) -> (ServiceHandle, tokio::sync::broadcast::Receiver<Woken>) {
+        let (tx, rx) = tokio::sync::broadcast::channel(16);
+        let models: Vec<LanguageModel> = listed
+            .iter()
+            .map(|(id, status)| {
+                serde_json::from_value(
+                    serde_json::json!({"customization_id": id, "status": status}),
+                )
+                .expect("model")
+            })
+            .collect();
+        let mut listings = Listings::empty();
+        listings.language = Some(Listing::new(models, |m: &LanguageModel| {
+            m.customization_id.as_str()
+        }));
+        let h = ServiceHandle {
+            key: "k".into(),
+            kind: ServiceKind::SpeechToText,
+            stt: None,
+            tts: None,
+            listings: tokio::sync::Mutex::new(listings),
+            woken: tx,
+            waiting: parking_lot::Mutex::new(HashMap::new()),
+            create_lock: tokio::sync::Mutex::new(()),
+            identity: tokio::sync::Mutex::new(None),
+            url: "http://sim".into(),
+        };
+        (h, rx)
+    }
+
+    /// A LIST made for another model between a model's look and its recording of the wait
+    /// already shows the end: the model is woken at once, not at its own next look (review of
+    /// issue 11's wake-ups).
+    #[test]
+    fn a_wait_the_current_listing_shows_ended_wakes_at_once() {
+        let (h, mut rx) = handle(&[("a", "available"), ("b", "training")]);
+        h.await_listing(
+            ModelKind::Language,
+            "a",
+            ("ns", "lm-a"),
+            Some("training"),
+            true,
+        );
+        assert_eq!(
+            rx.try_recv().expect("woken"),
+            (ModelKind::Language, "ns".to_string(), "lm-a".to_string())
+        );
+        assert!(h.waiting.lock().is_empty());
+        // Still running as the listing shows it: recorded, no wake.
+        h.await_listing(
+            ModelKind::Language,
+            "b",
+            ("ns", "lm-b"),
+            Some("training"),
+            true,
+        );
+        assert!(rx.try_recv().is_err());
+        assert!(h.waiting.lock().contains_key("b"));
+        // The wait ends with the reconcile: the entry goes.
+        h.await_listing(
+            ModelKind::Language,
+            "b",
+            ("ns", "lm-b"),
+            Some("available"),
+            false,
+        );
+        assert!(h.waiting.lock().is_empty());
     }
 }

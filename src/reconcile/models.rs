@@ -530,8 +530,7 @@ async fn shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
             (&obj.namespace().unwrap_or_default(), &obj.name_any()),
             seen.map(|s| s.as_str()),
             !g.facts.deleting && decided::awaits_listing(&action),
-        )
-        .await;
+        );
     }
     // What the export needs that status does not hold; nothing is exported while deleting (the
     // garbage collector deletes the ConfigMap with the resource).
@@ -817,6 +816,9 @@ async fn release_finalizer<K: ModelResource>(
     )
     .await?;
     ctx.forget(&key_of(obj));
+    if let Some(id) = obj.previous().model.customization_id.as_deref() {
+        ctx.stop_awaiting(&obj.namespace().unwrap_or_default(), obj.service_name(), id);
+    }
     Ok(())
 }
 

@@ -63,7 +63,10 @@ macro_rules! model_controller {
         let store = controller.store();
         let controller = controller
             .reconcile_on(scope.wakeups.lock().take::<$kind>($who))
-            .reconcile_on(woken::<$kind>(scope.ctx.model_woken.subscribe()))
+            .reconcile_on(woken::<$kind>(
+                scope.ctx.model_woken.subscribe(),
+                scope.ns.clone(),
+            ))
             .with_config(scope.cfg.clone())
             .graceful_shutdown_on(scope.stop());
         let controller = $extra(controller, store);
@@ -277,7 +280,7 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
         Default::default(),
     );
     // Models created or deleted on a service's instance wake it (its model count changed).
-    let changed = tokio_stream_of(scope.ctx.service_changed.subscribe());
+    let changed = tokio_stream_of(scope.ctx.service_changed.subscribe(), scope.ns.clone());
     Box::pin(
         Controller::for_stream(stream, reader)
             .reconcile_on(changed)
@@ -294,17 +297,20 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
     )
 }
 
-/// The SpeechServices named on a broadcast channel, as a stream of references (lagging
+/// The SpeechServices of the scope `namespace` (`None`: every namespace) named on a broadcast
+/// channel, as a stream of references (every scope's controller hears the channel; lagging
 /// receivers skip what they missed: the drift check covers it).
 fn tokio_stream_of(
     rx: tokio::sync::broadcast::Receiver<(String, String)>,
+    namespace: Option<String>,
 ) -> impl futures::Stream<Item = ObjectRef<SpeechService>> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move {
+    futures::stream::unfold((rx, namespace), |(mut rx, namespace)| async move {
         loop {
             match rx.recv().await {
-                Ok((ns, name)) => {
-                    return Some((ObjectRef::new(&name).within(&ns), rx));
+                Ok((ns, name)) if namespace.as_ref().is_none_or(|n| *n == ns) => {
+                    return Some((ObjectRef::new(&name).within(&ns), (rx, namespace)));
                 }
+                Ok(_) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
@@ -312,20 +318,23 @@ fn tokio_stream_of(
     })
 }
 
-/// The models of kind `K` that a shared listing found done waiting
-/// ([`super::context::ServiceHandle::await_listing`]). A lagging receiver skips what it missed:
-/// those models still look again on their own schedule.
+/// The models of kind `K` in the scope `namespace` (`None`: every namespace) that a shared
+/// listing found done waiting ([`super::context::ServiceHandle::await_listing`]). A lagging
+/// receiver skips what it missed: those models still look again on their own schedule.
 fn woken<K>(
     rx: tokio::sync::broadcast::Receiver<super::context::Woken>,
+    namespace: Option<String>,
 ) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static
 where
     K: crate::model::ModelResource + kube::Resource<DynamicType = ()> + 'static,
 {
-    futures::stream::unfold(rx, |mut rx| async move {
+    futures::stream::unfold((rx, namespace), |(mut rx, namespace)| async move {
         loop {
             match rx.recv().await {
-                Ok((kind, ns, name)) if kind == K::KIND => {
-                    return Some((ObjectRef::new(&name).within(&ns), rx));
+                Ok((kind, ns, name))
+                    if kind == K::KIND && namespace.as_ref().is_none_or(|n| *n == ns) =>
+                {
+                    return Some((ObjectRef::new(&name).within(&ns), (rx, namespace)));
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
@@ -345,6 +354,9 @@ pub struct RunOptions {
     pub synced: Option<tokio::sync::watch::Sender<bool>>,
     /// Cancelled to stop: the controllers finish the reconciles in flight, then return.
     pub shutdown: CancellationToken,
+    /// Start the watches with paged LISTs even where the API server can stream their initial
+    /// state (`run --paged-lists`; see [`streams_initial_events`]).
+    pub paged_lists: bool,
 }
 
 /// Runs every controller until the process stops.
@@ -366,7 +378,8 @@ pub async fn run_with(
         options.namespaces.iter().cloned().map(Some).collect()
     };
     info!(namespaces = ?options.namespaces, "starting controllers");
-    let streaming = streams_initial_events(&client, scopes[0].as_deref()).await;
+    let streaming =
+        !options.paged_lists && streams_initial_events(&client, scopes[0].as_deref()).await;
     info!(
         streaming,
         "initial listings: {}",
