@@ -354,9 +354,9 @@ pub struct RunOptions {
     pub synced: Option<tokio::sync::watch::Sender<bool>>,
     /// Cancelled to stop: the controllers finish the reconciles in flight, then return.
     pub shutdown: CancellationToken,
-    /// Start the watches with paged LISTs even where the API server can stream their initial
-    /// state (`run --paged-lists`; see [`streams_initial_events`]).
-    pub paged_lists: bool,
+    /// Ask the API server to stream the watches' initial state where it can (`run
+    /// --streaming-lists`; see [`streams_initial_events`]); else paged LISTs.
+    pub streaming_lists: bool,
 }
 
 /// Runs every controller until the process stops.
@@ -379,7 +379,7 @@ pub async fn run_with(
     };
     info!(namespaces = ?options.namespaces, "starting controllers");
     let streaming =
-        !options.paged_lists && streams_initial_events(&client, scopes[0].as_deref()).await;
+        options.streaming_lists && streams_initial_events(&client, scopes[0].as_deref()).await;
     info!(
         streaming,
         "initial listings: {}",
