@@ -472,6 +472,31 @@ struct Listings {
 /// How to read a listing entry: its customization ID and its status.
 type EntryFields<T> = (fn(&T) -> &str, fn(&T) -> Option<&str>);
 
+/// A language model's listing entry: customization ID and status.
+const LANGUAGE: EntryFields<LanguageModel> = (
+    |m| m.customization_id.as_str(),
+    |m| m.status.as_ref().map(|s| s.as_str()),
+);
+
+/// An acoustic model's listing entry: customization ID and status.
+const ACOUSTIC: EntryFields<AcousticModel> = (
+    |m| m.customization_id.as_str(),
+    |m| m.status.as_ref().map(|s| s.as_str()),
+);
+
+/// The status `slot`'s listing shows for the model `id` (`None` when it does not list it).
+fn entry_status<T>(
+    slot: &Option<Listing<T>>,
+    id: &str,
+    (entry_id, status): EntryFields<T>,
+) -> Option<Option<String>> {
+    slot.as_ref()?
+        .models
+        .iter()
+        .find(|m| entry_id(m) == id)
+        .map(|m| status(m).map(str::to_string))
+}
+
 /// The models waiting for an operation on the service, by customization ID (see
 /// [`ServiceHandle::await_listing`]). Only models in flight: a steady model has no entry.
 type Waiting = HashMap<String, Awaiting>;
@@ -537,18 +562,8 @@ impl Listings {
     /// not list it; voice models have no status).
     fn status_of(&self, kind: ModelKind, id: &str) -> Option<Option<String>> {
         match kind {
-            ModelKind::Language => self.language.as_ref().and_then(|l| {
-                l.models
-                    .iter()
-                    .find(|m| m.customization_id == id)
-                    .map(|m| m.status.as_ref().map(|s| s.as_str().to_string()))
-            }),
-            ModelKind::Acoustic => self.acoustic.as_ref().and_then(|l| {
-                l.models
-                    .iter()
-                    .find(|m| m.customization_id == id)
-                    .map(|m| m.status.as_ref().map(|s| s.as_str().to_string()))
-            }),
+            ModelKind::Language => entry_status(&self.language, id, LANGUAGE),
+            ModelKind::Acoustic => entry_status(&self.acoustic, id, ACOUSTIC),
             ModelKind::Voice => None,
         }
     }
@@ -716,16 +731,11 @@ impl ServiceHandle {
             &mut self.waiting.lock(),
             ModelKind::Language,
             &list,
-            (
-                |m: &LanguageModel| m.customization_id.as_str(),
-                |m: &LanguageModel| m.status.as_ref().map(|s| s.as_str()),
-            ),
+            LANGUAGE,
             about,
         );
         self.wake(woken);
-        Ok(store(&mut l.language, list, |m: &LanguageModel| {
-            m.customization_id.as_str()
-        }))
+        Ok(store(&mut l.language, list, LANGUAGE.0))
     }
 
     /// All acoustic models of the instance, as [`Self::language_models`].
@@ -743,16 +753,11 @@ impl ServiceHandle {
             &mut self.waiting.lock(),
             ModelKind::Acoustic,
             &list,
-            (
-                |m: &AcousticModel| m.customization_id.as_str(),
-                |m: &AcousticModel| m.status.as_ref().map(|s| s.as_str()),
-            ),
+            ACOUSTIC,
             about,
         );
         self.wake(woken);
-        Ok(store(&mut l.acoustic, list, |m: &AcousticModel| {
-            m.customization_id.as_str()
-        }))
+        Ok(store(&mut l.acoustic, list, ACOUSTIC.0))
     }
 
     /// All voice models of the instance, as [`Self::language_models`].
@@ -1013,16 +1018,7 @@ mod wake_tests {
     }
 
     fn woken_about(l: &mut Waiting, models: &[(&str, &str)], about: Option<&str>) -> Vec<Woken> {
-        super::woken(
-            l,
-            ModelKind::Language,
-            &listed(models),
-            (
-                |m: &LanguageModel| m.customization_id.as_str(),
-                |m: &LanguageModel| m.status.as_ref().map(|s| s.as_str()),
-            ),
-            about,
-        )
+        super::woken(l, ModelKind::Language, &listed(models), LANGUAGE, about)
     }
 
     fn woken(l: &mut Waiting, models: &[(&str, &str)]) -> Vec<Woken> {
@@ -1092,9 +1088,7 @@ mod await_tests {
             })
             .collect();
         let mut listings = Listings::empty();
-        listings.language = Some(Listing::new(models, |m: &LanguageModel| {
-            m.customization_id.as_str()
-        }));
+        listings.language = Some(Listing::new(models, LANGUAGE.0));
         let h = ServiceHandle {
             key: "k".into(),
             kind: ServiceKind::SpeechToText,
