@@ -280,7 +280,11 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
         Default::default(),
     );
     // Models created or deleted on a service's instance wake it (its model count changed).
-    let changed = tokio_stream_of(scope.ctx.service_changed.subscribe(), scope.ns.clone());
+    let changed = named_in_scope::<_, SpeechService>(
+        scope.ctx.service_changed.subscribe(),
+        scope.ns.clone(),
+        Some,
+    );
     Box::pin(
         Controller::for_stream(stream, reader)
             .reconcile_on(changed)
@@ -297,20 +301,28 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
     )
 }
 
-/// The SpeechServices of the scope `namespace` (`None`: every namespace) named on a broadcast
-/// channel, as a stream of references (every scope's controller hears the channel; lagging
-/// receivers skip what they missed: the drift check covers it).
-fn tokio_stream_of(
-    rx: tokio::sync::broadcast::Receiver<(String, String)>,
+/// The objects named on a broadcast channel that belong to the scope `namespace` (`None`: every
+/// namespace), as a stream of references: `named` gives a message's (namespace, name), `None`
+/// for a message not meant for this stream. Every scope's controllers hear the channel; a
+/// lagging receiver skips what it missed (the objects still look again on their own schedule).
+fn named_in_scope<T, K>(
+    rx: tokio::sync::broadcast::Receiver<T>,
     namespace: Option<String>,
-) -> impl futures::Stream<Item = ObjectRef<SpeechService>> + Send + 'static {
-    futures::stream::unfold((rx, namespace), |(mut rx, namespace)| async move {
+    named: fn(T) -> Option<(String, String)>,
+) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static
+where
+    T: Clone + Send + 'static,
+    K: kube::Resource<DynamicType = ()> + 'static,
+{
+    futures::stream::unfold((rx, namespace), move |(mut rx, namespace)| async move {
         loop {
             match rx.recv().await {
-                Ok((ns, name)) if namespace.as_ref().is_none_or(|n| *n == ns) => {
-                    return Some((ObjectRef::new(&name).within(&ns), (rx, namespace)));
-                }
-                Ok(_) => continue,
+                Ok(message) => match named(message) {
+                    Some((ns, name)) if namespace.as_ref().is_none_or(|n| *n == ns) => {
+                        return Some((ObjectRef::new(&name).within(&ns), (rx, namespace)));
+                    }
+                    _ => continue,
+                },
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
@@ -318,9 +330,8 @@ fn tokio_stream_of(
     })
 }
 
-/// The models of kind `K` in the scope `namespace` (`None`: every namespace) that a shared
-/// listing found done waiting ([`super::context::ServiceHandle::await_listing`]). A lagging
-/// receiver skips what it missed: those models still look again on their own schedule.
+/// The models of kind `K` in the scope `namespace` that a shared listing found done waiting
+/// ([`super::context::ServiceHandle::await_listing`]).
 fn woken<K>(
     rx: tokio::sync::broadcast::Receiver<super::context::Woken>,
     namespace: Option<String>,
@@ -328,18 +339,8 @@ fn woken<K>(
 where
     K: crate::model::ModelResource + kube::Resource<DynamicType = ()> + 'static,
 {
-    futures::stream::unfold((rx, namespace), |(mut rx, namespace)| async move {
-        loop {
-            match rx.recv().await {
-                Ok((kind, ns, name))
-                    if kind == K::KIND && namespace.as_ref().is_none_or(|n| *n == ns) =>
-                {
-                    return Some((ObjectRef::new(&name).within(&ns), (rx, namespace)));
-                }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+    named_in_scope(rx, namespace, |(kind, ns, name)| {
+        (kind == K::KIND).then_some((ns, name))
     })
 }
 
