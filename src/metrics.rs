@@ -13,13 +13,10 @@
 //!   controllers' caches by [`StatusSampler`], so the reconcilers need no hook for it and a
 //!   restarted or newly elected operator does not count old operations twice.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kube::ResourceExt;
-use kube::runtime::reflector::Store;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -145,6 +142,8 @@ pub struct Metrics {
     time_to_ready: HistogramFamily<KindLabels>,
     leader: Gauge,
     leader_transitions: Counter,
+    /// Where the status-derived families come from (see [`StatusSampler`]).
+    status: StatusSampler,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -236,10 +235,16 @@ impl Metrics {
             time_to_ready,
             leader,
             leader_transitions,
+            status: StatusSampler::default(),
         };
         // Zero-filled from the start, so dashboards and alerts see the family before any model.
         for kind in MODEL_KINDS {
-            metrics.phase_counts(kind, &HashMap::new());
+            for phase in PHASES.iter().map(|p| p.as_str()).chain([PHASE_PENDING]) {
+                metrics
+                    .models
+                    .get_or_create(&PhaseLabels { kind, phase })
+                    .set(0);
+            }
         }
         metrics
     }
@@ -267,13 +272,42 @@ impl Metrics {
             .observe(duration.as_secs_f64());
     }
 
-    /// Sets the number of models of `kind` in each phase (phases not listed become 0).
-    pub fn phase_counts(&self, kind: &'static str, counts: &HashMap<&'static str, i64>) {
-        for phase in PHASES.iter().map(|p| p.as_str()).chain([PHASE_PENDING]) {
+    /// A model of `kind` moved from phase label `from` to `to` (`None`: it was not counted, or
+    /// is gone).
+    fn model_moved(
+        &self,
+        kind: &'static str,
+        from: Option<&'static str>,
+        to: Option<&'static str>,
+    ) {
+        if let Some(phase) = from {
             self.models
                 .get_or_create(&PhaseLabels { kind, phase })
-                .set(counts.get(phase).copied().unwrap_or(0));
+                .dec();
         }
+        if let Some(phase) = to {
+            self.models
+                .get_or_create(&PhaseLabels { kind, phase })
+                .inc();
+        }
+    }
+
+    /// A model's status as a reconcile read it from the API server or wrote it (`key`:
+    /// `Kind/namespace/name`; `kind` one of [`MODEL_KINDS`]): updates `wso_models` and, for
+    /// changes seen since this process first saw the model, the operation durations and the
+    /// time to Ready ([`StatusSampler`]).
+    pub fn model_status(&self, kind: &str, key: &str, snapshot: &ModelSnapshot) {
+        self.status.observe(self, kind_label(kind), key, snapshot);
+    }
+
+    /// The model `key` is gone: it leaves `wso_models`.
+    pub fn model_gone(&self, key: &str) {
+        self.status.forget(self, key);
+    }
+
+    /// Models whose status is counted now (for tests and diagnostics).
+    pub fn models_counted(&self) -> usize {
+        self.status.len()
     }
 
     /// Records a finished training or upgrade (`operation` is `Train` or `Upgrade`; `outcome`
@@ -334,10 +368,9 @@ impl CallObserver for Metrics {
     }
 }
 
-/// What [`StatusSampler`] needs from one cached model.
+/// What [`StatusSampler`] needs from one model's status, as a reconcile read or wrote it.
 #[derive(Clone, Debug, Default)]
 pub struct ModelSnapshot {
-    pub uid: String,
     pub phase: Option<Phase>,
     pub created: Option<DateTime<Utc>>,
     /// When Ready became True, if it is True now.
@@ -351,7 +384,6 @@ impl ModelSnapshot {
     pub fn of<K: ModelResource>(obj: &K) -> Self {
         let status = obj.model_status();
         ModelSnapshot {
-            uid: obj.uid().unwrap_or_default(),
             phase: status.and_then(|s| s.phase),
             created: obj
                 .meta()
@@ -404,10 +436,12 @@ fn finished_operations(s: &ModelStatus) -> Vec<(DateTime<Utc>, &'static str, &'s
         .collect()
 }
 
-/// What the sampler remembers of one model between two samples: a few bytes, as it is kept for
+/// What the sampler remembers of one model between two looks: a few bytes, as it is kept for
 /// every model (issue 11: memory per resource).
-#[derive(Default)]
 struct Seen {
+    kind: &'static str,
+    /// The phase label the model is counted under in `wso_models`.
+    phase: &'static str,
     /// The start of the latest finished operation already counted (or part of the baseline).
     /// A model runs one operation at a time, so start times grow: a finished operation that
     /// started later is new.
@@ -416,87 +450,70 @@ struct Seen {
     ready_done: bool,
 }
 
-/// Derives status-based metrics from the controllers' caches: phase counts on every sample,
-/// and, for changes seen while this process watches, finished operations and the time to the
-/// first Ready. Whatever a model already showed when first seen is the baseline and is not
-/// counted (so a restart or a leader change does not count old trainings again).
+/// Derives status-based metrics from each model's status as its reconcile reads it from the
+/// API server or writes it: phase counts, and, for changes seen while this process runs,
+/// finished operations and the time to the first Ready. Whatever a model already showed when
+/// first seen is the baseline and is not counted (so a restart or a leader change does not
+/// count old trainings again). Fed one model at a time, so no cache of whole objects is needed
+/// and nothing scans every model.
 #[derive(Default)]
 pub struct StatusSampler {
-    /// Keyed by kind and UID.
-    seen: Mutex<HashMap<(&'static str, String), Seen>>,
+    /// Keyed by object key (`Kind/namespace/name`).
+    seen: Mutex<HashMap<String, Seen>>,
 }
 
 impl StatusSampler {
-    /// Takes one sample of all models of `kind`.
-    pub fn sample(&self, metrics: &Metrics, kind: &'static str, models: &[ModelSnapshot]) {
-        let mut counts: HashMap<&'static str, i64> = HashMap::new();
+    /// One model's status, as a reconcile read or wrote it; `key` names the object.
+    pub fn observe(&self, metrics: &Metrics, kind: &'static str, key: &str, m: &ModelSnapshot) {
+        let phase = m.phase.map_or(PHASE_PENDING, |p| p.as_str());
+        let latest = m.finished.iter().map(|(s, ..)| *s).max();
         let mut seen = self.seen.lock();
-        let latest = |m: &ModelSnapshot| m.finished.iter().map(|(s, ..)| *s).max();
-        for m in models {
-            let phase = m.phase.map_or(PHASE_PENDING, |p| p.as_str());
-            *counts.entry(phase).or_default() += 1;
-            match seen.get_mut(&(kind, m.uid.clone())) {
-                None => {
-                    seen.insert(
-                        (kind, m.uid.clone()),
-                        Seen {
-                            counted_through: latest(m),
-                            ready_done: m.ready_since.is_some(),
-                        },
-                    );
-                }
-                Some(s) => {
-                    for (started, op, outcome, secs) in &m.finished {
-                        if s.counted_through.is_none_or(|c| *started > c) {
-                            metrics.operation_finished(kind, op, outcome, *secs);
-                        }
-                    }
-                    s.counted_through = s.counted_through.max(latest(m));
-                    if !s.ready_done
-                        && let (Some(ready), Some(created)) = (m.ready_since, m.created)
-                    {
-                        s.ready_done = true;
-                        metrics.time_to_ready(kind, (ready - created).as_seconds_f64().max(0.0));
-                    }
-                }
+        let Some(s) = seen.get_mut(key) else {
+            metrics.model_moved(kind, None, Some(phase));
+            seen.insert(
+                key.to_string(),
+                Seen {
+                    kind,
+                    phase,
+                    counted_through: latest,
+                    ready_done: m.ready_since.is_some(),
+                },
+            );
+            return;
+        };
+        if s.phase != phase {
+            metrics.model_moved(kind, Some(s.phase), Some(phase));
+            s.phase = phase;
+        }
+        for (started, op, outcome, secs) in &m.finished {
+            if s.counted_through.is_none_or(|c| *started > c) {
+                metrics.operation_finished(kind, op, outcome, *secs);
             }
         }
-        // Forget models that are gone (of this kind only).
-        let live: HashSet<&str> = models.iter().map(|m| m.uid.as_str()).collect();
-        seen.retain(|(k, uid), _| *k != kind || live.contains(uid.as_str()));
-        metrics.phase_counts(kind, &counts);
-    }
-}
-
-/// A source of model snapshots (one per controller cache).
-pub type SnapshotSource = Box<dyn Fn() -> Vec<ModelSnapshot> + Send + Sync>;
-
-/// A snapshot source reading a controller's cache.
-pub fn store_source<K: ModelResource>(store: Store<K>) -> SnapshotSource {
-    Box::new(move || {
-        store
-            .state()
-            .iter()
-            .map(|o| ModelSnapshot::of(&**o))
-            .collect()
-    })
-}
-
-/// Samples every `(kind, sources)` every `period` until the task is dropped.
-pub async fn sample_forever(
-    metrics: Arc<Metrics>,
-    sources: Vec<(&'static str, Vec<SnapshotSource>)>,
-    period: Duration,
-) {
-    let sampler = StatusSampler::default();
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        for (kind, srcs) in &sources {
-            let models: Vec<ModelSnapshot> = srcs.iter().flat_map(|s| s()).collect();
-            sampler.sample(&metrics, kind, &models);
+        s.counted_through = s.counted_through.max(latest);
+        if !s.ready_done
+            && let (Some(ready), Some(created)) = (m.ready_since, m.created)
+        {
+            s.ready_done = true;
+            metrics.time_to_ready(kind, (ready - created).as_seconds_f64().max(0.0));
         }
+    }
+
+    /// The object `key` is gone: it no longer counts.
+    pub fn forget(&self, metrics: &Metrics, key: &str) {
+        if let Some(s) = self.seen.lock().remove(key) {
+            metrics.model_moved(s.kind, Some(s.phase), None);
+        }
+    }
+
+    /// Models remembered now (for tests).
+    pub fn len(&self) -> usize {
+        self.seen.lock().len()
+    }
+
+    /// Whether no model is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -556,21 +573,20 @@ mod tests {
     #[test]
     fn sampler_counts_only_changes_seen_while_watching() {
         let m = Metrics::new();
-        let s = StatusSampler::default();
+        const LM: &str = "CustomLanguageModel";
         let old = ModelSnapshot {
-            uid: "a".into(),
             phase: Some(Phase::Available),
             created: Some(ts(0)),
             ready_since: Some(ts(100)),
             finished: vec![(ts(10), "Train", "Succeeded", 90.0)],
         };
         let fresh = ModelSnapshot {
-            uid: "b".into(),
             phase: Some(Phase::Training),
             created: Some(ts(1000)),
             ..Default::default()
         };
-        s.sample(&m, "CustomLanguageModel", &[old.clone(), fresh.clone()]);
+        m.model_status(LM, "a", &old);
+        m.model_status(LM, "b", &fresh);
         let text = m.encode().expect("encode");
         assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 1"#));
         assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 1"#));
@@ -580,15 +596,17 @@ mod tests {
             "{text}"
         );
 
-        // The fresh model finishes training and becomes Ready; the old one is unchanged.
+        // The fresh model finishes training and becomes Ready (seen twice: read, then written);
+        // the old one is read again unchanged.
         let done = ModelSnapshot {
             phase: Some(Phase::Available),
             ready_since: Some(ts(1030)),
             finished: vec![(ts(1005), "Train", "Succeeded", 25.0)],
             ..fresh
         };
-        s.sample(&m, "CustomLanguageModel", &[old.clone(), done.clone()]);
-        s.sample(&m, "CustomLanguageModel", &[old.clone(), done]);
+        m.model_status(LM, "a", &old);
+        m.model_status(LM, "b", &done);
+        m.model_status(LM, "b", &done);
         let text = m.encode().expect("encode");
         assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 2"#));
         assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 0"#));
@@ -609,8 +627,8 @@ mod tests {
             ],
             ..old
         };
-        s.sample(&m, "CustomLanguageModel", std::slice::from_ref(&upgraded));
-        s.sample(&m, "CustomLanguageModel", &[upgraded]);
+        m.model_status(LM, "a", &upgraded);
+        m.model_status(LM, "a", &upgraded);
         let text = m.encode().expect("encode");
         assert!(text.contains(
             r#"wso_model_operation_duration_seconds_count{kind="CustomLanguageModel",operation="Upgrade",outcome="Succeeded"} 1"#
@@ -618,6 +636,13 @@ mod tests {
         assert!(text.contains(
             r#"wso_model_operation_duration_seconds_count{kind="CustomLanguageModel",operation="Train",outcome="Succeeded"} 1"#
         ), "{text}");
+
+        // A deleted model leaves the count; forgetting it twice changes nothing.
+        m.model_gone("a");
+        m.model_gone("a");
+        assert_eq!(m.models_counted(), 1);
+        let text = m.encode().expect("encode");
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 1"#));
     }
 
     #[test]

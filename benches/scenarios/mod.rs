@@ -649,9 +649,35 @@ pub async fn fleet(env: &Env, cfg: &FleetConfig) -> Fleet {
                 );
             }
             out.restarts.push(baseline);
+            hold(env, &ns.name, size, quota).await;
         }
     }
     out
+}
+
+/// With `WSO_BENCH_HOLD=<size>`, stops after the restart at that fleet size and keeps the
+/// control plane, simulators and models up (the harness sleeps until it is killed), so that
+/// operator builds can be measured against the same fleet one after another. Writes the
+/// command that starts an operator like the restart's to `<work>/hold.sh`.
+async fn hold(env: &Env, ns: &str, size: usize, quota: usize) {
+    if std::env::var("WSO_BENCH_HOLD").ok() != Some(size.to_string()) {
+        return;
+    }
+    let mut flags = OperatorFlags::scaled(0.0);
+    flags.model_quota = quota;
+    flags.drift_interval_seconds = 600;
+    let script = format!(
+        "#!/bin/sh\n# An operator as the restart at {size} starts it; $1 = the binary.\nexec env KUBECONFIG={} WSO_LOG_LEVEL=warn \"${{1:-{}}}\" run --namespaces {ns} --metrics-address 127.0.0.1:${{PORT:-18080}} --log-format text {}\n",
+        env.cp.kubeconfig.display(),
+        env.operator_bin.display(),
+        flags.args().join(" ")
+    );
+    let path = env.work.join("hold.sh");
+    std::fs::write(&path, script).expect("hold.sh");
+    log(&format!("holding the fleet of {size}: {}", path.display()));
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -312,19 +312,12 @@ impl Context {
         }
     }
 
-    /// The resourceVersion of this process's last status write of `key`.
-    pub fn written(&self, key: &str) -> Option<String> {
-        self.objects.lock().get(key)?.written.clone()
-    }
-
-    /// Remembers the resourceVersion a status write of `key` produced (to notice a cache that
-    /// lags behind it).
-    pub fn remember_written(&self, key: &str, resource_version: String) {
-        self.objects
-            .lock()
-            .entry(key.to_string())
-            .or_default()
-            .written = Some(resource_version);
+    /// A model's status as a reconcile read it from the API server or wrote it: feeds the
+    /// status-derived metrics ([`crate::metrics::Metrics::model_status`]).
+    pub fn saw_status<K: crate::model::ModelResource>(&self, key: &str, obj: &K) {
+        if let Some(m) = &self.metrics {
+            m.model_status(&K::kind(&()), key, &crate::metrics::ModelSnapshot::of(obj));
+        }
     }
 
     /// Consecutive failures of `key` so far.
@@ -332,10 +325,14 @@ impl Context {
         self.objects.lock().get(key).map_or(0, |o| o.failures)
     }
 
-    /// Forgets everything about `key`: its object is gone (finalizer released). Without this,
+    /// Forgets everything about `key`: its object is gone (finalizer released, or its watch
+    /// saw it deleted), and it leaves the status metrics. Without this,
     /// every object ever reconciled would stay in memory (issue 11).
     pub fn forget(&self, key: &str) {
         self.objects.lock().remove(key);
+        if let Some(m) = &self.metrics {
+            m.model_gone(key);
+        }
     }
 
     /// Forgets a deleted SpeechService: its client handle (with the shared listings of its
@@ -395,7 +392,7 @@ impl Context {
         let mut objects = self.objects.lock();
         if let Some(o) = objects.get_mut(key) {
             o.failures = 0;
-            if o.last_inputs.is_none() && o.written.is_none() {
+            if o.last_inputs.is_none() {
                 objects.remove(key);
             }
         }
@@ -407,8 +404,6 @@ impl Context {
 struct Remembered {
     /// The inputs digest of the last reconcile.
     last_inputs: Option<String>,
-    /// The resourceVersion of the last status write by this process.
-    written: Option<String>,
     /// Consecutive failures, for jittered exponential backoff.
     failures: u32,
 }
@@ -956,27 +951,51 @@ mod memory_tests {
     /// models grew without bound.
     #[tokio::test]
     async fn per_object_memory_goes_with_the_object() {
-        let ctx = context();
-        ctx.remember_inputs("lm/ns/a", "digest-1");
-        ctx.remember_written("lm/ns/a", "41".into());
-        ctx.backoff("lm/ns/a", Duration::from_secs(5));
-        ctx.backoff("lm/ns/a", Duration::from_secs(5));
-        assert_eq!(ctx.failures("lm/ns/a"), 2);
-        assert_eq!(ctx.last_inputs("lm/ns/a").as_deref(), Some("digest-1"));
-        assert_eq!(ctx.written("lm/ns/a").as_deref(), Some("41"));
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let ctx = Context::new_with_metrics(client, Settings::default(), Some(metrics.clone()))
+            .expect("context");
+        let lm: crate::crd::CustomLanguageModel = serde_json::from_value(serde_json::json!({
+            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+            "metadata": {"name": "a", "namespace": "ns"},
+            "spec": {"serviceRef": {"name": "s"}, "baseModelName": "en-US_Multimedia"},
+            "status": {"phase": "Training"}
+        }))
+        .expect("model");
+        let key = "CustomLanguageModel/ns/a";
+        ctx.remember_inputs(key, "digest-1");
+        ctx.saw_status(key, &lm);
+        ctx.backoff(key, Duration::from_secs(5));
+        ctx.backoff(key, Duration::from_secs(5));
+        assert_eq!(ctx.failures(key), 2);
+        assert_eq!(ctx.last_inputs(key).as_deref(), Some("digest-1"));
+        assert_eq!(metrics.models_counted(), 1);
+        let text = metrics.encode().expect("encode");
+        assert!(
+            text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 1"#),
+            "{text}"
+        );
         // A success clears the failures and keeps what later reconciles read.
-        ctx.succeeded("lm/ns/a");
-        assert_eq!(ctx.failures("lm/ns/a"), 0);
-        assert_eq!(ctx.written("lm/ns/a").as_deref(), Some("41"));
+        ctx.succeeded(key);
+        assert_eq!(ctx.failures(key), 0);
+        assert_eq!(ctx.last_inputs(key).as_deref(), Some("digest-1"));
         // A key holding only failures (a SpeechService) goes at its success.
         ctx.backoff("sps/ns/s", Duration::from_secs(10));
         assert_eq!(ctx.remembered(), 2);
         ctx.succeeded("sps/ns/s");
         assert_eq!(ctx.remembered(), 1);
-        // The finalizer released: nothing is left.
-        ctx.forget("lm/ns/a");
+        // The finalizer released (or the watch saw it deleted): nothing is left, and the model
+        // leaves the phase counts.
+        ctx.forget(key);
         assert_eq!(ctx.remembered(), 0);
-        assert_eq!(ctx.last_inputs("lm/ns/a"), None);
+        assert_eq!(ctx.last_inputs(key), None);
+        assert_eq!(metrics.models_counted(), 0);
+        let text = metrics.encode().expect("encode");
+        assert!(
+            text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Training"} 0"#),
+            "{text}"
+        );
     }
 
     /// The same for a deleted SpeechService: its budget and failures go with it.

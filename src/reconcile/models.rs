@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, ResourceExt};
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
+use super::watches::{Dependent, Router};
 use crate::crd::FINALIZER;
 use crate::decision::export::LanguageModel;
 use crate::decision::status::{
@@ -247,13 +249,19 @@ pub(crate) trait KindOps: ModelResource {
     }
 }
 
-fn key_of<K: ModelResource>(obj: &K) -> String {
-    format!(
-        "{}/{}/{}",
-        K::kind(&()),
-        obj.namespace().unwrap_or_default(),
-        obj.name_any()
+/// The key [`Context`] remembers an object by: `Kind/namespace/name`. `K` may be the model
+/// kind or its metadata (`PartialObjectMeta<K>`, the same kind).
+pub(crate) fn key_of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
+    object_key(
+        &K::kind(&()),
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
     )
+}
+
+/// [`key_of`] from the kind, namespace and name.
+pub(crate) fn object_key(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{kind}/{namespace}/{name}")
 }
 
 fn timing(ctx: &Context) -> Timing {
@@ -270,14 +278,27 @@ fn timing(ctx: &Context) -> Timing {
 
 /// Entry point for kube-runtime: reconcile one model of any kind. Errors never escape: they
 /// become conditions, Events and a requeue chosen by their retry class.
-pub(crate) async fn reconcile<K: KindOps>(
-    obj: Arc<K>,
+///
+/// The controller caches only each model's metadata (issue 11: memory per resource), so the
+/// reconcile reads the object itself first: one GET, never older than this process's last
+/// status write. It then records in `router` what the object references (its SpeechService,
+/// Secrets, ConfigMaps, language model), so a change of any of them wakes it.
+pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
+    meta: Arc<PartialObjectMeta<K>>,
     ctx: Arc<Context>,
+    router: Arc<Router>,
 ) -> Result<Requeue, Error> {
     let started = std::time::Instant::now();
-    let key = key_of(&*obj);
-    let ns = obj.namespace().unwrap_or_default();
+    let key = key_of(&*meta);
+    let ns = meta.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(obj) = api.get_opt(&meta.name_any()).await? else {
+        // Deleted since the event (its watch's Delete forgets it).
+        ctx.forget(&key);
+        return Ok(Requeue::await_change());
+    };
+    router.hold(Dependent::from(K::KIND), &obj);
+    ctx.saw_status(&key, &obj);
 
     // Finalizer first (never for objects already being deleted).
     let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
@@ -309,14 +330,7 @@ pub(crate) async fn reconcile<K: KindOps>(
             .and_then(|s| s.customization_id.as_deref())
             .unwrap_or(""),
     );
-    // The cache may lag behind our own last status write (a watch re-establishing after an API
-    // server restart, say). Acting on the older copy would repeat the last step, so read the
-    // object itself when the cache is older than what we wrote.
-    let obj = match fresher(&*obj, &ctx, &api).await {
-        Some(fresh) => Arc::new(fresh),
-        None => obj,
-    };
-    let result = tracing::Instrument::instrument(shell(&*obj, &ctx, &api), span).await;
+    let result = tracing::Instrument::instrument(shell(&obj, &ctx, &api), span).await;
     let kind = K::kind(&());
     let (requeue, outcome) = match result {
         Ok(requeue) => {
@@ -338,7 +352,7 @@ pub(crate) async fn reconcile<K: KindOps>(
             };
             let refusals = ctx.failures(&key);
             if class != RetryClass::WaitForService || refusals >= STILL_BUSY_AFTER {
-                record_failure(&*obj, &ctx, &api, &err).await;
+                record_failure(&obj, &ctx, &api, &err).await;
             }
             warn!(object = %key, category = err.category(), error = %err, "reconcile failed; retrying in {:?}", wait);
             (Requeue::requeue(wait), Err((class, err.category())))
@@ -358,19 +372,6 @@ pub(crate) async fn reconcile<K: KindOps>(
 
 /// Consecutive 409 refusals after which a busy model is reported (condition and Event).
 const STILL_BUSY_AFTER: u32 = 3;
-
-/// The object from the API server when the cached copy is older than our last status write.
-async fn fresher<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>) -> Option<K> {
-    let written = ctx.written(&key_of(obj))?;
-    let cached = obj.resource_version()?;
-    // resourceVersions are opaque, but etcd-backed servers issue increasing integers; when
-    // they do not parse, trust the cache.
-    let (w, c) = (written.parse::<u64>().ok()?, cached.parse::<u64>().ok()?);
-    if c >= w {
-        return None;
-    }
-    api.get_opt(&obj.name_any()).await.ok().flatten()
-}
 
 /// Writes the failure the decision computed and its Warning Event.
 async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, err: &Error) {
@@ -646,16 +647,16 @@ enum Performed {
     Skipped,
 }
 
-/// Writes `update` and remembers the resourceVersion the write produced, so a reconcile that
-/// finds an older copy in the cache reads the object itself (`fresher`).
+/// Writes `update` (when it changes the status) and feeds the written status to the metrics
+/// ([`Context::saw_status`]).
 async fn write_remembered<K: ModelResource>(
     obj: &K,
     ctx: &Context,
     api: &Api<K>,
     update: &decided::StatusUpdate,
 ) -> Result<(), Error> {
-    if let Some(rv) = write_status(obj, api, update).await? {
-        ctx.remember_written(&key_of(obj), rv);
+    if let Some(written) = write_status(obj, api, update).await? {
+        ctx.saw_status(&key_of(obj), &written);
     }
     Ok(())
 }
@@ -871,12 +872,13 @@ fn same_base_model<K: ModelResource>(obj: &K, id: &str, found: &ObservedFull) ->
 }
 
 /// Patches status when (and only when) the typed status changed: a JSON merge patch of the
-/// top-level fields that differ, `null` for the ones that went away.
+/// top-level fields that differ, `null` for the ones that went away. Returns the object as the
+/// API server stored it, `None` when there was nothing to write.
 async fn write_status<K: ModelResource>(
     obj: &K,
     api: &Api<K>,
     update: &decided::StatusUpdate,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<K>, Error> {
     let new = obj.status_from(update);
     let old = obj.status().cloned().unwrap_or_default();
     if new == old {
@@ -892,7 +894,7 @@ async fn write_status<K: ModelResource>(
             &Patch::Merge(&serde_json::json!({ "status": patch })),
         )
         .await?;
-    Ok(written.resource_version())
+    Ok(Some(written))
 }
 
 /// The top-level merge patch from `old` to `new` (both typed statuses); `None` when equal.

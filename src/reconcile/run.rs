@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action as Requeue, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{WatchStreamExt, predicates, utils::Predicate};
 use kube::{Api, Client, ResourceExt};
@@ -22,7 +22,7 @@ use super::error::Error;
 use super::models;
 use super::watches::{Dependent, Router, Wakeups, strip};
 use crate::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, SpeechService};
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::model::RefKind;
 
 fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
@@ -35,43 +35,55 @@ fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Requeue {
 /// `model_controller!`).
 fn nothing<K>(_: &Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>) {}
 
-/// One model controller: its primary stream (cached without managedFields, indexed by the
-/// scope's [`Router`]) and the wake-ups the router sends it. `$also` sees every event of the
-/// primary stream (the language models' stream wakes the acoustic models that train with them).
+/// One model controller: its primary stream, metadata only (`PartialObjectMetadata`, cached
+/// without managedFields: the reconcile reads the object itself, issue 11), and the wake-ups
+/// the scope's [`Router`] sends it. `$also` sees every event of the primary stream (the
+/// language models' stream wakes the acoustic models that train with them).
 macro_rules! model_controller {
-    ($kind:ty, $who:expr, $scope:expr, $also:expr, $extra:expr) => {{
+    ($kind:ty, $who:expr, $scope:expr, $also:expr) => {{
         let scope: &Scope = $scope;
-        let api: Api<$kind> = scoped(&scope.client, scope.ns.as_deref());
+        let api: Api<PartialObjectMeta<$kind>> = scoped(&scope.client, scope.ns.as_deref());
         let (reader, writer) = kube::runtime::reflector::store();
+        let ctx = scope.ctx.clone();
         // Status writes do not wake the model (no hot loop): only spec (generation),
         // annotations (train/upgrade tokens) and finalizer changes do.
         let stream = kube::runtime::watcher(api, scope.wc.clone())
             .default_backoff()
-            .modify(|o: &mut $kind| strip(&mut o.metadata))
+            .modify(|o: &mut PartialObjectMeta<$kind>| strip(&mut o.metadata))
             .reflect(writer)
             .inspect(scope.sync.hook())
-            .inspect(scope.router.track::<$kind>($who))
+            .inspect(scope.router.track_holders::<PartialObjectMeta<$kind>>(
+                $who,
+                move |ns, name| {
+                    ctx.forget(&models::object_key(
+                        &<$kind as kube::Resource>::kind(&()),
+                        ns,
+                        name,
+                    ))
+                },
+            ))
             .inspect($also)
             .applied_objects()
             .predicate_filter(
-                predicates::generation::<$kind>
-                    .combine(predicates::annotations::<$kind>)
-                    .combine(predicates::finalizers::<$kind>),
+                predicates::generation::<PartialObjectMeta<$kind>>
+                    .combine(predicates::annotations::<PartialObjectMeta<$kind>>)
+                    .combine(predicates::finalizers::<PartialObjectMeta<$kind>>),
                 Default::default(),
             );
-        let controller = Controller::for_stream(stream, reader);
-        let store = controller.store();
-        let controller = controller
-            .reconcile_on(scope.wakeups.lock().take::<$kind>($who))
+        let router = scope.router.clone();
+        Controller::for_stream(stream, reader)
+            .reconcile_on(scope.wakeups.lock().take::<PartialObjectMeta<$kind>>($who))
             .reconcile_on(woken::<$kind>(
                 scope.ctx.model_woken.subscribe(),
                 scope.ns.clone(),
             ))
             .with_config(scope.cfg.clone())
-            .graceful_shutdown_on(scope.stop());
-        let controller = $extra(controller, store);
-        controller
-            .run(models::reconcile::<$kind>, error_policy, scope.ctx.clone())
+            .graceful_shutdown_on(scope.stop())
+            .run(
+                move |meta, ctx| models::reconcile::<$kind>(meta, ctx, router.clone()),
+                error_policy,
+                scope.ctx.clone(),
+            )
             .for_each(|r| async move {
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "controller event");
@@ -335,7 +347,7 @@ where
 fn woken<K>(
     rx: tokio::sync::broadcast::Receiver<super::context::Woken>,
     namespace: Option<String>,
-) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static
+) -> impl futures::Stream<Item = ObjectRef<PartialObjectMeta<K>>> + Send + 'static
 where
     K: crate::model::ModelResource + kube::Resource<DynamicType = ()> + 'static,
 {
@@ -349,7 +361,7 @@ where
 pub struct RunOptions {
     /// Namespaces to watch; empty watches all (needs cluster-wide read rights).
     pub namespaces: Vec<String>,
-    /// Where metrics go (status-derived metrics are sampled from the controllers' caches).
+    /// Where metrics go (the status-derived ones are fed by each reconcile).
     pub metrics: Option<Arc<Metrics>>,
     /// Set to `true` once every controller's cache has listed its objects.
     pub synced: Option<tokio::sync::watch::Sender<bool>>,
@@ -398,7 +410,6 @@ pub async fn run_with(
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
     // One initial listing per primary stream and scope: 4 per scope.
     let sync = SyncTracker::new(scopes.len() * 4, options.synced);
-    let (mut lm_src, mut am_src, mut vm_src) = (Vec::new(), Vec::new(), Vec::new());
 
     for ns in scopes {
         let (router, wakeups) = Router::new();
@@ -433,54 +444,16 @@ pub async fn run_with(
                 if let Ok(event) = event {
                     router.observe(RefKind::LanguageModel, event);
                 }
-            },
-            |c: Controller<CustomLanguageModel>, s: Store<CustomLanguageModel>| {
-                lm_src.push(metrics::store_source(s));
-                c
             }
         );
         controllers.push(Box::pin(language));
-
-        let acoustic = model_controller!(
-            CustomAcousticModel,
-            Dependent::Acoustic,
-            &scope,
-            nothing,
-            |c: Controller<CustomAcousticModel>, s: Store<CustomAcousticModel>| {
-                am_src.push(metrics::store_source(s));
-                c
-            }
-        );
+        let acoustic = model_controller!(CustomAcousticModel, Dependent::Acoustic, &scope, nothing);
         controllers.push(Box::pin(acoustic));
-
-        let voice = model_controller!(
-            CustomVoiceModel,
-            Dependent::Voice,
-            &scope,
-            nothing,
-            |c: Controller<CustomVoiceModel>, s: Store<CustomVoiceModel>| {
-                vm_src.push(metrics::store_source(s));
-                c
-            }
-        );
+        let voice = model_controller!(CustomVoiceModel, Dependent::Voice, &scope, nothing);
         controllers.push(Box::pin(voice));
     }
 
-    let sampler = options.metrics.map(|m| {
-        tokio::spawn(metrics::sample_forever(
-            m,
-            vec![
-                ("CustomLanguageModel", lm_src),
-                ("CustomAcousticModel", am_src),
-                ("CustomVoiceModel", vm_src),
-            ],
-            std::time::Duration::from_secs(2),
-        ))
-    });
     futures::future::join_all(controllers).await;
-    if let Some(s) = sampler {
-        s.abort();
-    }
     info!("controllers stopped");
     Ok(())
 }

@@ -51,6 +51,17 @@ pub enum Dependent {
     Voice,
 }
 
+impl From<crate::decision::ModelKind> for Dependent {
+    fn from(kind: crate::decision::ModelKind) -> Self {
+        use crate::decision::ModelKind;
+        match kind {
+            ModelKind::Language => Dependent::Language,
+            ModelKind::Acoustic => Dependent::Acoustic,
+            ModelKind::Voice => Dependent::Voice,
+        }
+    }
+}
+
 /// A referenced object: its kind, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {
@@ -95,6 +106,17 @@ impl Index {
         }
     }
 
+    /// `holder` is listed again (its references are unchanged): a re-listing in progress keeps
+    /// it.
+    pub fn listed(&mut self, holder: &Holder) {
+        if !self.targets.contains_key(holder) {
+            return;
+        }
+        if let Some(seen) = self.relisting.get_mut(&holder.who) {
+            seen.insert(holder.clone());
+        }
+    }
+
     /// Forgets `holder` (deleted).
     pub fn remove(&mut self, holder: &Holder) {
         for t in self.targets.remove(holder).unwrap_or_default() {
@@ -121,10 +143,11 @@ impl Index {
         self.relisting.insert(who, HashSet::new());
     }
 
-    /// The re-listing of `who`'s stream is complete.
-    pub fn relisted(&mut self, who: Dependent) {
+    /// The re-listing of `who`'s stream is complete: returns the holders it did not list again
+    /// (deleted while the watch was down), now forgotten.
+    pub fn relisted(&mut self, who: Dependent) -> Vec<Holder> {
         let Some(seen) = self.relisting.remove(&who) else {
-            return;
+            return Vec::new();
         };
         let gone: Vec<Holder> = self
             .targets
@@ -132,9 +155,10 @@ impl Index {
             .filter(|h| h.who == who && !seen.contains(*h))
             .cloned()
             .collect();
-        for h in gone {
-            self.remove(&h);
+        for h in &gone {
+            self.remove(h);
         }
+        gone
     }
 
     /// How many objects reference anything (for tests and metrics).
@@ -204,7 +228,8 @@ impl Router {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An `inspect` hook for a primary stream of `who`'s objects: keeps the index current.
+    /// An `inspect` hook for a primary stream of `who`'s whole objects (SpeechServices): keeps
+    /// the index current.
     pub fn track<K>(
         self: &Arc<Self>,
         who: Dependent,
@@ -218,7 +243,9 @@ impl Router {
             let mut index = router.index();
             match event {
                 Event::Init => index.relisting(who),
-                Event::InitDone => index.relisted(who),
+                Event::InitDone => {
+                    index.relisted(who);
+                }
                 Event::Apply(o) | Event::InitApply(o) => {
                     let (holder, targets) = references(who, o);
                     index.set(holder, targets);
@@ -226,6 +253,56 @@ impl Router {
                 Event::Delete(o) => index.remove(&references(who, o).0),
             }
         }
+    }
+
+    /// An `inspect` hook for a primary stream of `who`'s objects that carries metadata only
+    /// (the models): what each object references is recorded by its reconcile, which reads the
+    /// whole object ([`Router::hold`]); this keeps the holders current across re-listings (an
+    /// object not listed again was deleted while the watch was down) and deletions, and calls
+    /// `gone(namespace, name)` for every object deleted either way, so what the process
+    /// remembers of it goes too.
+    pub fn track_holders<K>(
+        self: &Arc<Self>,
+        who: Dependent,
+        gone: impl Fn(&str, &str) + Send + 'static,
+    ) -> impl FnMut(&Result<Event<K>, WatchError>) + Send + 'static
+    where
+        K: kube::Resource + 'static,
+    {
+        let router = self.clone();
+        move |event| {
+            let Ok(event) = event else { return };
+            let deleted = {
+                let mut index = router.index();
+                match event {
+                    Event::Init => {
+                        index.relisting(who);
+                        Vec::new()
+                    }
+                    Event::InitDone => index.relisted(who),
+                    Event::Apply(o) | Event::InitApply(o) => {
+                        index.listed(&holder(who, o));
+                        Vec::new()
+                    }
+                    Event::Delete(o) => {
+                        let h = holder(who, o);
+                        index.remove(&h);
+                        vec![h]
+                    }
+                }
+            };
+            for h in deleted {
+                gone(&h.namespace, &h.name);
+            }
+        }
+    }
+
+    /// Records what `o`, one of `who`'s objects as its reconcile read it, references now: from
+    /// then on a change of any of them wakes it. Called before the reconcile reads any of them,
+    /// so a change is either read or wakes the object again.
+    pub fn hold<K: kube::Resource + Referencing>(&self, who: Dependent, o: &K) {
+        let (holder, targets) = references(who, o);
+        self.index().set(holder, targets);
     }
 
     /// Wakes the dependents of `target` when `version` differs from the version that last woke
@@ -284,14 +361,19 @@ impl Router {
     }
 }
 
+/// The holder an object of `who`'s is.
+fn holder<K: kube::Resource>(who: Dependent, o: &K) -> Holder {
+    Holder {
+        who,
+        namespace: o.namespace().unwrap_or_default(),
+        name: o.name_any(),
+    }
+}
+
 /// The holder an object is and the targets it references.
 fn references<K: kube::Resource + Referencing>(who: Dependent, o: &K) -> (Holder, Vec<Target>) {
-    let namespace = o.namespace().unwrap_or_default();
-    let holder = Holder {
-        who,
-        namespace: namespace.clone(),
-        name: o.name_any(),
-    };
+    let holder = holder(who, o);
+    let namespace = holder.namespace.clone();
     let mut targets = Vec::new();
     for kind in [
         RefKind::ConfigMap,
@@ -384,6 +466,51 @@ mod tests {
         assert_eq!(
             ix.dependents(&t(RefKind::Secret, "s")),
             vec![h(Dependent::Language, "kept"), h(Dependent::Voice, "v")]
+        );
+    }
+
+    /// The models' streams carry metadata only: a re-listing keeps the holders it lists again
+    /// (their references, written by their reconciles, unchanged) and reports the others gone,
+    /// as a Delete does, so what the process remembers of them goes too.
+    #[test]
+    fn a_metadata_stream_keeps_listed_holders_and_reports_deleted_ones() {
+        use crate::crd::CustomLanguageModel;
+        use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
+        let (router, _wakeups) = Router::new();
+        let meta = |name: &str| {
+            ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            }
+            .into_response_partial::<CustomLanguageModel>()
+        };
+        for name in ["kept", "gone", "deleted"] {
+            router
+                .index()
+                .set(h(Dependent::Language, name), vec![t(RefKind::Secret, "s")]);
+        }
+        let forgotten = Arc::new(Mutex::new(Vec::new()));
+        let mut hook =
+            router.track_holders::<PartialObjectMeta<CustomLanguageModel>>(Dependent::Language, {
+                let f = forgotten.clone();
+                move |ns, name| {
+                    f.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(format!("{ns}/{name}"))
+                }
+            });
+        hook(&Ok(Event::Delete(meta("deleted"))));
+        hook(&Ok(Event::Init));
+        hook(&Ok(Event::InitApply(meta("kept"))));
+        hook(&Ok(Event::InitDone));
+        assert_eq!(
+            router.index().dependents(&t(RefKind::Secret, "s")),
+            vec![h(Dependent::Language, "kept")]
+        );
+        assert_eq!(
+            *forgotten.lock().unwrap_or_else(PoisonError::into_inner),
+            vec!["ns/deleted".to_string(), "ns/gone".to_string()]
         );
     }
 
