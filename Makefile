@@ -93,7 +93,7 @@ reliability: k8s-bins ## The long reliability runs: 1000 SIGKILLs, 10-minute fau
 .PHONY: bench
 # The measured operator is the image's build (no simulator), copied aside: `cargo bench` builds
 # the package's binaries too, with its own features and profile, into the same target/release.
-bench: k8s-bins ## The eight benchmark scenarios (release): docs/bench/results.json, docs/bench/*.png, docs/benchmarks.md (~18 min on 2 cores, plus the builds: cold 4.5 min operator, 15.6 min harness)
+bench: k8s-bins ## The eight benchmark scenarios (release): docs/bench/results.json, docs/bench/*.png, docs/benchmarks.md (~21 min on 2 cores, plus the builds: cold 4.5 min operator, 15.6 min harness)
 	$(CARGO) build --release --no-default-features --bin watson-speech-operator
 	mkdir -p $(TARGET_DIR)/bench
 	cp $(TARGET_DIR)/release/watson-speech-operator $(TARGET_DIR)/bench/watson-speech-operator

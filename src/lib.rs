@@ -14,6 +14,7 @@
 //! - [`import`]: `watson-speech-operator import`, manifests that adopt an instance's models.
 //! - [`kube_client`]: the Kubernetes client built at start-up; a kubeconfig rustls refuses is
 //!   explained in one line.
+#![forbid(unsafe_code)]
 
 pub mod decision;
 pub mod failpoint;

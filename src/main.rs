@@ -343,8 +343,9 @@ async fn shutdown_signal() {
 /// glibc gives every thread that allocates its own arena, up to 8 per core; memory freed in one
 /// arena is not reused by another. The reconciles run on every tokio worker thread, each reading
 /// whole objects that are freed at once, so each arena keeps its own free pages: at 10,000
-/// models the same binary measured 73.6–81.8 MiB RSS with glibc's default and 56.9–57.3 MiB with
-/// two arenas, start-up pass unchanged (`docs/benchmarks.md`, issue 11).
+/// models the same binary measured 73.6–81.8 MiB RSS with glibc's default and 55.7–57.3 MiB with
+/// two arenas, start-up pass unchanged (findings in `docs/benchmarks.md`, issue 11).
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 fn malloc_arenas(arena_max: Option<&str>, tunables: Option<&str>) -> Option<i32> {
     let set_by_tunables = tunables.is_some_and(|t| {
         t.split(':')

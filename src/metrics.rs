@@ -9,14 +9,17 @@
 //!   exist.
 //! - Reconcile outcomes and IBM calls are recorded where they happen ([`Metrics::reconciled`],
 //!   the [`CallObserver`] implementation). Everything readable from a model's status (phase
-//!   counts, training and upgrade durations, time from creation to Ready) is derived from the
-//!   controllers' caches by [`StatusSampler`], so the reconcilers need no hook for it and a
-//!   restarted or newly elected operator does not count old operations twice.
+//!   counts, training and upgrade durations, time from creation to Ready) is derived by
+//!   [`StatusSampler`] from each status a reconcile reads or writes
+//!   ([`Metrics::model_status`]); a restarted or newly elected operator does not count old
+//!   operations twice, and no cache of whole objects is needed (the controllers cache
+//!   metadata only, issue 11).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kube::ResourceExt;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -191,7 +194,7 @@ impl Metrics {
         let models = Family::<PhaseLabels, Gauge>::default();
         registry.register(
             "models",
-            "Custom models by kind and phase, as the operator's cache sees them",
+            "Custom models by kind and phase, as the operator last read or wrote their status",
             models.clone(),
         );
         let operation_duration: HistogramFamily<ModelOperationLabels> =
@@ -371,6 +374,8 @@ impl CallObserver for Metrics {
 /// What [`StatusSampler`] needs from one model's status, as a reconcile read or wrote it.
 #[derive(Clone, Debug, Default)]
 pub struct ModelSnapshot {
+    /// The object's UID: another object of the same name is another model.
+    pub uid: String,
     pub phase: Option<Phase>,
     pub created: Option<DateTime<Utc>>,
     /// When Ready became True, if it is True now.
@@ -384,6 +389,7 @@ impl ModelSnapshot {
     pub fn of<K: ModelResource>(obj: &K) -> Self {
         let status = obj.model_status();
         ModelSnapshot {
+            uid: obj.uid().unwrap_or_default(),
             phase: status.and_then(|s| s.phase),
             created: obj
                 .meta()
@@ -440,6 +446,8 @@ fn finished_operations(s: &ModelStatus) -> Vec<(DateTime<Utc>, &'static str, &'s
 /// every model (issue 11: memory per resource).
 struct Seen {
     kind: &'static str,
+    /// A hash of the object's UID (8 bytes instead of the 36-character UID).
+    uid: u64,
     /// The phase label the model is counted under in `wso_models`.
     phase: &'static str,
     /// The start of the latest finished operation already counted (or part of the baseline).
@@ -467,19 +475,33 @@ impl StatusSampler {
     pub fn observe(&self, metrics: &Metrics, kind: &'static str, key: &str, m: &ModelSnapshot) {
         let phase = m.phase.map_or(PHASE_PENDING, |p| p.as_str());
         let latest = m.finished.iter().map(|(s, ..)| *s).max();
+        let uid = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            m.uid.hash(&mut h);
+            h.finish()
+        };
+        let first = Seen {
+            kind,
+            uid,
+            phase,
+            counted_through: latest,
+            ready_done: m.ready_since.is_some(),
+        };
         let mut seen = self.seen.lock();
-        let Some(s) = seen.get_mut(key) else {
-            metrics.model_moved(kind, None, Some(phase));
-            seen.insert(
-                key.to_string(),
-                Seen {
-                    kind,
-                    phase,
-                    counted_through: latest,
-                    ready_done: m.ready_since.is_some(),
-                },
-            );
-            return;
+        let s = match seen.get_mut(key) {
+            // Another object under the same name (deleted and created again): a new model.
+            Some(s) if s.uid != uid => {
+                metrics.model_moved(s.kind, Some(s.phase), Some(phase));
+                *s = first;
+                return;
+            }
+            Some(s) => s,
+            None => {
+                metrics.model_moved(kind, None, Some(phase));
+                seen.insert(key.to_string(), first);
+                return;
+            }
         };
         if s.phase != phase {
             metrics.model_moved(kind, Some(s.phase), Some(phase));
@@ -575,12 +597,14 @@ mod tests {
         let m = Metrics::new();
         const LM: &str = "CustomLanguageModel";
         let old = ModelSnapshot {
+            uid: "a".into(),
             phase: Some(Phase::Available),
             created: Some(ts(0)),
             ready_since: Some(ts(100)),
             finished: vec![(ts(10), "Train", "Succeeded", 90.0)],
         };
         let fresh = ModelSnapshot {
+            uid: "b".into(),
             phase: Some(Phase::Training),
             created: Some(ts(1000)),
             ..Default::default()
@@ -636,6 +660,28 @@ mod tests {
         assert!(text.contains(
             r#"wso_model_operation_duration_seconds_count{kind="CustomLanguageModel",operation="Train",outcome="Succeeded"} 1"#
         ), "{text}");
+
+        // "b" deleted and created again under its name (a watch gap hid the deletion): a new
+        // model, whose first Ready counts again.
+        let again = ModelSnapshot {
+            uid: "b2".into(),
+            phase: Some(Phase::Training),
+            created: Some(ts(3000)),
+            ..Default::default()
+        };
+        m.model_status(LM, "b", &again);
+        m.model_status(
+            LM,
+            "b",
+            &ModelSnapshot {
+                phase: Some(Phase::Available),
+                ready_since: Some(ts(3010)),
+                ..again
+            },
+        );
+        let text = m.encode().expect("encode");
+        assert!(text.contains(r#"wso_time_to_ready_seconds_count{kind="CustomLanguageModel"} 2"#));
+        assert!(text.contains(r#"wso_models{kind="CustomLanguageModel",phase="Available"} 2"#));
 
         // A deleted model leaves the count; forgetting it twice changes nothing.
         m.model_gone("a");

@@ -13,6 +13,7 @@ use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
@@ -282,23 +283,55 @@ fn timing(ctx: &Context) -> Timing {
 /// The controller caches only each model's metadata (issue 11: memory per resource), so the
 /// reconcile reads the object itself first: one GET, never older than this process's last
 /// status write. It then records in `router` what the object references (its SpeechService,
-/// Secrets, ConfigMaps, language model), so a change of any of them wakes it.
+/// Secrets, ConfigMaps, language model), so a change of any of them wakes it; `cache` (the
+/// controller's metadata cache) tells whether the watch saw the model deleted meanwhile.
 pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
     meta: Arc<PartialObjectMeta<K>>,
     ctx: Arc<Context>,
     router: Arc<Router>,
+    cache: Store<PartialObjectMeta<K>>,
 ) -> Result<Requeue, Error> {
     let started = std::time::Instant::now();
     let key = key_of(&*meta);
+    let name = meta.name_any();
     let ns = meta.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let Some(obj) = api.get_opt(&meta.name_any()).await? else {
-        // Deleted since the event (its watch's Delete forgets it).
+    let who = Dependent::from(K::KIND);
+    let obj = match api.get_opt(&name).await {
+        Ok(Some(obj)) => obj,
+        Ok(None) => {
+            // Deleted since the event (its watch's Delete forgets it too).
+            ctx.forget(&key);
+            return Ok(Requeue::await_change());
+        }
+        Err(e) => {
+            // Like any failed reconcile: backoff, a warning and the error metric.
+            let err = Error::from(e);
+            let wait = ctx.backoff(&key, Duration::from_secs(5));
+            warn!(object = %key, category = err.category(), error = %err, "reading the object failed; retrying in {:?}", wait);
+            if let Some(m) = &ctx.metrics {
+                let kind = K::kind(&());
+                m.reconciled(
+                    &kind,
+                    crate::metrics::result::ERROR,
+                    err.category(),
+                    started.elapsed(),
+                );
+            }
+            return Ok(Requeue::requeue(wait));
+        }
+    };
+    router.hold(who, &obj);
+    ctx.saw_status(&key, &obj);
+    // The watch updates the cache before it forgets a deleted object: a model the cache no
+    // longer holds (or holds as another object of the same name) was deleted while the GET was
+    // in flight, and what was just recorded must not bring it back.
+    let cached = cache.get(&ObjectRef::from_obj(&*meta));
+    if cached.is_none_or(|c| c.uid() != obj.uid()) {
+        router.release(who, &ns, &name);
         ctx.forget(&key);
         return Ok(Requeue::await_change());
-    };
-    router.hold(Dependent::from(K::KIND), &obj);
-    ctx.saw_status(&key, &obj);
+    }
 
     // Finalizer first (never for objects already being deleted).
     let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);

@@ -71,6 +71,7 @@ macro_rules! model_controller {
                 Default::default(),
             );
         let router = scope.router.clone();
+        let cache = reader.clone();
         Controller::for_stream(stream, reader)
             .reconcile_on(scope.wakeups.lock().take::<PartialObjectMeta<$kind>>($who))
             .reconcile_on(woken::<$kind>(
@@ -80,7 +81,9 @@ macro_rules! model_controller {
             .with_config(scope.cfg.clone())
             .graceful_shutdown_on(scope.stop())
             .run(
-                move |meta, ctx| models::reconcile::<$kind>(meta, ctx, router.clone()),
+                move |meta, ctx| {
+                    models::reconcile::<$kind>(meta, ctx, router.clone(), cache.clone())
+                },
                 error_policy,
                 scope.ctx.clone(),
             )

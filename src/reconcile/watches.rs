@@ -10,7 +10,10 @@
 //!   bytes each instead of the whole object); a reconcile reads the contents of the few objects
 //!   its resource references, when it needs them;
 //! - an event finds the objects that reference it through an [`Index`] (namespace/name →
-//!   dependents) kept current from the primary streams, not by scanning every cached model;
+//!   dependents), not by scanning every cached model: a model's entry is written by its
+//!   reconcile, which reads the whole object ([`Router::hold`]; the model streams carry
+//!   metadata only), a SpeechService's by its stream; the streams drop the entries of deleted
+//!   objects, including those a re-listing no longer lists;
 //! - an event wakes its dependents only when the object really changed (a new
 //!   `resourceVersion`; for a SpeechService, a new generation or Ready status), so the periodic
 //!   re-listing of a watch does not re-run every reconcile.
@@ -90,6 +93,8 @@ pub struct Index {
 
 impl Index {
     /// Records that `holder` references exactly `targets` (replacing what it referenced before).
+    /// It does not count as listed by a re-listing in progress ([`Index::listed`]): a reconcile
+    /// that records a model the re-listing does not list was about a deleted model.
     pub fn set(&mut self, holder: Holder, targets: Vec<Target>) {
         self.remove(&holder);
         for t in &targets {
@@ -98,20 +103,13 @@ impl Index {
                 .or_default()
                 .insert(holder.clone());
         }
-        if let Some(seen) = self.relisting.get_mut(&holder.who) {
-            seen.insert(holder.clone());
-        }
         if !targets.is_empty() {
             self.targets.insert(holder, targets);
         }
     }
 
-    /// `holder` is listed again (its references are unchanged): a re-listing in progress keeps
-    /// it.
+    /// `holder` is listed (by a re-listing in progress: it is kept at [`Index::relisted`]).
     pub fn listed(&mut self, holder: &Holder) {
-        if !self.targets.contains_key(holder) {
-            return;
-        }
         if let Some(seen) = self.relisting.get_mut(&holder.who) {
             seen.insert(holder.clone());
         }
@@ -248,6 +246,7 @@ impl Router {
                 }
                 Event::Apply(o) | Event::InitApply(o) => {
                     let (holder, targets) = references(who, o);
+                    index.listed(&holder);
                     index.set(holder, targets);
                 }
                 Event::Delete(o) => index.remove(&references(who, o).0),
@@ -303,6 +302,16 @@ impl Router {
     pub fn hold<K: kube::Resource + Referencing>(&self, who: Dependent, o: &K) {
         let (holder, targets) = references(who, o);
         self.index().set(holder, targets);
+    }
+
+    /// Forgets what `who`'s object `namespace/name` references (it was deleted while its
+    /// reconcile recorded it, see [`Router::hold`]).
+    pub fn release(&self, who: Dependent, namespace: &str, name: &str) {
+        self.index().remove(&Holder {
+            who,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        });
     }
 
     /// Wakes the dependents of `target` when `version` differs from the version that last woke
@@ -458,11 +467,16 @@ mod tests {
         );
         ix.set(h(Dependent::Voice, "v"), vec![t(RefKind::Secret, "s")]);
         ix.relisting(Dependent::Language);
+        ix.listed(&h(Dependent::Language, "kept"));
+        // A reconcile of the deleted model records it during the re-listing: still gone.
         ix.set(
-            h(Dependent::Language, "kept"),
+            h(Dependent::Language, "gone"),
             vec![t(RefKind::Secret, "s")],
         );
-        ix.relisted(Dependent::Language);
+        assert_eq!(
+            ix.relisted(Dependent::Language),
+            vec![h(Dependent::Language, "gone")]
+        );
         assert_eq!(
             ix.dependents(&t(RefKind::Secret, "s")),
             vec![h(Dependent::Language, "kept"), h(Dependent::Voice, "v")]

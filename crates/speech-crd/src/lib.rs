@@ -4,6 +4,7 @@
 //! Validation lives in the schema (lengths, patterns, ranges, list keys) and in CEL rules
 //! (immutability, exactly-one-source, reserved names), so the API server refuses bad objects
 //! with a message that names the field.
+#![forbid(unsafe_code)]
 
 pub mod acoustic_model;
 pub mod common;

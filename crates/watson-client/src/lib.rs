@@ -15,6 +15,7 @@
 //! ([`stt_types`], [`tts_types`], [`Operation`]) are always built; the HTTP client and everything
 //! it needs sit behind the default feature `client`, so the simulator can depend on the wire
 //! types only (`default-features = false`).
+#![forbid(unsafe_code)]
 
 mod open_enum;
 

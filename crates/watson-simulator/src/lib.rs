@@ -12,6 +12,7 @@
 //! [`http`] is the thin shell; [`admin::AdminClient`] is the typed admin client; [`api`] holds
 //! the admin wire types. `docs/simulator.md` documents the behaviour and every choice made
 //! where the facts are unconfirmed.
+#![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod api;
