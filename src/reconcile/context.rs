@@ -337,7 +337,8 @@ impl Context {
 
     /// Forgets a deleted SpeechService: its client handle (with the shared listings of its
     /// instance's models), its request budget and its failures. The same leak as [`forget`]
-    /// for models: a SpeechService has no finalizer, so its watch's Delete is the only signal.
+    /// for models: a SpeechService has no finalizer, so its watch (a Delete, or a re-listing
+    /// that no longer lists it) is the only signal.
     ///
     /// [`forget`]: Context::forget
     pub fn forget_service(&self, namespace: &str, name: &str) {
@@ -1024,7 +1025,8 @@ mod memory_tests {
 mod wake_tests {
     use super::*;
 
-    fn listed(models: &[(&str, &str)]) -> Vec<LanguageModel> {
+    /// Listing entries of language models from (customization ID, status) pairs.
+    pub(super) fn listed(models: &[(&str, &str)]) -> Vec<LanguageModel> {
         models
             .iter()
             .map(|(id, status)| {
@@ -1097,15 +1099,7 @@ mod await_tests {
 
     fn handle(listed: &[(&str, &str)]) -> (ServiceHandle, tokio::sync::broadcast::Receiver<Woken>) {
         let (tx, rx) = tokio::sync::broadcast::channel(16);
-        let models: Vec<LanguageModel> = listed
-            .iter()
-            .map(|(id, status)| {
-                serde_json::from_value(
-                    serde_json::json!({"customization_id": id, "status": status}),
-                )
-                .expect("model")
-            })
-            .collect();
+        let models = super::wake_tests::listed(listed);
         let mut listings = Listings::empty();
         listings.language = Some(Listing::new(models, LANGUAGE.0));
         let h = ServiceHandle {

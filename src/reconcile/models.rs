@@ -293,77 +293,22 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
 ) -> Result<Requeue, Error> {
     let started = std::time::Instant::now();
     let key = key_of(&*meta);
-    let name = meta.name_any();
     let ns = meta.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let who = Dependent::from(K::KIND);
-    let obj = match api.get_opt(&name).await {
-        Ok(Some(obj)) => obj,
-        Ok(None) => {
-            // Deleted since the event (its watch's Delete forgets it too).
-            ctx.forget(&key);
-            return Ok(Requeue::await_change());
-        }
-        Err(e) => {
-            // Like any failed reconcile: backoff, a warning and the error metric.
-            let err = Error::from(e);
-            let wait = ctx.backoff(&key, Duration::from_secs(5));
-            warn!(object = %key, category = err.category(), error = %err, "reading the object failed; retrying in {:?}", wait);
-            if let Some(m) = &ctx.metrics {
-                let kind = K::kind(&());
-                m.reconciled(
-                    &kind,
-                    crate::metrics::result::ERROR,
-                    err.category(),
-                    started.elapsed(),
-                );
+    let (obj, result) = match read(&meta, &ctx, &router, &cache, &api).await {
+        Ok(None) => return Ok(Requeue::await_change()),
+        // A failed read is a failed reconcile like any other (backoff, warning, metric), with
+        // no object to record it in.
+        Err(err) => (None, Err(err)),
+        Ok(Some(obj)) => {
+            // A failed finalizer write goes to the controller's error policy (see run.rs).
+            if let Some(done) = finalizer_first(&obj, &ctx, &api, &key).await? {
+                return Ok(done);
             }
-            return Ok(Requeue::requeue(wait));
+            let result = traced_shell(&obj, &ctx, &api).await;
+            (Some(obj), result)
         }
     };
-    router.hold(who, &obj);
-    ctx.saw_status(&key, &obj);
-    // The watch updates the cache before it forgets a deleted object: a model the cache no
-    // longer holds (or holds as another object of the same name) was deleted while the GET was
-    // in flight, and what was just recorded must not bring it back.
-    let cached = cache.get(&ObjectRef::from_obj(&*meta));
-    if cached.is_none_or(|c| c.uid() != obj.uid()) {
-        router.release(who, &ns, &name);
-        ctx.forget(&key);
-        return Ok(Requeue::await_change());
-    }
-
-    // Finalizer first (never for objects already being deleted).
-    let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
-    if obj.meta().deletion_timestamp.is_none() && !has_finalizer {
-        let mut fins = obj.finalizers().to_vec();
-        fins.push(FINALIZER.to_string());
-        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": obj.resource_version()}});
-        api.patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
-        return Ok(Requeue::await_change());
-    }
-    if obj.meta().deletion_timestamp.is_some() && !has_finalizer {
-        ctx.forget(&key);
-        return Ok(Requeue::await_change());
-    }
-
-    // One span per reconcile: every log line of it carries the object and its IBM model.
-    let span = tracing::info_span!(
-        "reconcile",
-        kind = %K::kind(&()),
-        namespace = %ns,
-        name = %obj.name_any(),
-        customization_id = obj
-            .model_status()
-            .and_then(|s| s.customization_id.as_deref())
-            .unwrap_or(""),
-    );
-    let result = tracing::Instrument::instrument(shell(&obj, &ctx, &api), span).await;
     let kind = K::kind(&());
     let (requeue, outcome) = match result {
         Ok(requeue) => {
@@ -384,8 +329,10 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
                 RetryClass::WaitForSpecChange => Duration::from_secs(3600),
             };
             let refusals = ctx.failures(&key);
-            if class != RetryClass::WaitForService || refusals >= STILL_BUSY_AFTER {
-                record_failure(&obj, &ctx, &api, &err).await;
+            if let Some(obj) = &obj
+                && (class != RetryClass::WaitForService || refusals >= STILL_BUSY_AFTER)
+            {
+                record_failure(obj, &ctx, &api, &err).await;
             }
             warn!(object = %key, category = err.category(), error = %err, "reconcile failed; retrying in {:?}", wait);
             (Requeue::requeue(wait), Err((class, err.category())))
@@ -401,6 +348,86 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
         m.reconciled(&kind, result, category, started.elapsed());
     }
     Ok(requeue)
+}
+
+/// Finalizer first (never for objects already being deleted): adds it, or forgets an object
+/// being deleted without it. `Some` when that ends this reconcile.
+async fn finalizer_first<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    key: &str,
+) -> Result<Option<Requeue>, Error> {
+    let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+    match obj.meta().deletion_timestamp {
+        None if !has_finalizer => {
+            let mut fins = obj.finalizers().to_vec();
+            fins.push(FINALIZER.to_string());
+            let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": obj.resource_version()}});
+            api.patch(
+                &obj.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
+            Ok(Some(Requeue::await_change()))
+        }
+        Some(_) if !has_finalizer => {
+            ctx.forget(key);
+            Ok(Some(Requeue::await_change()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// [`shell`] in one span: every log line of the reconcile carries the object and its IBM model.
+async fn traced_shell<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Requeue, Error> {
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = %K::kind(&()),
+        namespace = %obj.namespace().unwrap_or_default(),
+        name = %obj.name_any(),
+        customization_id = obj
+            .model_status()
+            .and_then(|s| s.customization_id.as_deref())
+            .unwrap_or(""),
+    );
+    tracing::Instrument::instrument(shell(obj, ctx, api), span).await
+}
+
+/// Reads the model for this reconcile (the controller caches its metadata only) and records
+/// what it references in `router` and its status for the metrics. `None` when it is gone: the
+/// GET found nothing, or the watch saw it deleted while the GET was in flight (the watch updates
+/// `cache` before it forgets a deleted object, so a model `cache` no longer holds, or holds as
+/// another object of the same name, was deleted): then what was just recorded goes again, and
+/// cannot bring the model back.
+async fn read<K: KindOps + crate::model::Referencing>(
+    meta: &PartialObjectMeta<K>,
+    ctx: &Context,
+    router: &Router,
+    cache: &Store<PartialObjectMeta<K>>,
+    api: &Api<K>,
+) -> Result<Option<K>, Error> {
+    let (key, ns, name) = (
+        key_of(meta),
+        meta.namespace().unwrap_or_default(),
+        meta.name_any(),
+    );
+    let who = Dependent::from(K::KIND);
+    let obj = api.get_opt(&name).await?;
+    if let Some(obj) = &obj {
+        router.hold(who, obj);
+        ctx.saw_status(&key, obj);
+    }
+    let cached = cache.get(&ObjectRef::from_obj(meta));
+    match obj {
+        Some(obj) if cached.is_some_and(|c| c.uid() == obj.uid()) => Ok(Some(obj)),
+        _ => {
+            router.release(who, &ns, &name);
+            ctx.forget(&key);
+            Ok(None)
+        }
+    }
 }
 
 /// Consecutive 409 refusals after which a busy model is reported (condition and Event).

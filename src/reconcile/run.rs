@@ -13,7 +13,7 @@ use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{WatchStreamExt, predicates, utils::Predicate};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -271,14 +271,15 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
     .modify(|s: &mut SpeechService| strip(&mut s.metadata))
     .reflect(writer)
     .inspect(scope.sync.hook())
-    .inspect(scope.router.track::<SpeechService>(Dependent::Service))
     .inspect({
+        // A SpeechService has no finalizer: its watch's Delete, or a re-listing that no longer
+        // lists it, is the only signal that its handle and budget can go.
         let ctx = scope.ctx.clone();
-        move |event| {
-            if let Ok(kube::runtime::watcher::Event::Delete(s)) = event {
-                ctx.forget_service(&s.namespace().unwrap_or_default(), &s.name_any());
-            }
-        }
+        scope
+            .router
+            .track::<SpeechService>(Dependent::Service, move |ns, name| {
+                ctx.forget_service(ns, name)
+            })
     })
     .inspect(move |event| {
         if let Ok(event) = event {

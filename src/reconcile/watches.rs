@@ -103,9 +103,9 @@ impl Index {
                 .or_default()
                 .insert(holder.clone());
         }
-        if !targets.is_empty() {
-            self.targets.insert(holder, targets);
-        }
+        // Kept even when it references nothing: a re-listing must know every object to
+        // report the ones it no longer lists ([`Index::relisted`]).
+        self.targets.insert(holder, targets);
     }
 
     /// `holder` is listed (by a re-listing in progress: it is kept at [`Index::relisted`]).
@@ -159,7 +159,7 @@ impl Index {
         gone
     }
 
-    /// How many objects reference anything (for tests and metrics).
+    /// How many objects the index knows (for tests and metrics).
     pub fn holders(&self) -> usize {
         self.targets.len()
     }
@@ -226,30 +226,23 @@ impl Router {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An `inspect` hook for a primary stream of `who`'s whole objects (SpeechServices): keeps
-    /// the index current.
+    /// An `inspect` hook for a primary stream of `who`'s whole objects (SpeechServices): as
+    /// [`Router::track_holders`], and each listed object's references are recorded from the
+    /// event itself ([`Router::hold`]).
     pub fn track<K>(
         self: &Arc<Self>,
         who: Dependent,
+        gone: impl Fn(&str, &str) + Send + 'static,
     ) -> impl FnMut(&Result<Event<K>, WatchError>) + Send + 'static
     where
         K: kube::Resource + Referencing + 'static,
     {
+        let mut holders = self.track_holders::<K>(who, gone);
         let router = self.clone();
         move |event| {
-            let Ok(event) = event else { return };
-            let mut index = router.index();
-            match event {
-                Event::Init => index.relisting(who),
-                Event::InitDone => {
-                    index.relisted(who);
-                }
-                Event::Apply(o) | Event::InitApply(o) => {
-                    let (holder, targets) = references(who, o);
-                    index.listed(&holder);
-                    index.set(holder, targets);
-                }
-                Event::Delete(o) => index.remove(&references(who, o).0),
+            holders(event);
+            if let Ok(Event::Apply(o) | Event::InitApply(o)) = event {
+                router.hold(who, o);
             }
         }
     }
@@ -481,6 +474,23 @@ mod tests {
             ix.dependents(&t(RefKind::Secret, "s")),
             vec![h(Dependent::Language, "kept"), h(Dependent::Voice, "v")]
         );
+    }
+
+    /// An object that references nothing (a SpeechService without a Secret or CA bundle) is
+    /// known to the index all the same: a re-listing that no longer lists it reports it gone,
+    /// so what the process remembers of it goes too.
+    #[test]
+    fn a_relisting_reports_gone_objects_that_reference_nothing() {
+        let mut ix = Index::default();
+        ix.set(h(Dependent::Service, "plain"), vec![]);
+        ix.set(h(Dependent::Service, "kept"), vec![]);
+        ix.relisting(Dependent::Service);
+        ix.listed(&h(Dependent::Service, "kept"));
+        assert_eq!(
+            ix.relisted(Dependent::Service),
+            vec![h(Dependent::Service, "plain")]
+        );
+        assert_eq!(ix.holders(), 1);
     }
 
     /// The models' streams carry metadata only: a re-listing keeps the holders it lists again
