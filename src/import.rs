@@ -18,7 +18,19 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::crd::acoustic_model::{AudioResource, AudioSource};
+use crate::crd::language_model::{Corpus, CustomWord, Grammar, GrammarType};
+use crate::crd::voice_model::VoiceWord;
+use crate::crd::{
+    ConfigMapKeyRef, CustomAcousticModel, CustomAcousticModelSpec, CustomLanguageModel,
+    CustomLanguageModelSpec, CustomVoiceModel, CustomVoiceModelSpec, ManagementPolicy, ServiceRef,
+    Source,
+};
 
 use crate::watson::stt_types::{AudioDetails, ListWords, WordType};
 use crate::watson::{Auth, ClientConfig, RetryPolicy, ServedApi, SttClient, TtsClient};
@@ -392,9 +404,13 @@ fn valid_model_name(name: &str) -> bool {
         && !name.contains(['\\', '/', ':', '=', '&', '?'])
 }
 
-/// The fields every kind shares, and the header comment lines.
+/// The fields every kind shares (typed as the CRDs have them), and the header comment lines.
 struct Common {
-    spec: serde_json::Map<String, Value>,
+    service_ref: ServiceRef,
+    customization_id: Option<String>,
+    management_policy: ManagementPolicy,
+    model_name: Option<String>,
+    description: Option<String>,
     notes: Vec<String>,
 }
 
@@ -405,45 +421,60 @@ fn common(
     ibm_description: Option<&str>,
     args: &ImportArgs,
 ) -> Common {
-    let mut spec = serde_json::Map::new();
     let mut notes = vec![format!(
         "{kind}: IBM model {:?} ({id}), imported by watson-speech-operator import.",
         ibm_name.unwrap_or("")
     )];
-    spec.insert("serviceRef".into(), json!({"name": args.service_ref}));
-    spec.insert("customizationId".into(), json!(id));
-    let policy = match args.management_policy {
+    let management_policy = match args.management_policy {
         PolicyArg::ObserveOnly => {
             notes.push("managementPolicy ObserveOnly: the operator reads this model and never changes or deletes it.".into());
-            "ObserveOnly"
+            ManagementPolicy::ObserveOnly
         }
         PolicyArg::Manage => {
             notes.push("managementPolicy Manage: the operator uploads the sources below and trains; fill the placeholders first.".into());
-            "Manage"
+            ManagementPolicy::Manage
         }
     };
-    spec.insert("managementPolicy".into(), json!(policy));
-    match ibm_name {
-        Some(n) if valid_model_name(n) => {
-            spec.insert("modelName".into(), json!(n));
+    let model_name = match ibm_name {
+        Some(n) if valid_model_name(n) => Some(n.to_string()),
+        Some(n) => {
+            notes.push(format!(
+                "The IBM name {n:?} is not a valid spec.modelName (at most 256 characters, without \\ / : = & ?): left out."
+            ));
+            None
         }
-        Some(n) => notes.push(format!(
-            "The IBM name {n:?} is not a valid spec.modelName (at most 256 characters, without \\ / : = & ?): left out."
-        )),
-        None => {}
-    }
-    let (text, cut) = description(ibm_description);
-    if let Some(d) = text {
-        spec.insert("description".into(), json!(d));
-    }
+        None => None,
+    };
+    let (description, cut) = description(ibm_description);
     if cut {
         notes.push("The description was cut to the 85 characters spec.description allows.".into());
     }
-    Common { spec, notes }
+    Common {
+        service_ref: ServiceRef {
+            name: args.service_ref.clone(),
+        },
+        customization_id: Some(id.to_string()),
+        management_policy,
+        model_name,
+        description,
+        notes,
+    }
 }
 
-fn placeholder(args: &ImportArgs, key: &str) -> Value {
-    json!({"configMapKeyRef": {"name": args.placeholder_config_map, "key": key}})
+fn placeholder_ref(args: &ImportArgs, key: &str) -> ConfigMapKeyRef {
+    ConfigMapKeyRef {
+        name: args.placeholder_config_map.clone(),
+        key: key.to_string(),
+    }
+}
+
+fn placeholder(args: &ImportArgs, key: &str) -> Source {
+    Source {
+        text: None,
+        config_map_key_ref: Some(placeholder_ref(args, key)),
+        secret_key_ref: None,
+        url: None,
+    }
 }
 
 fn placeholder_note(args: &ImportArgs, what: &str) -> String {
@@ -453,24 +484,52 @@ fn placeholder_note(args: &ImportArgs, what: &str) -> String {
     )
 }
 
-fn document(
-    kind: &str,
-    name: &str,
-    spec: serde_json::Map<String, Value>,
-    notes: &[String],
-    args: &ImportArgs,
-) -> String {
-    let mut metadata = json!({"name": name});
-    if let Some(ns) = &args.namespace {
-        metadata["namespace"] = json!(ns);
+/// The spec fields the manifest always shows, even when they hold the default (the identity of
+/// the model and what the operator may do with it); every other field is left out while it
+/// holds its default, so the manifest shows what IBM reported and nothing more.
+const ALWAYS_SHOWN: &[&str] = &[
+    "serviceRef",
+    "baseModelName",
+    "language",
+    "customizationId",
+    "managementPolicy",
+];
+
+/// One YAML document: the header comments, then the resource (`apiVersion`, `kind`,
+/// `metadata.name`, `metadata.namespace` with `--namespace`, `spec`) as the CRD types serialize
+/// it, without the spec fields that hold their default (see [`ALWAYS_SHOWN`]).
+fn document<K>(mut object: K, notes: &[String], args: &ImportArgs) -> String
+where
+    K: Resource + Serialize + DeserializeOwned,
+    K::DynamicType: Default,
+{
+    object.meta_mut().namespace = args.namespace.clone();
+    let mut value = serde_json::to_value(&object).unwrap_or_default();
+    // The defaults are what the API server reads for an empty spec: the same object with every
+    // spec field but the required ones taken out, read back through the CRD type.
+    if let Some(spec) = value.get("spec").and_then(Value::as_object).cloned() {
+        let required: serde_json::Map<String, Value> = spec
+            .iter()
+            .filter(|(k, _)| ALWAYS_SHOWN.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut bare = value.clone();
+        bare["spec"] = Value::Object(required);
+        let defaults = serde_json::from_value::<K>(bare)
+            .ok()
+            .and_then(|d| serde_json::to_value(d).ok());
+        if let Some(defaults) = defaults.as_ref().and_then(|d| d.get("spec")) {
+            let shown: serde_json::Map<String, Value> = spec
+                .into_iter()
+                .filter(|(k, v)| ALWAYS_SHOWN.contains(&k.as_str()) || defaults.get(k) != Some(v))
+                .collect();
+            value["spec"] = Value::Object(shown);
+        }
     }
-    let object = json!({
-        "apiVersion": "speech.watson.dev/v1alpha1",
-        "kind": kind,
-        "metadata": metadata,
-        "spec": Value::Object(spec),
-    });
-    let yaml = serde_yaml::to_string(&object).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+    }
+    let yaml = serde_yaml::to_string(&value).unwrap_or_default();
     let comments: String = notes.iter().map(|n| format!("# {n}\n")).collect();
     format!("---\n{comments}{yaml}")
 }
@@ -489,49 +548,45 @@ async fn language(
         m.description.as_deref(),
         args,
     );
-    c.spec.insert(
-        "baseModelName".into(),
-        json!(m.base_model_name.clone().unwrap_or_default()),
-    );
     let mut skipped = Vec::new();
-    let corpora: Vec<Value> = stt
+    let corpora: Vec<Corpus> = stt
         .list_corpora(id)
         .await?
         .corpora
         .into_iter()
         .filter(|r| importable(&r.name, &mut skipped))
-        .map(|r| json!({"name": r.name, "source": placeholder(args, &r.name)}))
+        .map(|r| Corpus {
+            source: placeholder(args, &r.name),
+            name: r.name,
+        })
         .collect();
-    let grammars: Vec<Value> = stt
+    let grammars: Vec<Grammar> = stt
         .list_grammars(id)
         .await?
         .grammars
         .into_iter()
         .filter(|r| importable(&r.name, &mut skipped))
-        .map(|r| json!({"name": r.name, "contentType": "abnf", "source": placeholder(args, &r.name)}))
+        .map(|r| Grammar {
+            content_type: GrammarType::Abnf,
+            source: placeholder(args, &r.name),
+            name: r.name,
+        })
         .collect();
     let query = ListWords {
         word_type: Some(WordType::User),
         sort: None,
     };
-    let words: Vec<Value> = stt
+    let words: Vec<CustomWord> = stt
         .list_words(id, query)
         .await?
         .words
         .into_iter()
         .filter(|w| w.source.iter().any(|s| s == "user"))
-        .map(|w| {
-            let mut entry = json!({"word": w.word});
-            if !w.sounds_like.is_empty() {
-                entry["soundsLike"] = json!(w.sounds_like);
-            }
-            if let Some(d) = w.display_as.filter(|d| !d.is_empty() && *d != w.word) {
-                entry["displayAs"] = json!(d);
-            }
-            if w.mapping_only == Some(true) {
-                entry["mappingOnly"] = json!(true);
-            }
-            entry
+        .map(|w| CustomWord {
+            display_as: w.display_as.filter(|d| !d.is_empty() && *d != w.word),
+            mapping_only: (w.mapping_only == Some(true)).then_some(true),
+            sounds_like: w.sounds_like,
+            word: w.word,
         })
         .collect();
     if !corpora.is_empty() || !grammars.is_empty() {
@@ -546,20 +601,28 @@ async fn language(
             skipped.join(", ")
         ));
     }
-    for (key, list) in [
-        ("corpora", corpora),
-        ("grammars", grammars),
-        ("words", words),
-    ] {
-        if !list.is_empty() {
-            c.spec.insert(key.into(), Value::Array(list));
-        }
-    }
+    let spec = CustomLanguageModelSpec {
+        service_ref: c.service_ref,
+        base_model_name: m.base_model_name.clone().unwrap_or_default(),
+        dialect: None,
+        model_name: c.model_name,
+        description: c.description,
+        base_model_version: None,
+        upgrade_policy: Default::default(),
+        corpora,
+        words,
+        words_from: None,
+        grammars,
+        training: Default::default(),
+        deletion_policy: Default::default(),
+        export: None,
+        customization_id: c.customization_id,
+        suspend: false,
+        management_policy: c.management_policy,
+    };
     let name = namer.name(m.name.as_deref(), id);
     Ok(document(
-        "CustomLanguageModel",
-        &name,
-        c.spec,
+        CustomLanguageModel::new(&name, spec),
         &c.notes,
         args,
     ))
@@ -595,26 +658,27 @@ async fn acoustic(
         m.description.as_deref(),
         args,
     );
-    c.spec.insert(
-        "baseModelName".into(),
-        json!(m.base_model_name.clone().unwrap_or_default()),
-    );
     let mut skipped = Vec::new();
-    let audio: Vec<Value> = stt
+    let audio: Vec<AudioResource> = stt
         .list_audio(id)
         .await?
         .audio
         .into_iter()
         .filter(|r| importable(&r.name, &mut skipped))
-        .map(|r| {
-            json!({"name": r.name, "contentType": audio_content_type(r.details.as_ref()),
-                   "source": placeholder(args, &r.name)})
+        .map(|r| AudioResource {
+            content_type: audio_content_type(r.details.as_ref()).to_string(),
+            contained_content_type: None,
+            source: AudioSource {
+                url: None,
+                config_map_key_ref: Some(placeholder_ref(args, &r.name)),
+                secret_key_ref: None,
+            },
+            name: r.name,
         })
         .collect();
     if !audio.is_empty() {
         c.notes.push(placeholder_note(args, "audio"));
         c.notes.push("Content types come from IBM's audio details (a single file's is a guess); the language model trained with, if any, is not reported by IBM: add spec.languageModelRef yourself.".into());
-        c.spec.insert("audio".into(), Value::Array(audio));
     }
     if !skipped.is_empty() {
         c.notes.push(format!(
@@ -622,11 +686,25 @@ async fn acoustic(
             skipped.join(", ")
         ));
     }
+    let spec = CustomAcousticModelSpec {
+        service_ref: c.service_ref,
+        base_model_name: m.base_model_name.clone().unwrap_or_default(),
+        model_name: c.model_name,
+        description: c.description,
+        base_model_version: None,
+        upgrade_policy: Default::default(),
+        language_model_ref: None,
+        audio,
+        training: Default::default(),
+        deletion_policy: Default::default(),
+        export: None,
+        customization_id: c.customization_id,
+        suspend: false,
+        management_policy: c.management_policy,
+    };
     let name = namer.name(m.name.as_deref(), id);
     Ok(document(
-        "CustomAcousticModel",
-        &name,
-        c.spec,
+        CustomAcousticModel::new(&name, spec),
         &c.notes,
         args,
     ))
@@ -634,32 +712,40 @@ async fn acoustic(
 
 fn voice(m: &crate::watson::tts_types::VoiceModel, args: &ImportArgs, namer: &mut Namer) -> String {
     let id = &m.customization_id;
-    let mut c = common(
+    let c = common(
         "CustomVoiceModel",
         id,
         m.name.as_deref(),
         m.description.as_deref(),
         args,
     );
-    if let Some(l) = &m.language {
-        c.spec.insert("language".into(), json!(l));
-    }
-    let words: Vec<Value> = m
+    let words: Vec<VoiceWord> = m
         .words
         .iter()
-        .map(|w| {
-            let mut entry = json!({"word": w.word, "translation": w.translation});
-            if let Some(p) = &w.part_of_speech {
-                entry["partOfSpeech"] = json!(p.as_str());
-            }
-            entry
+        .map(|w| VoiceWord {
+            word: w.word.clone(),
+            translation: w.translation.clone(),
+            part_of_speech: w.part_of_speech.as_ref().map(|p| p.as_str().to_string()),
         })
         .collect();
-    if !words.is_empty() {
-        c.spec.insert("words".into(), Value::Array(words));
-    }
+    let spec = CustomVoiceModelSpec {
+        service_ref: c.service_ref,
+        language: m
+            .language
+            .clone()
+            .unwrap_or_else(crate::crd::voice_model::default_language),
+        model_name: c.model_name,
+        description: c.description,
+        words,
+        words_from: None,
+        deletion_policy: Default::default(),
+        export: None,
+        customization_id: c.customization_id,
+        suspend: false,
+        management_policy: c.management_policy,
+    };
     let name = namer.name(m.name.as_deref(), id);
-    document("CustomVoiceModel", &name, c.spec, &c.notes, args)
+    document(CustomVoiceModel::new(&name, spec), &c.notes, args)
 }
 
 #[cfg(test)]

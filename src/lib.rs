@@ -16,7 +16,6 @@
 //!   explained in one line.
 #![forbid(unsafe_code)]
 
-pub mod decision;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -28,6 +27,8 @@ pub mod model;
 pub mod reconcile;
 pub mod telemetry;
 
+/// The pure decision (crate `speech-decision`): the next action and the status to write.
+pub use speech_decision as decision;
 /// The Kubernetes API types (crate `speech-crd`).
 pub use speech_crd as crd;
 /// The IBM client and its wire types (crate `watson-client`; no Kubernetes in it).

@@ -29,24 +29,25 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::crd::{ModelStatus, Phase};
+use crate::crd::{ModelStatus, OperationOutcome, OperationType, Phase};
 use crate::model::ModelResource;
 use crate::watson::{CallObserver, Operation};
 
 /// Every phase a model can report, for zero-filled phase gauges.
-pub const PHASES: &[Phase] = &[
-    Phase::Creating,
-    Phase::Processing,
-    Phase::Ready,
-    Phase::WaitingForData,
-    Phase::Training,
-    Phase::Available,
-    Phase::Upgrading,
-    Phase::Failed,
-    Phase::Deleting,
-    Phase::WaitingForDependency,
-    Phase::Suspended,
-];
+pub const PHASES: &[&str] = Phase::KNOWN;
+
+/// The phase label of a model whose status holds a phase this operator does not know (written by
+/// a newer operator): labels stay a closed set.
+pub const PHASE_UNKNOWN: &str = "Unknown";
+
+/// The `phase` label for a phase: its name when known, else [`PHASE_UNKNOWN`].
+pub fn phase_label(phase: &Phase) -> &'static str {
+    PHASES
+        .iter()
+        .copied()
+        .find(|known| *known == phase.as_str())
+        .unwrap_or(PHASE_UNKNOWN)
+}
 
 /// The kinds counted by `wso_models`.
 pub const MODEL_KINDS: [&str; 3] = [
@@ -242,7 +243,7 @@ impl Metrics {
         };
         // Zero-filled from the start, so dashboards and alerts see the family before any model.
         for kind in MODEL_KINDS {
-            for phase in PHASES.iter().map(|p| p.as_str()).chain([PHASE_PENDING]) {
+            for phase in PHASES.iter().copied().chain([PHASE_PENDING, PHASE_UNKNOWN]) {
                 metrics
                     .models
                     .get_or_create(&PhaseLabels { kind, phase })
@@ -390,7 +391,7 @@ impl ModelSnapshot {
         let status = obj.model_status();
         ModelSnapshot {
             uid: obj.uid().unwrap_or_default(),
-            phase: status.and_then(|s| s.phase),
+            phase: status.and_then(|s| s.phase.clone()),
             created: obj
                 .meta()
                 .creation_timestamp
@@ -417,14 +418,14 @@ fn finished_operations(s: &ModelStatus) -> Vec<(DateTime<Utc>, &'static str, &'s
     s.history
         .iter()
         .filter_map(|op| {
-            let operation = match op.kind.as_str() {
-                "Train" => "Train",
-                "Upgrade" => "Upgrade",
-                _ => return None,
+            let operation = match op.kind {
+                OperationType::Train => "Train",
+                OperationType::Upgrade => "Upgrade",
+                OperationType::Unknown(_) => return None,
             };
-            let outcome = match op.outcome.as_deref() {
-                Some("Succeeded") => "Succeeded",
-                Some("Failed") => "Failed",
+            let outcome = match op.outcome {
+                Some(OperationOutcome::Succeeded) => "Succeeded",
+                Some(OperationOutcome::Failed) => "Failed",
                 _ => "Unknown",
             };
             let secs = op.duration_seconds.map(|d| d as f64).or_else(|| {
@@ -473,7 +474,7 @@ pub struct StatusSampler {
 impl StatusSampler {
     /// One model's status, as a reconcile read or wrote it; `key` names the object.
     pub fn observe(&self, metrics: &Metrics, kind: &'static str, key: &str, m: &ModelSnapshot) {
-        let phase = m.phase.map_or(PHASE_PENDING, |p| p.as_str());
+        let phase = m.phase.as_ref().map_or(PHASE_PENDING, phase_label);
         let latest = m.finished.iter().map(|(s, ..)| *s).max();
         let uid = {
             use std::hash::{Hash, Hasher};

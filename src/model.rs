@@ -6,10 +6,11 @@ use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::crd::acoustic_model::CustomAcousticModelStatus;
+use crate::crd::acoustic_model::{CustomAcousticModelStatus, TrainedWith};
 use crate::crd::language_model::CustomLanguageModelStatus;
 use crate::crd::voice_model::CustomVoiceModelStatus;
 use crate::crd::{
+    ResourceServiceStatus,
     CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, DeletionPolicy, ModelStatus,
     ResourceStatus,
 };
@@ -66,6 +67,10 @@ pub trait ModelResource:
     fn recorded_words_digest(&self) -> Option<String> {
         None
     }
+    /// The recorded `status.trainedWithLanguageModel` (acoustic models only).
+    fn recorded_trained_with(&self) -> Option<TrainedWith> {
+        None
+    }
     /// The typed status for a decision's update.
     fn status_from(&self, update: &StatusUpdate) -> Self::Status;
 
@@ -76,6 +81,7 @@ pub trait ModelResource:
             resources: self.recorded_resources(),
             word_count: self.recorded_word_count(),
             words_digest: self.recorded_words_digest(),
+            trained_with_language_model: self.recorded_trained_with(),
         }
     }
 }
@@ -157,14 +163,12 @@ impl ModelResource for CustomLanguageModel {
         self.status.as_ref().and_then(|s| s.words_digest.clone())
     }
     fn status_from(&self, update: &StatusUpdate) -> Self::Status {
-        let old = self.status.clone().unwrap_or_default();
         CustomLanguageModelStatus {
             model: update.model.clone(),
             corpora: of_class(update, ResourceClass::Corpus),
             grammars: of_class(update, ResourceClass::Grammar),
             word_count: update.word_count,
             words_digest: update.words_digest.clone(),
-            ..old
         }
     }
 }
@@ -185,19 +189,23 @@ impl ModelResource for CustomAcousticModel {
     fn recorded_word_count(&self) -> Option<i64> {
         None
     }
+    fn recorded_trained_with(&self) -> Option<TrainedWith> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.trained_with_language_model.clone())
+    }
     fn status_from(&self, update: &StatusUpdate) -> Self::Status {
-        let old = self.status.clone().unwrap_or_default();
         let audio = of_class(update, ResourceClass::Audio);
         let secs: i64 = audio
             .iter()
-            .filter(|r| r.service_status.as_deref() == Some("ok"))
+            .filter(|r| r.service_status == Some(ResourceServiceStatus::Ok))
             .filter_map(|r| r.duration_seconds)
             .sum();
         CustomAcousticModelStatus {
             model: update.model.clone(),
             audio,
             total_minutes_of_audio: Some((secs as f64 / 60.0 * 100.0).round() / 100.0),
-            ..old
+            trained_with_language_model: update.trained_with_language_model.clone(),
         }
     }
 }

@@ -286,7 +286,7 @@ async fn acoustic_model_with_a_wrong_or_missing_language_model() {
         |m| {
             condition(m, "DependenciesReady")
                 == Some(("False".into(), "LanguageModelNotReady".into()))
-                && m.model().and_then(|s| s.phase).map(|p| p.as_str())
+                && m.model().and_then(|s| s.phase.as_ref()).map(|p| p.as_str())
                     == Some("WaitingForDependency")
         },
     )
@@ -314,7 +314,7 @@ async fn a_corpus_the_service_rejects_is_reported_and_not_trained() {
         .and_then(|s| s.customization_id.clone())
         .expect("id");
     assert_eq!(
-        m.model().and_then(|s| s.phase).map(|p| p.as_str()),
+        m.model().and_then(|s| s.phase.as_ref()).map(|p| p.as_str()),
         Some("Failed")
     );
     assert!(

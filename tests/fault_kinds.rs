@@ -140,14 +140,14 @@ async fn latency_drops_iam_outage_apiserver_restart_and_failed_training() {
     })
     .await;
     assert_eq!(
-        m.model().and_then(|s| s.phase).map(|p| p.as_str()),
+        m.model().and_then(|s| s.phase.as_ref()).map(|p| p.as_str()),
         Some("Failed")
     );
     assert_eq!(
         m.model()
             .and_then(|s| s.history.first())
-            .and_then(|h| h.outcome.clone())
-            .as_deref(),
+            .and_then(|h| h.outcome.as_ref())
+            .map(|o| o.as_str()),
         Some("Failed")
     );
     let after_failure = calls(&admin, &id, "train_language_model").await.len();

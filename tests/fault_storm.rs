@@ -103,8 +103,8 @@ async fn storms_are_ridden_out_without_hammering_or_failing() {
         let until = Instant::now() + storm;
         while Instant::now() < until {
             for m in api.list(&Default::default()).await.expect("list").items {
-                if let Some(p) = m.model().and_then(|s| s.phase) {
-                    phases_seen.insert(p.as_str());
+                if let Some(p) = m.model().and_then(|s| s.phase.clone()) {
+                    phases_seen.insert(p.as_str().to_string());
                 }
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

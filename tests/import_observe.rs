@@ -72,7 +72,7 @@ fn ready_message(m: &impl HasModelStatus) -> String {
 
 fn observed_available(m: &impl HasModelStatus) -> bool {
     condition(m, "Ready") == Some(("True".into(), "Observed".into()))
-        && m.model().and_then(|s| s.phase).map(|p| p.as_str()) == Some("Available")
+        && m.model().and_then(|s| s.phase.as_ref()).map(|p| p.as_str()) == Some("Available")
 }
 
 /// Makes one model of each kind on the service with the operator (deletionPolicy Retain), then

@@ -269,7 +269,7 @@ async fn models(api: &Api<CustomLanguageModel>) -> Vec<CustomLanguageModel> {
 }
 
 fn phase(m: &CustomLanguageModel) -> Option<Phase> {
-    m.status.as_ref().and_then(|s| s.model.phase)
+    m.status.as_ref().and_then(|s| s.model.phase.clone())
 }
 
 fn is_ready(m: &CustomLanguageModel) -> bool {

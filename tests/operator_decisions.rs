@@ -66,7 +66,7 @@ async fn available(api: &Api<CustomLanguageModel>, name: &str) -> CustomLanguage
     wait_for(api, name, "Available on its current spec", 90, |m| {
         is_ready(m)
             && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
-            && m.model().and_then(|s| s.phase) == Some(Phase::Available)
+            && m.model().and_then(|s| s.phase.clone()) == Some(Phase::Available)
     })
     .await
 }
@@ -123,7 +123,7 @@ async fn a_suspended_model_that_is_deleted_makes_no_call_until_resumed() {
     suspended["suspend"] = json!(true);
     apply(&api, &lm("held", suspended)).await;
     wait_for(&api, "held", "Suspended", 30, |m| {
-        m.model().and_then(|s| s.phase) == Some(Phase::Suspended)
+        m.model().and_then(|s| s.phase.clone()) == Some(Phase::Suspended)
     })
     .await;
     api.delete("held", &DeleteParams::default())
@@ -137,7 +137,7 @@ async fn a_suspended_model_that_is_deleted_makes_no_call_until_resumed() {
         .expect("still there: the finalizer stays");
     assert!(held.metadata.deletion_timestamp.is_some());
     assert!(held.finalizers().iter().any(|f| f == FINALIZER));
-    assert_eq!(held.model().and_then(|s| s.phase), Some(Phase::Suspended));
+    assert_eq!(held.model().and_then(|s| s.phase.clone()), Some(Phase::Suspended));
     let message = held
         .model()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
@@ -192,7 +192,7 @@ async fn removing_every_piece_of_data_in_one_apply_leaves_nothing_and_trains_not
 
     apply(&api, &lm("empty", json!({}))).await;
     let m = wait_for(&api, "empty", "WaitingForData", 60, |m| {
-        m.model().and_then(|s| s.phase) == Some(Phase::WaitingForData)
+        m.model().and_then(|s| s.phase.clone()) == Some(Phase::WaitingForData)
             && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
     })
     .await;
@@ -513,7 +513,7 @@ async fn a_check_during_training_costs_only_the_shared_listing() {
     .await;
     admin.hold(&id, true).await.expect("hold");
     wait_for(&api, "counted", "Training", 90, |m| {
-        m.model().and_then(|s| s.phase) == Some(Phase::Training)
+        m.model().and_then(|s| s.phase.clone()) == Some(Phase::Training)
     })
     .await;
     let mark = admin.requests(0).await.expect("log").next_seq;
@@ -609,5 +609,5 @@ async fn next_action_says_what_comes_next() {
         next(m).as_deref() == Some("none: Available on the current spec")
     })
     .await;
-    assert_eq!(m.model().and_then(|s| s.phase), Some(Phase::Available));
+    assert_eq!(m.model().and_then(|s| s.phase.clone()), Some(Phase::Available));
 }

@@ -109,7 +109,7 @@ async fn language_model_lifecycle_retrains_only_on_change() {
     let m = wait_lm_ready(&api, "medical").await;
     let st = m.status.clone().expect("status").model;
     let id = st.customization_id.clone().expect("id");
-    assert_eq!(st.phase.map(|p| p.as_str()), Some("Available"));
+    assert_eq!(st.phase.as_ref().map(|p| p.as_str()), Some("Available"));
     assert!(
         m.finalizers()
             .iter()

@@ -171,7 +171,7 @@ async fn available(api: &Api<CustomLanguageModel>, name: &str) -> CustomLanguage
     wait_for(api, name, "Available on its current spec", 120, |m| {
         is_ready(m)
             && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
-            && m.model().and_then(|s| s.phase) == Some(Phase::Available)
+            && m.model().and_then(|s| s.phase.clone()) == Some(Phase::Available)
     })
     .await
 }
@@ -366,7 +366,7 @@ async fn a_lite_plan_is_a_terminal_condition_not_a_retry_loop() {
         condition(&m, "Stalled").map(|(s, _)| s),
         Some("True".into())
     );
-    assert_eq!(m.model().and_then(|s| s.phase), Some(Phase::Failed));
+    assert_eq!(m.model().and_then(|s| s.phase.clone()), Some(Phase::Failed));
     assert_eq!(
         wait_warning(&o.ns, "lite", "PlanNotSupported").await.len(),
         1
@@ -514,7 +514,7 @@ async fn a_revoked_token_is_not_a_vanished_model() {
     );
     for name in ["kept", "deleted"] {
         let m = api.get(name).await.expect("get");
-        let phase = m.model().and_then(|s| s.phase);
+        let phase = m.model().and_then(|s| s.phase.clone());
         assert_ne!(phase, Some(Phase::Failed), "{name}: {phase:?}");
     }
 
@@ -714,7 +714,7 @@ async fn a_failure_document_from_inside_ibm_becomes_one_readable_line() {
     };
     apply_am(am("first.tar.gz")).await;
     let m = wait_for(&api, "calls", "Available", 120, |m| {
-        is_ready(m) && m.model().and_then(|s| s.phase) == Some(Phase::Available)
+        is_ready(m) && m.model().and_then(|s| s.phase.clone()) == Some(Phase::Available)
     })
     .await;
     let id = id_of(&m);
@@ -970,7 +970,10 @@ async fn a_status_that_lags_after_train_is_not_the_end_of_the_training() {
         .map(|s| {
             s.history
                 .iter()
-                .map(|h| (h.kind.clone(), h.outcome.clone()))
+                .map(|h| {
+                    let outcome = h.outcome.as_ref().map(|o| o.as_str().to_string());
+                    (h.kind.as_str().to_string(), outcome)
+                })
                 .collect()
         })
         .unwrap_or_default();

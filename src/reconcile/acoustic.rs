@@ -144,9 +144,8 @@ impl KindOps for CustomAcousticModel {
                 reason: format!(
                     "waiting for CustomLanguageModel {} to be Ready (now {})",
                     r.name,
-                    st.and_then(|s| s.phase)
-                        .map(|p| p.as_str())
-                        .unwrap_or("unknown")
+                    st.and_then(|s| s.phase.as_ref())
+                        .map_or("unknown", |p| p.as_str())
                 ),
             }),
         }
@@ -193,7 +192,7 @@ impl KindOps for CustomAcousticModel {
                 seen.resources.push(TrackedResource {
                     class: ResourceClass::Audio,
                     status: ResourceStatus {
-                        service_status: a.status.as_ref().map(|s| s.as_str().to_string()),
+                        service_status: a.status.as_ref().map(|s| s.as_str().into()),
                         name: a.name,
                         digest,
                         added_at,

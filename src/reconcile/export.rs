@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
@@ -60,7 +61,7 @@ pub(crate) async fn sync<K: ModelResource>(
     let recorded = st.exported_config_map.clone();
     if wanted.is_none() && recorded.is_none() {
         // Never exported: no call, and no condition to remove.
-        export::record(st, &K::kind(&()), None, None, None, obj.meta().generation);
+        export::record(st, &K::kind(&()), None, None, None, obj.meta().generation, Timestamp::now());
         return Exported {
             event: None,
             retry: false,
@@ -99,6 +100,7 @@ pub(crate) async fn sync<K: ModelResource>(
         outcome.as_ref(),
         stale_left.as_deref(),
         obj.meta().generation,
+        Timestamp::now(),
     );
     Exported {
         event: export::event(&before, st, outcome.as_ref()),

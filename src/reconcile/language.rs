@@ -89,7 +89,7 @@ async fn list_data(
                 digest: digest_of(&c.name),
                 added_at: added_of(&c.name),
                 name: c.name,
-                service_status: status,
+                service_status: status.as_deref().map(Into::into),
                 total_words: c.total_words.map(|v| v as i64),
                 out_of_vocabulary_words: c.out_of_vocabulary_words.map(|v| v as i64),
                 duration_seconds: None,
@@ -114,7 +114,7 @@ async fn list_data(
                     digest: digest_of(&gr.name),
                     added_at: added_of(&gr.name),
                     name: gr.name,
-                    service_status: status,
+                    service_status: status.as_deref().map(Into::into),
                     out_of_vocabulary_words: gr.out_of_vocabulary_words.map(|v| v as i64),
                     error: gr.error,
                     ..Default::default()

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::watches::{Dependent, Router};
-use crate::crd::FINALIZER;
+use crate::crd::{FINALIZER, ResourceServiceStatus};
 use crate::decision::export::LanguageModel;
 use crate::decision::status::{
     self as decided, EventNote, Failure, Observation, Outcome, Previous, ResourceClass, Timing,
@@ -113,7 +113,7 @@ pub(crate) fn from_listing(
         ..Default::default()
     };
     let seen = Observation {
-        service_status: status.map(str::to_string),
+        service_status: status.map(ServiceStatus::parse),
         versions: versions.to_vec(),
         service_error: error.map(str::to_string),
         ..Default::default()
@@ -137,9 +137,9 @@ pub(crate) fn trust_record(
         if r.class == ResourceClass::Grammar {
             observed.grammars.insert(name.clone());
         }
-        let state = match r.status.service_status.as_deref() {
-            Some("being_processed") if analysing => ResourceState::Processing,
-            Some("undetermined" | "invalid") => {
+        let state = match &r.status.service_status {
+            Some(ResourceServiceStatus::BeingProcessed) if analysing => ResourceState::Processing,
+            Some(ResourceServiceStatus::Undetermined | ResourceServiceStatus::Invalid) => {
                 ResourceState::Invalid(r.status.error.clone().unwrap_or_default())
             }
             _ => ResourceState::Valid,
@@ -182,7 +182,7 @@ impl Check<'_> {
             words,
             self.waits_for_dependency,
             ctx.settings.expected_analysis,
-            crate::decision::status::now(),
+            k8s_openapi::jiff::Timestamp::now(),
         )
     }
 }
@@ -456,8 +456,9 @@ async fn record_failure<K: ModelResource>(obj: &K, ctx: &Context, api: &Api<K>, 
         dry_run: ctx.settings.dry_run,
     };
     let (model, event) =
-        decided::after_failure(&prev.model, &failure, obj.meta().generation, decided::now());
+        decided::after_failure(&prev.model, &failure, obj.meta().generation, k8s_openapi::jiff::Timestamp::now());
     let update = decided::StatusUpdate {
+        trained_with_language_model: prev.trained_with_language_model,
         model,
         resources: prev.resources,
         word_count: prev.word_count,
@@ -505,7 +506,7 @@ fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
         desired: Desired::default(),
         recorded: Recorded {
             operation_age: prev.model.current_operation.as_ref().map(|o| {
-                let secs = decided::now().as_second() - o.started_at.0.as_second();
+                let secs = k8s_openapi::jiff::Timestamp::now().as_second() - o.started_at.0.as_second();
                 Duration::from_secs(secs.max(0) as u64)
             }),
             ..Recorded::from_status(&prev.model)
@@ -896,7 +897,7 @@ async fn settle<K: KindOps>(
     outcome: Outcome,
     export: Option<&super::export::Inputs>,
 ) -> Result<Requeue, Error> {
-    let now = decided::now();
+    let now = k8s_openapi::jiff::Timestamp::now();
     let mut update = decided::next(prev, facts, &seen, action, &outcome, now);
     // The export goes into the same status write (`None`: left as it is, e.g. while suspended).
     let exported = match export {

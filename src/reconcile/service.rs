@@ -18,7 +18,7 @@ use crate::crd::{
     SpeechService, SpeechServiceStatus,
 };
 use crate::decision::status::EventNote;
-use crate::decision::{ModelKind, service, status};
+use crate::decision::{ModelKind, service};
 use crate::errors::Classified;
 use crate::metrics::result::{ERROR, SUCCESS};
 
@@ -71,7 +71,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
             needs_user: e.stalls_service(),
         },
     };
-    let (st, event) = service::next(&old, &outcome, quota, generation, status::now());
+    let (st, event) = service::next(&old, &outcome, quota, generation, k8s_openapi::jiff::Timestamp::now());
     // A customer data erasure, once the service answers.
     let (st, erasure_event, erasure_waits) = match &result {
         Ok((handle, _)) => erase_customer_data(&obj, &ctx, handle, st).await?,
@@ -184,7 +184,7 @@ async fn erase_customer_data(
     let failed = error.as_ref().map(|e| (e.category(), text.as_str()));
     let waits = matches!(&step, service::Erasure::Blocked { .. }) || failed.is_some();
     let (st, note) =
-        service::after_erasure(&st, &step, failed, obj.metadata.generation, status::now());
+        service::after_erasure(&st, &step, failed, obj.metadata.generation, k8s_openapi::jiff::Timestamp::now());
     Ok((st, note, waits))
 }
 

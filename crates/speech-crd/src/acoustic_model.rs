@@ -166,7 +166,20 @@ pub struct CustomAcousticModelStatus {
     /// Minutes of valid audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_minutes_of_audio: Option<f64>,
-    /// The language model's customization ID and version used for the last training.
+    /// The custom language model the last training started with (`customization_id` and
+    /// `base_model_version`); absent when it trained without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trained_with_language_model: Option<String>,
+    pub trained_with_language_model: Option<TrainedWith>,
+}
+
+/// The custom language model an acoustic model was trained with
+/// (`status.trainedWithLanguageModel`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainedWith {
+    /// The language model's customization ID (sent as `custom_language_model_id`).
+    pub customization_id: String,
+    /// Its base-model version at that training, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model_version: Option<String>,
 }

@@ -6,6 +6,10 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::values::{
+    OperationOutcome, OperationType, Phase, ResourceServiceStatus, ServiceStatus,
+};
+
 /// The API group of every kind of this operator.
 pub const GROUP: &str = "speech.watson.dev";
 /// The finalizer that guards the IBM model while the custom resource exists.
@@ -154,60 +158,13 @@ pub enum TrainingPolicy {
     Manual,
 }
 
-/// The lifecycle phase shown to people (`kubectl get`). Conditions carry the detail.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum Phase {
-    /// The model is being created on the service.
-    Creating,
-    /// Data (corpora, words, grammars, audio) is being added or analysed.
-    Processing,
-    /// The data is in place; training has not started (or is waiting for a request).
-    Ready,
-    /// The model has no data to train on (no corpora, words, grammars or audio); the service does
-    /// not train an empty model.
-    WaitingForData,
-    /// The service is training the model.
-    Training,
-    /// Trained on the current inputs and usable.
-    Available,
-    /// The model is being upgraded to a newer base-model version.
-    Upgrading,
-    /// The last operation failed; see the conditions for the reason and the fix.
-    Failed,
-    /// The model is being deleted.
-    Deleting,
-    /// Waiting for a dependency (service, language model, Secret, ConfigMap).
-    WaitingForDependency,
-    /// `spec.suspend` is true; the operator makes no calls for this model.
-    Suspended,
-}
-
-impl Phase {
-    /// The name as shown in status.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Creating => "Creating",
-            Phase::Processing => "Processing",
-            Phase::Ready => "Ready",
-            Phase::WaitingForData => "WaitingForData",
-            Phase::Training => "Training",
-            Phase::Available => "Available",
-            Phase::Upgrading => "Upgrading",
-            Phase::Failed => "Failed",
-            Phase::Deleting => "Deleting",
-            Phase::WaitingForDependency => "WaitingForDependency",
-            Phase::Suspended => "Suspended",
-        }
-    }
-}
-
 /// A long-running IBM operation, current or past.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationRecord {
-    /// Train, Upgrade, Create, AddCorpus, AddGrammar, AddWords, AddAudio, Delete.
+    /// Train or Upgrade.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: OperationType,
     /// When the operator started it.
     pub started_at: Time,
     /// The inputs digest the operation works on.
@@ -229,13 +186,13 @@ pub struct OperationRecord {
     /// `ready`). Until the service reports the operation running, only this status counts as
     /// the service's lag; any other status is the operation's end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_from: Option<String>,
+    pub started_from: Option<ServiceStatus>,
     /// When it ended (past operations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
     /// Succeeded or Failed (past operations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<OperationOutcome>,
     /// Wall-clock duration in seconds (past operations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
@@ -252,7 +209,7 @@ pub struct ResourceStatus {
     pub name: String,
     /// The service's status: being_processed, analyzed, undetermined (text); ok, invalid (audio).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_status: Option<String>,
+    pub service_status: Option<ResourceServiceStatus>,
     /// Digest of the content the operator uploaded (to detect changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -286,12 +243,15 @@ pub struct ModelStatus {
     /// True when the model was adopted through `spec.customizationId` (never re-created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopted: Option<bool>,
-    /// Lifecycle phase for people; see the conditions for details.
+    /// Lifecycle phase for people: Creating, Processing, Ready, WaitingForData, Training,
+    /// Available, Upgrading, Failed, Deleting, WaitingForDependency or Suspended (a phase written
+    /// by a newer operator is kept as written). The conditions carry the detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
-    /// The raw status the service reports (pending, ready, training, available, upgrading, failed).
+    /// The status the service reports (pending, ready, training, available, upgrading, failed;
+    /// `exists` for a voice model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_status: Option<String>,
+    pub service_status: Option<ServiceStatus>,
     /// The service's progress figure (0 or 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<i64>,

@@ -256,7 +256,4 @@ pub struct CustomLanguageModelStatus {
     /// Number of custom words on the service at the last word listing (absent until listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub word_count: Option<i64>,
-    /// Words the service flagged (word: message).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub word_errors: Vec<String>,
 }

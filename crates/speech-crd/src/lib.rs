@@ -1,6 +1,7 @@
 //! The Kubernetes API of the operator: group `speech.watson.dev`, version `v1alpha1`.
 //!
-//! One file per kind; [`common`] holds references, sources, policies and the status vocabulary.
+//! One file per kind; [`common`] holds references, sources, policies and the status shapes,
+//! [`values`] the status values (open enums: a value this version does not know is kept).
 //! Validation lives in the schema (lengths, patterns, ranges, list keys) and in CEL rules
 //! (immutability, exactly-one-source, reserved names), so the API server refuses bad objects
 //! with a message that names the field.
@@ -10,6 +11,7 @@ pub mod acoustic_model;
 pub mod common;
 pub mod language_model;
 pub mod speech_service;
+pub mod values;
 pub mod voice_model;
 
 pub use acoustic_model::{CustomAcousticModel, CustomAcousticModelSpec, CustomAcousticModelStatus};

@@ -84,7 +84,8 @@ pub struct CustomVoiceModelSpec {
     pub management_policy: ManagementPolicy,
 }
 
-fn default_language() -> String {
+/// The language of a voice model whose spec names none (IBM's default, `en-US`).
+pub fn default_language() -> String {
     "en-US".to_string()
 }
 

@@ -61,7 +61,7 @@ fn items<T: serde::de::DeserializeOwned>(yaml: &str) -> Vec<T> {
 /// The ConfigMaps of the fixture: (name, key) → bytes.
 fn config_maps() -> BTreeMap<(String, String), Vec<u8>> {
     let cms: Vec<k8s_openapi::api::core::v1::ConfigMap> = items(include_str!(
-        "../../tests/fixtures/release-0.1.0/configmaps.yaml"
+        "../../../tests/fixtures/release-0.1.0/configmaps.yaml"
     ));
     let mut out = BTreeMap::new();
     for cm in cms {
@@ -88,7 +88,7 @@ fn text_source(s: &Source, cms: &BTreeMap<(String, String), Vec<u8>>) -> Vec<u8>
 fn digests_of_the_first_release() {
     let cms = config_maps();
     let lms: Vec<CustomLanguageModel> =
-        items(include_str!("../../tests/fixtures/release-0.1.0/clm.yaml"));
+        items(include_str!("../../../tests/fixtures/release-0.1.0/clm.yaml"));
     assert_eq!(lms.len(), 2);
     for lm in &lms {
         let mut resources = BTreeMap::new();
@@ -140,7 +140,7 @@ fn digests_of_the_first_release() {
 fn acoustic_and_voice_digests_of_the_first_release() {
     let cms = config_maps();
     let ams: Vec<CustomAcousticModel> =
-        items(include_str!("../../tests/fixtures/release-0.1.0/cam.yaml"));
+        items(include_str!("../../../tests/fixtures/release-0.1.0/cam.yaml"));
     for am in &ams {
         let mut resources = BTreeMap::new();
         for a in &am.spec.audio {
@@ -166,7 +166,7 @@ fn acoustic_and_voice_digests_of_the_first_release() {
         );
     }
     let vms: Vec<CustomVoiceModel> =
-        items(include_str!("../../tests/fixtures/release-0.1.0/cvm.yaml"));
+        items(include_str!("../../../tests/fixtures/release-0.1.0/cvm.yaml"));
     for vm in &vms {
         let words: BTreeMap<String, WordDef> = vm
             .spec
@@ -222,7 +222,6 @@ fn steady_facts(
                 .map(|(k, _)| k.clone())
                 .collect(),
             words: words.clone(),
-            words_processing: false,
         }),
         desired: super::Desired {
             resources,

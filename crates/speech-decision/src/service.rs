@@ -66,6 +66,7 @@ pub fn next(
         reason,
         message.clone(),
         generation,
+        now,
     );
     set_progress(
         &mut st.conditions,
@@ -200,6 +201,7 @@ pub fn after_erasure(
         reason,
         message.clone(),
         generation,
+        now,
     );
     let changed =
         before.as_ref().map(|(r, m)| (r.as_str(), m.as_str())) != Some((reason, message.as_str()));

@@ -1,6 +1,7 @@
 //! The next action: [`decide`] and the checks made before any call ([`precheck`], [`quota_guard`]).
 
-use super::status::{ResourceClass, TERMINAL_REASONS};
+use super::ResourceClass;
+use super::status::TERMINAL_REASONS;
 use super::*;
 
 /// The choices made without calling the service, in order: suspend (also during deletion) and a
@@ -137,12 +138,11 @@ fn decide_busy(obs: &Observed, status: &ServiceStatus) -> Option<Action> {
     let reason = match status {
         ServiceStatus::Training => WaitReason::Training,
         ServiceStatus::Upgrading => WaitReason::Upgrading,
-        ServiceStatus::Other(s) => WaitReason::UnknownStatus(s.clone()),
-        _ if obs.words_processing
-            || obs
-                .resources
-                .values()
-                .any(|r| *r == ResourceState::Processing) =>
+        ServiceStatus::Unknown(s) => WaitReason::UnknownStatus(s.clone()),
+        _ if obs
+            .resources
+            .values()
+            .any(|r| *r == ResourceState::Processing) =>
         {
             WaitReason::Processing
         }
@@ -407,21 +407,18 @@ fn some_of(items: &[String]) -> String {
 /// upgrade token, an upgrade the upgrade policy would make). Pure.
 fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
     use crate::crd::Phase;
-    let processing = obs.words_processing
-        || obs
-            .resources
-            .values()
-            .any(|r| *r == ResourceState::Processing);
-    let (phase, service_status) = match status {
-        ServiceStatus::Pending if processing => (Phase::Processing, "pending"),
-        ServiceStatus::Pending => (Phase::WaitingForData, "pending"),
-        ServiceStatus::Ready => (Phase::Ready, "ready"),
-        ServiceStatus::Training => (Phase::Training, "training"),
-        ServiceStatus::Available => (Phase::Available, "available"),
-        ServiceStatus::Upgrading => (Phase::Upgrading, "upgrading"),
-        ServiceStatus::Failed => (Phase::Failed, "failed"),
-        ServiceStatus::Exists => (Phase::Available, "exists"),
-        ServiceStatus::Other(s) => (Phase::Ready, s.as_str()),
+    let processing = obs
+        .resources
+        .values()
+        .any(|r| *r == ResourceState::Processing);
+    let phase = match status {
+        ServiceStatus::Pending if processing => Phase::Processing,
+        ServiceStatus::Pending => Phase::WaitingForData,
+        ServiceStatus::Ready | ServiceStatus::Unknown(_) => Phase::Ready,
+        ServiceStatus::Training => Phase::Training,
+        ServiceStatus::Available | ServiceStatus::Exists => Phase::Available,
+        ServiceStatus::Upgrading => Phase::Upgrading,
+        ServiceStatus::Failed => Phase::Failed,
     };
     let class_name = |c: ResourceClass| match c {
         ResourceClass::Corpus => "corpus",
@@ -528,7 +525,7 @@ fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
     }
     Observing {
         phase,
-        service_status: service_status.to_string(),
+        service_status: status.clone(),
         drift,
         ignored,
         upgrade_available,

@@ -9,7 +9,7 @@
 //! `dry run: `, and a step the shell skipped ([`Action::skipped_in_dry_run`]) reads
 //! `dry run: would <step>`.
 
-use super::status::ResourceClass;
+use super::ResourceClass;
 use super::{Action, Facts, ModelKind, OperationKind, WaitReason};
 
 /// The longest line written (characters); longer ones (a service message) are cut with `…`.

@@ -9,6 +9,7 @@ use super::{
     decide,
 };
 use crate::crd::Phase;
+use k8s_openapi::jiff::Timestamp;
 
 type Row = (&'static str, fn(&mut Facts), Action, &'static str);
 
@@ -549,14 +550,14 @@ fn the_line_is_part_of_the_computed_status_and_stays_put_while_nothing_changes()
         &seen,
         &action,
         &Outcome::default(),
-        st::now(),
+        Timestamp::UNIX_EPOCH,
     );
     assert_eq!(
         first.model.next_action.as_deref(),
         Some("none: Available on the current spec")
     );
     // The same decision again: the same status, so the shell writes nothing.
-    let again = st::next(&first, &f, &seen, &action, &Outcome::default(), st::now());
+    let again = st::next(&first, &f, &seen, &action, &Outcome::default(), Timestamp::UNIX_EPOCH);
     assert_eq!(again.model, first.model);
     // The inputs change: the decision and the line change with it.
     f.desired.inputs_digest = "in2".into();
@@ -565,7 +566,7 @@ fn the_line_is_part_of_the_computed_status_and_stays_put_while_nothing_changes()
     if let Some(o) = f.observed.as_mut() {
         o.status = Some(ServiceStatus::Available);
     }
-    let trained = st::next(&first, &f, &seen, &action, &Outcome::default(), st::now());
+    let trained = st::next(&first, &f, &seen, &action, &Outcome::default(), Timestamp::UNIX_EPOCH);
     assert_eq!(
         trained.model.next_action.as_deref(),
         Some("train: the inputs changed since the last training")

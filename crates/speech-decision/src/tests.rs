@@ -49,7 +49,6 @@ pub(super) fn base() -> Facts {
             resources: [("c1".to_string(), ResourceState::Valid)].into(),
             grammars: Default::default(),
             words: [("tomato".to_string(), word("tomahto"))].into(),
-            words_processing: false,
         }),
         newest_version: Some("b.v2020-01-01".into()),
         dependency: Dependency::None,
@@ -172,7 +171,7 @@ fn table() {
         ),
         (
             "unknown status: wait",
-            |f| obs(f).status = Some(ServiceStatus::Other("weird".into())),
+            |f| obs(f).status = Some(ServiceStatus::Unknown("weird".into())),
             Action::Wait {
                 reason: WaitReason::UnknownStatus("weird".into()),
             },
@@ -983,7 +982,10 @@ fn a_finished_training_moves_to_the_history_with_its_duration() {
     );
     assert_eq!(u.model.current_operation, None);
     assert_eq!(u.model.history[0].duration_seconds, Some(90));
-    assert_eq!(u.model.history[0].outcome.as_deref(), Some("Succeeded"));
+    assert_eq!(
+        u.model.history[0].outcome,
+        Some(crate::crd::OperationOutcome::Succeeded)
+    );
     assert_eq!(u.model.trained_inputs_digest.as_deref(), Some("in1"));
     assert_eq!(
         st::expected_duration(&u.model, OperationKind::Train, 0, Duration::from_secs(600)),
@@ -1039,9 +1041,9 @@ fn the_first_look_that_sees_the_operation_running_is_recorded_once() {
         Some(t0())
     );
     // And the decision then takes a status from before the call for the end.
-    let recorded = crate::decision::Recorded::from_status(&seen.model);
+    let recorded = crate::Recorded::from_status(&seen.model);
     assert!(recorded.operation_seen_running);
-    assert!(!crate::decision::Recorded::from_status(&lagging.model).operation_seen_running);
+    assert!(!crate::Recorded::from_status(&lagging.model).operation_seen_running);
 }
 
 #[test]
@@ -1824,10 +1826,7 @@ fn an_operation_records_the_status_it_started_from() {
     );
     let op = u.model.current_operation.expect("operation");
     let listed = f.observed.as_ref().and_then(|o| o.status.clone());
-    assert_eq!(
-        op.started_from.as_deref(),
-        listed.as_ref().map(|s| s.as_str())
-    );
+    assert_eq!(op.started_from, listed);
     assert!(op.started_from.is_some());
 }
 
@@ -2193,5 +2192,88 @@ fn an_observed_model_is_ready_with_reason_observed_and_one_event_per_change() {
     assert_eq!(
         st::look_again(&a, &u3.model, &timing, &Default::default(), t0()),
         Some(timing.drift_interval)
+    );
+}
+
+/// `status.trainedWithLanguageModel` (issue 23: a documented field that was never written): the
+/// language model and version a training call starts with, kept while nothing trains, cleared by
+/// a re-create; a training without a language model records none.
+#[test]
+fn an_acoustic_training_records_the_language_model_it_started_with() {
+    use crate::crd::acoustic_model::TrainedWith;
+    let mut f = acoustic();
+    f.dependency = Dependency::Available {
+        customization_id: "lm-1".into(),
+        version: Some("b.v2021-01-01".into()),
+    };
+    let train = Action::Train {
+        custom_language_model_id: Some("lm-1".into()),
+    };
+    let next = |prev: &StatusUpdate, action: &Action, outcome: &Outcome| {
+        st::next(prev, &f, &Observation::default(), action, outcome, t0())
+    };
+    let trained = next(&StatusUpdate::default(), &train, &Outcome::default());
+    let lm_1 = TrainedWith {
+        customization_id: "lm-1".into(),
+        base_model_version: Some("b.v2021-01-01".into()),
+    };
+    assert_eq!(trained.trained_with_language_model, Some(lm_1.clone()));
+    let waiting = Action::Wait {
+        reason: WaitReason::Training,
+    };
+    let later = next(&trained, &waiting, &Outcome::default());
+    assert_eq!(later.trained_with_language_model, Some(lm_1.clone()));
+    // "No input data modified since last training": nothing started, the record stays.
+    let mut other = trained.clone();
+    other.trained_with_language_model = None;
+    let refused = Outcome {
+        already_trained: true,
+        ..Outcome::default()
+    };
+    assert_eq!(next(&other, &train, &refused).trained_with_language_model, None);
+    let alone = Action::Train {
+        custom_language_model_id: None,
+    };
+    let without = next(&trained, &alone, &Outcome::default());
+    assert_eq!(without.trained_with_language_model, None);
+    let recreated = next(&trained, &Action::Recreate, &Outcome::default());
+    assert_eq!(recreated.trained_with_language_model, None);
+}
+
+/// Status values this operator does not know (a newer operator's phase, a new IBM status, a new
+/// operation type) are read, decided on and written back unchanged: never a failed read.
+#[test]
+fn unknown_status_values_are_kept_and_decided_on() {
+    let json = serde_json::json!({
+        "phase": "Migrating",
+        "serviceStatus": "queued",
+        "currentOperation": {"type": "Migrate", "startedAt": "2026-01-01T00:00:00Z",
+                             "startedFrom": "staged"},
+        "history": [{"type": "Train", "startedAt": "2026-01-01T00:00:00Z", "outcome": "Rolled"}],
+    });
+    let st: crate::crd::ModelStatus = serde_json::from_value(json.clone()).expect("a read");
+    assert_eq!(st.phase, Some(Phase::Unknown("Migrating".into())));
+    let back = serde_json::to_value(&st).expect("a write");
+    for field in ["phase", "serviceStatus", "currentOperation", "history"] {
+        assert_eq!(back[field], json[field], "{field}");
+    }
+    let recorded = Recorded::from_status(&st);
+    // An unknown operation is waited for like a training; its start status is kept as read.
+    assert_eq!(
+        recorded.operation.as_ref().map(|(k, _)| *k),
+        Some(OperationKind::Train)
+    );
+    assert_eq!(
+        recorded.operation_started_from,
+        Some(ServiceStatus::Unknown("staged".into()))
+    );
+    // The unknown service status is waited on, with its name in the reason's message.
+    let mut f = base();
+    obs(&mut f).status = Some(ServiceStatus::parse("queued"));
+    assert_eq!(
+        crate::decide(&f),
+        Action::Wait {
+            reason: WaitReason::UnknownStatus("queued".into())
+        }
     );
 }

@@ -3,10 +3,11 @@
 //! ([`decide`]) and the status to write ([`status::next`]), with the Event to emit and when to look
 //! again.
 //!
-//! Nothing here performs I/O or knows the IBM client or the Kubernetes client: plain data in,
-//! plain data out. The reconcile shell (`crate::reconcile`) gathers the facts, calls these
-//! functions, performs the one action and writes what they computed. Table tests cover every
-//! branch (`tests.rs`).
+//! Nothing here performs I/O, reads the clock or knows the IBM client or the Kubernetes client:
+//! plain data in, plain data out (the time is an argument). The crate depends on the API types
+//! (`speech-crd`) and pure libraries only. The reconcile shell (`watson_speech_operator::reconcile`)
+//! gathers the facts, calls these functions, performs the one action and writes what they
+//! computed. Table tests cover every branch (`tests.rs`).
 //!
 //! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
@@ -33,6 +34,8 @@
 //! 11. training when the inputs changed (or on a manual request token);
 //! 12. otherwise the model is Available: check again at the drift interval.
 
+#![forbid(unsafe_code)]
+
 pub mod action;
 pub mod digest;
 #[cfg(test)]
@@ -48,6 +51,9 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The Kubernetes API types (crate `speech-crd`).
+use speech_crd as crd;
+
 pub use action::{decide, precheck, quota_guard};
 
 /// The kind of model being decided for.
@@ -61,45 +67,28 @@ pub enum ModelKind {
     Voice,
 }
 
-/// The service-side status of a model, as an open enum.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServiceStatus {
-    Pending,
-    Ready,
-    Training,
-    Available,
-    Upgrading,
-    Failed,
-    /// Voice models have no status: they exist.
-    Exists,
-    Other(String),
+/// The service-side status of a model (an open enum of the API types: `Unknown` keeps a status
+/// this operator does not know).
+pub use crate::crd::ServiceStatus;
+
+/// What kind of data a resource is; it decides the status list it is shown in and which IBM
+/// call deletes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceClass {
+    Corpus,
+    Grammar,
+    Audio,
 }
 
-impl ServiceStatus {
-    /// Parses the service's status string.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "pending" => Self::Pending,
-            "ready" => Self::Ready,
-            "training" => Self::Training,
-            "available" => Self::Available,
-            "upgrading" => Self::Upgrading,
-            "failed" => Self::Failed,
-            other => Self::Other(other.to_string()),
-        }
-    }
-
-    /// The service's status string ([`Self::parse`] gives it back); `exists` for a voice model.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Pending => "pending",
-            Self::Ready => "ready",
-            Self::Training => "training",
-            Self::Available => "available",
-            Self::Upgrading => "upgrading",
-            Self::Failed => "failed",
-            Self::Exists => "exists",
-            Self::Other(s) => s,
+impl ResourceClass {
+    /// The class of a desired resource from its digest (`corpus:`, `grammar:`, `audio:`).
+    pub fn of_digest(digest: &str) -> Self {
+        if digest.starts_with("grammar:") {
+            Self::Grammar
+        } else if digest.starts_with("audio:") {
+            Self::Audio
+        } else {
+            Self::Corpus
         }
     }
 }
@@ -197,6 +186,26 @@ pub enum OperationKind {
     Upgrade,
 }
 
+impl OperationKind {
+    /// The type an operation record of this kind carries in status.
+    pub fn record_type(self) -> crd::OperationType {
+        match self {
+            Self::Train => crd::OperationType::Train,
+            Self::Upgrade => crd::OperationType::Upgrade,
+        }
+    }
+
+    /// The operation a record's type names. A type this operator does not know (written by a
+    /// newer one) is waited for like a training: both end when the service leaves `training` or
+    /// `upgrading`.
+    pub fn of_record(record_type: &crd::OperationType) -> Self {
+        match record_type {
+            crd::OperationType::Upgrade => Self::Upgrade,
+            crd::OperationType::Train | crd::OperationType::Unknown(_) => Self::Train,
+        }
+    }
+}
+
 /// The model as the service reports it (`None` when it does not exist).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
@@ -207,8 +216,6 @@ pub struct Observed {
     pub grammars: BTreeSet<String>,
     /// User words on the service.
     pub words: BTreeMap<String, WordDef>,
-    /// A word batch is still being validated (model `pending` with no resource processing).
-    pub words_processing: bool,
 }
 
 /// The state of the acoustic model's language model.
@@ -347,7 +354,7 @@ pub struct Observing {
     /// The phase that mirrors the service's status (`available` → Available, ...).
     pub phase: crate::crd::Phase,
     /// The service's status as reported (`available`, `training`, ...; `exists` for voice).
-    pub service_status: String,
+    pub service_status: ServiceStatus,
     /// Differences between the spec and the service, one short line each (reported, never
     /// fixed).
     pub drift: Vec<String>,
@@ -423,14 +430,17 @@ impl Recorded {
             failed_inputs_digest: st
                 .history
                 .first()
-                .filter(|h| h.kind == "Train" && h.outcome.as_deref() == Some("Failed"))
+                .filter(|h| {
+                    h.kind == crd::OperationType::Train
+                        && h.outcome == Some(crd::OperationOutcome::Failed)
+                })
                 .and_then(|h| h.inputs_digest.clone()),
             train_token: st.train_request_token.clone(),
             upgrade_token: st.upgrade_request_token.clone(),
             reset_token: st.reset_request_token.clone(),
             operation: st.current_operation.as_ref().map(|o| {
                 let digest = o.inputs_digest.clone().unwrap_or_default();
-                (status::operation_kind(&o.kind), digest)
+                (OperationKind::of_record(&o.kind), digest)
             }),
             terminal: status::terminal_failure(st),
             operation_age: None,
@@ -441,8 +451,7 @@ impl Recorded {
             operation_started_from: st
                 .current_operation
                 .as_ref()
-                .and_then(|o| o.started_from.as_deref())
-                .map(ServiceStatus::parse),
+                .and_then(|o| o.started_from.clone()),
         }
     }
 }

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::jiff::Timestamp;
 
 use super::status::{EventNote, condition, set_condition};
 use crate::crd::ModelStatus;
@@ -238,7 +239,8 @@ pub fn outcome_without_write(step: &Step, current: &BTreeMap<String, String>) ->
 /// Records the export in status: the `Exported` condition (removed with `spec.export`) and
 /// `exportedConfigMap`, the ConfigMap the operator owns and must delete when it is no longer
 /// wanted. `kind` is the resource's kind (for messages); `stale_left` a stale ConfigMap whose
-/// deletion failed (kept, to try again).
+/// deletion failed (kept, to try again); `now` the time of the write (a condition's transition
+/// time).
 pub fn record(
     st: &mut ModelStatus,
     kind: &str,
@@ -246,6 +248,7 @@ pub fn record(
     outcome: Option<&Outcome>,
     stale_left: Option<&str>,
     generation: Option<i64>,
+    now: Timestamp,
 ) {
     let (Some(name), Some(outcome)) = (wanted, outcome) else {
         st.conditions.retain(|c| c.type_ != EXPORTED);
@@ -289,6 +292,7 @@ pub fn record(
         reason,
         message,
         generation,
+        now,
     );
     // The ConfigMap to delete when no longer wanted: the wanted one once written (or kept while
     // it was ours), else a stale one still to delete.
@@ -334,6 +338,9 @@ pub fn event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The time of every status write in these tests.
+    const T0: Timestamp = Timestamp::UNIX_EPOCH;
 
     fn owner(uid: &str, controller: Option<bool>) -> OwnerReference {
         OwnerReference {
@@ -613,6 +620,7 @@ mod tests {
             Some(&Outcome::WaitingForModel),
             None,
             Some(1),
+            T0,
         );
         assert_eq!(
             exported(&st),
@@ -633,7 +641,7 @@ mod tests {
         );
 
         let before = st.clone();
-        record(&mut st, kind, Some("cm"), Some(&done), None, Some(1));
+        record(&mut st, kind, Some("cm"), Some(&done), None, Some(1), T0);
         assert_eq!(
             exported(&st),
             Some((
@@ -657,13 +665,13 @@ mod tests {
             wrote: false,
         };
         let before = st.clone();
-        record(&mut st, kind, Some("cm"), Some(&current), None, Some(1));
+        record(&mut st, kind, Some("cm"), Some(&current), None, Some(1), T0);
         assert_eq!(st, before);
         assert_eq!(event(&before, &st, Some(&current)), None);
 
         // A transient failure keeps the ConfigMap recorded as ours; one Warning per message.
         let failed = Outcome::Failed("Kubernetes API: 503".into());
-        record(&mut st, kind, Some("cm"), Some(&failed), None, Some(1));
+        record(&mut st, kind, Some("cm"), Some(&failed), None, Some(1), T0);
         assert_eq!(st.exported_config_map.as_deref(), Some("cm"));
         let note = event(&before, &st, Some(&failed)).expect("warning");
         assert!(note.warning && note.reason == "ExportFailed", "{note:?}");
@@ -678,7 +686,7 @@ mod tests {
             owner: Some("Deployment/web".into()),
         };
         let before = st.clone();
-        record(&mut st, kind, Some("theirs"), Some(&foreign), None, Some(2));
+        record(&mut st, kind, Some("theirs"), Some(&foreign), None, Some(2), T0);
         assert_eq!(
             exported(&st),
             Some((
@@ -703,11 +711,12 @@ mod tests {
             Some(&foreign),
             Some("cm"),
             Some(2),
+            T0,
         );
         assert_eq!(st.exported_config_map.as_deref(), Some("cm"));
 
         // spec.export removed: the condition goes.
-        record(&mut st, kind, None, None, None, Some(3));
+        record(&mut st, kind, None, None, None, Some(3), T0);
         assert_eq!(exported(&st), None);
         assert_eq!(st.exported_config_map, None);
     }
