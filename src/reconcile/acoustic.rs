@@ -7,7 +7,7 @@ use kube::{Api, ResourceExt};
 
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
-use super::kind::{Check, Gathered, KindOps, from_entry, trust_record};
+use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
@@ -244,15 +244,7 @@ impl KindOps for CustomAcousticModel {
                     custom_language_model_id: custom_language_model_id.clone(),
                     strict: self.spec.training.strict,
                 };
-                let resp = stt.train_acoustic_model(id, &params).await?;
-                return Ok(Outcome {
-                    warnings: resp
-                        .warnings
-                        .iter()
-                        .filter_map(|w| w.message.clone())
-                        .collect(),
-                    ..Default::default()
-                });
+                return Ok(trained(stt.train_acoustic_model(id, &params).await?));
             }
             Action::Upgrade {
                 custom_language_model_id,

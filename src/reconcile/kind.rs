@@ -186,3 +186,15 @@ pub(crate) fn trust_record(
         seen.resources.push(r);
     }
 }
+
+/// The outcome of a training call: the warnings of the resources it left out (`strict=false`).
+pub(crate) fn trained(resp: crate::watson::stt_types::TrainingResponse) -> Outcome {
+    Outcome {
+        warnings: resp
+            .warnings
+            .into_iter()
+            .filter_map(|w| w.message)
+            .collect(),
+        ..Default::default()
+    }
+}

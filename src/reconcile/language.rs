@@ -7,7 +7,7 @@ use kube::ResourceExt;
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
-use super::kind::{Check, Gathered, KindOps, from_entry, trust_record};
+use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
     ManagementPolicy, RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
@@ -362,15 +362,7 @@ impl KindOps for CustomLanguageModel {
                     strict: t.strict,
                     force: force.then_some(true),
                 };
-                let resp = stt.train_language_model(id, &params).await?;
-                return Ok(Outcome {
-                    warnings: resp
-                        .warnings
-                        .iter()
-                        .filter_map(|w| w.message.clone())
-                        .collect(),
-                    ..Default::default()
-                });
+                return Ok(trained(stt.train_language_model(id, &params).await?));
             }
             Action::Upgrade { .. } => stt.upgrade_language_model(id).await?,
             Action::Reset => stt.reset_language_model(id).await?,

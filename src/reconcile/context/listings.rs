@@ -43,69 +43,51 @@ pub trait Entry: Clone + Send + Sync + 'static {
     fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>>;
 }
 
-impl Entry for LanguageModel {
-    const KIND: ModelKind = ModelKind::Language;
-    fn id(&self) -> &str {
-        &self.customization_id
-    }
-    fn status(&self) -> Option<&str> {
-        self.status.as_ref().map(|s| s.as_str())
-    }
-    fn description(&self) -> Option<&str> {
-        self.description.as_deref()
-    }
-    fn base_model(&self) -> Option<&str> {
-        self.base_model_name.as_deref()
-    }
-    fn versions(&self) -> &[String] {
-        &self.versions
-    }
-    fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-    async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
-        Ok(clients
-            .stt()?
-            .list_language_models(None)
-            .await?
-            .customizations)
-    }
-    fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>> {
-        &mut listings.language
-    }
+/// The entry of an STT kind: the two listings have the same fields.
+macro_rules! stt_entry {
+    ($entry:ty, $kind:expr, $slot:ident, $list:ident) => {
+        impl Entry for $entry {
+            const KIND: ModelKind = $kind;
+            fn id(&self) -> &str {
+                &self.customization_id
+            }
+            fn status(&self) -> Option<&str> {
+                self.status.as_ref().map(|s| s.as_str())
+            }
+            fn description(&self) -> Option<&str> {
+                self.description.as_deref()
+            }
+            fn base_model(&self) -> Option<&str> {
+                self.base_model_name.as_deref()
+            }
+            fn versions(&self) -> &[String] {
+                &self.versions
+            }
+            fn error(&self) -> Option<&str> {
+                self.error.as_deref()
+            }
+            async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
+                Ok(clients.stt()?.$list(None).await?.customizations)
+            }
+            fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>> {
+                &mut listings.$slot
+            }
+        }
+    };
 }
 
-impl Entry for AcousticModel {
-    const KIND: ModelKind = ModelKind::Acoustic;
-    fn id(&self) -> &str {
-        &self.customization_id
-    }
-    fn status(&self) -> Option<&str> {
-        self.status.as_ref().map(|s| s.as_str())
-    }
-    fn description(&self) -> Option<&str> {
-        self.description.as_deref()
-    }
-    fn base_model(&self) -> Option<&str> {
-        self.base_model_name.as_deref()
-    }
-    fn versions(&self) -> &[String] {
-        &self.versions
-    }
-    fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-    async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
-        Ok(clients
-            .stt()?
-            .list_acoustic_models(None)
-            .await?
-            .customizations)
-    }
-    fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>> {
-        &mut listings.acoustic
-    }
-}
+stt_entry!(
+    LanguageModel,
+    ModelKind::Language,
+    language,
+    list_language_models
+);
+stt_entry!(
+    AcousticModel,
+    ModelKind::Acoustic,
+    acoustic,
+    list_acoustic_models
+);
 
 impl Entry for VoiceModel {
     const KIND: ModelKind = ModelKind::Voice;
