@@ -6,7 +6,12 @@
 //! - [`watson`]: the typed IBM client (auth, STT, TTS, errors, retries).
 //! - [`decision`]: the pure heart: the next action and the status to write, table-tested.
 //! - [`model`]: one trait over the three model kinds (typed spec access, typed status).
-//! - [`reconcile`]: the thin shell around the decision (facts in, one action, status out).
+//! - [`reconcile`]: the thin shell around the decision, one module per step of a model's
+//!   reconcile: `gather` (facts) → `decide` (calls [`decision`]) → `perform` (one action) →
+//!   `write` (status, Event, next look), run in order by `models`; what differs per kind is one
+//!   trait (`kind::KindOps`: `language`, `acoustic`, `voice`); `context` is what reconciles share
+//!   (service handles and listings, wake-ups, per-object memory, settings); `service` checks
+//!   SpeechServices; `run` wires the controllers.
 //! - [`simulator`]: the faithful fake of the IBM customization APIs used by every test and the demo.
 //! - [`errors`]: the error vocabulary shared by every module (category + retry class).
 //! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
