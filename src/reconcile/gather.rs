@@ -100,8 +100,11 @@ pub(crate) async fn inputs<K: KindOps>(
 
 /// The observed model plus what status shows about it.
 pub(crate) struct ObservedFull {
+    /// What the decision reads of the model on the service.
     pub observed: Observed,
+    /// What status shows of it.
     pub seen: Observation,
+    /// Its base model, as the listing shows it.
     pub base_model: Option<String>,
     /// The newest base-model version any model of the instance on the same base model has.
     pub newest_version: Option<String>,

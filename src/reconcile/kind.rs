@@ -88,6 +88,7 @@ pub(crate) trait KindOps: ModelResource {
 
 /// Everything gathered about one model before the decision.
 pub(crate) struct Gathered {
+    /// The facts the decision reads.
     pub facts: Facts,
     /// Resource contents by name (text or audio bytes), for uploads.
     pub contents: BTreeMap<String, Vec<u8>>,
@@ -98,7 +99,10 @@ pub(crate) struct Gathered {
 /// What a check of a model knows before it calls the service: the record, read once for this
 /// reconcile, and whether the model is steady (Available on its current inputs and spec).
 pub(crate) struct Check<'a> {
+    /// Available on its current inputs and spec: the listing may be as old as the drift
+    /// interval.
     pub steady: bool,
+    /// The recorded status.
     pub prev: &'a Previous,
     /// The model waits for its dependency (an acoustic model's language model is missing or
     /// not Available).

@@ -129,7 +129,9 @@ pub(crate) async fn perform<K: KindOps>(
             adopt(obj, ctx, svc, customization_id, g).await?;
             Ok(Performed::Done(Outcome::default()))
         }
-        other => Ok(Performed::Done(write(obj, ctx, svc, other, g).await?)),
+        other => Ok(Performed::Done(
+            write_to_service(obj, ctx, svc, other, g).await?,
+        )),
     }
 }
 
@@ -161,7 +163,7 @@ async fn adopt<K: KindOps>(
 
 /// Performs an action that writes to the service, then tells the shared listing (and, when the
 /// model count changed, the SpeechService).
-async fn write<K: KindOps>(
+async fn write_to_service<K: KindOps>(
     obj: &K,
     ctx: &Context,
     svc: &ServiceHandle,

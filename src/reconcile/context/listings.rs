@@ -202,7 +202,7 @@ impl Listings {
     }
 
     /// The models of `E`'s kind when current for a look at `about`, at most `max_age` old
-    /// (see [`Listing::current`]).
+    /// (see `Listing::current`).
     pub fn current<E: Entry>(
         &mut self,
         max_age: Duration,
