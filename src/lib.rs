@@ -6,7 +6,12 @@
 //! - [`watson`]: the typed IBM client (auth, STT, TTS, errors, retries).
 //! - [`decision`]: the pure heart: the next action and the status to write, table-tested.
 //! - [`model`]: one trait over the three model kinds (typed spec access, typed status).
-//! - [`reconcile`]: the thin shell around the decision (facts in, one action, status out).
+//! - [`reconcile`]: the thin shell around the decision, one module per step of a model's
+//!   reconcile: `gather` (facts) → `decide` (calls [`decision`]) → `perform` (one action) →
+//!   `write` (status, Event, next look), run in order by `models`; what differs per kind is one
+//!   trait (`kind::KindOps`: `language`, `acoustic`, `voice`); `context` is what reconciles share
+//!   (service handles and listings, wake-ups, per-object memory, settings); `service` checks
+//!   SpeechServices; `run` wires the controllers.
 //! - [`simulator`]: the faithful fake of the IBM customization APIs used by every test and the demo.
 //! - [`errors`]: the error vocabulary shared by every module (category + retry class).
 //! - [`metrics`], [`telemetry`], [`leader`]: Prometheus metrics, logs and the health/metrics
@@ -27,10 +32,10 @@ pub mod model;
 pub mod reconcile;
 pub mod telemetry;
 
-/// The pure decision (crate `speech-decision`): the next action and the status to write.
-pub use speech_decision as decision;
 /// The Kubernetes API types (crate `speech-crd`).
 pub use speech_crd as crd;
+/// The pure decision (crate `speech-decision`): the next action and the status to write.
+pub use speech_decision as decision;
 /// The IBM client and its wire types (crate `watson-client`; no Kubernetes in it).
 pub use watson_client as watson;
 /// The error vocabulary shared by every layer (category + retry class).

@@ -147,6 +147,44 @@ fn timing(flag: Option<u64>, default_secs: u64, args: &RunArgs) -> Duration {
     }
 }
 
+/// The reconcilers' settings from the flags.
+fn settings(args: &RunArgs) -> Settings {
+    Settings {
+        drift_interval: Duration::from_secs(args.drift_interval_seconds),
+        model_quota: args.model_quota,
+        fixed_poll: args.fixed_poll_seconds.map(Duration::from_secs),
+        max_poll_interval: timing(args.max_poll_seconds, 300, args),
+        expected_training: timing(args.expected_training_seconds, 600, args),
+        expected_analysis: timing(args.expected_analysis_seconds, 600, args),
+        overdue_factor: args.overdue_factor.max(1),
+        training_per_audio_second: match (args.training_seconds_per_audio_second, args.simulator) {
+            (Some(r), _) => r.max(0.0),
+            (None, Some(_)) => args.simulator_time_scale,
+            (None, None) => 1.0,
+        },
+        dry_run: args.dry_run,
+        ..Settings::default()
+    }
+}
+
+/// With `--simulator`, the embedded IBM API simulator, running until dropped.
+#[cfg(feature = "simulator")]
+async fn start_simulator(args: &RunArgs) -> anyhow::Result<Option<simulator::RunningSimulator>> {
+    let Some(listen) = args.simulator else {
+        return Ok(None);
+    };
+    let mut config = simulator::SimulatorConfig {
+        listen,
+        api_keys: vec![args.simulator_api_key.clone()],
+        time_scale: args.simulator_time_scale,
+        ..Default::default()
+    };
+    config.auth_required = true;
+    let sim = simulator::start(config).await?;
+    tracing::info!(url = %sim.base_url(), "embedded IBM API simulator started");
+    Ok(Some(sim))
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format, &args.log_level);
     #[cfg(not(feature = "simulator"))]
@@ -156,38 +194,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     #[cfg(feature = "simulator")]
-    let _sim = match args.simulator {
-        Some(listen) => {
-            let mut config = simulator::SimulatorConfig {
-                listen,
-                api_keys: vec![args.simulator_api_key.clone()],
-                time_scale: args.simulator_time_scale,
-                ..Default::default()
-            };
-            config.auth_required = true;
-            let sim = simulator::start(config).await?;
-            tracing::info!(url = %sim.base_url(), "embedded IBM API simulator started");
-            Some(sim)
-        }
-        None => None,
-    };
+    let _sim = start_simulator(&args).await?;
     let client = watson_speech_operator::kube_client::from_environment().await?;
-    let settings = Settings {
-        drift_interval: Duration::from_secs(args.drift_interval_seconds),
-        model_quota: args.model_quota,
-        fixed_poll: args.fixed_poll_seconds.map(Duration::from_secs),
-        max_poll_interval: timing(args.max_poll_seconds, 300, &args),
-        expected_training: timing(args.expected_training_seconds, 600, &args),
-        expected_analysis: timing(args.expected_analysis_seconds, 600, &args),
-        overdue_factor: args.overdue_factor.max(1),
-        training_per_audio_second: match (args.training_seconds_per_audio_second, args.simulator) {
-            (Some(r), _) => r.max(0.0),
-            (None, Some(_)) => args.simulator_time_scale,
-            (None, None) => 1.0,
-        },
-        dry_run: args.dry_run,
-        ..Settings::default()
-    };
+    let settings = settings(&args);
     if args.dry_run {
         tracing::info!(
             "dry run: the operator reads and reports, and changes nothing on the service"

@@ -10,9 +10,8 @@ use crate::crd::acoustic_model::{CustomAcousticModelStatus, TrainedWith};
 use crate::crd::language_model::CustomLanguageModelStatus;
 use crate::crd::voice_model::CustomVoiceModelStatus;
 use crate::crd::{
-    ResourceServiceStatus,
     CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, DeletionPolicy, ModelStatus,
-    ResourceStatus,
+    ResourceServiceStatus, ResourceStatus,
 };
 use crate::decision::ModelKind;
 use crate::decision::status::{Previous, ResourceClass, StatusUpdate, TrackedResource};

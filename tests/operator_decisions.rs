@@ -137,7 +137,10 @@ async fn a_suspended_model_that_is_deleted_makes_no_call_until_resumed() {
         .expect("still there: the finalizer stays");
     assert!(held.metadata.deletion_timestamp.is_some());
     assert!(held.finalizers().iter().any(|f| f == FINALIZER));
-    assert_eq!(held.model().and_then(|s| s.phase.clone()), Some(Phase::Suspended));
+    assert_eq!(
+        held.model().and_then(|s| s.phase.clone()),
+        Some(Phase::Suspended)
+    );
     let message = held
         .model()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
@@ -609,5 +612,8 @@ async fn next_action_says_what_comes_next() {
         next(m).as_deref() == Some("none: Available on the current spec")
     })
     .await;
-    assert_eq!(m.model().and_then(|s| s.phase.clone()), Some(Phase::Available));
+    assert_eq!(
+        m.model().and_then(|s| s.phase.clone()),
+        Some(Phase::Available)
+    );
 }

@@ -5,20 +5,17 @@ use std::collections::BTreeMap;
 
 use kube::{Api, ResourceExt};
 
-use super::context::{Context, NewModel, ServiceHandle};
+use super::context::{Context, ServiceHandle};
 use super::error::Error;
-use super::models::{
-    Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
-    marked, model_name, newest_version, trust_record,
-};
+use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
     ManagementPolicy, RESET_REQUESTED_AT, ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy,
     UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
-use crate::decision::status::{self, Outcome, READY, ResourceClass, TrackedResource};
-use crate::decision::{Action, Dependency, Desired, ResourceState, digest};
+use crate::decision::status::{self, Observation, Outcome, READY, ResourceClass, TrackedResource};
+use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, digest};
 use crate::watson::stt_types::{
     AcousticModel, AudioFormat, CreateAcousticModel, ModelStatus, TrainAcousticModel,
     UpgradeAcousticModel,
@@ -66,6 +63,8 @@ async fn upgrade(
 }
 
 impl KindOps for CustomAcousticModel {
+    type Entry = AcousticModel;
+
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
         let ns = self.namespace().unwrap_or_default();
         let resolver = ctx.resolver(&ns);
@@ -154,22 +153,13 @@ impl KindOps for CustomAcousticModel {
     async fn observe(
         &self,
         svc: &ServiceHandle,
-        id: &str,
+        m: &AcousticModel,
         check: &Check<'_>,
         _desired: &Desired,
         ctx: &Context,
-    ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc
-            .acoustic_models(check.listing_age(ctx), Some(id))
-            .await?;
-        let Some(m) = list.iter().find(|m| m.customization_id == id) else {
-            return Ok(None);
-        };
-        let (mut observed, mut seen) = from_listing(
-            m.status.as_ref().map(|s| s.as_str()),
-            &m.versions,
-            m.error.as_deref(),
-        );
+    ) -> Result<Option<(Observed, Observation)>, Error> {
+        let (mut observed, mut seen) = from_entry(m);
+        let id = &m.customization_id;
         let recorded = &check.prev.resources;
         // Acoustic models hold no words.
         let no_words = status::Words {
@@ -202,68 +192,49 @@ impl KindOps for CustomAcousticModel {
                 });
             }
         }
-        Ok(Some(ObservedFull {
-            observed,
-            seen,
-            base_model: m.base_model_name.clone(),
-            newest_version: newest_version(
-                m.base_model_name.as_deref(),
-                list.iter()
-                    .map(|x| (x.base_model_name.as_deref(), x.versions.as_slice())),
-            ),
-        }))
+        Ok(Some((observed, seen)))
     }
 
-    async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let list = svc.acoustic_models(IN_FLIGHT_AGE, None).await?;
-        Ok(marked(
-            &self.uid().unwrap_or_default(),
-            list.iter()
-                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
-        ))
-    }
-
-    async fn execute(
+    async fn create(
         &self,
         svc: &ServiceHandle,
-        id: Option<&str>,
+        name: String,
+        description: String,
+    ) -> Result<AcousticModel, Error> {
+        let req = CreateAcousticModel {
+            name,
+            base_model_name: self.spec.base_model_name.clone(),
+            description: Some(description),
+        };
+        let created = svc.stt()?.create_acoustic_model(&req).await?;
+        Ok(AcousticModel {
+            customization_id: created.customization_id,
+            name: Some(req.name),
+            description: req.description,
+            base_model_name: Some(req.base_model_name),
+            status: Some(ModelStatus::Pending),
+            ..Default::default()
+        })
+    }
+
+    async fn delete(svc: &ServiceHandle, id: &str) -> Result<(), Error> {
+        Ok(svc.stt()?.delete_acoustic_model(id).await?)
+    }
+
+    async fn change(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
         action: &Action,
         g: &Gathered,
     ) -> Result<Outcome, Error> {
         let stt = svc.stt()?;
-        let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
         match action {
-            Action::Create | Action::Recreate => {
-                let req = CreateAcousticModel {
-                    name: model_name(self),
-                    base_model_name: self.spec.base_model_name.clone(),
-                    description: Some(description(
-                        self.spec.description.as_deref(),
-                        &self.uid().unwrap_or_default(),
-                    )),
-                };
-                let created = stt.create_acoustic_model(&req).await?;
-                svc.created(NewModel::Acoustic(AcousticModel {
-                    customization_id: created.customization_id.clone(),
-                    name: Some(req.name),
-                    description: req.description,
-                    base_model_name: Some(req.base_model_name),
-                    status: Some(ModelStatus::Pending),
-                    ..Default::default()
-                }))
-                .await;
-                return Ok(Outcome {
-                    created_id: Some(created.customization_id),
-                    ..Default::default()
-                });
-            }
-            Action::DeleteModel => gone_is_fine(stt.delete_acoustic_model(id_or()?).await)?,
-            Action::DeleteResource { name } => stt.delete_audio(id_or()?, name).await?,
+            Action::DeleteResource { name } => stt.delete_audio(id, name).await?,
             Action::AddResource { name, overwrite } => {
                 let bytes = g.contents.get(name).cloned().unwrap_or_default();
                 let format = audio_format(self, name);
-                stt.add_audio(id_or()?, name, &format, bytes, *overwrite)
-                    .await?;
+                stt.add_audio(id, name, &format, bytes, *overwrite).await?;
             }
             Action::Train {
                 custom_language_model_id,
@@ -272,20 +243,12 @@ impl KindOps for CustomAcousticModel {
                     custom_language_model_id: custom_language_model_id.clone(),
                     strict: self.spec.training.strict,
                 };
-                let resp = stt.train_acoustic_model(id_or()?, &params).await?;
-                return Ok(Outcome {
-                    warnings: resp
-                        .warnings
-                        .iter()
-                        .filter_map(|w| w.message.clone())
-                        .collect(),
-                    ..Default::default()
-                });
+                return Ok(trained(stt.train_acoustic_model(id, &params).await?));
             }
             Action::Upgrade {
                 custom_language_model_id,
-            } => upgrade(stt, id_or()?, custom_language_model_id).await?,
-            Action::Reset => stt.reset_acoustic_model(id_or()?).await?,
+            } => upgrade(stt, id, custom_language_model_id).await?,
+            Action::Reset => stt.reset_acoustic_model(id).await?,
             _ => {}
         }
         Ok(Outcome::default())

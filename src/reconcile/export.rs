@@ -61,7 +61,15 @@ pub(crate) async fn sync<K: ModelResource>(
     let recorded = st.exported_config_map.clone();
     if wanted.is_none() && recorded.is_none() {
         // Never exported: no call, and no condition to remove.
-        export::record(st, &K::kind(&()), None, None, None, obj.meta().generation, Timestamp::now());
+        export::record(
+            st,
+            &K::kind(&()),
+            None,
+            None,
+            None,
+            obj.meta().generation,
+            Timestamp::now(),
+        );
         return Exported {
             event: None,
             retry: false,

@@ -4,13 +4,10 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 
-use super::context::{Context, NewModel, ServiceHandle};
+use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
-use super::models::{
-    Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, from_listing, gone_is_fine,
-    marked, model_name, newest_version, trust_record,
-};
+use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
     ManagementPolicy, RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
@@ -19,7 +16,7 @@ use crate::crd::{
 use crate::decision::status::{
     Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
 };
-use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, WordDef, digest};
+use crate::decision::{Action, Desired, Observed, ResourceState, WordDef, digest};
 use crate::watson::stt_types::{
     CreateLanguageModel, GrammarFormat, LanguageModel, ListWords, ModelStatus, TrainLanguageModel,
     WordDefinition, WordType,
@@ -178,6 +175,8 @@ async fn list_data(
 }
 
 impl KindOps for CustomLanguageModel {
+    type Entry = LanguageModel;
+
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
         let ns = self.namespace().unwrap_or_default();
         let resolver = ctx.resolver(&ns);
@@ -237,29 +236,15 @@ impl KindOps for CustomLanguageModel {
         ))
     }
 
-    async fn dependency(&self, _ctx: &Context) -> Result<Dependency, Error> {
-        Ok(Dependency::None)
-    }
-
     async fn observe(
         &self,
         svc: &ServiceHandle,
-        id: &str,
+        m: &LanguageModel,
         check: &Check<'_>,
         desired: &Desired,
         ctx: &Context,
-    ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc
-            .language_models(check.listing_age(ctx), Some(id))
-            .await?;
-        let Some(m) = list.iter().find(|m| m.customization_id == id) else {
-            return Ok(None);
-        };
-        let (mut observed, mut seen) = from_listing(
-            m.status.as_ref().map(|s| s.as_str()),
-            &m.versions,
-            m.error.as_deref(),
-        );
+    ) -> Result<Option<(Observed, Observation)>, Error> {
+        let (mut observed, mut seen) = from_entry(m);
         let words = Words {
             recorded: check.prev.word_count,
             to_add: !desired.words.is_empty(),
@@ -272,66 +257,49 @@ impl KindOps for CustomLanguageModel {
                 observed.words = desired.words.clone();
             }
         } else {
+            let id = &m.customization_id;
             list_data(self, svc, id, desired, check.prev, &mut observed, &mut seen).await?;
         }
-        Ok(Some(ObservedFull {
-            observed,
-            seen,
-            base_model: m.base_model_name.clone(),
-            newest_version: newest_version(
-                m.base_model_name.as_deref(),
-                list.iter()
-                    .map(|x| (x.base_model_name.as_deref(), x.versions.as_slice())),
-            ),
-        }))
+        Ok(Some((observed, seen)))
     }
 
-    async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let list = svc.language_models(IN_FLIGHT_AGE, None).await?;
-        Ok(marked(
-            &self.uid().unwrap_or_default(),
-            list.iter()
-                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
-        ))
-    }
-
-    async fn execute(
+    async fn create(
         &self,
         svc: &ServiceHandle,
-        id: Option<&str>,
+        name: String,
+        description: String,
+    ) -> Result<LanguageModel, Error> {
+        let req = CreateLanguageModel {
+            name,
+            base_model_name: self.spec.base_model_name.clone(),
+            dialect: self.spec.dialect.clone(),
+            description: Some(description),
+        };
+        let created = svc.stt()?.create_language_model(&req).await?;
+        Ok(LanguageModel {
+            customization_id: created.customization_id,
+            name: Some(req.name),
+            description: req.description,
+            base_model_name: Some(req.base_model_name),
+            dialect: req.dialect,
+            status: Some(ModelStatus::Pending),
+            ..Default::default()
+        })
+    }
+
+    async fn delete(svc: &ServiceHandle, id: &str) -> Result<(), Error> {
+        Ok(svc.stt()?.delete_language_model(id).await?)
+    }
+
+    async fn change(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
         action: &Action,
         g: &Gathered,
     ) -> Result<Outcome, Error> {
         let stt = svc.stt()?;
-        let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
         match action {
-            Action::Create | Action::Recreate => {
-                let req = CreateLanguageModel {
-                    name: model_name(self),
-                    base_model_name: self.spec.base_model_name.clone(),
-                    dialect: self.spec.dialect.clone(),
-                    description: Some(description(
-                        self.spec.description.as_deref(),
-                        &self.uid().unwrap_or_default(),
-                    )),
-                };
-                let created = stt.create_language_model(&req).await?;
-                svc.created(NewModel::Language(LanguageModel {
-                    customization_id: created.customization_id.clone(),
-                    name: Some(req.name),
-                    description: req.description,
-                    base_model_name: Some(req.base_model_name),
-                    dialect: req.dialect,
-                    status: Some(ModelStatus::Pending),
-                    ..Default::default()
-                }))
-                .await;
-                return Ok(Outcome {
-                    created_id: Some(created.customization_id),
-                    ..Default::default()
-                });
-            }
-            Action::DeleteModel => gone_is_fine(stt.delete_language_model(id_or()?).await)?,
             Action::DeleteResource { name } => {
                 let is_grammar = g
                     .facts
@@ -339,13 +307,13 @@ impl KindOps for CustomLanguageModel {
                     .as_ref()
                     .is_some_and(|o| o.grammars.contains(name));
                 if is_grammar {
-                    stt.delete_grammar(id_or()?, name).await?;
+                    stt.delete_grammar(id, name).await?;
                 } else {
-                    match stt.delete_corpus(id_or()?, name).await {
+                    match stt.delete_corpus(id, name).await {
                         Ok(()) => {}
                         // Not a corpus: it must be a grammar.
                         Err(crate::watson::Error::InvalidRequest(_)) => {
-                            stt.delete_grammar(id_or()?, name).await?
+                            stt.delete_grammar(id, name).await?
                         }
                         Err(e) => return Err(e.into()),
                     }
@@ -358,10 +326,9 @@ impl KindOps for CustomLanguageModel {
                         GrammarType::Abnf => GrammarFormat::Abnf,
                         GrammarType::Xml => GrammarFormat::Xml,
                     };
-                    stt.add_grammar(id_or()?, name, format, bytes, *overwrite)
-                        .await?;
+                    stt.add_grammar(id, name, format, bytes, *overwrite).await?;
                 } else {
-                    stt.add_corpus(id_or()?, name, bytes, *overwrite).await?;
+                    stt.add_corpus(id, name, bytes, *overwrite).await?;
                 }
             }
             Action::AddWords { words } => {
@@ -377,9 +344,9 @@ impl KindOps for CustomLanguageModel {
                         },
                     })
                     .collect();
-                stt.add_words(id_or()?, &list).await?;
+                stt.add_words(id, &list).await?;
             }
-            Action::DeleteWord { word } => stt.delete_word(id_or()?, word).await?,
+            Action::DeleteWord { word } => stt.delete_word(id, word).await?,
             Action::Train { .. } => {
                 let t = &self.spec.training;
                 let (desired, recorded) = (&g.facts.desired, &g.facts.recorded);
@@ -395,18 +362,10 @@ impl KindOps for CustomLanguageModel {
                     strict: t.strict,
                     force: force.then_some(true),
                 };
-                let resp = stt.train_language_model(id_or()?, &params).await?;
-                return Ok(Outcome {
-                    warnings: resp
-                        .warnings
-                        .iter()
-                        .filter_map(|w| w.message.clone())
-                        .collect(),
-                    ..Default::default()
-                });
+                return Ok(trained(stt.train_language_model(id, &params).await?));
             }
-            Action::Upgrade { .. } => stt.upgrade_language_model(id_or()?).await?,
-            Action::Reset => stt.reset_language_model(id_or()?).await?,
+            Action::Upgrade { .. } => stt.upgrade_language_model(id).await?,
+            Action::Reset => stt.reset_language_model(id).await?,
             _ => {}
         }
         Ok(Outcome::default())

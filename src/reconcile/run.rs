@@ -17,6 +17,7 @@ use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::context::memory::object_key;
 use super::context::{Context, Settings};
 use super::error::Error;
 use super::models;
@@ -55,7 +56,7 @@ macro_rules! model_controller {
             .inspect(scope.router.track_holders::<PartialObjectMeta<$kind>>(
                 $who,
                 move |ns, name| {
-                    ctx.forget(&models::object_key(
+                    ctx.memory.forget(&object_key(
                         &<$kind as kube::Resource>::kind(&()),
                         ns,
                         name,
@@ -75,7 +76,7 @@ macro_rules! model_controller {
         Controller::for_stream(stream, reader)
             .reconcile_on(scope.wakeups.lock().take::<PartialObjectMeta<$kind>>($who))
             .reconcile_on(woken::<$kind>(
-                scope.ctx.model_woken.subscribe(),
+                scope.ctx.notices.model_woken.subscribe(),
                 scope.ns.clone(),
             ))
             .with_config(scope.cfg.clone())
@@ -297,7 +298,7 @@ fn service_controller(scope: &Scope) -> BoxFuture<'static, ()> {
     );
     // Models created or deleted on a service's instance wake it (its model count changed).
     let changed = named_in_scope::<_, SpeechService>(
-        scope.ctx.service_changed.subscribe(),
+        scope.ctx.notices.service_changed.subscribe(),
         scope.ns.clone(),
         Some,
     );

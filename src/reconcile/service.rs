@@ -10,6 +10,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
+use super::context::memory::service_key;
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use crate::crd::speech_service::ServiceKind;
@@ -21,11 +22,6 @@ use crate::decision::status::EventNote;
 use crate::decision::{ModelKind, service};
 use crate::errors::Classified;
 use crate::metrics::result::{ERROR, SUCCESS};
-
-/// The key under which [`Context`] remembers a SpeechService's failures.
-pub(crate) fn key(namespace: &str, name: &str) -> String {
-    format!("sps/{namespace}/{name}")
-}
 
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
@@ -40,12 +36,12 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     let span =
         tracing::info_span!("reconcile", kind = "SpeechService", namespace = %ns, name = %name);
     let check = async {
-        let handle = ctx.service(&ns, &name).await?;
+        let handle = ctx.services.handle(&ns, &name).await?;
         handle.verify().await?;
         // Half the drift interval: the check proves the credentials at least once per interval
         // and the models of the service reuse the same LIST.
         let age = ctx.settings.drift_interval / 2;
-        let in_use = match handle.kind {
+        let in_use = match handle.clients.kind {
             ServiceKind::SpeechToText => {
                 let lm = handle.model_count(ModelKind::Language, age).await?;
                 let am = handle.model_count(ModelKind::Acoustic, age).await?;
@@ -71,16 +67,22 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
             needs_user: e.stalls_service(),
         },
     };
-    let (st, event) = service::next(&old, &outcome, quota, generation, k8s_openapi::jiff::Timestamp::now());
+    let (st, event) = service::next(
+        &old,
+        &outcome,
+        quota,
+        generation,
+        k8s_openapi::jiff::Timestamp::now(),
+    );
     // A customer data erasure, once the service answers.
     let (st, erasure_event, erasure_waits) = match &result {
         Ok((handle, _)) => erase_customer_data(&obj, &ctx, handle, st).await?,
         Err(_) => (st, None, false),
     };
-    let key = key(&ns, &name);
+    let key = service_key(&ns, &name);
     let (requeue, result_label, category) = match &result {
         Ok(_) => {
-            ctx.succeeded(&key);
+            ctx.memory.succeeded(&key);
             let mut wait = ctx.settings.drift_interval;
             if erasure_waits {
                 // Retained models leave without waking the service: look again soon.
@@ -90,7 +92,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         }
         Err(e) => {
             warn!(service = %name, category = e.category(), error = %e, "SpeechService check failed");
-            let mut wait = ctx.backoff(&key, std::time::Duration::from_secs(10));
+            let mut wait = ctx.memory.backoff(&key, std::time::Duration::from_secs(10));
             if crate::errors::Classified::retry_class(e)
                 == crate::errors::RetryClass::WaitForSpecChange
             {
@@ -168,7 +170,7 @@ async fn erase_customer_data(
     }
     let error = match &step {
         service::Erasure::Erase { customer_id, .. } => {
-            let call = match (&handle.stt, &handle.tts) {
+            let call = match (&handle.clients.stt, &handle.clients.tts) {
                 (Some(c), _) => c.delete_user_data(customer_id).await,
                 (_, Some(c)) => c.delete_user_data(customer_id).await,
                 (None, None) => Ok(()),
@@ -183,8 +185,13 @@ async fn erase_customer_data(
     let text = error.as_ref().map(ToString::to_string).unwrap_or_default();
     let failed = error.as_ref().map(|e| (e.category(), text.as_str()));
     let waits = matches!(&step, service::Erasure::Blocked { .. }) || failed.is_some();
-    let (st, note) =
-        service::after_erasure(&st, &step, failed, obj.metadata.generation, k8s_openapi::jiff::Timestamp::now());
+    let (st, note) = service::after_erasure(
+        &st,
+        &step,
+        failed,
+        obj.metadata.generation,
+        k8s_openapi::jiff::Timestamp::now(),
+    );
     Ok((st, note, waits))
 }
 

@@ -5,16 +5,13 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 
-use super::context::{Context, NewModel, ServiceHandle};
+use super::context::{Context, ServiceHandle};
 use super::error::Error;
 use super::inputs::parse_word_list;
-use super::models::{
-    Check, Gathered, IN_FLIGHT_AGE, KindOps, ObservedFull, description, gone_is_fine, marked,
-    model_name,
-};
+use super::kind::{Check, Gathered, KindOps};
 use crate::crd::voice_model::{CustomVoiceModel, VoiceWord};
 use crate::decision::status::{Observation, Outcome};
-use crate::decision::{Action, Dependency, Desired, Observed, ServiceStatus, WordDef, digest};
+use crate::decision::{Action, Desired, Observed, ServiceStatus, WordDef, digest};
 use crate::watson::tts_types::{CreateVoiceModel, VoiceModel};
 
 fn voice_def(w: &VoiceWord) -> WordDef {
@@ -28,6 +25,8 @@ fn voice_def(w: &VoiceWord) -> WordDef {
 }
 
 impl KindOps for CustomVoiceModel {
+    type Entry = VoiceModel;
+
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
         let ns = self.namespace().unwrap_or_default();
         let mut words = BTreeMap::new();
@@ -57,22 +56,15 @@ impl KindOps for CustomVoiceModel {
         ))
     }
 
-    async fn dependency(&self, _ctx: &Context) -> Result<Dependency, Error> {
-        Ok(Dependency::None)
-    }
-
     async fn observe(
         &self,
         svc: &ServiceHandle,
-        id: &str,
+        entry: &VoiceModel,
         check: &Check<'_>,
         desired: &Desired,
-        ctx: &Context,
-    ) -> Result<Option<ObservedFull>, Error> {
-        let list = svc.voice_models(check.listing_age(ctx), Some(id)).await?;
-        if !list.iter().any(|m| m.customization_id == id) {
-            return Ok(None);
-        }
+        _ctx: &Context,
+    ) -> Result<Option<(Observed, Observation)>, Error> {
+        let id = &entry.customization_id;
         let mut observed = Observed {
             status: Some(ServiceStatus::Exists),
             ..Default::default()
@@ -98,57 +90,43 @@ impl KindOps for CustomVoiceModel {
                 observed.words.insert(w.word, def);
             }
         }
-        Ok(Some(ObservedFull {
-            observed,
-            seen,
-            base_model: None,
-            newest_version: None,
-        }))
+        Ok(Some((observed, seen)))
     }
 
-    async fn find_marked(&self, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-        let list = svc.voice_models(IN_FLIGHT_AGE, None).await?;
-        Ok(marked(
-            &self.uid().unwrap_or_default(),
-            list.iter()
-                .map(|m| (m.description.as_deref(), m.customization_id.as_str())),
-        ))
-    }
-
-    async fn execute(
+    async fn create(
         &self,
         svc: &ServiceHandle,
-        id: Option<&str>,
+        name: String,
+        description: String,
+    ) -> Result<VoiceModel, Error> {
+        let req = CreateVoiceModel {
+            name,
+            language: Some(self.spec.language.clone()),
+            description: Some(description),
+        };
+        let created = svc.tts()?.create_custom_model(&req).await?;
+        Ok(VoiceModel {
+            customization_id: created.customization_id,
+            name: Some(req.name),
+            description: req.description,
+            language: req.language,
+            ..Default::default()
+        })
+    }
+
+    async fn delete(svc: &ServiceHandle, id: &str) -> Result<(), Error> {
+        Ok(svc.tts()?.delete_custom_model(id).await?)
+    }
+
+    async fn change(
+        &self,
+        svc: &ServiceHandle,
+        id: &str,
         action: &Action,
         g: &Gathered,
     ) -> Result<Outcome, Error> {
         let tts = svc.tts()?;
-        let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
         match action {
-            Action::Create | Action::Recreate => {
-                let req = CreateVoiceModel {
-                    name: model_name(self),
-                    language: Some(self.spec.language.clone()),
-                    description: Some(description(
-                        self.spec.description.as_deref(),
-                        &self.uid().unwrap_or_default(),
-                    )),
-                };
-                let created = tts.create_custom_model(&req).await?;
-                svc.created(NewModel::Voice(VoiceModel {
-                    customization_id: created.customization_id.clone(),
-                    name: Some(req.name),
-                    description: req.description,
-                    language: req.language,
-                    ..Default::default()
-                }))
-                .await;
-                return Ok(Outcome {
-                    created_id: Some(created.customization_id),
-                    ..Default::default()
-                });
-            }
-            Action::DeleteModel => gone_is_fine(tts.delete_custom_model(id_or()?).await)?,
             Action::AddWords { words } => {
                 let list: Vec<crate::watson::tts_types::VoiceWord> = words
                     .iter()
@@ -159,9 +137,9 @@ impl KindOps for CustomVoiceModel {
                         part_of_speech: d.part_of_speech.as_deref().map(Into::into),
                     })
                     .collect();
-                tts.add_words(id_or()?, &list).await?;
+                tts.add_words(id, &list).await?;
             }
-            Action::DeleteWord { word } => tts.delete_word(id_or()?, word).await?,
+            Action::DeleteWord { word } => tts.delete_word(id, word).await?,
             _ => {}
         }
         Ok(Outcome::default())

@@ -202,17 +202,20 @@ mod tests {
             .chain(OperationType::KNOWN)
             .chain(OperationOutcome::KNOWN)
         {
-            let json = serde_json::to_string(text).unwrap();
-            let phase: Phase = serde_json::from_str(&json).unwrap();
-            assert_eq!(serde_json::to_string(&phase).unwrap(), json);
+            let json = serde_json::to_string(text).expect("json");
+            let phase: Phase = serde_json::from_str(&json).expect("json");
+            assert_eq!(serde_json::to_string(&phase).expect("json"), json);
         }
         assert_eq!(Phase::parse("Available"), Phase::Available);
         assert_eq!(ServiceStatus::parse("upgrading"), ServiceStatus::Upgrading);
         // A newer operator's phase and a new IBM status: read, kept, written back unchanged.
-        let phase: Phase = serde_json::from_str("\"Migrating\"").unwrap();
+        let phase: Phase = serde_json::from_str("\"Migrating\"").expect("json");
         assert_eq!(phase, Phase::Unknown("Migrating".into()));
-        assert_eq!(serde_json::to_string(&phase).unwrap(), "\"Migrating\"");
-        let status: ServiceStatus = serde_json::from_str("\"queued\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&phase).expect("json"),
+            "\"Migrating\""
+        );
+        let status: ServiceStatus = serde_json::from_str("\"queued\"").expect("json");
         assert_eq!(status.as_str(), "queued");
         assert!(ResourceServiceStatus::parse("ok").is_valid());
         assert!(!ResourceServiceStatus::parse("being_processed").is_valid());
@@ -222,6 +225,9 @@ mod tests {
     fn the_schema_is_an_open_string() {
         let schema = schemars::schema_for!(OperationType);
         assert_eq!(schema.get("type"), Some(&serde_json::json!("string")));
-        assert!(schema.get("enum").is_none(), "a closed list would refuse newer values");
+        assert!(
+            schema.get("enum").is_none(),
+            "a closed list would refuse newer values"
+        );
     }
 }

@@ -87,8 +87,9 @@ fn text_source(s: &Source, cms: &BTreeMap<(String, String), Vec<u8>>) -> Vec<u8>
 #[test]
 fn digests_of_the_first_release() {
     let cms = config_maps();
-    let lms: Vec<CustomLanguageModel> =
-        items(include_str!("../../../tests/fixtures/release-0.1.0/clm.yaml"));
+    let lms: Vec<CustomLanguageModel> = items(include_str!(
+        "../../../tests/fixtures/release-0.1.0/clm.yaml"
+    ));
     assert_eq!(lms.len(), 2);
     for lm in &lms {
         let mut resources = BTreeMap::new();
@@ -139,8 +140,9 @@ fn digests_of_the_first_release() {
 #[test]
 fn acoustic_and_voice_digests_of_the_first_release() {
     let cms = config_maps();
-    let ams: Vec<CustomAcousticModel> =
-        items(include_str!("../../../tests/fixtures/release-0.1.0/cam.yaml"));
+    let ams: Vec<CustomAcousticModel> = items(include_str!(
+        "../../../tests/fixtures/release-0.1.0/cam.yaml"
+    ));
     for am in &ams {
         let mut resources = BTreeMap::new();
         for a in &am.spec.audio {
@@ -165,8 +167,9 @@ fn acoustic_and_voice_digests_of_the_first_release() {
             Some(inputs.as_str())
         );
     }
-    let vms: Vec<CustomVoiceModel> =
-        items(include_str!("../../../tests/fixtures/release-0.1.0/cvm.yaml"));
+    let vms: Vec<CustomVoiceModel> = items(include_str!(
+        "../../../tests/fixtures/release-0.1.0/cvm.yaml"
+    ));
     for vm in &vms {
         let words: BTreeMap<String, WordDef> = vm
             .spec

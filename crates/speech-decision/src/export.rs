@@ -686,7 +686,15 @@ mod tests {
             owner: Some("Deployment/web".into()),
         };
         let before = st.clone();
-        record(&mut st, kind, Some("theirs"), Some(&foreign), None, Some(2), T0);
+        record(
+            &mut st,
+            kind,
+            Some("theirs"),
+            Some(&foreign),
+            None,
+            Some(2),
+            T0,
+        );
         assert_eq!(
             exported(&st),
             Some((

@@ -557,7 +557,14 @@ fn the_line_is_part_of_the_computed_status_and_stays_put_while_nothing_changes()
         Some("none: Available on the current spec")
     );
     // The same decision again: the same status, so the shell writes nothing.
-    let again = st::next(&first, &f, &seen, &action, &Outcome::default(), Timestamp::UNIX_EPOCH);
+    let again = st::next(
+        &first,
+        &f,
+        &seen,
+        &action,
+        &Outcome::default(),
+        Timestamp::UNIX_EPOCH,
+    );
     assert_eq!(again.model, first.model);
     // The inputs change: the decision and the line change with it.
     f.desired.inputs_digest = "in2".into();
@@ -566,7 +573,14 @@ fn the_line_is_part_of_the_computed_status_and_stays_put_while_nothing_changes()
     if let Some(o) = f.observed.as_mut() {
         o.status = Some(ServiceStatus::Available);
     }
-    let trained = st::next(&first, &f, &seen, &action, &Outcome::default(), Timestamp::UNIX_EPOCH);
+    let trained = st::next(
+        &first,
+        &f,
+        &seen,
+        &action,
+        &Outcome::default(),
+        Timestamp::UNIX_EPOCH,
+    );
     assert_eq!(
         trained.model.next_action.as_deref(),
         Some("train: the inputs changed since the last training")

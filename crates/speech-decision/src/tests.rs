@@ -2230,7 +2230,10 @@ fn an_acoustic_training_records_the_language_model_it_started_with() {
         already_trained: true,
         ..Outcome::default()
     };
-    assert_eq!(next(&other, &train, &refused).trained_with_language_model, None);
+    assert_eq!(
+        next(&other, &train, &refused).trained_with_language_model,
+        None
+    );
     let alone = Action::Train {
         custom_language_model_id: None,
     };

@@ -299,7 +299,11 @@ pub(super) fn set_conditions(
                 "TrainedOnCurrentInputs",
                 "the model is trained on the current inputs".to_string(),
             )
-        } else if let Some(c) = st.current_operation.as_ref().filter(|c| c.kind == OperationType::Train) {
+        } else if let Some(c) = st
+            .current_operation
+            .as_ref()
+            .filter(|c| c.kind == OperationType::Train)
+        {
             (
                 "Training",
                 format!("training started at {}", c.started_at.0),

@@ -114,10 +114,7 @@ pub(super) fn record_action(
         inputs_digest: Some(digest.clone()),
         expected_finish_at: Some(Time(later(now, facts.expected.of(&kind)))),
         running_seen_at: None,
-        started_from: facts
-            .observed
-            .as_ref()
-            .and_then(|o| o.status.clone()),
+        started_from: facts.observed.as_ref().and_then(|o| o.status.clone()),
         finished_at: None,
         outcome: None,
         duration_seconds: None,

@@ -24,12 +24,12 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+/// What kind of data a resource is (defined with the facts; re-exported where status uses it).
+pub use crate::ResourceClass;
 pub use conditions::*;
 pub use failures::*;
 pub use history::*;
 pub use polling::*;
-/// What kind of data a resource is (defined with the facts; re-exported where status uses it).
-pub use crate::ResourceClass;
 
 use crate::crd::acoustic_model::TrainedWith;
 use crate::crd::{ModelStatus, OperationOutcome, Phase, ResourceStatus};
@@ -170,7 +170,11 @@ pub fn next(
     }
     if let Some(s) = &seen.service_status {
         st.service_status = Some(s.clone());
-        st.progress = Some(if *s == ServiceStatus::Available { 100 } else { 0 });
+        st.progress = Some(if *s == ServiceStatus::Available {
+            100
+        } else {
+            0
+        });
         // The service has taken up the operation: from now on, a status like the one before the
         // call is its end, not the service's lag.
         if let Some(op) = st.current_operation.as_mut()

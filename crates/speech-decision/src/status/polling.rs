@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::{Timing, TrackedResource};
 use super::history::Expected;
+use super::{Timing, TrackedResource};
 use crate::crd::{ModelStatus, ResourceServiceStatus};
 use crate::{Action, OperationKind, ServiceStatus, WaitReason};
 
@@ -76,7 +76,10 @@ pub fn data_from_record(
     let all_analysed = !resources.is_empty()
         && resources.iter().all(|r| {
             r.status.added_at.is_some()
-                && r.status.service_status.as_ref().is_some_and(|s| s.is_valid())
+                && r.status
+                    .service_status
+                    .as_ref()
+                    .is_some_and(|s| s.is_valid())
         });
     if waits_for_dependency
         && matches!(status, Some(S::Ready | S::Available))
@@ -98,7 +101,10 @@ pub fn data_from_record(
                     r.status.added_at.is_some()
                         && matches!(
                             r.status.service_status,
-                            Some(ResourceServiceStatus::BeingProcessed | ResourceServiceStatus::Analyzed)
+                            Some(
+                                ResourceServiceStatus::BeingProcessed
+                                    | ResourceServiceStatus::Analyzed
+                            )
                         )
                 })
         }

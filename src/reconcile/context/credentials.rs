@@ -1,0 +1,79 @@
+//! A SpeechService's credentials: `spec.auth` and the Secret it names, read on every build of the
+//! service's client, so a rotated Secret is used without a restart.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+use secrecy::SecretString;
+
+use crate::crd::SpeechService;
+use crate::crd::speech_service::AuthType;
+use crate::reconcile::error::Error;
+use crate::reconcile::inputs::InputError;
+use crate::watson::Auth;
+
+/// The IBM authentication `spec.auth` asks for, with the `resourceVersion` of the Secret it was
+/// read from (empty without a Secret): a new version builds a new client.
+pub async fn auth(
+    client: &Client,
+    svc: &SpeechService,
+    namespace: &str,
+) -> Result<(Auth, String), Error> {
+    let auth = &svc.spec.auth;
+    if auth.kind == AuthType::None {
+        return Ok((Auth::None, String::new()));
+    }
+    let Some(r) = &auth.secret_ref else {
+        return Err(Error::InvalidSpec(
+            "spec.auth.secretRef is required unless spec.auth.type is None".into(),
+        ));
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api
+        .get_opt(&r.name)
+        .await?
+        .ok_or_else(|| InputError::NotFound {
+            kind: "Secret",
+            name: r.name.clone(),
+            detail: "(credentials) does not exist".into(),
+        })?;
+    let version = secret.resource_version().unwrap_or_default();
+    let read = |key: &Option<String>, default: &str| -> Result<SecretString, Error> {
+        let key = key.as_deref().unwrap_or(default);
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone())
+            .ok_or_else(|| InputError::NotFound {
+                kind: "Secret",
+                name: r.name.clone(),
+                detail: format!("(credentials) has no key {key:?}"),
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            InputError::Malformed(format!("Secret {} key {key:?} is not UTF-8", r.name))
+        })?;
+        Ok(SecretString::from(text.trim().to_string()))
+    };
+    let auth = match auth.kind {
+        AuthType::Iam => {
+            let api_key = read(&r.api_key_key, "apikey")?;
+            let iam_url = auth
+                .iam_url
+                .as_deref()
+                .unwrap_or("https://iam.cloud.ibm.com");
+            let url = url::Url::parse(iam_url)
+                .map_err(|e| Error::InvalidSpec(format!("spec.auth.iamUrl: {e}")))?;
+            Auth::Iam { api_key, url }
+        }
+        AuthType::Bearer => Auth::Bearer(read(&r.token_key, "token")?),
+        AuthType::Basic => {
+            let user = read(&r.username_key, "username")?;
+            Auth::Basic {
+                username: secrecy::ExposeSecret::expose_secret(&user).to_string(),
+                password: read(&r.password_key, "password")?,
+            }
+        }
+        AuthType::None => Auth::None,
+    };
+    Ok((auth, version))
+}

@@ -1,0 +1,249 @@
+//! One SpeechService's handle, shared by the service check and every model of the service: its
+//! IBM clients, the shared listings of its instance's models, the models waiting on it, the lock
+//! creates take to respect the quota, and what answers at its URL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clients::{Clients, identity_verdict};
+use super::listings::{Entry, Listings};
+use super::wakeups::Waiters;
+use crate::decision::ModelKind;
+use crate::reconcile::error::Error;
+use crate::watson::stt_types::{AcousticModel, LanguageModel};
+use crate::watson::tts_types::VoiceModel;
+use crate::watson::{SttClient, TtsClient};
+
+/// One SpeechService's IBM client(s) and shared listings.
+pub struct ServiceHandle {
+    /// What the handle was built from (generation, UID, Secret version, CA digest): another
+    /// key builds another handle.
+    pub(super) key: String,
+    /// The IBM client of the service.
+    pub clients: Clients,
+    listings: tokio::sync::Mutex<Listings>,
+    /// The models waiting for an operation on this service.
+    pub(super) waiters: Waiters,
+    /// Held while counting models and creating one, so concurrent creates cannot overshoot the
+    /// quota.
+    pub create_lock: tokio::sync::Mutex<()>,
+    /// Which API answers at `spec.url`, once known (`Ok`: the right one; `Err`: the condition
+    /// message). Asked once per handle, so once per SpeechService generation and credentials.
+    identity: tokio::sync::Mutex<Option<Result<(), String>>>,
+    /// `spec.url`, for messages.
+    url: String,
+}
+
+impl ServiceHandle {
+    /// A handle with no listing yet, built for `key`.
+    pub fn new(key: String, clients: Clients, waiters: Waiters, url: String) -> Self {
+        ServiceHandle {
+            key,
+            clients,
+            listings: tokio::sync::Mutex::new(Listings::empty()),
+            waiters,
+            create_lock: tokio::sync::Mutex::new(()),
+            identity: tokio::sync::Mutex::new(None),
+            url,
+        }
+    }
+
+    /// `spec.url` of the SpeechService, as written (exported to applications without its user
+    /// information: [`crate::decision::export::service_url`]).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The STT client, or an error naming the mismatch.
+    pub fn stt(&self) -> Result<&SttClient, Error> {
+        self.clients.stt()
+    }
+
+    /// The TTS client, or an error naming the mismatch.
+    pub fn tts(&self) -> Result<&TtsClient, Error> {
+        self.clients.tts()
+    }
+
+    /// Checks that `spec.url` serves the API of `spec.service` (people paste the URL of the other
+    /// service, or one with a path below the instance's base URL, and the other service then
+    /// answers some calls in a confusing way). One probe per handle ([`crate::watson::ServedApi`],
+    /// at most two GETs), shared by the service check and every model of the service, so models
+    /// of a wrong URL make no call of their own. Transient and credential failures are not
+    /// remembered.
+    pub async fn verify(&self) -> Result<(), Error> {
+        let mut known = self.identity.lock().await;
+        if let Some(result) = known.as_ref() {
+            return result.clone().map_err(Error::WrongService);
+        }
+        let Some(served) = self.clients.served_api().await? else {
+            return Ok(());
+        };
+        let result = identity_verdict(self.clients.kind, served, &self.url);
+        *known = Some(result.clone());
+        result.map_err(Error::WrongService)
+    }
+
+    /// All models of `E`'s kind on the instance, listed at most `max_age` ago, for a look at
+    /// the model `about` (its entry not changed by the operator since, and present: a missing
+    /// model is confirmed by a new LIST) or, with `None`, at the whole list (nothing changed
+    /// since). One LIST shared by every model of the service: a change to one model makes only
+    /// its own next look list again. A new LIST wakes the models it shows done waiting.
+    pub async fn models<E: Entry>(
+        &self,
+        max_age: Duration,
+        about: Option<&str>,
+    ) -> Result<Arc<Vec<E>>, Error> {
+        let mut l = self.listings.lock().await;
+        if let Some(v) = l.current::<E>(max_age, about) {
+            return Ok(v);
+        }
+        let list = E::list(&self.clients).await?;
+        self.waiters.after_listing(&list, about);
+        Ok(l.store(list))
+    }
+
+    /// How many models of `kind` the instance holds (for the quota and the SpeechService's
+    /// `modelsInUse`): from a listing at most `max_age` old plus the operator's own creates and
+    /// deletes since ([`Self::created`], [`Self::deleted`]), else from a new LIST. Models created
+    /// or deleted by others since the listing are not counted until the next one.
+    pub async fn model_count(&self, kind: ModelKind, max_age: Duration) -> Result<usize, Error> {
+        if let Some(n) = self.listings.lock().await.count(kind, max_age) {
+            return Ok(n);
+        }
+        let fresh = Duration::ZERO;
+        Ok(match kind {
+            ModelKind::Language => self.models::<LanguageModel>(fresh, None).await?.len(),
+            ModelKind::Acoustic => self.models::<AcousticModel>(fresh, None).await?.len(),
+            ModelKind::Voice => self.models::<VoiceModel>(fresh, None).await?.len(),
+        })
+    }
+
+    /// Before an adoption: every look lists again (a model made moments ago by a script may be
+    /// missing from the listing); the membership stays.
+    pub async fn invalidate(&self) {
+        for (stale, _) in self.listings.lock().await.marks_mut() {
+            *stale = true;
+        }
+    }
+
+    /// After the operator changed the model `id` (any call but a read): its next look lists
+    /// again, and so does a look at the whole list; other models keep using the listing.
+    pub async fn changed(&self, id: &str) {
+        for (_, changed) in self.listings.lock().await.marks_mut() {
+            changed.insert(id.to_string());
+        }
+    }
+
+    /// The operator created a model: counted at once, and its entry is what the create's answer
+    /// says (IBM answers a create with the customization ID only, and a new model is `pending`
+    /// and holds nothing: watson-api.md §13 items 1 and 7), so the next look at it makes no LIST.
+    /// Without a listing of the kind yet, the next look lists.
+    pub async fn created<E: Entry>(&self, entry: E) {
+        self.listings.lock().await.add_own(entry);
+    }
+
+    /// The operator deleted the model `id` of `kind` (or found it gone): no longer counted.
+    pub async fn deleted(&self, kind: ModelKind, id: &str) {
+        self.waiters.stop(id);
+        if let Some(ids) = self.listings.lock().await.ids_mut(kind) {
+            ids.remove(id);
+        }
+    }
+
+    /// The model `namespace/name` (customization ID `id`, last seen with `status`) waits for an
+    /// operation on the service (`waits`, from
+    /// [`crate::decision::status::awaits_listing`]), or no longer does. A waiting model is
+    /// woken ([`super::Notices::model_woken`]) by the first LIST of its kind, made for any model
+    /// of the service, that shows the wait over; its own next look stays scheduled as well, so a
+    /// missed wake-up only costs the time it always did.
+    ///
+    /// A LIST made since the model's look (for another model) may already show the end: then
+    /// the model is woken at once. With a LIST in flight, that LIST compares when it arrives.
+    pub fn await_listing(
+        &self,
+        kind: ModelKind,
+        id: &str,
+        (namespace, name): (&str, &str),
+        status: Option<&str>,
+        waits: bool,
+    ) {
+        if !waits {
+            self.waiters.stop(id);
+            return;
+        }
+        self.waiters.wait(kind, id, (namespace, name), status);
+        let listed = match self.listings.try_lock() {
+            Ok(l) => l.status_of(kind, id),
+            Err(_) => return,
+        };
+        if let Some(now) = listed
+            && crate::decision::status::listing_wakes(status, now.as_deref())
+            && self.waiters.stop(id)
+        {
+            self.waiters
+                .wake(vec![(kind, namespace.to_string(), name.to_string())]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::speech_service::ServiceKind;
+    use crate::reconcile::context::wakeups::Woken;
+    use crate::reconcile::context::wakeups::tests::listed;
+
+    fn handle(models: &[(&str, &str)]) -> (ServiceHandle, tokio::sync::broadcast::Receiver<Woken>) {
+        let (tx, rx) = tokio::sync::broadcast::channel(16);
+        let clients = Clients {
+            kind: ServiceKind::SpeechToText,
+            stt: None,
+            tts: None,
+        };
+        let h = ServiceHandle::new("k".into(), clients, Waiters::new(tx), "http://sim".into());
+        h.listings
+            .try_lock()
+            .expect("unlocked")
+            .store(listed(models));
+        (h, rx)
+    }
+
+    /// A LIST made for another model between a model's look and its recording of the wait
+    /// already shows the end: the model is woken at once, not at its own next look (review of
+    /// issue 11's wake-ups).
+    #[test]
+    fn a_wait_the_current_listing_shows_ended_wakes_at_once() {
+        let (h, mut rx) = handle(&[("a", "available"), ("b", "training")]);
+        h.await_listing(
+            ModelKind::Language,
+            "a",
+            ("ns", "lm-a"),
+            Some("training"),
+            true,
+        );
+        assert_eq!(
+            rx.try_recv().expect("woken"),
+            (ModelKind::Language, "ns".to_string(), "lm-a".to_string())
+        );
+        assert!(h.waiters.none_waits());
+        // Still running as the listing shows it: recorded, no wake.
+        h.await_listing(
+            ModelKind::Language,
+            "b",
+            ("ns", "lm-b"),
+            Some("training"),
+            true,
+        );
+        assert!(rx.try_recv().is_err());
+        assert!(h.waiters.waits("b"));
+        // The wait ends with the reconcile: the entry goes.
+        h.await_listing(
+            ModelKind::Language,
+            "b",
+            ("ns", "lm-b"),
+            Some("available"),
+            false,
+        );
+        assert!(h.waiters.none_waits());
+    }
+}

@@ -1,0 +1,136 @@
+//! What every reconcile shares, in parts with one job each:
+//!
+//! - [`settings`]: the reconcilers' settings (command-line flags);
+//! - [`services`]: one [`ServiceHandle`] per SpeechService (built in [`handles`] from
+//!   [`clients`] and [`credentials`]), with the shared model [`listings`] of its instance and
+//!   its request budget;
+//! - [`wakeups`]: the channels that wake a SpeechService or a model before its next look;
+//! - [`memory`]: what this process remembers of each object between its reconciles (inputs
+//!   digest, failures for backoff) and the status metrics it feeds.
+//!
+//! [`Context`] holds one of each, plus the Kubernetes client and the Event recorder.
+
+pub mod clients;
+pub mod credentials;
+pub mod handles;
+pub mod listings;
+pub mod memory;
+pub mod services;
+pub mod settings;
+pub mod wakeups;
+
+use std::sync::Arc;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+pub use handles::ServiceHandle;
+pub use memory::Memory;
+pub use services::Services;
+pub use settings::Settings;
+pub use wakeups::{Notices, Woken};
+
+use super::error::Error;
+use super::inputs::Resolver;
+use crate::metrics::Metrics;
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// The reconcilers' settings.
+    pub settings: Settings,
+    /// Publishes the Events of every kind.
+    pub recorder: Recorder,
+    /// The HTTP client of URL inputs.
+    pub http: reqwest::Client,
+    /// Prometheus metrics (reconciles, IBM calls), when served.
+    pub metrics: Option<Arc<Metrics>>,
+    /// The service handles, by SpeechService.
+    pub services: Services,
+    /// What this process remembers of each object, by object key.
+    pub memory: Memory,
+    /// The wake-up channels.
+    pub notices: Notices,
+}
+
+impl Context {
+    /// Builds the context without metrics.
+    pub fn new(client: Client, settings: Settings) -> Result<Arc<Self>, Error> {
+        Self::new_with_metrics(client, settings, None)
+    }
+
+    /// Builds the context; `metrics` observes reconciles and every IBM call.
+    pub fn new_with_metrics(
+        client: Client,
+        settings: Settings,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Arc<Self>, Error> {
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Error::InvalidSpec(format!("HTTP client: {e}")))?;
+        let reporter = Reporter {
+            controller: "watson-speech-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        let notices = Notices::new();
+        let services = Services::new(
+            client.clone(),
+            http.clone(),
+            settings.request_timeout,
+            metrics.clone(),
+            notices.model_woken.clone(),
+        );
+        Ok(Arc::new(Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            settings,
+            http,
+            memory: Memory::new(metrics.clone()),
+            metrics,
+            services,
+            notices,
+        }))
+    }
+
+    /// An input resolver for a namespace.
+    pub fn resolver(&self, namespace: &str) -> Resolver {
+        Resolver::new(self.client.clone(), namespace, self.http.clone())
+    }
+
+    /// Forgets a deleted SpeechService: its handle (with the shared listings of its instance's
+    /// models), its request budget and its failures. The same leak as [`Memory::forget`] for
+    /// models: a SpeechService has no finalizer, so its watch (a Delete, or a re-listing that
+    /// no longer lists it) is the only signal.
+    pub fn forget_service(&self, namespace: &str, name: &str) {
+        self.services.forget(namespace, name);
+        self.memory.forget(&memory::service_key(namespace, name));
+    }
+
+    /// The model `id` of the SpeechService `namespace/service` waits no more (its finalizer was
+    /// released): its entry goes, without building the service's handle.
+    pub fn stop_awaiting(&self, namespace: &str, service: &str, id: &str) {
+        if let Some(h) = self.services.built(namespace, service) {
+            h.waiters.stop(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deleted SpeechService is forgotten: its failures go (its budget: `services`' test).
+    #[tokio::test]
+    async fn a_deleted_service_is_forgotten() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        let ctx = Context::new(client, Settings::default()).expect("context");
+        let key = memory::service_key("ns", "s");
+        ctx.memory.backoff(&key, std::time::Duration::from_secs(10));
+        assert_eq!(ctx.memory.remembered(), 1);
+        ctx.forget_service("ns", "s");
+        assert_eq!(ctx.memory.remembered(), 0);
+    }
+}

@@ -1,0 +1,51 @@
+//! The reconcilers' settings, from the command line (`run`'s flags; tests and benchmarks set them
+//! directly).
+
+use std::time::Duration;
+/// Settings of the reconcilers (from the command line).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often an Available model (and each service) is checked for drift.
+    pub drift_interval: Duration,
+    /// Longest wait between two checks of a running operation.
+    pub max_poll_interval: Duration,
+    /// Expected duration of a language-model training, until the model's history says better.
+    pub expected_training: Duration,
+    /// Request timeout for IBM calls.
+    pub request_timeout: Duration,
+    /// The per-instance limit of custom models of one kind (1024 on IBM Cloud). The operator
+    /// never sends a create past it and warns at 90 %.
+    pub model_quota: usize,
+    /// Poll running operations at this fixed interval instead of progress-aware polling (the
+    /// benchmarks' baseline; IBM's samples use 10 s).
+    pub fixed_poll: Option<Duration>,
+    /// Expected duration of the service's analysis of one corpus, grammar or audio resource.
+    pub expected_analysis: Duration,
+    /// An operation running longer than this many times its expected duration is flagged
+    /// (`OperationOverdue`); nothing is re-created or deleted.
+    pub overdue_factor: u32,
+    /// Expected seconds of acoustic-model training per second of audio, until the model's
+    /// history says better (IBM: about as long as the audio, so 1).
+    pub training_per_audio_second: f64,
+    /// `run --dry-run`: decide and report (status with `nextAction` marked `dry run`), read the
+    /// service, but make no call that changes it and release no finalizer; each skipped step is
+    /// logged at info.
+    pub dry_run: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            drift_interval: Duration::from_secs(600),
+            max_poll_interval: Duration::from_secs(300),
+            expected_training: Duration::from_secs(600),
+            model_quota: 1024,
+            fixed_poll: None,
+            request_timeout: Duration::from_secs(60),
+            expected_analysis: Duration::from_secs(600),
+            overdue_factor: 3,
+            training_per_audio_second: 1.0,
+            dry_run: false,
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Step 2 of a model's reconcile: decide. Thin on purpose: the decision is pure and lives in
+//! [`crate::decision`]; this module hands it the gathered facts and the settings it reads.
+
+use kube::ResourceExt;
+use tracing::info;
+
+use super::context::Context;
+use crate::decision::status::Timing;
+use crate::decision::{self, Action, Facts};
+use crate::model::ModelResource;
+
+/// The check that needs no call (suspend, terminal failure, an observed model being deleted):
+/// the action when it settles the reconcile ([`decision::precheck`]).
+pub(crate) fn precheck(facts: &Facts) -> Option<Action> {
+    decision::precheck(facts)
+}
+
+/// The one next action for the gathered facts ([`decision::decide`]), logged.
+pub(crate) fn decide<K: ModelResource>(obj: &K, facts: &Facts) -> Action {
+    let action = decision::decide(facts);
+    info!(kind = ?K::KIND, name = %obj.name_any(), ?action, "decided");
+    action
+}
+
+/// Whether this run leaves `action` undone (`run --dry-run`, [`Action::skipped_in_dry_run`]);
+/// the one test for both paths that act (the precheck's and [`super::perform`]'s).
+pub(crate) fn skipped_in_dry_run(ctx: &Context, action: &Action) -> bool {
+    ctx.settings.dry_run && action.skipped_in_dry_run()
+}
+
+/// The settings the decision's timing reads (polling, expected durations, overdue factor).
+pub(crate) fn timing(ctx: &Context) -> Timing {
+    Timing {
+        drift_interval: ctx.settings.drift_interval,
+        max_poll_interval: ctx.settings.max_poll_interval,
+        expected_training: ctx.settings.expected_training,
+        fixed_poll: ctx.settings.fixed_poll,
+        expected_analysis: ctx.settings.expected_analysis,
+        overdue_factor: ctx.settings.overdue_factor,
+        training_per_audio_second: ctx.settings.training_per_audio_second,
+    }
+}

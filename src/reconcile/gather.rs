@@ -1,0 +1,296 @@
+//! Step 1 of a model's reconcile: gather the facts the decision needs. The model itself (one GET),
+//! the facts that need no call, the desired inputs resolved, and what the service holds: the
+//! model in the shared listing (and its data when the record cannot be trusted), the model
+//! carrying the object's ownership marker, and an acoustic model's language model.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, ResourceExt};
+
+use super::context::listings::Entry;
+use super::context::memory::key_of;
+use super::context::{Context, ServiceHandle};
+use super::decide::timing;
+use super::error::Error;
+use super::kind::{Check, Gathered, IN_FLIGHT_AGE, KindOps};
+use super::watches::{Dependent, Router};
+use crate::decision::status::{self as decided, Observation, Previous};
+use crate::decision::{Dependency, Desired, Facts, Observed, Recorded};
+use crate::model::{ModelResource, Referencing};
+
+/// Reads the model for this reconcile (the controller caches its metadata only) and records
+/// what it references in `router` and its status for the metrics. `None` when it is gone: the
+/// GET found nothing, or the watch saw it deleted while the GET was in flight (the watch updates
+/// `cache` before it forgets a deleted object, so a model `cache` no longer holds, or holds as
+/// another object of the same name, was deleted): then what was just recorded goes again, and
+/// cannot bring the model back.
+pub(crate) async fn read<K: KindOps + Referencing>(
+    meta: &PartialObjectMeta<K>,
+    ctx: &Context,
+    router: &Router,
+    cache: &Store<PartialObjectMeta<K>>,
+    api: &Api<K>,
+) -> Result<Option<K>, Error> {
+    let (key, ns, name) = (
+        key_of(meta),
+        meta.namespace().unwrap_or_default(),
+        meta.name_any(),
+    );
+    let who = Dependent::from(K::KIND);
+    let obj = api.get_opt(&name).await?;
+    if let Some(obj) = &obj {
+        router.hold(who, obj);
+        ctx.memory.saw_status(&key, obj);
+    }
+    let cached = cache.get(&ObjectRef::from_obj(meta));
+    match obj {
+        Some(obj) if cached.is_some_and(|c| c.uid() == obj.uid()) => Ok(Some(obj)),
+        _ => {
+            router.release(who, &ns, &name);
+            ctx.memory.forget(&key);
+            Ok(None)
+        }
+    }
+}
+
+/// The facts that need no call to the service (the inputs are resolved later).
+pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
+    let expected = decided::expectations(&prev.model, obj.audio_seconds(), &timing(ctx));
+    Facts {
+        kind: K::KIND,
+        generation: obj.meta().generation,
+        suspended: obj.suspended(),
+        deleting: obj.meta().deletion_timestamp.is_some(),
+        retain_on_delete: obj.deletion_policy() == crate::crd::DeletionPolicy::Retain,
+        observe_only: obj.observe_only(),
+        adopt_id: obj.adopt_id().map(str::to_string),
+        marked_model: None,
+        desired: Desired::default(),
+        recorded: Recorded {
+            operation_age: prev.model.current_operation.as_ref().map(|o| {
+                let secs = Timestamp::now().as_second() - o.started_at.0.as_second();
+                Duration::from_secs(secs.max(0) as u64)
+            }),
+            ..Recorded::from_status(&prev.model)
+        },
+        observed: None,
+        newest_version: None,
+        dependency: Dependency::None,
+        expected,
+        dry_run: ctx.settings.dry_run,
+    }
+}
+
+/// Resolves the desired inputs into `facts` and remembers their digest (so a failure recorded
+/// later names the inputs it failed on); returns the contents to upload.
+pub(crate) async fn inputs<K: KindOps>(
+    obj: &K,
+    ctx: &Context,
+    facts: &mut Facts,
+) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    let (desired, contents) = obj.desired(ctx).await?;
+    ctx.memory
+        .remember_inputs(&key_of(obj), &desired.inputs_digest);
+    facts.desired = desired;
+    Ok(contents)
+}
+
+/// The observed model plus what status shows about it.
+pub(crate) struct ObservedFull {
+    /// What the decision reads of the model on the service.
+    pub observed: Observed,
+    /// What status shows of it.
+    pub seen: Observation,
+    /// Its base model, as the listing shows it.
+    pub base_model: Option<String>,
+    /// The newest base-model version any model of the instance on the same base model has.
+    pub newest_version: Option<String>,
+}
+
+/// Observes the model, its marker, its dependency; checks an adopted model's base model.
+pub(crate) async fn gather<K: KindOps>(
+    obj: &K,
+    ctx: &Context,
+    svc: &ServiceHandle,
+    prev: &Previous,
+    mut facts: Facts,
+    contents: BTreeMap<String, Vec<u8>>,
+) -> Result<Gathered, Error> {
+    let old = &prev.model;
+    // Available, or just done recording the operation that made it so (`Finish`): nothing
+    // changed since the last full comparison (the data was locked during the operation).
+    let steady = matches!(
+        old.phase,
+        Some(crate::crd::Phase::Available | crate::crd::Phase::Processing)
+    ) && old.trained_inputs_digest.as_deref()
+        == Some(facts.desired.inputs_digest.as_str())
+        && old.observed_generation == facts.generation;
+    // An observed model's words may change behind the operator's back: always list them.
+    let unsure;
+    let prev = if facts.observe_only {
+        unsure = Previous {
+            word_count: None,
+            words_digest: None,
+            ..prev.clone()
+        };
+        &unsure
+    } else {
+        prev
+    };
+    // The dependency first: while the model waits for it, a check may take the data from the
+    // record (see `data_from_record`).
+    if !facts.deleting && !facts.observe_only {
+        facts.dependency = obj.dependency(ctx).await?;
+    }
+    let waits_for_dependency = matches!(
+        facts.dependency,
+        Dependency::Missing | Dependency::NotReady { .. }
+    );
+    let observed = match &facts.recorded.customization_id {
+        Some(id) => {
+            let check = Check {
+                steady,
+                prev,
+                waits_for_dependency,
+            };
+            observe(obj, svc, id, &check, &facts.desired, ctx).await?
+        }
+        None => None,
+    };
+    // What the operator uploaded, per resource, as recorded in status.
+    if let Some(o) = &observed {
+        for r in &o.seen.resources {
+            if let Some(d) = &r.status.digest {
+                facts
+                    .recorded
+                    .resources
+                    .insert(r.status.name.clone(), d.clone());
+            }
+        }
+    }
+    if facts.recorded.customization_id.is_none() || observed.is_none() {
+        facts.marked_model = find_marked(obj, svc).await?;
+    }
+    // Adoption: the adopted model's base model must match.
+    if let (Some(id), Some(o)) = (obj.adopt_id(), observed.as_ref()) {
+        same_base_model(obj, id, o)?;
+    }
+    let seen = observed
+        .as_ref()
+        .map(|o| o.seen.clone())
+        .unwrap_or_default();
+    facts.newest_version = observed.as_ref().and_then(|o| o.newest_version.clone());
+    facts.observed = observed.map(|o| o.observed);
+    Ok(Gathered {
+        facts,
+        contents,
+        seen,
+    })
+}
+
+/// The model `id` as the service reports it (`None`: gone): its entry in the shared listing
+/// (`check` says how old it may be), then what the kind reads of its data.
+pub(crate) async fn observe<K: KindOps>(
+    obj: &K,
+    svc: &ServiceHandle,
+    id: &str,
+    check: &Check<'_>,
+    desired: &Desired,
+    ctx: &Context,
+) -> Result<Option<ObservedFull>, Error> {
+    let list = svc
+        .models::<K::Entry>(check.listing_age(ctx), Some(id))
+        .await?;
+    let Some(entry) = list.iter().find(|m| m.id() == id) else {
+        return Ok(None);
+    };
+    let Some((observed, seen)) = obj.observe(svc, entry, check, desired, ctx).await? else {
+        return Ok(None);
+    };
+    Ok(Some(ObservedFull {
+        observed,
+        seen,
+        base_model: entry.base_model().map(str::to_string),
+        newest_version: newest_version(
+            entry.base_model(),
+            list.iter().map(|x| (x.base_model(), x.versions())),
+        ),
+    }))
+}
+
+/// The ID of a model carrying this object's ownership marker, from a fresh listing.
+async fn find_marked<K: KindOps>(obj: &K, svc: &ServiceHandle) -> Result<Option<String>, Error> {
+    let list = svc.models::<K::Entry>(IN_FLIGHT_AGE, None).await?;
+    Ok(marked(
+        &obj.uid().unwrap_or_default(),
+        list.iter().map(|m| (m.description(), m.id())),
+    ))
+}
+
+/// The newest base-model version any model of the instance on base model `base` has, from
+/// `(base model, versions)` pairs of the shared listing.
+fn newest_version<'a>(
+    base: Option<&str>,
+    listing: impl Iterator<Item = (Option<&'a str>, &'a [String])>,
+) -> Option<String> {
+    listing
+        .filter(|(b, _)| *b == base)
+        .filter_map(|(_, versions)| versions.last())
+        .max()
+        .cloned()
+}
+
+/// The ownership marker put in the description of every model the operator creates, so a model
+/// created just before a crash is found again instead of duplicated.
+pub fn marker(uid: &str) -> String {
+    format!(" [wso:{uid}]")
+}
+
+/// The ID of the model whose description carries the ownership marker of the object `uid`, from
+/// `(description, customization id)` pairs of a listing.
+pub(crate) fn marked<'a>(
+    uid: &str,
+    models: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
+) -> Option<String> {
+    let mark = marker(uid);
+    let mark = mark.trim();
+    models
+        .into_iter()
+        .find(|(description, _)| description.is_some_and(|d| d.contains(mark)))
+        .map(|(_, id)| id.to_string())
+}
+
+/// An adopted (or recovered) model must be on the base model the spec names; a mismatch
+/// changes nothing on the service.
+pub(crate) fn same_base_model<K: ModelResource>(
+    obj: &K,
+    id: &str,
+    found: &ObservedFull,
+) -> Result<(), Error> {
+    match (&found.base_model, obj.base_model_name()) {
+        (Some(base), Some(want)) if base != want => Err(Error::AdoptionMismatch(format!(
+            "model {id} is on base model {base}, but spec.baseModelName is {want}: fix spec.baseModelName or adopt another model; the model was not changed"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ownership_marker_finds_only_its_own_model() {
+        let listing = [
+            (Some("sales calls [wso:other-uid]"), "id-1"),
+            (None, "id-2"),
+            (Some("helpdesk [wso:my-uid]"), "id-3"),
+        ];
+        assert_eq!(marked("my-uid", listing), Some("id-3".to_string()));
+        assert_eq!(marked("absent", listing), None);
+    }
+}

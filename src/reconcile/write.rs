@@ -1,0 +1,268 @@
+//! Step 4 of a model's reconcile: write the status the decision computed (only when the typed
+//! status differs from the stored one: a JSON merge patch of the fields that changed), the
+//! export that goes into the same write, and the Event the decision chose; say when to look
+//! again. Also the two other writers of status: a failed reconcile ([`record_failure`]) and a
+//! step `run --dry-run` skipped ([`skip`]).
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, ResourceExt};
+use tracing::{info, warn};
+
+use super::context::memory::key_of;
+use super::context::{Context, ServiceHandle};
+use super::decide::timing;
+use super::error::Error;
+use super::export;
+use crate::decision::export::LanguageModel;
+use crate::decision::status::{
+    self as decided, EventNote, Failure, Observation, Outcome, Previous,
+};
+use crate::decision::{Action, Dependency, Facts};
+use crate::errors::{Classified, RetryClass};
+use crate::model::ModelResource;
+
+/// What the export needs that status does not hold; nothing is exported while deleting (the
+/// garbage collector deletes the ConfigMap with the resource).
+pub(crate) fn export_inputs(svc: &ServiceHandle, facts: &Facts) -> Option<export::Inputs> {
+    (!facts.deleting).then(|| export::Inputs {
+        service_url: svc.url().to_string(),
+        language_model: match &facts.dependency {
+            Dependency::None => LanguageModel::None,
+            Dependency::Available {
+                customization_id, ..
+            } => LanguageModel::Known(customization_id.clone()),
+            Dependency::Missing | Dependency::NotReady { .. } => LanguageModel::Unknown,
+        },
+    })
+}
+
+/// Writes the status the decision computed, emits its Event, and says when to look again.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn settle<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &Previous,
+    facts: &Facts,
+    seen: Observation,
+    action: &Action,
+    outcome: Outcome,
+    export: Option<&export::Inputs>,
+) -> Result<Requeue, Error> {
+    let now = Timestamp::now();
+    let mut update = decided::next(prev, facts, &seen, action, &outcome, now);
+    // The export goes into the same status write (`None`: left as it is, e.g. while suspended).
+    let exported = match export {
+        Some(inputs) => Some(export::sync(obj, ctx, &mut update.model, inputs).await),
+        None => None,
+    };
+    write_remembered(obj, ctx, api, &update).await?;
+    if let Some(note) = decided::event(&prev.model, &update.model, action, facts.deleting) {
+        publish(ctx, obj, &note).await;
+    }
+    let retry_export = exported.as_ref().is_some_and(|e| e.retry);
+    if let Some(note) = exported.and_then(|e| e.event) {
+        publish(ctx, obj, &note).await;
+    }
+    let after = decided::look_again(action, &update.model, &timing(ctx), &facts.expected, now);
+    Ok(match (after, retry_export) {
+        (Some(after), true) => Requeue::requeue(after.min(export::RETRY_AFTER)),
+        (None, true) => Requeue::requeue(export::RETRY_AFTER),
+        (Some(after), false) => Requeue::requeue(after),
+        (None, false) => Requeue::await_change(),
+    })
+}
+
+/// [`settle`] for a reconcile that ends before anything is observed (suspended, a terminal
+/// failure on the same inputs): nothing seen, nothing done, nothing exported.
+pub(crate) async fn settle_unobserved<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &Previous,
+    facts: &Facts,
+    action: &Action,
+) -> Result<Requeue, Error> {
+    let seen = Observation::default();
+    settle(
+        obj,
+        ctx,
+        api,
+        prev,
+        facts,
+        seen,
+        action,
+        Outcome::default(),
+        None,
+    )
+    .await
+}
+
+/// Writes `update` (when it changes the status) and feeds the written status to the metrics
+/// ([`super::context::Memory::saw_status`]).
+async fn write_remembered<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    update: &decided::StatusUpdate,
+) -> Result<(), Error> {
+    if let Some(written) = write_status(obj, api, update).await? {
+        ctx.memory.saw_status(&key_of(obj), &written);
+    }
+    Ok(())
+}
+
+/// `run --dry-run` skipped `action`: logs it and writes only `nextAction` (`dry run: would ...`);
+/// looks again at the drift interval (or on any change of the object).
+pub(crate) async fn skip<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    prev: &Previous,
+    facts: &Facts,
+    action: &Action,
+) -> Result<Requeue, Error> {
+    let update = decided::skipped(prev, facts, action);
+    info!(
+        kind = ?K::KIND,
+        name = %obj.name_any(),
+        ?action,
+        next_action = update.model.next_action.as_deref().unwrap_or(""),
+        "dry run: skipped"
+    );
+    write_remembered(obj, ctx, api, &update).await?;
+    Ok(Requeue::requeue(ctx.settings.drift_interval))
+}
+
+/// Writes the failure the decision computed and its Warning Event.
+pub(crate) async fn record_failure<K: ModelResource>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    err: &Error,
+) {
+    let prev = obj.previous();
+    let mut message = err.to_string();
+    if err.retry_class() == RetryClass::WaitForService {
+        message.push_str(
+            "; the service has refused changes to this model several times in a row: the operator keeps retrying with backoff; if it lasts, the model may be locked on IBM's side (ask IBM support, naming the customization ID)",
+        );
+    }
+    let last_inputs = ctx.memory.last_inputs(&key_of(obj));
+    let failure = Failure {
+        category: err.category(),
+        message: &message,
+        dependency: matches!(
+            err,
+            Error::Service(_) | Error::Input(_) | Error::WrongService(_)
+        ) || err.retry_class() == RetryClass::Credentials,
+        terminal: err.retry_class() == RetryClass::WaitForSpecChange,
+        stalled: err.needs_user(),
+        inputs_digest: last_inputs.as_deref(),
+        dry_run: ctx.settings.dry_run,
+    };
+    let (model, event) = decided::after_failure(
+        &prev.model,
+        &failure,
+        obj.meta().generation,
+        Timestamp::now(),
+    );
+    let update = decided::StatusUpdate {
+        trained_with_language_model: prev.trained_with_language_model,
+        model,
+        resources: prev.resources,
+        word_count: prev.word_count,
+        words_digest: prev.words_digest,
+    };
+    let _ = write_remembered(obj, ctx, api, &update).await;
+    if let Some(mut note) = event {
+        if let Some(tx) = err.transaction_id() {
+            note.message.push_str(&format!(" (IBM transaction {tx})"));
+        }
+        publish(ctx, obj, &note).await;
+    }
+}
+
+async fn publish<K: ModelResource>(ctx: &Context, obj: &K, note: &EventNote) {
+    let reference = obj.object_ref(&());
+    let event = Event {
+        type_: if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: note.reason.clone(),
+        note: Some(note.message.chars().take(1000).collect()),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        warn!(error = %e, "cannot publish Event");
+    }
+}
+
+/// Patches status when (and only when) the typed status changed: a JSON merge patch of the
+/// top-level fields that differ, `null` for the ones that went away. Returns the object as the
+/// API server stored it, `None` when there was nothing to write.
+async fn write_status<K: ModelResource>(
+    obj: &K,
+    api: &Api<K>,
+    update: &decided::StatusUpdate,
+) -> Result<Option<K>, Error> {
+    let new = obj.status_from(update);
+    let old = obj.status().cloned().unwrap_or_default();
+    if new == old {
+        return Ok(None);
+    }
+    let Some(patch) = merge_patch(&old, &new) else {
+        return Ok(None);
+    };
+    let written = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({ "status": patch })),
+        )
+        .await?;
+    Ok(Some(written))
+}
+
+/// The top-level merge patch from `old` to `new` (both typed statuses); `None` when equal.
+fn merge_patch<S: serde::Serialize>(old: &S, new: &S) -> Option<serde_json::Value> {
+    let as_map = |s: &S| match serde_json::to_value(s) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (before, after) = (as_map(old), as_map(new));
+    let mut patch = serde_json::Map::new();
+    for (k, v) in &after {
+        if before.get(k) != Some(v) {
+            patch.insert(k.clone(), v.clone());
+        }
+    }
+    for k in before.keys() {
+        if !after.contains_key(k) {
+            patch.insert(k.clone(), serde_json::Value::Null);
+        }
+    }
+    (!patch.is_empty()).then_some(serde_json::Value::Object(patch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_patch_names_changed_and_removed_fields_only() {
+        let old = serde_json::json!({"phase": "Ready", "warnings": ["w"], "progress": 0});
+        let new = serde_json::json!({"phase": "Available", "progress": 0});
+        assert_eq!(
+            merge_patch(&old, &new),
+            Some(serde_json::json!({"phase": "Available", "warnings": null}))
+        );
+        assert_eq!(merge_patch(&new, &new), None);
+    }
+}
