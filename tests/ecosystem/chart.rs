@@ -17,16 +17,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
-    DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams,
-    ValidationDirective,
+    DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams, ValidationDirective,
 };
 use kube::{Api, Client};
 use serde_json::{Value, json};
+use support::fixture::{self, Service};
 use support::{ControlPlane, control_plane, eventually};
-use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
+use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator;
 
 const CHART: &str = "charts/watson-speech-operator";
@@ -575,31 +575,7 @@ async fn operator_as_the_chart_service_account_takes_a_language_model_to_ready()
         .expect("synced");
 
     // The user's objects (created by an administrator).
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            ..Default::default()
-        },
-        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-        ..Default::default()
-    };
-    watched
-        .api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt"},
-        "spec": {"service": "SpeechToText", "url": format!("{base}/speech-to-text"),
-                 "auth": {"type": "IAM", "iamUrl": base, "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
-    watched
-        .api::<SpeechService>()
-        .create(&PostParams::default(), &svc)
-        .await
-        .expect("create service");
+    fixture::credentials_and_services(&watched, API_KEY, &base, &[Service::Stt]).await;
     let lm: CustomLanguageModel = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
         "metadata": {"name": "rbac"},

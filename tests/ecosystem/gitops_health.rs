@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Secret};
-use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
 use serde_json::{Value, json};
+use support::fixture::{self, Service};
 use support::process::OperatorProcess;
 use support::{TestNamespace, control_plane, eventually};
 use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
@@ -129,47 +130,24 @@ where
     })
 }
 
+/// A language model with one corpus; the keys of `spec` are added or replace those.
 fn lm(name: &str, spec: Value) -> CustomLanguageModel {
-    let mut full = json!({"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
-                         "corpora": [{"name": "c", "source": {"text": "gitops health corpus text"}}]});
-    if let (Some(f), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        f.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name}, "spec": full
-    }))
-    .expect("lm")
+    let corpus =
+        json!({"corpora": [{"name": "c", "source": {"text": "gitops health corpus text"}}]});
+    fixture::language_model(name, fixture::merge(corpus, spec))
 }
 
+/// SpeechService `stt` with the Secret `creds` (valid) and `refused` with `wrong` (a refused key).
 async fn setup_services(ns: &TestNamespace, sim: &simulator::RunningSimulator) {
-    for (name, key) in [("creds", API_KEY), ("wrong", "not-a-valid-key")] {
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            string_data: Some([("apikey".to_string(), key.to_string())].into()),
-            ..Default::default()
-        };
-        ns.api::<Secret>()
-            .create(&PostParams::default(), &secret)
-            .await
-            .expect("secret");
-    }
-    for (name, secret) in [("stt", "creds"), ("refused", "wrong")] {
-        let svc: SpeechService = serde_json::from_value(json!({
-            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-            "metadata": {"name": name},
-            "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                     "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": secret}}}
-        }))
-        .expect("service");
-        ns.api::<SpeechService>()
-            .create(&PostParams::default(), &svc)
-            .await
-            .expect("service");
-    }
+    fixture::credentials_and_services(ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
+    fixture::create(
+        ns,
+        &fixture::secret("wrong", &[("apikey", "not-a-valid-key")]),
+    )
+    .await;
+    let auth = fixture::iam_auth(&sim.base_url(), "wrong");
+    let refused = fixture::speech_service("refused", "SpeechToText", &sim.stt_url(), auth);
+    fixture::create(ns, &refused).await;
 }
 
 async fn customization_id(api: &Api<CustomLanguageModel>, name: &str) -> String {

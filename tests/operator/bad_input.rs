@@ -9,32 +9,13 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::TestNamespace;
+use support::fixture::{self, language_model};
 use support::operator::{self, HasModelStatus, calls, condition, wait_for};
-use support::{TestNamespace, control_plane};
 use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel};
 use watson_speech_operator::simulator::admin::AdminClient;
 
 use crate::OPTIONS;
-
-async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient)> {
-    let cp = control_plane()?;
-    let base = operator::start(cp, OPTIONS);
-    Some(operator::namespace(cp, base, prefix).await)
-}
-
-fn lm(name: &str, spec: serde_json::Value) -> CustomLanguageModel {
-    let mut v = json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name},
-        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel"}
-    });
-    if let (Some(s), Some(extra)) = (v["spec"].as_object_mut(), spec.as_object()) {
-        for (k, val) in extra {
-            s.insert(k.clone(), val.clone());
-        }
-    }
-    serde_json::from_value(v).expect("lm")
-}
 
 /// Waits for Ready=False with `reason`, checks the message and the Warning Event, then proves
 /// there is no hot loop: over a quiet period the object's resourceVersion does not move.
@@ -111,13 +92,13 @@ async fn no_model_named(admin: &AdminClient, ns: &TestNamespace, name: &str) {
 
 #[tokio::test]
 async fn unknown_base_model_is_reported_once_and_not_retried() {
-    let Some((ns, admin)) = setup("unknown-base").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "unknown-base").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
     api.create(
         &PostParams::default(),
-        &lm("nobase", json!({"baseModelName": "xx-XX_NoSuchModel"})),
+        &language_model("nobase", json!({"baseModelName": "xx-XX_NoSuchModel"})),
     )
     .await
     .expect("create");
@@ -139,7 +120,7 @@ async fn unknown_base_model_is_reported_once_and_not_retried() {
 
 #[tokio::test]
 async fn missing_inputs_and_credentials_are_named() {
-    let Some((ns, admin)) = setup("inputs").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "inputs").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
@@ -160,7 +141,7 @@ async fn missing_inputs_and_credentials_are_named() {
         .expect("cm");
     api.create(
         &PostParams::default(),
-        &lm("nokey", json!({"corpora": [{"name": "c", "source": {"configMapKeyRef": {"name": "corpora", "key": "corpus.txt"}}}]})),
+        &language_model("nokey", json!({"corpora": [{"name": "c", "source": {"configMapKeyRef": {"name": "corpora", "key": "corpus.txt"}}}]})),
     )
     .await
     .expect("create");
@@ -170,7 +151,7 @@ async fn missing_inputs_and_credentials_are_named() {
     // An unreachable URL source.
     api.create(
         &PostParams::default(),
-        &lm(
+        &language_model(
             "nourl",
             json!({"corpora": [{"name": "c", "source": {"url": "http://127.0.0.1:9/corpus.txt"}}]}),
         ),
@@ -192,9 +173,12 @@ async fn missing_inputs_and_credentials_are_named() {
         )
         .await
         .expect("point at a missing Secret");
-    api.create(&PostParams::default(), &lm("nosecret", json!({})))
-        .await
-        .expect("create");
+    api.create(
+        &PostParams::default(),
+        &language_model("nosecret", json!({})),
+    )
+    .await
+    .expect("create");
     let m = expect_stuck(&ns, &api, "nosecret", "InputNotFound", "missing").await;
     assert_eq!(
         condition(&m, "DependenciesReady")
@@ -207,7 +191,7 @@ async fn missing_inputs_and_credentials_are_named() {
 
 #[tokio::test]
 async fn wrong_credentials_retry_slowly() {
-    let Some((ns, admin)) = setup("badcreds").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "badcreds").await else {
         return;
     };
     ns.api::<Secret>()
@@ -219,9 +203,12 @@ async fn wrong_credentials_retry_slowly() {
         .await
         .expect("break");
     let api: Api<CustomLanguageModel> = ns.api();
-    api.create(&PostParams::default(), &lm("locked-out", json!({})))
-        .await
-        .expect("create");
+    api.create(
+        &PostParams::default(),
+        &language_model("locked-out", json!({})),
+    )
+    .await
+    .expect("create");
     wait_for(&api, "locked-out", "IamTokenFailure", 60, |m| {
         condition(m, "Ready").is_some_and(|(s, r)| s == "False" && r == "IamTokenFailure")
     })
@@ -245,14 +232,14 @@ async fn wrong_credentials_retry_slowly() {
 
 #[tokio::test]
 async fn acoustic_model_with_a_wrong_or_missing_language_model() {
-    let Some((ns, _admin)) = setup("am-deps").await else {
+    let Some((ns, _admin, _)) = operator::setup(OPTIONS, "am-deps").await else {
         return;
     };
     let lm_api: Api<CustomLanguageModel> = ns.api();
     lm_api
         .create(
             &PostParams::default(),
-            &lm(
+            &language_model(
                 "narrow",
                 json!({"baseModelName": "en-US_NarrowbandModel", "suspend": true}),
             ),
@@ -291,13 +278,13 @@ async fn acoustic_model_with_a_wrong_or_missing_language_model() {
 
 #[tokio::test]
 async fn a_corpus_the_service_rejects_is_reported_and_not_trained() {
-    let Some((ns, admin)) = setup("rejected").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "rejected").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
     api.create(
         &PostParams::default(),
-        &lm(
+        &language_model(
             "noise",
             json!({"corpora": [{"name": "noise", "source": {"text": "!!! ??? ... ---"}}]}),
         ),
@@ -340,7 +327,7 @@ async fn a_corpus_the_service_rejects_is_reported_and_not_trained() {
 async fn an_untrusted_certificate_is_refused_until_a_ca_bundle_is_given() {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     use watson_speech_operator::simulator::{self, SimulatorConfig, TlsFiles};
-    let Some((ns, _admin)) = setup("tls").await else {
+    let Some((ns, _admin, _)) = operator::setup(OPTIONS, "tls").await else {
         return;
     };
 
@@ -367,13 +354,8 @@ async fn an_untrusted_certificate_is_refused_until_a_ca_bundle_is_given() {
     })
     .await
     .expect("TLS simulator");
-    let svc: watson_speech_operator::crd::SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "secure"},
-        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
+    let auth = fixture::iam_auth(&sim.base_url(), "creds");
+    let svc = fixture::speech_service("secure", "SpeechToText", &sim.stt_url(), auth);
     let services = ns.api::<watson_speech_operator::crd::SpeechService>();
     services
         .create(&PostParams::default(), &svc)
@@ -382,7 +364,7 @@ async fn an_untrusted_certificate_is_refused_until_a_ca_bundle_is_given() {
     let api: Api<CustomLanguageModel> = ns.api();
     api.create(
         &PostParams::default(),
-        &lm("tls", json!({"serviceRef": {"name": "secure"}, "corpora": [{"name": "c", "source": {"text": "over tls"}}]})),
+        &language_model("tls", json!({"serviceRef": {"name": "secure"}, "corpora": [{"name": "c", "source": {"text": "over tls"}}]})),
     )
     .await
     .expect("create");

@@ -10,43 +10,18 @@ use std::time::Duration;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::fixture::language_model;
 use support::operator::{self, HasModelStatus, condition, is_ready, wait_for};
-use support::{TestNamespace, control_plane};
 use watson_speech_operator::crd::{CustomLanguageModel, FINALIZER, Phase};
 use watson_speech_operator::simulator::admin::AdminClient;
 use watson_speech_operator::simulator::api::RequestRecord;
+use watson_speech_operator::watson::SttClient;
 use watson_speech_operator::watson::stt_types::{ListWords, WordType};
-use watson_speech_operator::watson::{Auth, ClientConfig, SttClient};
 
 use crate::OPTIONS;
 
 const ABNF: &str =
     "#ABNF 1.0 ISO-8859-1;\nlanguage en-US;\nmode voice;\nroot $yesno;\n$yesno = yes | no ;\n";
-
-async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, SttClient)> {
-    let cp = control_plane()?;
-    let base = operator::start(cp, OPTIONS);
-    let (ns, admin) = operator::namespace(cp, base, prefix).await;
-    let url = url::Url::parse(&format!("{base}/speech-to-text")).expect("url");
-    let auth = Auth::Iam {
-        api_key: operator::API_KEY.to_string().into(),
-        url: url::Url::parse(base).expect("iam"),
-    };
-    let stt = SttClient::new(ClientConfig::new(url, auth)).expect("client");
-    Some((ns, admin, stt))
-}
-
-fn lm(name: &str, spec: serde_json::Value) -> CustomLanguageModel {
-    let mut full = json!({"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel"});
-    if let (Some(f), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        f.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name}, "spec": full
-    }))
-    .expect("lm")
-}
 
 async fn apply(api: &Api<CustomLanguageModel>, m: &CustomLanguageModel) {
     api.patch(
@@ -106,18 +81,18 @@ async fn user_words(stt: &SttClient, id: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_suspended_model_that_is_deleted_makes_no_call_until_resumed() {
-    let Some((ns, admin, _stt)) = setup("suspend-delete").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "suspend-delete").await else {
         return;
     };
     let api = ns.api::<CustomLanguageModel>();
     let spec =
         json!({"corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}]});
-    apply(&api, &lm("held", spec.clone())).await;
+    apply(&api, &language_model("held", spec.clone())).await;
     let id = id_of(&available(&api, "held").await);
 
     let mut suspended = spec.clone();
     suspended["suspend"] = json!(true);
-    apply(&api, &lm("held", suspended)).await;
+    apply(&api, &language_model("held", suspended)).await;
     wait_for(&api, "held", "Suspended", 30, |m| {
         m.model().and_then(|s| s.phase) == Some(Phase::Suspended)
     })
@@ -173,20 +148,21 @@ async fn a_suspended_model_that_is_deleted_makes_no_call_until_resumed() {
 
 #[tokio::test]
 async fn removing_every_piece_of_data_in_one_apply_leaves_nothing_and_trains_nothing() {
-    let Some((ns, admin, stt)) = setup("remove-all").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "remove-all").await else {
         return;
     };
+    let stt = operator::stt_client(&base);
     let api = ns.api::<CustomLanguageModel>();
     let spec = json!({
         "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}],
         "words": [{"word": "tomato", "soundsLike": ["tomahto"]}]
     });
-    apply(&api, &lm("empty", spec)).await;
+    apply(&api, &language_model("empty", spec)).await;
     let id = id_of(&available(&api, "empty").await);
     assert_eq!(user_words(&stt, &id).await, vec!["tomato".to_string()]);
     let trained_before = count(&log(&admin, &id).await, "train_language_model");
 
-    apply(&api, &lm("empty", json!({}))).await;
+    apply(&api, &language_model("empty", json!({}))).await;
     let m = wait_for(&api, "empty", "WaitingForData", 60, |m| {
         m.model().and_then(|s| s.phase) == Some(Phase::WaitingForData)
             && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
@@ -221,15 +197,16 @@ async fn removing_every_piece_of_data_in_one_apply_leaves_nothing_and_trains_not
 
 #[tokio::test]
 async fn grammars_removed_or_swapped_with_a_corpus_leave_nothing_behind() {
-    let Some((ns, admin, stt)) = setup("swap").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "swap").await else {
         return;
     };
+    let stt = operator::stt_client(&base);
     let api = ns.api::<CustomLanguageModel>();
     let text = json!({"text": "yes or no, that is the answer"});
     let grammar = json!({"name": "g", "contentType": "abnf", "source": {"text": ABNF}});
     apply(
         &api,
-        &lm(
+        &language_model(
             "swap",
             json!({
                 "corpora": [{"name": "x", "source": text}],
@@ -242,7 +219,11 @@ async fn grammars_removed_or_swapped_with_a_corpus_leave_nothing_behind() {
 
     // One apply: the grammar g goes, and x changes from a corpus into a grammar.
     let grammar_x = json!({"name": "x", "contentType": "abnf", "source": {"text": ABNF}});
-    apply(&api, &lm("swap", json!({"grammars": [grammar_x]}))).await;
+    apply(
+        &api,
+        &language_model("swap", json!({"grammars": [grammar_x]})),
+    )
+    .await;
     let m = available(&api, "swap").await;
     let grammars: Vec<String> = stt
         .list_grammars(&id)
@@ -305,9 +286,10 @@ async fn a_status_written_by_the_first_release_is_trained_as_is() {
     use watson_speech_operator::watson::stt_types::{
         CreateLanguageModel, CustomWord, GrammarFormat, TrainLanguageModel, WordDefinition,
     };
-    let Some((ns, admin, stt)) = setup("release-status").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "release-status").await else {
         return;
     };
+    let stt = operator::stt_client(&base);
     #[derive(serde::Deserialize)]
     struct List {
         items: Vec<CustomLanguageModel>,
@@ -377,7 +359,7 @@ async fn a_status_written_by_the_first_release_is_trained_as_is() {
 
     // The resource, suspended so nothing happens until its status is the release's.
     let api = ns.api::<CustomLanguageModel>();
-    let mut fresh = lm("tuned", serde_json::to_value(&spec).expect("spec"));
+    let mut fresh = language_model("tuned", serde_json::to_value(&spec).expect("spec"));
     fresh.spec.suspend = true;
     apply(&api, &fresh).await;
     let mut status = old.status.clone().expect("fixture status");
@@ -425,15 +407,16 @@ async fn a_status_written_by_the_first_release_is_trained_as_is() {
 /// again and the model trained; recorded in status like the other request tokens.
 #[tokio::test]
 async fn a_reset_request_resets_once_then_feeds_and_trains_again() {
-    let Some((ns, admin, stt)) = setup("reset").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "reset").await else {
         return;
     };
+    let stt = operator::stt_client(&base);
     let api = ns.api::<CustomLanguageModel>();
     let spec = json!({
         "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}],
         "words": [{"word": "tomato", "soundsLike": ["tomahto"]}]
     });
-    apply(&api, &lm("again", spec)).await;
+    apply(&api, &language_model("again", spec)).await;
     let id = id_of(&available(&api, "again").await);
     let since = admin.requests(0).await.expect("log").next_seq;
     let token = json!({"metadata": {"annotations": {"speech.watson.dev/reset-requested-at": "2026-11-30T07:00:00Z"}}});
@@ -476,7 +459,7 @@ async fn a_reset_request_resets_once_then_feeds_and_trains_again() {
 /// lifecycle reads the model's data only where it may have changed.
 #[tokio::test]
 async fn a_check_during_training_costs_only_the_shared_listing() {
-    let Some((ns, admin, _stt)) = setup("calls").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "calls").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
@@ -484,7 +467,7 @@ async fn a_check_during_training_costs_only_the_shared_listing() {
         "corpora": [{"name": "c1", "source": {"text": "calls are counted per lifecycle"}}],
         "words": [{"word": "tomato", "soundsLike": ["tomahto"]}]
     });
-    apply(&api, &lm("counted", spec)).await;
+    apply(&api, &language_model("counted", spec)).await;
     let created = wait_for(&api, "counted", "a customization ID", 90, |m| {
         m.model()
             .and_then(|s| s.customization_id.as_ref())
@@ -552,12 +535,13 @@ async fn a_check_during_training_costs_only_the_shared_listing() {
 /// take the words as added (found by the benchmark smoke run: the model waited forever).
 #[tokio::test]
 async fn a_model_with_words_only_is_fed_and_trained() {
-    let Some((ns, admin, stt)) = setup("words-only").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "words-only").await else {
         return;
     };
+    let stt = operator::stt_client(&base);
     let api: Api<CustomLanguageModel> = ns.api();
     let spec = json!({"words": [{"word": "tomato", "soundsLike": ["tomahto"]}]});
-    apply(&api, &lm("wordy", spec)).await;
+    apply(&api, &language_model("wordy", spec)).await;
     let m = available(&api, "wordy").await;
     let id = id_of(&m);
     assert_eq!(user_words(&stt, &id).await, vec!["tomato".to_string()]);
@@ -570,13 +554,13 @@ async fn a_model_with_words_only_is_fed_and_trained() {
 /// training says how to request it; once trained on request it says nothing is left to do.
 #[tokio::test]
 async fn next_action_says_what_comes_next() {
-    let Some((ns, _admin, _stt)) = setup("nextaction").await else {
+    let Some((ns, _admin, _)) = operator::setup(OPTIONS, "nextaction").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
     apply(
         &api,
-        &lm(
+        &language_model(
             "manual",
             json!({
                 "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}],

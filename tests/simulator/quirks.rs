@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::fixture::{self, Service};
 use support::operator::{HasModelStatus, condition, is_ready, wait_for};
 use support::process::OperatorProcess;
 use support::{TestNamespace, control_plane};
@@ -93,20 +94,8 @@ async fn own_cold(
     let admin = sim.admin();
     admin.set_quirks(&quirks).await.expect("quirks");
     let ns = cp.namespace(prefix).await;
-    secret(&ns, "creds", "apikey", API_KEY).await;
-    for (name, kind, url) in [
-        ("stt", "SpeechToText", sim.stt_url()),
-        ("tts", "TextToSpeech", sim.tts_url()),
-    ] {
-        service(
-            &ns,
-            name,
-            kind,
-            &url,
-            json!({"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}),
-        )
+    fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt, Service::Tts])
         .await;
-    }
     Some(Own {
         ns,
         sim,
@@ -116,45 +105,12 @@ async fn own_cold(
     })
 }
 
-async fn secret(ns: &TestNamespace, name: &str, key: &str, value: &str) {
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        string_data: Some([(key.to_string(), value.to_string())].into()),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-}
-
-async fn service(ns: &TestNamespace, name: &str, kind: &str, url: &str, auth: serde_json::Value) {
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": name},
-        "spec": {"service": kind, "url": url, "auth": auth}
-    }))
-    .expect("service");
-    ns.api::<SpeechService>()
-        .create(&PostParams::default(), &svc)
-        .await
-        .expect("create service");
-}
-
+/// A language model on SpeechService `service`; the keys of `spec` are added.
 fn lm(name: &str, service: &str, spec: serde_json::Value) -> CustomLanguageModel {
-    let mut full =
-        json!({"serviceRef": {"name": service}, "baseModelName": "en-US_BroadbandModel"});
-    if let (Some(f), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        f.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name}, "spec": full
-    }))
-    .expect("lm")
+    fixture::language_model(
+        name,
+        fixture::merge(json!({"serviceRef": {"name": service}}), spec),
+    )
 }
 
 async fn apply(api: &Api<CustomLanguageModel>, m: &CustomLanguageModel) {
@@ -456,15 +412,14 @@ async fn a_revoked_token_is_not_a_vanished_model() {
         return;
     };
     let token = iam_token(&o.sim).await;
-    secret(&o.ns, "bearer", "token", &token).await;
-    service(
+    fixture::create(
         &o.ns,
-        "stt-bearer",
-        "SpeechToText",
-        &o.sim.stt_url(),
-        json!({"type": "Bearer", "secretRef": {"name": "bearer"}}),
+        &fixture::secret("bearer", &[("token", token.as_str())]),
     )
     .await;
+    let auth = fixture::bearer_auth("bearer");
+    let svc = fixture::speech_service("stt-bearer", "SpeechToText", &o.sim.stt_url(), auth);
+    fixture::create(&o.ns, &svc).await;
     let api = o.ns.api::<CustomLanguageModel>();
     let spec = |text: &str| json!({"corpora": [{"name": "c", "source": {"text": text}}]});
     apply(&api, &lm("kept", "stt-bearer", spec("first words"))).await;
@@ -769,25 +724,23 @@ async fn the_wrong_service_behind_the_url_is_named() {
     else {
         return;
     };
-    let iam = json!({"type": "IAM", "iamUrl": o.sim.base_url(), "secretRef": {"name": "creds"}});
-    service(
+    let iam = fixture::iam_auth(&o.sim.base_url(), "creds");
+    fixture::create(
         &o.ns,
-        "tts-at-stt",
-        "TextToSpeech",
-        &o.sim.stt_url(),
-        iam.clone(),
+        &fixture::speech_service("tts-at-stt", "TextToSpeech", &o.sim.stt_url(), iam.clone()),
     )
     .await;
-    service(
+    fixture::create(
         &o.ns,
-        "stt-at-tts",
-        "SpeechToText",
-        &o.sim.tts_url(),
-        iam.clone(),
+        &fixture::speech_service("stt-at-tts", "SpeechToText", &o.sim.tts_url(), iam.clone()),
     )
     .await;
     let with_path = format!("{}/v1", o.sim.stt_url());
-    service(&o.ns, "stt-with-path", "SpeechToText", &with_path, iam).await;
+    fixture::create(
+        &o.ns,
+        &fixture::speech_service("stt-with-path", "SpeechToText", &with_path, iam),
+    )
+    .await;
 
     let s = service_condition(&o.ns, "tts-at-stt", "False", "WrongService").await;
     let (_, m) = service_message(&s, "Ready");

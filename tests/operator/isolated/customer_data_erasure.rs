@@ -13,8 +13,8 @@ use k8s_openapi::api::core::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use support::control_plane;
 use support::operator::{self, HasModelStatus, is_ready, wait_for};
+use support::{control_plane, fixture};
 use watson_speech_operator::crd::{
     CustomLanguageModel, ERASE_CUSTOMER_DATA_REQUESTED_AT, SpeechService,
 };
@@ -88,14 +88,11 @@ async fn customer_data_is_erased_once_after_the_models_are_gone() {
     let base = operator::start(cp, OPTIONS);
     let (ns, admin) = operator::namespace(cp, base, "erase").await;
     let services: Api<SpeechService> = ns.api();
-    let labelled: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt-labelled"},
-        "spec": {"service": "SpeechToText", "url": format!("{base}/speech-to-text"),
-                 "customerId": "tenant-a",
-                 "auth": {"type": "IAM", "iamUrl": base, "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
+    let labelled: SpeechService = fixture::manifest(
+        "stt-labelled",
+        json!({"service": "SpeechToText", "url": format!("{base}/speech-to-text"),
+               "customerId": "tenant-a", "auth": fixture::iam_auth(base, "creds")}),
+    );
     services
         .create(&PostParams::default(), &labelled)
         .await

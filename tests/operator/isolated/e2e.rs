@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use support::{TestNamespace, control_plane, eventually, operator};
+use support::{eventually, fixture, operator};
 use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel};
 use watson_speech_operator::simulator::admin::AdminClient;
 
@@ -22,13 +22,6 @@ const OPTIONS: operator::Options = operator::Options {
     drift_seconds: 30,
     model_quota: 1024,
 };
-
-async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, String)> {
-    let cp = control_plane()?;
-    let base = operator::start(cp, OPTIONS);
-    let (ns, admin) = operator::namespace(cp, base, prefix).await;
-    Some((ns, admin, base.to_string()))
-}
 
 fn ready(
     conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
@@ -62,26 +55,22 @@ async fn count(admin: &AdminClient, id: &str, op: &str) -> usize {
 }
 
 fn lm(name: &str, corpus_cm: &str) -> CustomLanguageModel {
-    serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name},
-        "spec": {
-            "serviceRef": {"name": "stt"},
-            "baseModelName": "en-US_BroadbandModel",
+    fixture::language_model(
+        name,
+        json!({
             "description": "e2e",
             "corpora": [
                 {"name": "inline", "source": {"text": "the patient was given aspirin and ibuprofen\nthe doctor prescribed amoxicillin"}},
                 {"name": "fromcm", "source": {"configMapKeyRef": {"name": corpus_cm, "key": "corpus.txt"}}}
             ],
             "words": [{"word": "ibuprofen", "soundsLike": ["eye brew profen"], "displayAs": "Ibuprofen"}]
-        }
-    }))
-    .expect("lm")
+        }),
+    )
 }
 
 #[tokio::test]
 async fn language_model_lifecycle_retrains_only_on_change() {
-    let Some((ns, admin, _)) = setup("lm").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "lm").await else {
         return;
     };
     let cm = ConfigMap {
@@ -203,7 +192,7 @@ async fn language_model_lifecycle_retrains_only_on_change() {
 
 #[tokio::test]
 async fn acoustic_model_waits_for_its_language_model() {
-    let Some((ns, admin, _)) = setup("am").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "am").await else {
         return;
     };
     // 11 minutes of real audio (a tone) in a tar.gz of about 20 KB: the simulator measures
@@ -332,7 +321,7 @@ async fn acoustic_model_waits_for_its_language_model() {
 
 #[tokio::test]
 async fn voice_model_and_retain_policy() {
-    let Some((ns, admin, _)) = setup("cvm").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "cvm").await else {
         return;
     };
     let cm = ConfigMap {

@@ -23,10 +23,15 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::fixture;
 use support::operator::{self, HasModelStatus, condition, is_ready, wait_for};
-use support::{Options, TestNamespace, control_plane_with, eventually};
+use support::{Options, TestNamespace, eventually};
 use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel};
-use watson_speech_operator::simulator::admin::AdminClient;
+
+/// The garbage collector deletes a deleted resource's ConfigMap.
+const CONTROL_PLANE: Options = Options {
+    controller_manager: true,
+};
 
 const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
@@ -34,26 +39,11 @@ const OPTIONS: operator::Options = operator::Options {
     model_quota: 1024,
 };
 
-async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, String)> {
-    let cp = control_plane_with(Options {
-        controller_manager: true,
-    })?;
-    let base = operator::start(cp, OPTIONS);
-    let (ns, admin) = operator::namespace(cp, base, prefix).await;
-    Some((ns, admin, base.to_string()))
-}
-
+/// A language model on base model `base_model` with one corpus; the keys of `spec` are added.
 fn lm(name: &str, base_model: &str, spec: serde_json::Value) -> CustomLanguageModel {
-    let mut v = json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name},
-        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": base_model,
-                 "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}]}
-    });
-    if let (Some(s), Some(extra)) = (v["spec"].as_object_mut(), spec.as_object()) {
-        s.extend(extra.clone());
-    }
-    serde_json::from_value(v).expect("lm")
+    let defaults = json!({"baseModelName": base_model,
+                          "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}]});
+    fixture::language_model(name, fixture::merge(defaults, spec))
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -168,7 +158,8 @@ async fn events(ns: &TestNamespace, reason: &str) -> Vec<(String, i32)> {
 
 #[tokio::test]
 async fn exported_configmap_holds_the_model_is_restored_and_goes_with_the_resource() {
-    let Some((ns, _admin, base)) = setup("export").await else {
+    let Some((ns, _admin, base)) = operator::setup_with(CONTROL_PLANE, OPTIONS, "export").await
+    else {
         return;
     };
     let cms: Api<ConfigMap> = ns.api();
@@ -289,7 +280,9 @@ async fn exported_configmap_holds_the_model_is_restored_and_goes_with_the_resour
 
 #[tokio::test]
 async fn an_upgrade_updates_the_exported_version_with_one_write() {
-    let Some((ns, admin, base)) = setup("export-upgrade").await else {
+    let Some((ns, admin, base)) =
+        operator::setup_with(CONTROL_PLANE, OPTIONS, "export-upgrade").await
+    else {
         return;
     };
     // A base model no other test of this binary uses: the new version is seen by this model only.
@@ -354,7 +347,9 @@ async fn an_upgrade_updates_the_exported_version_with_one_write() {
 
 #[tokio::test]
 async fn a_configmap_the_operator_does_not_own_is_never_overwritten() {
-    let Some((ns, _admin, base)) = setup("export-foreign").await else {
+    let Some((ns, _admin, base)) =
+        operator::setup_with(CONTROL_PLANE, OPTIONS, "export-foreign").await
+    else {
         return;
     };
     let cms: Api<ConfigMap> = ns.api();
@@ -444,7 +439,9 @@ async fn a_configmap_the_operator_does_not_own_is_never_overwritten() {
 
 #[tokio::test]
 async fn acoustic_and_voice_models_export_what_their_calls_need() {
-    let Some((ns, _admin, base)) = setup("export-kinds").await else {
+    let Some((ns, _admin, base)) =
+        operator::setup_with(CONTROL_PLANE, OPTIONS, "export-kinds").await
+    else {
         return;
     };
     let cms: Api<ConfigMap> = ns.api();

@@ -12,12 +12,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::TestNamespace;
+use support::fixture;
 use support::operator::{self, HasModelStatus, calls, condition, is_ready, wait_for};
-use support::{TestNamespace, control_plane};
 use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel};
-use watson_speech_operator::simulator::admin::AdminClient;
 use watson_speech_operator::watson::stt_types::{CreateLanguageModel, TrainLanguageModel};
-use watson_speech_operator::watson::{Auth, ClientConfig, SttClient};
 
 const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
@@ -25,35 +24,11 @@ const OPTIONS: operator::Options = operator::Options {
     model_quota: 1024,
 };
 
-async fn setup(prefix: &str) -> Option<(TestNamespace, AdminClient, String)> {
-    let cp = control_plane()?;
-    let base = operator::start(cp, OPTIONS);
-    let (ns, admin) = operator::namespace(cp, base, prefix).await;
-    Some((ns, admin, base.to_string()))
-}
-
-fn stt_client(base: &str) -> SttClient {
-    let url = url::Url::parse(&format!("{base}/speech-to-text")).expect("url");
-    let auth = Auth::Iam {
-        api_key: operator::API_KEY.to_string().into(),
-        url: url::Url::parse(base).expect("iam"),
-    };
-    SttClient::new(ClientConfig::new(url, auth)).expect("client")
-}
-
+/// A language model with one corpus; the keys of `extra` are added or replace those.
 fn lm_json(name: &str, extra: serde_json::Value) -> CustomLanguageModel {
-    let mut v = json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": name},
-        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
-                 "corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}]}
-    });
-    if let (Some(spec), Some(extra)) = (v["spec"].as_object_mut(), extra.as_object()) {
-        for (k, val) in extra {
-            spec.insert(k.clone(), val.clone());
-        }
-    }
-    serde_json::from_value(v).expect("lm")
+    let corpus =
+        json!({"corpora": [{"name": "c", "source": {"text": "a few words of domain text"}}]});
+    fixture::language_model(name, fixture::merge(corpus, extra))
 }
 
 fn id_of(m: &impl operator::HasModelStatus) -> String {
@@ -83,7 +58,7 @@ async fn warning_reasons(ns: &TestNamespace) -> Vec<String> {
 
 #[tokio::test]
 async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
-    let Some((ns, admin, _)) = setup("upgrade").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "upgrade").await else {
         return;
     };
     let cm = ConfigMap {
@@ -195,10 +170,10 @@ async fn upgrade_runs_language_model_first_then_acoustic_with_force() {
 
 #[tokio::test]
 async fn adoption_takes_over_and_a_mismatch_changes_nothing() {
-    let Some((ns, admin, base)) = setup("adopt").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "adopt").await else {
         return;
     };
-    let stt = stt_client(&base);
+    let stt = operator::stt_client(&base);
     let existing = stt
         .create_language_model(&CreateLanguageModel {
             name: "made-by-a-script".into(),
@@ -270,7 +245,7 @@ async fn adoption_takes_over_and_a_mismatch_changes_nothing() {
 
 #[tokio::test]
 async fn a_model_deleted_out_of_band_is_recreated() {
-    let Some((ns, admin, _)) = setup("drift").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "drift").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
@@ -310,7 +285,7 @@ async fn a_model_deleted_out_of_band_is_recreated() {
 
 #[tokio::test]
 async fn rotated_credentials_are_used_without_a_restart() {
-    let Some((ns, _admin, _)) = setup("rotate").await else {
+    let Some((ns, _admin, _)) = operator::setup(OPTIONS, "rotate").await else {
         return;
     };
     // Break the credentials: the service and the model report it.
@@ -345,7 +320,7 @@ async fn rotated_credentials_are_used_without_a_restart() {
 
 #[tokio::test]
 async fn manual_training_waits_for_a_token_and_trains_once_per_token() {
-    let Some((ns, admin, _)) = setup("manual").await else {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "manual").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
@@ -405,7 +380,7 @@ async fn manual_training_waits_for_a_token_and_trains_once_per_token() {
 
 #[tokio::test]
 async fn a_busy_model_is_waited_for_not_failed() {
-    let Some((ns, admin, base)) = setup("busy").await else {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "busy").await else {
         return;
     };
     let api: Api<CustomLanguageModel> = ns.api();
@@ -415,7 +390,7 @@ async fn a_busy_model_is_waited_for_not_failed() {
     let m = wait_for(&api, "busy", "Ready", 120, is_ready).await;
     let id = id_of(&m);
     // Someone else starts a training (LM training takes 3 s at this time scale) ...
-    stt_client(&base)
+    operator::stt_client(&base)
         .train_language_model(
             &id,
             &TrainLanguageModel {

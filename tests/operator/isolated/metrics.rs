@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use support::process::OperatorProcess;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::PostParams;
 use serde_json::json;
+use support::fixture::{self, Service};
 use support::{control_plane, eventually, free_port};
-use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
+use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator;
 
 const API_KEY: &str = "metrics-api-key";
@@ -75,31 +75,7 @@ async fn metrics_after_a_lifecycle() {
     .await
     .expect("simulator");
     let ns = cp.namespace("metrics").await;
-    ns.api::<Secret>()
-        .create(
-            &PostParams::default(),
-            &Secret {
-                metadata: ObjectMeta {
-                    name: Some("creds".into()),
-                    ..Default::default()
-                },
-                string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("secret");
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt"},
-        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
-    ns.api::<SpeechService>()
-        .create(&PostParams::default(), &svc)
-        .await
-        .expect("service");
+    fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
 
     let port = free_port();
     let metrics_address = format!("127.0.0.1:{port}");

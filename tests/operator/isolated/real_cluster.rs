@@ -15,9 +15,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
+use support::fixture::{self, Service};
 use support::process::OperatorProcess;
 use support::{control_plane, eventually, free_port};
-use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
+use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator;
 
 const API_KEY: &str = "real-cluster-key";
@@ -136,31 +137,7 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     let secrets = ns.api::<Secret>();
     let config_maps = ns.api::<ConfigMap>();
     let pp = PostParams::default();
-    secrets
-        .create(
-            &pp,
-            &Secret {
-                metadata: ObjectMeta {
-                    name: Some("creds".into()),
-                    ..Default::default()
-                },
-                string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("secret");
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt"},
-        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
-    ns.api::<SpeechService>()
-        .create(&pp, &svc)
-        .await
-        .expect("service");
+    fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
     config_maps
         .create(&pp, &config_map("corpus", "the first corpus"))
         .await

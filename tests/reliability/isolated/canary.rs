@@ -10,9 +10,9 @@ use support::process::OperatorProcess;
 
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::Api;
-use kube::api::{ListParams, ObjectMeta, PostParams};
+use kube::api::{ListParams, PostParams};
 use serde_json::json;
-use support::{control_plane, eventually};
+use support::{control_plane, eventually, fixture};
 use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
 use watson_speech_operator::simulator::{self, api::Faults};
 
@@ -33,44 +33,14 @@ async fn canary_credentials_never_appear_anywhere() {
     .expect("simulator");
     let admin = sim.admin();
     let ns = cp.namespace("canary").await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            ..Default::default()
-        },
-        string_data: Some(
-            [
-                ("apikey".to_string(), CANARY_KEY.to_string()),
-                ("token".to_string(), CANARY_TOKEN.to_string()),
-            ]
-            .into(),
-        ),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
+    let secret = fixture::secret("creds", &[("apikey", CANARY_KEY), ("token", CANARY_TOKEN)]);
+    fixture::create(&ns, &secret).await;
     for (name, auth) in [
-        (
-            "stt",
-            json!({"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}),
-        ),
-        (
-            "bearer",
-            json!({"type": "Bearer", "secretRef": {"name": "creds"}}),
-        ),
+        ("stt", fixture::iam_auth(&sim.base_url(), "creds")),
+        ("bearer", fixture::bearer_auth("creds")),
     ] {
-        let svc: SpeechService = serde_json::from_value(json!({
-            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-            "metadata": {"name": name},
-            "spec": {"service": "SpeechToText", "url": sim.stt_url(), "auth": auth}
-        }))
-        .expect("service");
-        ns.api::<SpeechService>()
-            .create(&PostParams::default(), &svc)
-            .await
-            .expect("service");
+        let svc = fixture::speech_service(name, "SpeechToText", &sim.stt_url(), auth);
+        fixture::create(&ns, &svc).await;
     }
     let log_path = cp.dir.join("canary-operator.log");
     let args = [

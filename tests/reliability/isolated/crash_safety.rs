@@ -8,12 +8,12 @@ mod support;
 use std::time::{Duration, Instant};
 use support::process::OperatorProcess;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::fixture::{self, Service};
 use support::{control_plane, eventually};
-use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
+use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator;
 
 const API_KEY: &str = "crash-api-key";
@@ -53,29 +53,7 @@ async fn crash_between_create_and_status_write_leaves_exactly_one_model() {
     .expect("simulator");
     let admin = sim.admin();
     let ns = cp.namespace("crash").await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            ..Default::default()
-        },
-        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt"},
-        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
-    ns.api::<SpeechService>()
-        .create(&PostParams::default(), &svc)
-        .await
-        .expect("service");
+    fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
 
     // First life: aborts right after the create call.
     let mut first = start_operator(cp, Some("after_create"), "first");

@@ -11,13 +11,13 @@ mod support;
 use std::time::{Duration, Instant};
 use support::process::OperatorProcess;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use rand::Rng;
 use serde_json::json;
+use support::fixture::{self, Service};
 use support::{control_plane, eventually};
-use watson_speech_operator::crd::{CustomLanguageModel, SpeechService};
+use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator;
 
 const API_KEY: &str = "storm-api-key";
@@ -58,31 +58,7 @@ async fn killed_again_and_again_it_converges_without_leaks_or_duplicates() {
     .expect("simulator");
     let admin = sim.admin();
     let ns = cp.namespace("crashstorm").await;
-    ns.api::<Secret>()
-        .create(
-            &PostParams::default(),
-            &Secret {
-                metadata: ObjectMeta {
-                    name: Some("creds".into()),
-                    ..Default::default()
-                },
-                string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("secret");
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt"},
-        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
-    ns.api::<SpeechService>()
-        .create(&PostParams::default(), &svc)
-        .await
-        .expect("service");
+    fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
 
     let api: Api<CustomLanguageModel> = ns.api();
     let total = 6;

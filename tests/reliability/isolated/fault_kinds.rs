@@ -12,8 +12,8 @@ use std::time::Duration;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::control_plane;
 use support::operator::{self, HasModelStatus, calls, condition, is_ready, wait_for};
+use support::{control_plane, fixture};
 use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator::api::{ConfigPatch, Faults};
 
@@ -25,13 +25,8 @@ const OPTIONS: operator::Options = operator::Options {
 const MODELS: usize = 3;
 
 fn lm(i: usize) -> CustomLanguageModel {
-    serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": format!("f{i}")},
-        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
-                 "corpora": [{"name": "c", "source": {"text": "initial text"}}]}
-    }))
-    .expect("lm")
+    let corpus = json!({"corpora": [{"name": "c", "source": {"text": "initial text"}}]});
+    fixture::language_model(&format!("f{i}"), corpus)
 }
 
 async fn edit_all(api: &Api<CustomLanguageModel>, text: &str) {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::control_plane;
 use support::operator::{self, HasModelStatus, is_ready, wait_for};
+use support::{control_plane, fixture};
 use watson_speech_operator::crd::CustomLanguageModel;
 use watson_speech_operator::simulator::api::{Faults, RequestRecord};
 
@@ -35,13 +35,8 @@ fn now_ms() -> u64 {
 }
 
 fn lm(i: usize, text: &str) -> CustomLanguageModel {
-    serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
-        "metadata": {"name": format!("storm-{i}")},
-        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
-                 "corpora": [{"name": "c", "source": {"text": text}}]}
-    }))
-    .expect("lm")
+    let corpus = json!({"corpora": [{"name": "c", "source": {"text": text}}]});
+    fixture::language_model(&format!("storm-{i}"), corpus)
 }
 
 /// The most requests in any one-second window, and the mean rate, of `log` within [from, to).

@@ -20,14 +20,14 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{ListParams, ObjectMeta, PostParams};
+use kube::api::{ListParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use support::fixture::{self, Service};
 use support::process::OperatorProcess;
 use support::{ControlPlane, TestNamespace, control_plane, eventually, free_port};
-use watson_speech_operator::crd::{CustomLanguageModel, Phase, SpeechService};
+use watson_speech_operator::crd::{CustomLanguageModel, Phase};
 use watson_speech_operator::simulator::{self, RunningSimulator, admin::AdminClient};
 
 const API_KEY: &str = "leader-api-key";
@@ -204,29 +204,7 @@ async fn setup(prefix: &str) -> Option<Setup> {
     .expect("simulator");
     let admin = sim.admin();
     let ns = cp.namespace(prefix).await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            ..Default::default()
-        },
-        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    let svc: SpeechService = serde_json::from_value(json!({
-        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-        "metadata": {"name": "stt"},
-        "spec": {"service": "SpeechToText", "url": sim.stt_url(),
-                 "auth": {"type": "IAM", "iamUrl": sim.base_url(), "secretRef": {"name": "creds"}}}
-    }))
-    .expect("service");
-    ns.api::<SpeechService>()
-        .create(&PostParams::default(), &svc)
-        .await
-        .expect("service");
+    fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
     let dir = tempfile::Builder::new()
         .prefix("wso-leader-")
         .tempdir()
