@@ -48,7 +48,9 @@ test: k8s-bins lint image ## Run every test; control-plane tests are required to
 test-compat: ## The end-to-end smoke (every kind Available, an upgrade, deletions) and the chart tests on the oldest Kubernetes the chart claims (COMPAT_K8S); not in `make test`
 	$(K8S_BINS_SCRIPT) $(COMPAT_K8S) >/dev/null
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) $(COMPAT_K8S) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 \
-	  $(CARGO) test --test operator_e2e --test operator_lifecycle --test chart -- --test-threads=4
+	  $(CARGO) test --test operator_e2e --test operator_lifecycle -- --test-threads=4
+	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) $(COMPAT_K8S) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 \
+	  $(CARGO) test --test ecosystem chart:: -- --test-threads=4
 
 image: ## The OCI image archive without Docker (release build without the simulator, tools/image): target/image/
 	$(CARGO) build --release --locked --no-default-features --bin watson-speech-operator
@@ -86,9 +88,9 @@ demo: ## Local control plane + operator with its embedded IBM simulator; applies
 .PHONY: reliability
 reliability: k8s-bins ## The long reliability runs: 1000 SIGKILLs, 10-minute fault storms (figures for docs/reliability.md)
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 WSO_KILLS=1000 \
-	  $(CARGO) test --test crash_storm -- --nocapture
+	  $(CARGO) test --test reliability_crash_storm -- --nocapture
 	WSO_K8S_BINS="$$($(K8S_BINS_SCRIPT) 2>/dev/null | tail -n1)" WSO_REQUIRE_CONTROL_PLANE=1 WSO_STORM_SECONDS=600 \
-	  $(CARGO) test --test fault_storm -- --nocapture
+	  $(CARGO) test --test reliability_fault_storm -- --nocapture
 
 .PHONY: bench
 # The measured operator is the image's build (no simulator), copied aside: `cargo bench` builds

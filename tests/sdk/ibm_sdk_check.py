@@ -1,7 +1,7 @@
 """Drives the simulator with IBM's official Python SDK (ibm-watson) through IAM authentication.
 
 Environment: WSO_SIM_STT_URL, WSO_SIM_TTS_URL, WSO_SIM_IAM_URL, WSO_SIM_APIKEY.
-Exits non-zero on the first failed check. Run by tests/sdk_python.rs.
+Exits non-zero on the first failed check. Run by tests/ecosystem/sdk_python.rs.
 """
 
 import io

@@ -15,6 +15,7 @@
 //! - When a test panics, its [`TestNamespace`] guard prints the tail of the control plane's logs.
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod operator;
 pub mod process;
 

@@ -5,13 +5,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Resource};
-use serde_json::json;
-use watson_speech_operator::crd::{ModelStatus, SpeechService};
+use watson_speech_operator::crd::ModelStatus;
 use watson_speech_operator::simulator::{self, admin::AdminClient};
 
+use super::fixture::{self, Service};
 use super::{ControlPlane, TestNamespace, eventually};
 
 /// The API key the simulator accepts.
@@ -86,43 +84,49 @@ fn start_with(cp: &'static ControlPlane, options: Options, dry_run: bool) -> &'s
     })
 }
 
-/// A namespace with the Secret `creds` and the SpeechServices `stt` and `tts`.
+/// A namespace with the Secret `creds` and the SpeechServices `stt` and `tts`
+/// ([`fixture::credentials_and_services`]).
 pub async fn namespace(
     cp: &'static ControlPlane,
     sim_base: &str,
     prefix: &str,
 ) -> (TestNamespace, AdminClient) {
     let ns = cp.namespace(prefix).await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            ..Default::default()
-        },
-        string_data: Some([("apikey".to_string(), API_KEY.to_string())].into()),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    for (name, kind, path) in [
-        ("stt", "SpeechToText", "speech-to-text"),
-        ("tts", "TextToSpeech", "text-to-speech"),
-    ] {
-        let svc: SpeechService = serde_json::from_value(json!({
-            "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",
-            "metadata": {"name": name},
-            "spec": {"service": kind, "url": format!("{sim_base}/{path}"),
-                     "auth": {"type": "IAM", "iamUrl": sim_base, "secretRef": {"name": "creds"}}}
-        }))
-        .expect("service");
-        ns.api::<SpeechService>()
-            .create(&PostParams::default(), &svc)
-            .await
-            .expect("create service");
-    }
+    fixture::credentials_and_services(&ns, API_KEY, sim_base, &[Service::Stt, Service::Tts]).await;
     let admin = AdminClient::new(sim_base.to_string()).expect("admin");
     (ns, admin)
+}
+
+/// The set-up of a test on the shared operator: the control plane (with `plane` options), the
+/// operator and simulator of this binary ([`start`] with `options`), and a namespace
+/// ([`namespace`]). Returns the namespace, the simulator's admin client and its base URL; `None`
+/// when the control plane is skipped.
+pub async fn setup_with(
+    plane: super::Options,
+    options: Options,
+    prefix: &str,
+) -> Option<(TestNamespace, AdminClient, String)> {
+    let cp = super::control_plane_with(plane)?;
+    let base = start(cp, options);
+    let (ns, admin) = namespace(cp, base, prefix).await;
+    Some((ns, admin, base.to_string()))
+}
+
+/// [`setup_with`] on the default control plane.
+pub async fn setup(options: Options, prefix: &str) -> Option<(TestNamespace, AdminClient, String)> {
+    setup_with(super::Options::default(), options, prefix).await
+}
+
+/// An STT client of the simulator at `sim_base`, with [`API_KEY`] (for what a test does behind the
+/// operator's back).
+pub fn stt_client(sim_base: &str) -> watson_speech_operator::watson::SttClient {
+    use watson_speech_operator::watson::{Auth, ClientConfig, SttClient};
+    let url = url::Url::parse(&format!("{sim_base}/speech-to-text")).expect("url");
+    let auth = Auth::Iam {
+        api_key: API_KEY.to_string().into(),
+        url: url::Url::parse(sim_base).expect("iam"),
+    };
+    SttClient::new(ClientConfig::new(url, auth)).expect("client")
 }
 
 /// Reads the common model status of any of the three kinds.

@@ -1,0 +1,11 @@
+//! The IBM client (`watson_speech_operator::watson`): against a scripted HTTP server that records
+//! every request (`scripted`) and against the in-process simulator (`sim`). No control plane.
+
+mod scripted;
+mod sim;
+
+mod auth;
+mod errors;
+mod lifecycle;
+mod requests;
+mod retry;
