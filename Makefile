@@ -31,8 +31,10 @@ crds: ## Regenerate crds/ from the Rust types, then the chart's copy and deploy/
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## rustfmt check and clippy with warnings denied
+lint: ## rustfmt check, clippy with warnings denied, and no unused dependency (cargo machete)
 	$(CARGO) fmt --all -- --check
+	command -v cargo-machete >/dev/null || $(CARGO) install --locked cargo-machete@0.9.2
+	cargo machete
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --no-default-features --bin watson-speech-operator -- -D warnings
 	$(CARGO) clippy -p watson-client --no-default-features -- -D warnings

@@ -420,6 +420,19 @@ fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
         ServiceStatus::Upgrading => Phase::Upgrading,
         ServiceStatus::Failed => Phase::Failed,
     };
+    let (ignored, upgrade_available) = ignored_requests(f, obs);
+    Observing {
+        phase,
+        service_status: status.clone(),
+        drift: observed_drift(f, obs),
+        ignored,
+        upgrade_available,
+    }
+}
+
+/// How the spec differs from an observe-only model as read, one short line per difference: data
+/// by name and class, words by definition, the pinned base-model version.
+fn observed_drift(f: &Facts, obs: &Observed) -> Vec<String> {
     let class_name = |c: ResourceClass| match c {
         ResourceClass::Corpus => "corpus",
         ResourceClass::Grammar => "grammar",
@@ -481,16 +494,22 @@ fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
             drift.push(format!("{what}: {}", some_of(&items)));
         }
     }
-    let current = obs.versions.last();
     if let Some(target) = &f.desired.target_version
         && !obs.versions.is_empty()
         && !obs.versions.contains(target)
     {
         drift.push(format!(
             "spec.baseModelVersion is {target}, the model is on {}",
-            current.map(String::as_str).unwrap_or("unknown")
+            obs.versions.last().map(String::as_str).unwrap_or("unknown")
         ));
     }
+    drift
+}
+
+/// The requests the operator does not act on for an observe-only model (a new reset, train or
+/// upgrade token; an upgrade the upgrade policy would make), and the newer base-model version
+/// it is not upgraded to.
+fn ignored_requests(f: &Facts, obs: &Observed) -> (Vec<String>, Option<String>) {
     let mut ignored = Vec::new();
     let mut upgrade_available = None;
     let requests = [
@@ -516,18 +535,12 @@ fn observe(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Observing {
         }
     }
     if f.kind != ModelKind::Voice
-        && let (Some(newest), Some(current)) = (&f.newest_version, current)
+        && let (Some(newest), Some(current)) = (&f.newest_version, obs.versions.last())
         && newest > current
         && !obs.versions.contains(newest)
     {
         ignored.push(format!("the upgrade to {newest}"));
         upgrade_available = Some(newest.clone());
     }
-    Observing {
-        phase,
-        service_status: status.clone(),
-        drift,
-        ignored,
-        upgrade_available,
-    }
+    (ignored, upgrade_available)
 }

@@ -132,32 +132,7 @@ pub fn next(
 ) -> StatusUpdate {
     let generation = facts.generation;
     if matches!(action, Action::Suspended) {
-        let mut model = prev.model.clone();
-        model.phase = Some(Phase::Suspended);
-        model.observed_generation = generation;
-        model.next_action = Some(crate::next_action::text(action, facts));
-        let (reason, message) = ready_reason(action, facts.deleting);
-        set_condition(
-            &mut model.conditions,
-            READY,
-            false,
-            reason,
-            message.clone(),
-            generation,
-            now,
-        );
-        set_progress(
-            &mut model.conditions,
-            Progress::Settled,
-            reason,
-            &message,
-            generation,
-            now,
-        );
-        return StatusUpdate {
-            model,
-            ..prev.clone()
-        };
+        return suspended(prev, facts, action, now);
     }
     if matches!(action, Action::AwaitSpecChange) {
         return prev.clone();
@@ -242,6 +217,39 @@ pub fn next(
         word_count: words.count,
         words_digest: words.digest,
         trained_with_language_model: trained_with(prev, facts, action, outcome),
+    }
+}
+
+/// The status of a suspended model: the record as it was, the phase `Suspended`, the Ready
+/// condition saying so (and whether a deletion waits), and neither reconciling nor stalled.
+fn suspended(prev: &Previous, facts: &Facts, action: &Action, now: Timestamp) -> StatusUpdate {
+    let generation = facts.generation;
+    let mut model = prev.model.clone();
+    model.phase = Some(Phase::Suspended);
+    model.observed_generation = generation;
+    model.next_action = Some(crate::next_action::text(action, facts));
+    let (reason, message) = ready_reason(action, facts.deleting);
+    let conditions = &mut model.conditions;
+    set_condition(
+        conditions,
+        READY,
+        false,
+        reason,
+        message.clone(),
+        generation,
+        now,
+    );
+    set_progress(
+        conditions,
+        Progress::Settled,
+        reason,
+        &message,
+        generation,
+        now,
+    );
+    StatusUpdate {
+        model,
+        ..prev.clone()
     }
 }
 
