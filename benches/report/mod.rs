@@ -361,7 +361,7 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
          | Machine | {cpus} CPUs ({cpu}), {mem:.1} GiB memory, Linux {kernel} |\n\
          | Control plane | etcd 3.6.15 + kube-apiserver {apiserver} on loopback (`tests/support`), shared with the benchmark process and the operator |\n\
          | Operator | the release binary as a child process (`watson-speech-operator run --namespaces <scenario namespace> ...`), log level warn |\n\
-         | IBM | the simulator (`src/simulator`) in the benchmark process, one instance per scenario |\n\
+         | IBM | the simulator (`crates/watson-simulator`) in the benchmark process, one instance per scenario |\n\
          | Command | `make bench` (about {mins:.0} min here) |\n\
          | Smoke run | `cargo test --test bench_smoke` (part of `make test`): every scenario at tiny sizes, debug build, asserts only internal consistency |\n\n\
          Sizes are environment variables of `make bench` (defaults in parentheses): \

@@ -11,8 +11,8 @@ use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
-    ManagementPolicy, RESET_REQUESTED_AT, ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy,
-    UPGRADE_REQUESTED_AT, UpgradePolicy,
+    ManagementPolicy, RESET_REQUESTED_AT, ResourceServiceStatus, ResourceStatus,
+    TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{self, Observation, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, digest};
@@ -170,9 +170,15 @@ impl KindOps for CustomAcousticModel {
             trust_record(recorded.clone(), &mut observed, &mut seen);
         } else {
             for a in svc.stt()?.list_audio(id).await?.audio {
-                let state = match a.status.as_ref().map(|s| s.as_str()) {
-                    Some("being_processed") => ResourceState::Processing,
-                    Some("invalid") => ResourceState::Invalid("invalid audio".into()),
+                let status = a
+                    .status
+                    .as_ref()
+                    .map(|s| ResourceServiceStatus::parse(s.as_str()));
+                let state = match status {
+                    Some(ResourceServiceStatus::BeingProcessed) => ResourceState::Processing,
+                    Some(ResourceServiceStatus::Invalid) => {
+                        ResourceState::Invalid("invalid audio".into())
+                    }
                     _ => ResourceState::Valid,
                 };
                 observed.resources.insert(a.name.clone(), state);
@@ -182,7 +188,7 @@ impl KindOps for CustomAcousticModel {
                 seen.resources.push(TrackedResource {
                     class: ResourceClass::Audio,
                     status: ResourceStatus {
-                        service_status: a.status.as_ref().map(|s| s.as_str().into()),
+                        service_status: status,
                         name: a.name,
                         digest,
                         added_at,

@@ -1,5 +1,7 @@
 //! Step 2 of a model's reconcile: decide. Thin on purpose: the decision is pure and lives in
-//! [`crate::decision`]; this module hands it the gathered facts and the settings it reads.
+//! [`crate::decision`]; this module hands it the gathered facts, and the settings it reads
+//! (`timing`: the operator's flags as the decision's polling [`Timing`]), and says which actions
+//! a dry run skips.
 
 use kube::ResourceExt;
 use tracing::info;

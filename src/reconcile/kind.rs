@@ -153,12 +153,12 @@ pub(crate) fn from_entry<E: Entry>(entry: &E) -> (Observed, Observation) {
         );
     }
     let observed = Observed {
-        status: status.map(ServiceStatus::parse),
+        status: status.clone(),
         versions: versions.to_vec(),
         ..Default::default()
     };
     let seen = Observation {
-        service_status: status.map(ServiceStatus::parse),
+        service_status: status,
         versions: versions.to_vec(),
         service_error: error.map(str::to_string),
         ..Default::default()

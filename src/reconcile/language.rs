@@ -10,8 +10,8 @@ use super::inputs::parse_word_list;
 use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
-    ManagementPolicy, RESET_REQUESTED_AT, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT,
-    UpgradePolicy,
+    ManagementPolicy, RESET_REQUESTED_AT, ResourceServiceStatus, TRAIN_REQUESTED_AT,
+    TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{
     Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
@@ -51,10 +51,12 @@ fn word_matches(
 }
 
 /// The service's analysis status of a corpus or grammar.
-fn text_state(status: Option<&str>, error: Option<&String>) -> ResourceState {
+fn text_state(status: Option<&ResourceServiceStatus>, error: Option<&String>) -> ResourceState {
     match status {
-        Some("being_processed") => ResourceState::Processing,
-        Some("undetermined") => ResourceState::Invalid(error.cloned().unwrap_or_default()),
+        Some(ResourceServiceStatus::BeingProcessed) => ResourceState::Processing,
+        Some(ResourceServiceStatus::Undetermined) => {
+            ResourceState::Invalid(error.cloned().unwrap_or_default())
+        }
         _ => ResourceState::Valid,
     }
 }
@@ -75,10 +77,13 @@ async fn list_data(
     let digest_of = |name: &str| find(name).and_then(|r| r.status.digest.clone());
     let added_of = |name: &str| find(name).and_then(|r| r.status.added_at.clone());
     for c in stt.list_corpora(id).await?.corpora {
-        let status = c.status.as_ref().map(|s| s.as_str().to_string());
+        let status = c
+            .status
+            .as_ref()
+            .map(|s| ResourceServiceStatus::parse(s.as_str()));
         observed.resources.insert(
             c.name.clone(),
-            text_state(status.as_deref(), c.error.as_ref()),
+            text_state(status.as_ref(), c.error.as_ref()),
         );
         seen.resources.push(TrackedResource {
             class: ResourceClass::Corpus,
@@ -86,7 +91,7 @@ async fn list_data(
                 digest: digest_of(&c.name),
                 added_at: added_of(&c.name),
                 name: c.name,
-                service_status: status.as_deref().map(Into::into),
+                service_status: status,
                 total_words: c.total_words.map(|v| v as i64),
                 out_of_vocabulary_words: c.out_of_vocabulary_words.map(|v| v as i64),
                 duration_seconds: None,
@@ -99,10 +104,13 @@ async fn list_data(
     let observe_only = lm.spec.management_policy == ManagementPolicy::ObserveOnly;
     if !lm.spec.grammars.is_empty() || had_grammars || observe_only {
         for gr in stt.list_grammars(id).await?.grammars {
-            let status = gr.status.as_ref().map(|s| s.as_str().to_string());
+            let status = gr
+                .status
+                .as_ref()
+                .map(|s| ResourceServiceStatus::parse(s.as_str()));
             observed.resources.insert(
                 gr.name.clone(),
-                text_state(status.as_deref(), gr.error.as_ref()),
+                text_state(status.as_ref(), gr.error.as_ref()),
             );
             observed.grammars.insert(gr.name.clone());
             seen.resources.push(TrackedResource {
@@ -111,7 +119,7 @@ async fn list_data(
                     digest: digest_of(&gr.name),
                     added_at: added_of(&gr.name),
                     name: gr.name,
-                    service_status: status.as_deref().map(Into::into),
+                    service_status: status,
                     out_of_vocabulary_words: gr.out_of_vocabulary_words.map(|v| v as i64),
                     error: gr.error,
                     ..Default::default()

@@ -16,7 +16,9 @@
 //! - [`context`]: what reconciles share (service handles and listings, wake-ups, per-object
 //!   memory, settings).
 //! - [`inputs`]: ConfigMap/Secret/URL inputs; [`export`]: the ConfigMap that hands a model to
-//!   applications (`spec.export`); [`budget`]: a service's request budget.
+//!   applications (`spec.export`); [`budget`]: a service's request budget; [`error`]: the
+//!   shell's errors with their category (condition reason, Event reason, metric label) and retry
+//!   class.
 //! - [`run`]: the controllers; [`watches`]: the shared dependency watches and their index.
 pub mod acoustic;
 pub mod budget;

@@ -290,7 +290,7 @@ pub(crate) fn await_listing<K: ModelResource>(
         K::KIND,
         id,
         (&obj.namespace().unwrap_or_default(), &obj.name_any()),
-        seen.map(|s| s.as_str()),
+        seen,
         !g.facts.deleting && decided::awaits_listing(action),
     );
 }

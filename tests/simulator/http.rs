@@ -719,7 +719,8 @@ async fn serves_https_with_a_given_certificate() {
 }
 
 /// Load sanity check (not run by default): 10,000 language models, then reads at high
-/// concurrency. `cargo test --release --test simulator_http -- --ignored --nocapture`.
+/// concurrency. `cargo test --release --test simulator http::ten_thousand -- --ignored
+/// --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load check; run explicitly"]
 async fn ten_thousand_models_and_concurrent_reads() {

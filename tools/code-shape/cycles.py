@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Module dependency cycles in a crate's src/: nodes are module paths (file granularity), edges
-come from `crate::a::b` and `super::x` paths in the code (tests modules excluded)."""
+come from `crate::a::b` and `super::x` paths in the code, grouped imports (`use super::{a, b}`)
+included (tests modules excluded). An edge between a module and its own submodules is not
+counted: a module and its parts are one room."""
 import os, re, sys
 root = sys.argv[1]
 src = os.path.join(root, "src")
@@ -30,6 +32,16 @@ for m, p in mods.items():
     # comments (doc links) are not dependencies
     text = "\n".join(l for l in text.split("\n") if not l.lstrip().startswith("//"))
     parent = m.rsplit("::", 1)[0] if "::" in m else ""
+    # grouped imports (`use super::{a, b::C}`, `crate::x::{y, z}`) as one path per item
+    def expand(match):
+        root, prefix, items = match.group(1), match.group(2), match.group(3)
+        paths = [f"{root}::{prefix[:-2]}"] if prefix else []
+        for item in items.split(","):
+            head = item.strip().split("::")[0].split(" ")[0]
+            if head and head != "self" and re.match(r"[a-z_][a-z_0-9]*$", head):
+                paths.append(f"{root}::{prefix}{head}")
+        return " ".join(paths)
+    text = re.sub(r"\b(crate|super)::((?:[a-z_][a-z_0-9]*::)*)\{([^{}]*)\}", expand, text)
     for ref in re.findall(r"crate::([a-z_][a-z_0-9]*(?:::[a-z_][a-z_0-9]*)*)", text):
         t = resolve(ref)
         if t and t != m and not m.startswith(t + "::") and not t.startswith(m + "::"):

@@ -7,7 +7,7 @@
 --   Degraded     Stalled is True (nothing changes without you: the message says what to fix)
 --   Progressing  anything else: Reconciling is True, or the operator has not seen this
 --                generation yet, or the object is being deleted
--- tests/gitops_health.rs runs this file with gopher-lua (the interpreter Argo CD embeds) on live
+-- tests/ecosystem/gitops_health.rs runs this file with gopher-lua (the interpreter Argo CD embeds) on live
 -- objects in every phase.
 local hs = { status = "Progressing", message = "waiting for the operator" }
 if obj.status == nil then

@@ -9,87 +9,29 @@
 //! "enumerated values ... may be extended in the future"; clients must tolerate unknown values).
 
 use std::borrow::Cow;
-use std::fmt;
 
+use open_enum::open_enum;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Declares an open enum: `pub enum Name { Variant = "text", ... }` gets an `Unknown(String)`
-/// variant, `parse`/`as_str`, `Display`, string (de)serialization and a `type: string` schema.
-macro_rules! open_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )*
-            /// A value this version of the operator does not know, kept as written.
-            Unknown(String),
-        }
+/// The schema of an open enum: `type: string`, no closed list (an `enum` list would make the API
+/// server refuse a value a newer operator writes).
+macro_rules! string_schema {
+    ($($name:ident),* $(,)?) => {
+        $(
+            impl JsonSchema for $name {
+                fn schema_name() -> Cow<'static, str> {
+                    stringify!($name).into()
+                }
 
-        impl $name {
-            /// Every value this version knows, in declaration order.
-            pub const KNOWN: &'static [&'static str] = &[$($text),*];
+                fn inline_schema() -> bool {
+                    true
+                }
 
-            /// The value for a string; never fails (an unknown string is `Unknown`).
-            pub fn parse(text: &str) -> Self {
-                match text {
-                    $( $text => Self::$variant, )*
-                    other => Self::Unknown(other.to_string()),
+                fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                    json_schema!({ "type": "string" })
                 }
             }
-
-            /// The string as written in status ([`Self::parse`] gives the value back).
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( Self::$variant => $text, )*
-                    Self::Unknown(text) => text,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(text: &str) -> Self {
-                Self::parse(text)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = Cow::<'de, str>::deserialize(d)?;
-                Ok(Self::parse(&text))
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                stringify!($name).into()
-            }
-
-            fn inline_schema() -> bool {
-                true
-            }
-
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!({ "type": "string" })
-            }
-        }
+        )*
     };
 }
 
@@ -100,7 +42,8 @@ open_enum! {
         Creating = "Creating",
         /// Data (corpora, words, grammars, audio) is being added or analysed.
         Processing = "Processing",
-        /// The data is in place; training has not started (or is waiting for a request).
+        /// The data is in place; training has not started (or is waiting for a request, or the
+        /// service reports a status the operator does not know).
         Ready = "Ready",
         /// The model has no data to train on (no corpora, words, grammars or audio); the service
         /// does not train an empty model.
@@ -182,6 +125,14 @@ open_enum! {
     }
 }
 
+string_schema!(
+    Phase,
+    ServiceStatus,
+    ResourceServiceStatus,
+    OperationType,
+    OperationOutcome,
+);
+
 impl ResourceServiceStatus {
     /// Analysed and usable: `analyzed` (corpus, grammar) or `ok` (audio).
     pub fn is_valid(&self) -> bool {
@@ -195,17 +146,22 @@ mod tests {
 
     #[test]
     fn known_values_round_trip_and_unknown_ones_are_kept() {
-        for text in Phase::KNOWN
-            .iter()
-            .chain(ServiceStatus::KNOWN)
-            .chain(ResourceServiceStatus::KNOWN)
-            .chain(OperationType::KNOWN)
-            .chain(OperationOutcome::KNOWN)
+        fn round_trip<T>(known: &[&str])
+        where
+            T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + PartialEq,
         {
-            let json = serde_json::to_string(text).expect("json");
-            let phase: Phase = serde_json::from_str(&json).expect("json");
-            assert_eq!(serde_json::to_string(&phase).expect("json"), json);
+            for text in known {
+                let json = serde_json::to_string(text).expect("json");
+                let value: T = serde_json::from_str(&json).expect("json");
+                assert_eq!(serde_json::to_string(&value).expect("json"), json);
+            }
         }
+        round_trip::<Phase>(Phase::KNOWN);
+        round_trip::<ServiceStatus>(ServiceStatus::KNOWN);
+        round_trip::<ResourceServiceStatus>(ResourceServiceStatus::KNOWN);
+        round_trip::<OperationType>(OperationType::KNOWN);
+        round_trip::<OperationOutcome>(OperationOutcome::KNOWN);
+        assert_eq!(Phase::KNOWN.len(), 11);
         assert_eq!(Phase::parse("Available"), Phase::Available);
         assert_eq!(ServiceStatus::parse("upgrading"), ServiceStatus::Upgrading);
         // A newer operator's phase and a new IBM status: read, kept, written back unchanged.

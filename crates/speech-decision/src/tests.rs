@@ -558,7 +558,15 @@ fn a_shared_listing_wakes_a_waiting_model_when_its_operation_ended() {
         (None, None, true),
     ];
     for (last, now, wakes) in table {
-        assert_eq!(listing_wakes(last, now), wakes, "{last:?} -> {now:?}");
+        let (seen, listed) = (
+            last.map(ServiceStatus::parse),
+            now.map(ServiceStatus::parse),
+        );
+        assert_eq!(
+            listing_wakes(seen.as_ref(), listed.as_ref()),
+            wakes,
+            "{last:?} -> {now:?}"
+        );
     }
     // Which actions leave the model waiting on the service's listing.
     let waits = |reason| Action::Wait { reason };

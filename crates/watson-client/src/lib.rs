@@ -17,8 +17,6 @@
 //! types only (`default-features = false`).
 #![forbid(unsafe_code)]
 
-mod open_enum;
-
 pub mod operation;
 pub mod stt_types;
 pub mod tts_types;

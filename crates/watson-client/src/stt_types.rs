@@ -7,23 +7,23 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::open_enum::open_enum;
+use open_enum::open_enum;
 
 open_enum! {
     /// The status of a custom language or acoustic model.
     pub enum ModelStatus {
         /// Created, or waiting for added data to be analysed.
-        Pending => "pending",
+        Pending = "pending",
         /// Has valid data and can be trained.
-        Ready => "ready",
+        Ready = "ready",
         /// Training.
-        Training => "training",
+        Training = "training",
         /// Trained and usable.
-        Available => "available",
+        Available = "available",
         /// Upgrading to a new base model version.
-        Upgrading => "upgrading",
+        Upgrading = "upgrading",
         /// The last training failed.
-        Failed => "failed",
+        Failed = "failed",
     }
 }
 
@@ -31,11 +31,11 @@ open_enum! {
     /// The status of a corpus or a grammar.
     pub enum ResourceStatus {
         /// Analysed successfully.
-        Analyzed => "analyzed",
+        Analyzed = "analyzed",
         /// Analysis running.
-        BeingProcessed => "being_processed",
+        BeingProcessed = "being_processed",
         /// Analysis failed (see `error`).
-        Undetermined => "undetermined",
+        Undetermined = "undetermined",
     }
 }
 
@@ -43,11 +43,11 @@ open_enum! {
     /// The status of an audio resource.
     pub enum AudioStatus {
         /// Valid.
-        Ok => "ok",
+        Ok = "ok",
         /// Analysis running.
-        BeingProcessed => "being_processed",
+        BeingProcessed = "being_processed",
         /// Invalid (format, sampling rate, corrupt member, ...).
-        Invalid => "invalid",
+        Invalid = "invalid",
     }
 }
 
@@ -55,11 +55,11 @@ open_enum! {
     /// The `type` of an audio resource's details.
     pub enum AudioType {
         /// A single audio file.
-        Audio => "audio",
+        Audio = "audio",
         /// An archive of audio files.
-        Archive => "archive",
+        Archive = "archive",
         /// Not recognised as audio.
-        Undetermined => "undetermined",
+        Undetermined = "undetermined",
     }
 }
 
@@ -67,13 +67,13 @@ open_enum! {
     /// The code of a training warning.
     pub enum TrainingWarningCode {
         /// Invalid audio files were skipped.
-        InvalidAudioFiles => "invalid_audio_files",
+        InvalidAudioFiles = "invalid_audio_files",
         /// Invalid corpora were skipped.
-        InvalidCorpusFiles => "invalid_corpus_files",
+        InvalidCorpusFiles = "invalid_corpus_files",
         /// Invalid grammars were skipped.
-        InvalidGrammarFiles => "invalid_grammar_files",
+        InvalidGrammarFiles = "invalid_grammar_files",
         /// Invalid words were skipped.
-        InvalidWords => "invalid_words",
+        InvalidWords = "invalid_words",
     }
 }
 
@@ -689,7 +689,7 @@ mod tests {
         let m: LanguageModel = serde_json::from_str(json).expect("decodes");
         assert_eq!(
             m.status,
-            Some(ModelStatus::Other("weird_new_status".into()))
+            Some(ModelStatus::Unknown("weird_new_status".into()))
         );
         assert_eq!(
             m.warnings.as_deref(),
@@ -712,7 +712,7 @@ mod tests {
             "failed",
         ] {
             let st: ModelStatus = serde_json::from_str(&format!("\"{s}\"")).expect("status");
-            assert!(!matches!(st, ModelStatus::Other(_)));
+            assert!(!matches!(st, ModelStatus::Unknown(_)));
             assert_eq!(serde_json::to_string(&st).expect("ser"), format!("\"{s}\""));
         }
     }

@@ -2,45 +2,45 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::open_enum::open_enum;
+use open_enum::open_enum;
 
 open_enum! {
     /// Japanese part of speech of a custom word.
     pub enum PartOfSpeech {
         /// Verb.
-        Dosi => "Dosi",
+        Dosi = "Dosi",
         /// Adverb.
-        Fuku => "Fuku",
+        Fuku = "Fuku",
         /// Inflectional suffix.
-        Gobi => "Gobi",
+        Gobi = "Gobi",
         /// Other.
-        Hoka => "Hoka",
+        Hoka = "Hoka",
         /// Auxiliary verb.
-        Jodo => "Jodo",
+        Jodo = "Jodo",
         /// Particle.
-        Josi => "Josi",
+        Josi = "Josi",
         /// Interjection.
-        Kato => "Kato",
+        Kato = "Kato",
         /// Adjective.
-        Kedo => "Kedo",
+        Kedo = "Kedo",
         /// Adjectival noun.
-        Keyo => "Keyo",
+        Keyo = "Keyo",
         /// Symbol.
-        Kigo => "Kigo",
+        Kigo = "Kigo",
         /// Proper noun.
-        Koyu => "Koyu",
+        Koyu = "Koyu",
         /// Noun.
-        Mesi => "Mesi",
+        Mesi = "Mesi",
         /// Pronoun.
-        Reta => "Reta",
+        Reta = "Reta",
         /// Prefix.
-        Stbi => "Stbi",
+        Stbi = "Stbi",
         /// Suffix.
-        Stto => "Stto",
+        Stto = "Stto",
         /// Counter suffix.
-        Stzo => "Stzo",
+        Stzo = "Stzo",
         /// Numeral.
-        Suji => "Suji",
+        Suji = "Suji",
     }
 }
 
@@ -48,11 +48,11 @@ open_enum! {
     /// The status of a Tune by Example prompt.
     pub enum PromptStatus {
         /// Being processed.
-        Processing => "processing",
+        Processing = "processing",
         /// Usable.
-        Available => "available",
+        Available = "available",
         /// Failed (see `error`).
-        Failed => "failed",
+        Failed = "failed",
     }
 }
 
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(m.words[0].part_of_speech, Some(PartOfSpeech::Koyu));
         assert_eq!(
             m.words[1].part_of_speech,
-            Some(PartOfSpeech::Other("Zzzz".into()))
+            Some(PartOfSpeech::Unknown("Zzzz".into()))
         );
     }
 

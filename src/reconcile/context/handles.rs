@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::clients::{Clients, identity_verdict};
 use super::listings::{Entry, Listings};
 use super::wakeups::Waiters;
-use crate::decision::ModelKind;
+use crate::decision::{ModelKind, ServiceStatus};
 use crate::reconcile::error::Error;
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
 use crate::watson::tts_types::VoiceModel;
@@ -164,7 +164,7 @@ impl ServiceHandle {
         kind: ModelKind,
         id: &str,
         (namespace, name): (&str, &str),
-        status: Option<&str>,
+        status: Option<&ServiceStatus>,
         waits: bool,
     ) {
         if !waits {
@@ -177,7 +177,7 @@ impl ServiceHandle {
             Err(_) => return,
         };
         if let Some(now) = listed
-            && crate::decision::status::listing_wakes(status, now.as_deref())
+            && crate::decision::status::listing_wakes(status, now.as_ref())
             && self.waiters.stop(id)
         {
             self.waiters
@@ -218,7 +218,7 @@ mod tests {
             ModelKind::Language,
             "a",
             ("ns", "lm-a"),
-            Some("training"),
+            Some(&ServiceStatus::Training),
             true,
         );
         assert_eq!(
@@ -231,7 +231,7 @@ mod tests {
             ModelKind::Language,
             "b",
             ("ns", "lm-b"),
-            Some("training"),
+            Some(&ServiceStatus::Training),
             true,
         );
         assert!(rx.try_recv().is_err());
@@ -241,7 +241,7 @@ mod tests {
             ModelKind::Language,
             "b",
             ("ns", "lm-b"),
-            Some("available"),
+            Some(&ServiceStatus::Available),
             false,
         );
         assert!(h.waiters.none_waits());

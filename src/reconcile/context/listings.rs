@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clients::Clients;
-use crate::decision::ModelKind;
+use crate::decision::{ModelKind, ServiceStatus};
 use crate::reconcile::error::Error;
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
 use crate::watson::tts_types::VoiceModel;
@@ -22,7 +22,7 @@ pub trait Entry: Clone + Send + Sync + 'static {
     /// The customization ID.
     fn id(&self) -> &str;
     /// The service's status of the model (`None`: voice models have none).
-    fn status(&self) -> Option<&str>;
+    fn status(&self) -> Option<ServiceStatus>;
     /// The description, where the ownership marker is.
     fn description(&self) -> Option<&str>;
     /// The base model (STT kinds).
@@ -51,8 +51,10 @@ macro_rules! stt_entry {
             fn id(&self) -> &str {
                 &self.customization_id
             }
-            fn status(&self) -> Option<&str> {
-                self.status.as_ref().map(|s| s.as_str())
+            fn status(&self) -> Option<ServiceStatus> {
+                self.status
+                    .as_ref()
+                    .map(|s| ServiceStatus::parse(s.as_str()))
             }
             fn description(&self) -> Option<&str> {
                 self.description.as_deref()
@@ -94,7 +96,7 @@ impl Entry for VoiceModel {
     fn id(&self) -> &str {
         &self.customization_id
     }
-    fn status(&self) -> Option<&str> {
+    fn status(&self) -> Option<ServiceStatus> {
         None
     }
     fn description(&self) -> Option<&str> {
@@ -158,11 +160,11 @@ impl<T: Entry> Listing<T> {
     }
 
     /// The status this listing shows for the model `id` (`None` when it does not list it).
-    fn status_of(&self, id: &str) -> Option<Option<String>> {
+    fn status_of(&self, id: &str) -> Option<Option<ServiceStatus>> {
         self.models
             .iter()
             .find(|m| m.id() == id)
-            .map(|m| m.status().map(str::to_string))
+            .map(|m| m.status())
     }
 
     /// The models when they are current for a look at `about` (one model: its entry not
@@ -229,7 +231,7 @@ impl Listings {
 
     /// The status the current listing shows for the model `id` of `kind` (`None` when it does
     /// not list it; voice models have no status).
-    pub fn status_of(&self, kind: ModelKind, id: &str) -> Option<Option<String>> {
+    pub fn status_of(&self, kind: ModelKind, id: &str) -> Option<Option<ServiceStatus>> {
         match kind {
             ModelKind::Language => self.language.as_ref()?.status_of(id),
             ModelKind::Acoustic => self.acoustic.as_ref()?.status_of(id),

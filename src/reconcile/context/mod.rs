@@ -1,7 +1,8 @@
 //! What every reconcile shares, in parts with one job each:
 //!
 //! - [`settings`]: the reconcilers' settings (command-line flags);
-//! - [`services`]: one [`ServiceHandle`] per SpeechService (built in [`handles`] from
+//! - [`services`]: one [`ServiceHandle`] per SpeechService (the type in [`handles`], built by
+//!   `Services::handle` from
 //!   [`clients`] and [`credentials`]), with the shared model [`listings`] of its instance and
 //!   its request budget;
 //! - [`wakeups`]: the channels that wake a SpeechService or a model before its next look;

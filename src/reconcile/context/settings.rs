@@ -9,7 +9,7 @@ pub struct Settings {
     pub drift_interval: Duration,
     /// Longest wait between two checks of a running operation.
     pub max_poll_interval: Duration,
-    /// Expected duration of a language-model training, until the model's history says better.
+    /// Expected duration of a training (any kind), until the model's history says better.
     pub expected_training: Duration,
     /// Request timeout for IBM calls.
     pub request_timeout: Duration,

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use super::listings::Entry;
-use crate::decision::ModelKind;
+use crate::decision::{ModelKind, ServiceStatus};
 
 /// A model a shared listing woke: its kind, namespace and name.
 pub type Woken = (ModelKind, String, String);
@@ -46,7 +46,7 @@ pub(super) struct Awaiting {
     pub namespace: String,
     pub name: String,
     /// The status the last listing (or the model's own look) showed.
-    pub last: Option<String>,
+    pub last: Option<ServiceStatus>,
 }
 
 /// The models waiting for an operation on one service, by customization ID. Only models in
@@ -73,7 +73,7 @@ impl Waiters {
         kind: ModelKind,
         id: &str,
         (namespace, name): (&str, &str),
-        status: Option<&str>,
+        status: Option<&ServiceStatus>,
     ) {
         self.waiting.lock().insert(
             id.to_string(),
@@ -81,7 +81,7 @@ impl Waiters {
                 kind,
                 namespace: namespace.to_string(),
                 name: name.to_string(),
-                last: status.map(str::to_string),
+                last: status.cloned(),
             },
         );
     }
@@ -131,7 +131,7 @@ fn woken<E: Entry>(
     if !waiting.values().any(|a| a.kind == kind) {
         return Vec::new();
     }
-    let listed: HashMap<&str, Option<&str>> = models
+    let listed: HashMap<&str, Option<ServiceStatus>> = models
         .iter()
         .filter(|m| waiting.contains_key(m.id()))
         .map(|m| (m.id(), m.status()))
@@ -141,8 +141,8 @@ fn woken<E: Entry>(
         if a.kind != kind || about == Some(cid.as_str()) {
             return true;
         }
-        let now = listed.get(cid.as_str()).copied();
-        if crate::decision::status::listing_wakes(a.last.as_deref(), now.flatten()) {
+        let now = listed.get(cid.as_str()).cloned().flatten();
+        if crate::decision::status::listing_wakes(a.last.as_ref(), now.as_ref()) {
             woken.push((
                 a.kind,
                 std::mem::take(&mut a.namespace),
@@ -150,7 +150,7 @@ fn woken<E: Entry>(
             ));
             return false;
         }
-        a.last = now.flatten().map(str::to_string);
+        a.last = now;
         true
     });
     woken
@@ -218,10 +218,10 @@ pub(super) mod tests {
         // a is seen training (work in progress: no wake, remembered), b ends.
         let w = woken(&mut l, &[("a", "training"), ("b", "available")]);
         assert_eq!(w, vec![(ModelKind::Language, "ns".into(), "lm-b".into())]);
-        assert_eq!(l["a"].last.as_deref(), Some("training"));
+        assert_eq!(l["a"].last, Some(ServiceStatus::Training));
         // a LIST made for a's own look does not wake a (its reconcile sees the LIST itself).
         assert!(woken_about(&mut l, &[("a", "failed")], Some("a")).is_empty());
-        assert_eq!(l["a"].last.as_deref(), Some("training"));
+        assert_eq!(l["a"].last, Some(ServiceStatus::Training));
         // a fails: woken once, then no longer waiting; the acoustic model still waits.
         let w = woken(&mut l, &[("a", "failed")]);
         assert_eq!(w, vec![(ModelKind::Language, "ns".into(), "lm-a".into())]);

@@ -30,7 +30,8 @@ pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 
 /// Ready reasons after which nothing changes until the user acts: `Stalled` True (kstatus
-/// `Failed`). Errors are judged by their retry class instead ([`Failure::stalled`]).
+/// `Failed`). Errors are judged by their retry class instead
+/// ([`Failure::stalled`](super::Failure::stalled)).
 pub const STALLED_REASONS: &[&str] = &[
     "TrainingFailed",
     "ResourceInvalid",

@@ -78,9 +78,9 @@ pub fn expectations(st: &ModelStatus, audio_seconds: i64, timing: &Timing) -> Ex
 
 /// What status records of a language model's custom words.
 pub(super) struct WordRecord {
-    /// [`StatusUpdate::word_count`].
+    /// `StatusUpdate::word_count`.
     pub(super) count: Option<i64>,
-    /// [`StatusUpdate::words_digest`].
+    /// `StatusUpdate::words_digest`.
     pub(super) digest: Option<String>,
 }
 

@@ -44,7 +44,7 @@ pub struct TrackedResource {
 }
 
 /// The status fields the decision computes for every kind; the typed per-kind status is built
-/// from it (`crate::model::ModelResource::status_from`).
+/// from it (the operator's `model::ModelResource::status_from`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatusUpdate {
     pub model: ModelStatus,

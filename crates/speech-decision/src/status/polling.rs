@@ -143,7 +143,8 @@ pub fn analysis_check_due(uploaded: Timestamp, now: Timestamp, analysis: Duratio
 }
 
 /// When to look again after a decision; `None`: only when the object changes. `expected` gives
-/// the expected length of the running operation ([`expectations`]).
+/// the expected length of the running operation
+/// ([`expectations`](super::expectations)).
 pub fn look_again(
     action: &Action,
     st: &ModelStatus,
@@ -211,8 +212,8 @@ pub fn look_again(
 /// operation started; `expected` its typical duration (from the model's own history when known).
 ///
 /// Each wait covers 90 % of the time left, so the checks close in on the expected end in a
-/// handful of steps (a 30-minute training costs five reads, where fixed 10-second polling costs
-/// 180). No quick check right after the call: IBM refuses invalid data at the call itself, and
+/// handful of steps (a 30-minute training costs five reads without a cap, where fixed 10-second
+/// polling costs 180). No quick check right after the call: IBM refuses invalid data at the call itself, and
 /// a look within seconds finds the operation running (issue 11: one IBM call per lifecycle).
 ///
 /// Past half the expected time, a wait is also at most a fifteenth of the elapsed time. Without
@@ -221,7 +222,8 @@ pub fn look_again(
 /// cap placed just before such an end would otherwise wait 90 % of the guessed remainder (the
 /// 32 s overhead of issue 11's benchmark, for a 30 s training). So an operation is seen within
 /// about 7 % of its length (a 30 s training at most 2 s late, the floor), for a few more reads
-/// in the second half (11 for a 30-minute training as expected, where a tenth made 9: issue 11's
+/// in the second half (11 for a 30-minute training as expected with a 600 s cap, 16 with the
+/// default `--max-poll-seconds 300`, where a tenth made 9: issue 11's
 /// benchmark saw half its 20 language models 3 s late with a tenth).
 ///
 /// Once overdue, the operator checks every 1/30 of the elapsed time, which keeps the detection
@@ -263,9 +265,15 @@ pub fn awaits_listing(action: &Action) -> bool {
 /// A change to a status of work in progress (`pending`, `training`, `upgrading`) is the
 /// operation starting, seen late (the listing lags the call, watson-api.md §13): not an end.
 /// Any other change (`ready`, `available`, `failed`, or the model gone) is one.
-pub fn listing_wakes(last: Option<&str>, now: Option<&str>) -> bool {
+pub fn listing_wakes(last: Option<&ServiceStatus>, now: Option<&ServiceStatus>) -> bool {
     match now {
         None => true,
-        Some(now) => last != Some(now) && !matches!(now, "pending" | "training" | "upgrading"),
+        Some(now) => {
+            last != Some(now)
+                && !matches!(
+                    now,
+                    ServiceStatus::Pending | ServiceStatus::Training | ServiceStatus::Upgrading
+                )
+        }
     }
 }
