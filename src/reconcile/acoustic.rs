@@ -174,13 +174,7 @@ impl KindOps for CustomAcousticModel {
                     .status
                     .as_ref()
                     .map(|s| ResourceServiceStatus::parse(s.as_str()));
-                let state = match status {
-                    Some(ResourceServiceStatus::BeingProcessed) => ResourceState::Processing,
-                    Some(ResourceServiceStatus::Invalid) => {
-                        ResourceState::Invalid("invalid audio".into())
-                    }
-                    _ => ResourceState::Valid,
-                };
+                let state = ResourceState::of(status.as_ref(), "invalid audio".into(), true);
                 observed.resources.insert(a.name.clone(), state);
                 let known = recorded.iter().find(|r| r.status.name == a.name);
                 let digest = known.and_then(|r| r.status.digest.clone());

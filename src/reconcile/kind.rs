@@ -20,7 +20,6 @@ use k8s_openapi::jiff::Timestamp;
 use super::context::listings::Entry;
 use super::context::{Context, ServiceHandle};
 use super::error::Error;
-use crate::crd::ResourceServiceStatus;
 use crate::decision::status::{Observation, Outcome, Previous, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, Facts, Observed, ResourceState, ServiceStatus};
 use crate::model::ModelResource;
@@ -182,13 +181,8 @@ pub(crate) fn trust_record(
         if r.class == ResourceClass::Grammar {
             observed.grammars.insert(name.clone());
         }
-        let state = match &r.status.service_status {
-            Some(ResourceServiceStatus::BeingProcessed) if analysing => ResourceState::Processing,
-            Some(ResourceServiceStatus::Undetermined | ResourceServiceStatus::Invalid) => {
-                ResourceState::Invalid(r.status.error.clone().unwrap_or_default())
-            }
-            _ => ResourceState::Valid,
-        };
+        let error = r.status.error.clone().unwrap_or_default();
+        let state = ResourceState::of(r.status.service_status.as_ref(), error, analysing);
         observed.resources.insert(name, state);
         seen.resources.push(r);
     }

@@ -50,15 +50,9 @@ fn word_matches(
     sl_ok && da_ok && mo_ok
 }
 
-/// The service's analysis status of a corpus or grammar.
+/// The service's analysis status of a corpus or grammar, as just listed.
 fn text_state(status: Option<&ResourceServiceStatus>, error: Option<&String>) -> ResourceState {
-    match status {
-        Some(ResourceServiceStatus::BeingProcessed) => ResourceState::Processing,
-        Some(ResourceServiceStatus::Undetermined) => {
-            ResourceState::Invalid(error.cloned().unwrap_or_default())
-        }
-        _ => ResourceState::Valid,
-    }
+    ResourceState::of(status, error.cloned().unwrap_or_default(), true)
 }
 
 /// Lists corpora, grammars (when any may exist) and user words (when any may exist).

@@ -104,6 +104,23 @@ pub enum ResourceState {
     Invalid(String),
 }
 
+impl ResourceState {
+    /// What a resource's service status means for the decision: `being_processed` is an
+    /// analysis running (taken as ended when `analysing` is false: the model's listing no longer
+    /// says `pending`), `undetermined` (corpus, grammar) and `invalid` (audio) are refusals with
+    /// `error`, anything else (`analyzed`, `ok`, a status this operator does not know, none) is
+    /// usable. One table for fresh listings and for the record (IBM's API reference: corpus,
+    /// grammar and audio `status`).
+    pub fn of(status: Option<&crd::ResourceServiceStatus>, error: String, analysing: bool) -> Self {
+        use crd::ResourceServiceStatus as S;
+        match status {
+            Some(S::BeingProcessed) if analysing => Self::Processing,
+            Some(S::Undetermined | S::Invalid) => Self::Invalid(error),
+            _ => Self::Valid,
+        }
+    }
+}
+
 /// A word entry (STT custom word or TTS translation), compared field by field.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WordDef {

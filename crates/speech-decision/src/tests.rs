@@ -2288,3 +2288,25 @@ fn unknown_status_values_are_kept_and_decided_on() {
         }
     );
 }
+
+/// One table for a resource's service status, whether just listed or taken from the record.
+#[test]
+fn a_resource_status_means_one_state() {
+    use crate::crd::ResourceServiceStatus as S;
+    let of = |s: &str, analysing| ResourceState::of(Some(&S::parse(s)), "why".into(), analysing);
+    assert_eq!(of("being_processed", true), ResourceState::Processing);
+    // The model's listing left `pending`: the analysis has ended.
+    assert_eq!(of("being_processed", false), ResourceState::Valid);
+    assert_eq!(
+        of("undetermined", true),
+        ResourceState::Invalid("why".into())
+    );
+    assert_eq!(of("invalid", false), ResourceState::Invalid("why".into()));
+    assert_eq!(of("analyzed", true), ResourceState::Valid);
+    assert_eq!(of("ok", true), ResourceState::Valid);
+    assert_eq!(of("queued", true), ResourceState::Valid);
+    assert_eq!(
+        ResourceState::of(None, String::new(), true),
+        ResourceState::Valid
+    );
+}
