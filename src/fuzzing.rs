@@ -41,10 +41,24 @@ pub fn ibm_responses(data: &[u8]) {
     }
 }
 
-/// The word lists users keep in ConfigMaps (YAML or JSON).
+/// The word lists users keep in ConfigMaps (YAML or JSON): the budgeted parser and the
+/// per-entry checks; an error message must never hold more than a few hundred bytes.
 pub fn word_lists(data: &[u8]) {
-    let _ = crate::reconcile::inputs::parse_word_list::<CustomWord>(data, "fuzz");
-    let _ = crate::reconcile::inputs::parse_word_list::<VoiceWord>(data, "fuzz");
+    use crate::reconcile::inputs::parse_word_list;
+    for e in [
+        parse_word_list::<CustomWord>(data, "fuzz").err(),
+        parse_word_list::<VoiceWord>(data, "fuzz").err(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // Messages say where, never what: bounded whatever the input.
+        assert!(
+            e.to_string().len() < 512,
+            "unbounded message: {} bytes",
+            e.to_string().len()
+        );
+    }
 }
 
 #[cfg(feature = "simulator")]

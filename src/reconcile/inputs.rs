@@ -6,13 +6,22 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
 
+use crate::crd::language_model::CustomWord;
+use crate::crd::voice_model::VoiceWord;
 use crate::crd::{ConfigMapKeyRef, SecretKeyRef};
+use crate::decision::text::redact_url;
 use crate::errors::{Classified, RetryClass};
 
 /// Largest URL download accepted (the service's own limit for audio is 100 MB).
 pub const MAX_URL_BYTES: usize = 100 * 1024 * 1024;
 
-/// A missing or unusable input.
+/// Largest word list accepted, in bytes: a ConfigMap holds at most 1 MiB (etcd's object limit
+/// in practice), so a larger value cannot come from the API server; the check keeps the parser's
+/// input bounded whatever the source.
+pub const MAX_WORD_LIST_BYTES: usize = 1024 * 1024;
+
+/// A missing or unusable input. Messages name the field and the object, never the content:
+/// status and Events are readable by more people than the ConfigMap or Secret may be.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The ConfigMap or Secret, or its key, does not exist.
@@ -22,15 +31,16 @@ pub enum InputError {
         name: String,
         detail: String,
     },
-    /// The content could not be parsed (e.g. a word list).
+    /// The content could not be parsed (e.g. a word list); the text says where, not what.
     #[error("{0}")]
     Malformed(String),
-    /// A URL could not be fetched.
+    /// A URL could not be fetched (`url` as [`redact_url`] shows it).
     #[error("fetching {url}: {detail}")]
     Fetch { url: String, detail: String },
-    /// A URL's content is larger than allowed.
-    #[error("{url} is larger than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
+    /// An input is larger than allowed: `what` names it (a field and object, or a redacted URL),
+    /// `limit` says the bound that was passed.
+    #[error("{what} is larger than allowed: {limit}")]
+    TooLarge { what: String, limit: String },
     /// Kubernetes API failure while reading an input.
     #[error("reading {0}")]
     Kube(#[from] kube::Error),
@@ -124,11 +134,18 @@ impl Resolver {
         })
     }
 
-    /// Downloads a URL with a size limit.
+    /// Downloads a URL with a size limit ([`MAX_URL_BYTES`]), read chunk by chunk so that a
+    /// body larger than announced (or announced not at all) stops at the limit. Errors show the
+    /// URL without userinfo and query ([`redact_url`]) and reqwest's text without its URL.
     pub async fn url(&self, url: &str) -> Result<Vec<u8>, InputError> {
+        let shown = redact_url(url);
         let fetch = |detail: String| InputError::Fetch {
-            url: url.to_string(),
+            url: shown.clone(),
             detail,
+        };
+        let too_large = || InputError::TooLarge {
+            what: shown.clone(),
+            limit: format!("{MAX_URL_BYTES} bytes"),
         };
         let mut resp = self
             .http
@@ -136,28 +153,26 @@ impl Resolver {
             .timeout(Duration::from_secs(60))
             .send()
             .await
-            .map_err(|e| fetch(e.to_string()))?;
+            .map_err(|e| fetch(e.without_url().to_string()))?;
         if !resp.status().is_success() {
             return Err(fetch(format!("HTTP {}", resp.status())));
         }
         if resp
             .content_length()
-            .is_some_and(|l| l as usize > MAX_URL_BYTES)
+            .is_some_and(|l| l > MAX_URL_BYTES as u64)
         {
-            return Err(InputError::TooLarge {
-                url: url.to_string(),
-                limit: MAX_URL_BYTES,
-            });
+            return Err(too_large());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fetch(e.to_string()))? {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_URL_BYTES {
-                return Err(InputError::TooLarge {
-                    url: url.to_string(),
-                    limit: MAX_URL_BYTES,
-                });
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| fetch(e.without_url().to_string()))?
+        {
+            if body.len() + chunk.len() > MAX_URL_BYTES {
+                return Err(too_large());
             }
+            body.extend_from_slice(&chunk);
         }
         Ok(body)
     }
@@ -180,13 +195,159 @@ impl Resolver {
     }
 }
 
-/// Parses a word list (YAML or JSON list of entries).
-pub fn parse_word_list<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    origin: &str,
-) -> Result<Vec<T>, InputError> {
-    serde_yaml::from_slice(bytes)
-        .map_err(|e| InputError::Malformed(format!("{origin}: not a list of word entries: {e}")))
+/// An entry of a word list (`wordsFrom`), checked against the same limits as the inline
+/// `spec.words` (the CRD schema of [`CustomWord`] and [`VoiceWord`], which the API server
+/// enforces for `spec.words` but cannot for a ConfigMap's content).
+pub trait WordEntry: serde::de::DeserializeOwned {
+    /// Most entries a list may hold: `maxItems` of the kind's `spec.words`.
+    const MAX_ENTRIES: usize;
+    /// What breaks the limits of `spec.words`, if anything (a field name and its bound).
+    fn problem(&self) -> Option<String>;
+}
+
+/// `Some(text)` when `value`'s length in characters is outside `min..=max`.
+fn length(field: &str, value: &str, min: usize, max: usize) -> Option<String> {
+    let n = value.chars().count();
+    (n < min || n > max).then(|| format!("{field} must have {min} to {max} characters"))
+}
+
+impl WordEntry for CustomWord {
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn problem(&self) -> Option<String> {
+        length("word", &self.word, 1, 128)
+            .or_else(|| {
+                (self.sounds_like.len() > 5).then(|| "soundsLike has more than 5 entries".into())
+            })
+            .or_else(|| {
+                self.sounds_like
+                    .iter()
+                    .find_map(|s| length("soundsLike", s, 1, 40))
+            })
+            .or_else(|| {
+                self.sounds_like
+                    .iter()
+                    .any(|s| s.chars().any(|c| c.is_ascii_digit()))
+                    .then(|| "soundsLike must spell numbers out (no digits)".into())
+            })
+            .or_else(|| {
+                self.display_as
+                    .as_deref()
+                    .and_then(|d| length("displayAs", d, 0, 128))
+            })
+    }
+}
+
+/// The parts of speech IBM accepts for Japanese custom words (`spec.words[].partOfSpeech`).
+const PARTS_OF_SPEECH: &[&str] = &[
+    "Dosi", "Fuku", "Gobi", "Hoka", "Jodo", "Josi", "Kato", "Kedo", "Keyo", "Kigo", "Koyu", "Mesi",
+    "Reta", "Stbi", "Stto", "Stzo", "Suji",
+];
+
+impl WordEntry for VoiceWord {
+    const MAX_ENTRIES: usize = 20_000;
+
+    fn problem(&self) -> Option<String> {
+        length("word", &self.word, 1, 49)
+            .or_else(|| length("translation", &self.translation, 1, 499))
+            .or_else(|| {
+                self.part_of_speech
+                    .as_deref()
+                    .filter(|p| !PARTS_OF_SPEECH.contains(p))
+                    .map(|_| format!("partOfSpeech must be one of {}", PARTS_OF_SPEECH.join(", ")))
+            })
+    }
+}
+
+/// The parser's budget for a word list: no anchors or aliases at all (a word list has no use
+/// for them, and an alias is how a small document expands to gigabytes: `serde_yaml` bounded
+/// the number of alias jumps, not the bytes they produce), one document, shallow nesting, and
+/// node and scalar totals a list of `MAX_ENTRIES` full entries stays well within.
+fn word_list_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_aliases = 0;
+    budget.max_anchors = 0;
+    budget.max_merge_keys = 0;
+    budget.max_documents = 1;
+    budget.max_depth = 8;
+    budget.max_inclusion_depth = 0;
+    budget.max_nodes = 500_000;
+    budget.max_events = 1_000_000;
+    budget.max_total_scalar_bytes = 2 * MAX_WORD_LIST_BYTES;
+    budget.max_reader_input_bytes = Some(MAX_WORD_LIST_BYTES);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    // The snippet would quote the ConfigMap's content into status and Events.
+    options.with_snippet = false;
+    options
+}
+
+/// ` at line L, column C` when the parser knows where.
+fn at(e: &serde_saphyr::Error) -> String {
+    e.location()
+        .filter(|l| l.line() > 0)
+        .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+        .unwrap_or_default()
+}
+
+/// Parses a word list: a YAML or JSON list of entries with the fields of `spec.words`, read
+/// from `field` (e.g. `spec.wordsFrom (ConfigMap words key words.yaml)`, the name every
+/// message starts with).
+///
+/// Bounded: at most [`MAX_WORD_LIST_BYTES`] of input, no YAML anchors or aliases, at most
+/// `T::MAX_ENTRIES` entries, each within the limits of `spec.words` ([`WordEntry::problem`]).
+/// Errors: [`InputError::TooLarge`] for the size and entry bounds, [`InputError::Malformed`]
+/// otherwise, with the line and column where known and never the content itself.
+pub fn parse_word_list<T: WordEntry>(bytes: &[u8], field: &str) -> Result<Vec<T>, InputError> {
+    let malformed = |what: String| InputError::Malformed(format!("{field}: {what}"));
+    if bytes.len() > MAX_WORD_LIST_BYTES {
+        return Err(InputError::TooLarge {
+            what: field.to_string(),
+            limit: format!("{MAX_WORD_LIST_BYTES} bytes"),
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        malformed(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let list: Vec<T> =
+        serde_saphyr::from_str_with_options(text, word_list_options()).map_err(|e| {
+            use serde_saphyr::budget::BudgetBreach as B;
+            let where_ = at(&e);
+            match e.without_snippet() {
+                serde_saphyr::Error::Budget {
+                    breach: B::Aliases { .. } | B::Anchors { .. } | B::MergeKeys { .. },
+                    ..
+                } => malformed(format!(
+                    "uses YAML anchors, aliases or merge keys{where_}, which word lists do not accept: write each entry out"
+                )),
+                serde_saphyr::Error::Budget { .. } => InputError::TooLarge {
+                    what: field.to_string(),
+                    limit: format!(
+                        "a list of at most {} entries with the fields of spec.words, in one document, found{where_}",
+                        T::MAX_ENTRIES
+                    ),
+                },
+                _ => malformed(format!(
+                    "not a YAML or JSON list of word entries{where_}: each entry needs the fields of spec.words"
+                )),
+            }
+        })?;
+    if list.len() > T::MAX_ENTRIES {
+        return Err(InputError::TooLarge {
+            what: field.to_string(),
+            limit: format!("at most {} entries, found {}", T::MAX_ENTRIES, list.len()),
+        });
+    }
+    for (i, entry) in list.iter().enumerate() {
+        if let Some(problem) = entry.problem() {
+            // The index, not the word: a word over the limit could be anything.
+            return Err(malformed(format!("entry {i}: {problem}")));
+        }
+    }
+    Ok(list)
 }
 
 #[cfg(test)]
@@ -195,18 +356,150 @@ mod tests {
     use crate::crd::language_model::CustomWord;
     use crate::decision::digest::sha256_hex as digest;
 
+    /// The ConfigMap of the report: about 270 KB, one anchor holding a long string and
+    /// thousands of aliases to it (serde_yaml expanded it to over 1.5 GiB).
+    pub(crate) fn alias_bomb() -> Vec<u8> {
+        let mut doc = format!("- word: &long \"{}\"\n", "x".repeat(30_000));
+        while doc.len() < 270_000 {
+            doc.push_str("- word: *long\n");
+        }
+        doc.into_bytes()
+    }
+
+    const FIELD: &str = "spec.wordsFrom (ConfigMap words key list)";
+
     #[test]
-    fn word_lists_parse_from_yaml_and_json_with_clear_errors() {
+    fn word_lists_parse_from_yaml_and_json() {
         let yaml = b"- word: tomato\n  soundsLike: [tomahto]\n- word: IBM\n  displayAs: I.B.M.\n";
-        let words: Vec<CustomWord> = parse_word_list(yaml, "cm/key").expect("yaml");
+        let words: Vec<CustomWord> = parse_word_list(yaml, FIELD).expect("yaml");
         assert_eq!(words.len(), 2);
         assert_eq!(words[0].sounds_like, vec!["tomahto".to_string()]);
         let json = br#"[{"word":"x","soundsLike":["ex"]}]"#;
-        let words: Vec<CustomWord> = parse_word_list(json, "cm/key").expect("json");
+        let words: Vec<CustomWord> = parse_word_list(json, FIELD).expect("json");
         assert_eq!(words[0].word, "x");
-        let err = parse_word_list::<CustomWord>(b"word: lonely", "cm/key").expect_err("not a list");
-        assert!(err.to_string().contains("cm/key"), "{err}");
+        let voice = br#"[{"word":"IEEE","translation":"I triple E","partOfSpeech":"Mesi"}]"#;
+        let words: Vec<VoiceWord> = parse_word_list(voice, FIELD).expect("voice json");
+        assert_eq!(words[0].translation, "I triple E");
+    }
+
+    #[test]
+    fn the_alias_bomb_is_refused_without_expanding_it() {
+        let bomb = alias_bomb();
+        assert!(bomb.len() >= 270_000);
+        let err = parse_word_list::<CustomWord>(&bomb, FIELD).expect_err("aliases");
         assert_eq!(err.category(), "InputMalformed");
+        let text = err.to_string();
+        assert!(text.starts_with(FIELD), "{text}");
+        assert!(text.contains("anchors, aliases"), "{text}");
+        assert!(text.contains("line 1, column"), "{text}");
+        assert!(!text.contains("xxx"), "the content is repeated: {text}");
+        // A single anchor, without any alias, is refused too, as are merge keys.
+        let err = parse_word_list::<CustomWord>(b"- word: &w tomato\n", FIELD).expect_err("anchor");
+        assert!(err.to_string().contains("anchors"), "{err}");
+        let err = parse_word_list::<VoiceWord>(
+            b"- &base {word: a, translation: b}\n- <<: *base\n  word: c\n",
+            FIELD,
+        )
+        .expect_err("merge");
+        assert_eq!(err.category(), "InputMalformed", "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_place_and_never_the_content() {
+        let secret = "s3cr3t-do-not-show";
+        for (input, line) in [
+            (format!("word: {secret}\n"), 1),
+            (format!("- word: fine\n- word: [{secret}\n"), 2),
+            (format!("- word: fine\n- nope: {secret}\n"), 2),
+            (
+                format!("[{{\"word\": \"a\"}}, {{\"word\": 7, \"x\": \"{secret}\"}}"),
+                1,
+            ),
+        ] {
+            let err = parse_word_list::<CustomWord>(input.as_bytes(), FIELD).expect_err(&input);
+            let text = err.to_string();
+            assert_eq!(err.category(), "InputMalformed", "{text}");
+            assert!(text.starts_with(FIELD), "{text}");
+            assert!(!text.contains(secret), "{input:?} repeated in {text:?}");
+            assert!(text.contains(&format!("line {line}")), "{input:?}: {text}");
+        }
+        let err = parse_word_list::<CustomWord>(b"- word: \xff\xfe\n", FIELD).expect_err("utf-8");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn entries_have_the_limits_of_spec_words() {
+        let bad: &[(&str, &str)] = &[
+            ("- word: ''\n", "word must have 1 to 128"),
+            (
+                &format!("- word: {}\n", "w".repeat(129)),
+                "word must have 1 to 128",
+            ),
+            (
+                "- word: a\n  soundsLike: [a, b, c, d, e, f]\n",
+                "more than 5",
+            ),
+            (
+                &format!("- word: a\n  soundsLike: [{}]\n", "s".repeat(41)),
+                "soundsLike must have",
+            ),
+            ("- word: a\n  soundsLike: [route 66]\n", "no digits"),
+            (
+                &format!("- word: a\n  displayAs: {}\n", "d".repeat(129)),
+                "displayAs must have",
+            ),
+        ];
+        for (input, want) in bad {
+            let err = parse_word_list::<CustomWord>(input.as_bytes(), FIELD).expect_err(input);
+            assert_eq!(err.category(), "InputMalformed");
+            assert!(err.to_string().contains("entry 0: "), "{err}");
+            assert!(err.to_string().contains(want), "{input:?}: {err}");
+        }
+        let voice_bad: &[(&str, &str)] = &[
+            (
+                &format!("- {{word: {}, translation: t}}\n", "w".repeat(50)),
+                "word must have 1 to 49",
+            ),
+            (
+                &format!("- {{word: w, translation: {}}}\n", "t".repeat(500)),
+                "translation must",
+            ),
+            (
+                "- {word: w, translation: t, partOfSpeech: Noun}\n",
+                "partOfSpeech must be one of",
+            ),
+        ];
+        for (input, want) in voice_bad {
+            let err = parse_word_list::<VoiceWord>(input.as_bytes(), FIELD).expect_err(input);
+            assert!(err.to_string().contains(want), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn too_many_entries_or_bytes_are_too_large() {
+        let many = "- word: w\n".repeat(10_001);
+        let err = parse_word_list::<CustomWord>(many.as_bytes(), FIELD).expect_err("entries");
+        assert_eq!(err.category(), "InputTooLarge");
+        assert!(err.to_string().contains("at most 10000 entries"), "{err}");
+        assert!(
+            parse_word_list::<VoiceWord>(
+                "- {word: w, translation: t}\n".repeat(10_001).as_bytes(),
+                FIELD
+            )
+            .is_ok()
+        );
+        let big = vec![b' '; MAX_WORD_LIST_BYTES + 1];
+        let err = parse_word_list::<CustomWord>(&big, FIELD).expect_err("bytes");
+        assert_eq!(err.category(), "InputTooLarge");
+        assert!(err.to_string().starts_with(FIELD), "{err}");
+        // Nesting, even in a field the operator ignores.
+        let deep = format!(
+            "- word: a\n  extra: {}{}\n",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        let err = parse_word_list::<CustomWord>(deep.as_bytes(), FIELD).expect_err("deep");
+        assert_eq!(err.category(), "InputTooLarge", "{err}");
     }
 
     #[test]

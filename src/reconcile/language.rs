@@ -207,8 +207,10 @@ impl KindOps for CustomLanguageModel {
         if let Some(from) = &self.spec.words_from {
             let r = &from.config_map_key_ref;
             let bytes = resolver.config_map_key(r).await?;
-            let list: Vec<CustomWord> =
-                parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
+            let list: Vec<CustomWord> = parse_word_list(
+                &bytes,
+                &format!("spec.wordsFrom (ConfigMap {} key {})", r.name, r.key),
+            )?;
             for w in &list {
                 words.insert(w.word.clone(), word_def(w));
             }

@@ -119,7 +119,11 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
                 EventType::Normal
             },
             reason: note.reason,
-            note: Some(note.message),
+            // The API server refuses a note over 1 KiB (the whole Event).
+            note: Some(crate::decision::text::cut(
+                &note.message,
+                crate::decision::text::EVENT_NOTE_MAX_BYTES,
+            )),
             action: "Check".into(),
             secondary: None,
         };

@@ -33,8 +33,10 @@ impl KindOps for CustomVoiceModel {
         if let Some(from) = &self.spec.words_from {
             let r = &from.config_map_key_ref;
             let bytes = ctx.resolver(&ns).config_map_key(r).await?;
-            let list: Vec<VoiceWord> =
-                parse_word_list(&bytes, &format!("ConfigMap {} key {}", r.name, r.key))?;
+            let list: Vec<VoiceWord> = parse_word_list(
+                &bytes,
+                &format!("spec.wordsFrom (ConfigMap {} key {})", r.name, r.key),
+            )?;
             for w in &list {
                 words.insert(w.word.clone(), voice_def(w));
             }

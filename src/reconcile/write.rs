@@ -20,6 +20,7 @@ use crate::decision::export::LanguageModel;
 use crate::decision::status::{
     self as decided, EventNote, Failure, Observation, Outcome, Previous,
 };
+use crate::decision::text::{EVENT_NOTE_MAX_BYTES, cut};
 use crate::decision::{Action, Dependency, Facts};
 use crate::errors::{Classified, RetryClass};
 use crate::model::ModelResource;
@@ -195,7 +196,7 @@ async fn publish<K: ModelResource>(ctx: &Context, obj: &K, note: &EventNote) {
             EventType::Normal
         },
         reason: note.reason.clone(),
-        note: Some(note.message.chars().take(1000).collect()),
+        note: Some(cut(&note.message, EVENT_NOTE_MAX_BYTES)),
         action: "Reconcile".to_string(),
         secondary: None,
     };

@@ -12,7 +12,7 @@
 //! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
-//! applications).
+//! applications), [`text`] (messages cut to the API server's limits, URLs without secrets).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -48,6 +48,7 @@ pub mod service;
 pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 

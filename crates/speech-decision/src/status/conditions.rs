@@ -50,7 +50,8 @@ pub const SETTLED_REASONS: &[&str] = &[
 ];
 
 /// Sets (or replaces) a condition; the transition time moves to `at` only when the status
-/// changes (Kubernetes API conventions, `lastTransitionTime`).
+/// changes (Kubernetes API conventions, `lastTransitionTime`). The message is cut to the API
+/// server's limit ([`crate::text::CONDITION_MESSAGE_MAX_BYTES`]).
 pub fn set_condition(
     conditions: &mut Vec<Condition>,
     type_: &str,
@@ -61,7 +62,7 @@ pub fn set_condition(
     at: Timestamp,
 ) {
     let status_s = if status { "True" } else { "False" }.to_string();
-    let message = message.into();
+    let message = crate::text::cut(&message.into(), crate::text::CONDITION_MESSAGE_MAX_BYTES);
     if let Some(c) = conditions.iter_mut().find(|c| c.type_ == type_) {
         if c.status != status_s {
             c.last_transition_time = Time(at);

@@ -182,7 +182,13 @@ pub(super) fn record_action(
             } else {
                 st.current_operation = Some(operation(OperationType::Train));
                 st.service_status = Some(ServiceStatus::Training);
-                st.warnings = outcome.warnings.clone();
+                // The service's words, bounded: at most 20 warnings of at most 1 KiB each.
+                st.warnings = outcome
+                    .warnings
+                    .iter()
+                    .take(20)
+                    .map(|w| crate::text::cut(w, crate::text::EVENT_NOTE_MAX_BYTES))
+                    .collect();
             }
             if facts.desired.train_token.is_some() {
                 st.train_request_token = facts.desired.train_token.clone();
