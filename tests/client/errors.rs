@@ -1,11 +1,16 @@
 //! Error classification of the IBM client: every category, with operation, status and
 //! transaction id. Scripted-server tests pin exact wire behaviour.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::scripted::{Canned, FakeServer, iam_auth, iam_token, refused_url};
 use serde_json::json;
 use watson_speech_operator::errors::{Classified, RetryClass};
 use watson_speech_operator::watson::stt_types::{CreateLanguageModel, TrainLanguageModel};
-use watson_speech_operator::watson::{Auth, Error, Operation, SttClient, TransportKind};
+use watson_speech_operator::watson::{
+    Auth, Error, Operation, RetryPolicy, SttClient, TransportKind,
+};
 
 fn assert_class(e: &Error, category: &str, class: RetryClass) {
     assert_eq!(e.category(), category, "{e:?}");
@@ -169,6 +174,69 @@ async fn scripted_decode_error() {
         .delete_language_model("x")
         .await
         .expect("unit call ignores the body");
+}
+
+/// A server that answers every request with a chunked body of `chunks` MiB of `[`, without a
+/// length; returns its URL and the number of bytes it managed to write.
+async fn endless_chunked_body(chunks: usize) -> (url::Url, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url =
+        url::Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'['; 1024 * 1024];
+                for _ in 0..chunks {
+                    let mut frame = format!("{:x}\r\n", chunk.len()).into_bytes();
+                    frame.extend_from_slice(&chunk);
+                    frame.extend_from_slice(b"\r\n");
+                    if socket.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(chunk.len(), Ordering::SeqCst);
+                }
+                let _ = socket.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    (url, written)
+}
+
+#[tokio::test]
+async fn response_bodies_are_read_up_to_a_limit() {
+    // Announced: refused before reading.
+    let big = "x".repeat(watson_speech_operator::watson::MAX_RESPONSE_BYTES + 1);
+    let server = FakeServer::start(move |_, _| Canned::text(200, &big)).await;
+    let mut config = server.config(Auth::None);
+    config.retry = RetryPolicy::none();
+    let client = SttClient::new(config).expect("client");
+    let e = client.list_models().await.expect_err("too large");
+    assert_class(&e, "DecodeError", RetryClass::Backoff);
+    assert!(e.to_string().contains("larger than"), "{e}");
+    // Not announced (chunked, 64 MiB offered): the client stops reading at the limit.
+    let (url, written) = endless_chunked_body(64).await;
+    let mut config = watson_speech_operator::watson::ClientConfig::new(url, Auth::None);
+    config.retry = RetryPolicy::none();
+    let client = SttClient::new(config).expect("client");
+    let e = client.list_models().await.expect_err("too large");
+    assert_class(&e, "DecodeError", RetryClass::Backoff);
+    assert!(e.to_string().contains("larger than"), "{e}");
+    assert!(
+        written.load(Ordering::SeqCst) < 64 * 1024 * 1024,
+        "the client read the whole body"
+    );
 }
 
 #[tokio::test]

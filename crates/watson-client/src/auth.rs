@@ -132,11 +132,17 @@ pub fn iam_token_url(base: &Url) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// A URL for messages: user info removed.
+/// Largest IAM token response read, in bytes (a token answer is a few KiB).
+pub const MAX_IAM_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// A URL for messages and logs: user info, query and fragment removed (either may hold a
+/// credential: `user:password@`, a signed query).
 pub(crate) fn redact_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
     shown.to_string()
 }
 
@@ -422,12 +428,21 @@ pub(crate) async fn fetch_iam_token(
     let status = response.status();
     let code = Some(status.as_u16());
     let transaction_id = super::error::transaction_id(response.headers());
-    let body = match response.bytes().await {
+    let body = match super::http::read_body(response, MAX_IAM_RESPONSE_BYTES).await {
         Ok(b) => b,
-        Err(e) => {
+        Err(super::http::BodyError::Transport(e)) => {
             return (
                 code,
                 Err(iam_error(code, super::error::describe_reqwest(&e))),
+            );
+        }
+        Err(super::http::BodyError::TooLarge) => {
+            return (
+                code,
+                Err(iam_error(
+                    code,
+                    format!("the answer is larger than {MAX_IAM_RESPONSE_BYTES} bytes"),
+                )),
             );
         }
     };

@@ -34,6 +34,41 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// Largest IBM response body the client reads, in bytes. The largest answers are listings: a
+/// model's words (IBM allows 90,000 per model, about 200 bytes each in JSON) or an instance's
+/// models; a body past the limit is an error ([`Error::Decode`]) read no further, so a remote
+/// cannot make the operator hold more than this per call.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a response body was not read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The connection failed while reading.
+    Transport(reqwest::Error),
+    /// The body (announced or read so far) passed the limit.
+    TooLarge,
+}
+
+/// Reads a response body of at most `limit` bytes, chunk by chunk: an announced length past the
+/// limit is refused before reading, and a body longer than announced (or not announced) stops
+/// at the limit.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    if response.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 const WATSON_METADATA: &str = "x-watson-metadata";
 const LEARNING_OPT_OUT: &str = "x-watson-learning-opt-out";
 const CONTAINED_CONTENT_TYPE: &str = "contained-content-type";
@@ -646,9 +681,23 @@ impl Transport {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
         ));
-        let body = response.bytes().await;
+        let body = read_body(response, MAX_RESPONSE_BYTES).await;
         self.observe(call.op, Some(status), started.elapsed());
-        let body = body.map_err(transport_failure)?;
+        let body = match body {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(transport_failure(e)),
+            Err(BodyError::TooLarge) => {
+                return Err(Failure {
+                    error: Error::Decode(ErrorContext::new(
+                        call.op,
+                        format!(
+                            "HTTP {status}: the response is larger than {MAX_RESPONSE_BYTES} bytes; the client reads no more"
+                        ),
+                    )),
+                    outcome: Some(Outcome::Status(status)),
+                });
+            }
+        };
         let tx = transaction_id(&headers);
         tracing::debug!(
             operation = %call.op,

@@ -204,14 +204,43 @@ pub fn inspect(name: &str, media: Option<&MediaType>, bytes: &[u8], min_rate: u3
     }
 }
 
-/// Inspects every member of an archive. `Err` when the archive itself cannot be read.
+/// Reads one archive member, at most `left` bytes (what the archive may still unpack to);
+/// `left` goes down by what was read. A member that would pass it is an error, read no further:
+/// a small archive must not unpack to gigabytes in the simulator's memory (a zip bomb).
+fn read_member(member: &mut impl Read, left: &mut usize, limit: usize) -> Result<Vec<u8>, String> {
+    let mut data = Vec::new();
+    member
+        .take(*left as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    if data.len() > *left {
+        return Err(format!("the archive unpacks to more than {limit} bytes"));
+    }
+    *left -= data.len();
+    Ok(data)
+}
+
+/// Inspects every member of an archive. `Err` when the archive itself cannot be read or unpacks
+/// to more than [`MAX_AUDIO_BYTES`] in all.
 pub fn inspect_archive(
     container: Container,
     contained: Option<&MediaType>,
     bytes: &[u8],
     min_rate: u32,
 ) -> Result<Vec<AudioFacts>, String> {
+    inspect_archive_within(container, contained, bytes, min_rate, MAX_AUDIO_BYTES)
+}
+
+/// [`inspect_archive`] with `limit` for the bytes the archive may unpack to.
+fn inspect_archive_within(
+    container: Container,
+    contained: Option<&MediaType>,
+    bytes: &[u8],
+    min_rate: u32,
+    limit: usize,
+) -> Result<Vec<AudioFacts>, String> {
     let mut out = Vec::new();
+    let mut left = limit;
     let mut visit = |name: String, data: Vec<u8>| {
         let mut facts = inspect(&name, contained, &data, min_rate);
         if name.chars().count() > MAX_MEMBER_NAME {
@@ -232,8 +261,7 @@ pub fn inspect_archive(
                     continue;
                 }
                 let name = f.name().to_owned();
-                let mut data = Vec::new();
-                f.read_to_end(&mut data)
+                let data = read_member(&mut f, &mut left, limit)
                     .map_err(|e| format!("unreadable zip member {name}: {e}"))?;
                 visit(name, data);
             }
@@ -253,9 +281,7 @@ pub fn inspect_archive(
                     .path()
                     .map(|p| p.to_string_lossy().into_owned())
                     .map_err(|e| format!("bad tar member name: {e}"))?;
-                let mut data = Vec::new();
-                entry
-                    .read_to_end(&mut data)
+                let data = read_member(&mut entry, &mut left, limit)
                     .map_err(|e| format!("unreadable tar member {name}: {e}"))?;
                 visit(name, data);
             }
@@ -568,6 +594,17 @@ pub fn tone_tar_gz(name: &str, rate: u32, seconds: f64) -> Vec<u8> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn archives_unpack_to_at_most_the_limit() {
+        let archive = tone_tar_gz("a.wav", 16_000, 1.0); // 32 KB of PCM in a few hundred bytes
+        let facts = inspect_archive_within(Container::Gzip, None, &archive, 8_000, 40_000)
+            .expect("within the limit");
+        assert_eq!(facts.len(), 1);
+        let err = inspect_archive_within(Container::Gzip, None, &archive, 8_000, 10_000)
+            .expect_err("past the limit");
+        assert!(err.contains("unpacks to more than 10000 bytes"), "{err}");
+    }
 
     #[test]
     fn wav_duration_is_measured_not_declared() {
