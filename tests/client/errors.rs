@@ -237,6 +237,16 @@ async fn response_bodies_are_read_up_to_a_limit() {
         written.load(Ordering::SeqCst) < 64 * 1024 * 1024,
         "the client read the whole body"
     );
+    // Word listings may be larger (90,000 words), and are bounded too.
+    assert!(
+        watson_speech_operator::watson::response_limit(Operation::ListWords)
+            > watson_speech_operator::watson::MAX_RESPONSE_BYTES
+    );
+    let e = client
+        .list_words("x", Default::default())
+        .await
+        .expect_err("too large");
+    assert!(e.to_string().contains("larger than 16777216 bytes"), "{e}");
 }
 
 #[tokio::test]

@@ -78,7 +78,8 @@ pub struct CustomLanguageModelSpec {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["word".into()]))]
     pub words: Vec<CustomWord>,
     /// More words from a ConfigMap key holding a YAML or JSON list of word entries
-    /// (same fields as `words`). Entries in `words` win over the list.
+    /// (same fields and limits as `words`, at most 10,000 entries, at most 1 MiB; YAML anchors
+    /// and aliases are refused). Entries in `words` win over the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub words_from: Option<WordsFrom>,
     /// Grammars (SRGS, ABNF or XML) restricting recognition to defined phrases. Names are unique.

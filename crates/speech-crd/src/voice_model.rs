@@ -50,7 +50,8 @@ pub struct CustomVoiceModelSpec {
     #[schemars(length(max = 20000))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["word".into()]))]
     pub words: Vec<VoiceWord>,
-    /// More words from a ConfigMap key holding a YAML or JSON list (same fields as `words`).
+    /// More words from a ConfigMap key holding a YAML or JSON list (same fields and limits as
+    /// `words`, at most 20,000 entries, at most 1 MiB; YAML anchors and aliases are refused).
     /// Entries in `words` win over the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub words_from: Option<WordsFrom>,

@@ -34,11 +34,22 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Largest IBM response body the client reads, in bytes. The largest answers are listings: a
-/// model's words (IBM allows 90,000 per model, about 200 bytes each in JSON) or an instance's
-/// models; a body past the limit is an error ([`Error::Decode`]) read no further, so a remote
-/// cannot make the operator hold more than this per call.
-pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest IBM response body the client reads for most calls, in bytes: an instance's listing of
+/// 1024 models takes under 1 MiB. A body past the limit is an error ([`Error::Decode`]) read no
+/// further, so a remote cannot make the operator hold more than this per call.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest body of a word listing (`list_words`, `list_voice_words`), in bytes: IBM allows 90,000
+/// words in a custom language model, about 120 bytes each in JSON.
+pub const MAX_WORDS_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The response limit of an operation.
+pub fn response_limit(op: Operation) -> usize {
+    match op {
+        Operation::ListWords | Operation::ListVoiceWords => MAX_WORDS_RESPONSE_BYTES,
+        _ => MAX_RESPONSE_BYTES,
+    }
+}
 
 /// Why a response body was not read.
 #[derive(Debug)]
@@ -681,7 +692,8 @@ impl Transport {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
         ));
-        let body = read_body(response, MAX_RESPONSE_BYTES).await;
+        let limit = response_limit(call.op);
+        let body = read_body(response, limit).await;
         self.observe(call.op, Some(status), started.elapsed());
         let body = match body {
             Ok(body) => body,
@@ -691,7 +703,7 @@ impl Transport {
                     error: Error::Decode(ErrorContext::new(
                         call.op,
                         format!(
-                            "HTTP {status}: the response is larger than {MAX_RESPONSE_BYTES} bytes; the client reads no more"
+                            "HTTP {status}: the response is larger than {limit} bytes; the client reads no more"
                         ),
                     )),
                     outcome: Some(Outcome::Status(status)),

@@ -49,7 +49,7 @@ pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorContext, NO_INPUT_MODIFIED, TransportKind};
 #[cfg(feature = "client")]
-pub use http::{MAX_RESPONSE_BYTES, ServedApi};
+pub use http::{MAX_RESPONSE_BYTES, MAX_WORDS_RESPONSE_BYTES, ServedApi, response_limit};
 #[cfg(feature = "client")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "client")]
