@@ -133,6 +133,7 @@ pub struct AudioSource {
     /// An http(s) URL to download (at most 100 MB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): status, Events and logs would show them; serve the content without them, or put it in a Secret and use secretKeyRef"))]
     pub url: Option<String>,
     /// A ConfigMap key (`binaryData`) holding the bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -86,6 +86,7 @@ pub struct Source {
     /// The content is fetched again at every drift check; a change triggers retraining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): status, Events and logs would show them; serve the content without them, or put it in a Secret and use secretKeyRef"))]
     pub url: Option<String>,
 }
 

@@ -32,6 +32,7 @@ pub struct SpeechServiceSpec {
     /// The service URL, including the instance part, e.g.
     /// `https://api.us-south.speech-to-text.watson.cloud.ibm.com/instances/<id>`.
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): put them in the Secret of auth.secretRef"))]
     pub url: String,
     /// How to authenticate.
     pub auth: Auth,
@@ -76,6 +77,7 @@ pub struct Auth {
     /// The IAM token endpoint base URL; default `https://iam.cloud.ibm.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): put them in the Secret of auth.secretRef"))]
     pub iam_url: Option<String>,
 }
 
