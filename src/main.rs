@@ -80,6 +80,16 @@ struct RunArgs {
     #[arg(long, env = "WSO_DRY_RUN", default_value_t = false, num_args = 0..=1,
           default_missing_value = "true", action = ArgAction::Set)]
     dry_run: bool,
+    /// Fetch `url` sources over plain http too (default: https only).
+    #[arg(long, env = "WSO_ALLOW_HTTP_SOURCES", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = ArgAction::Set)]
+    allow_http_sources: bool,
+    /// Networks (CIDR, comma-separated) that `url` sources may reach although their addresses
+    /// are refused by default: loopback, link-local (the cloud metadata endpoint), unspecified
+    /// and known metadata addresses. E.g. `127.0.0.1/32` for a file server beside the operator.
+    #[arg(long, env = "WSO_SOURCE_ALLOWED_NETWORKS", value_delimiter = ',', num_args = 0..,
+          value_parser = parse_network)]
+    source_allowed_networks: Vec<watson_speech_operator::reconcile::sources::Network>,
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
@@ -148,6 +158,11 @@ fn timing(flag: Option<u64>, default_secs: u64, args: &RunArgs) -> Duration {
 }
 
 /// The reconcilers' settings from the flags.
+/// `--source-allowed-networks`: one CIDR network or address.
+fn parse_network(s: &str) -> Result<watson_speech_operator::reconcile::sources::Network, String> {
+    s.parse()
+}
+
 fn settings(args: &RunArgs) -> Settings {
     Settings {
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
@@ -163,6 +178,10 @@ fn settings(args: &RunArgs) -> Settings {
             (None, None) => 1.0,
         },
         dry_run: args.dry_run,
+        sources: watson_speech_operator::reconcile::sources::SourcePolicy {
+            allow_http: args.allow_http_sources,
+            allowed_networks: args.source_allowed_networks.clone(),
+        },
         ..Settings::default()
     }
 }

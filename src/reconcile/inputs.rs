@@ -6,6 +6,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
 
+use super::sources::SourcePolicy;
 use crate::crd::language_model::CustomWord;
 use crate::crd::voice_model::VoiceWord;
 use crate::crd::{ConfigMapKeyRef, SecretKeyRef};
@@ -37,6 +38,10 @@ pub enum InputError {
     /// A URL could not be fetched (`url` as [`redact_url`] shows it).
     #[error("fetching {url}: {detail}")]
     Fetch { url: String, detail: String },
+    /// A `url` source the operator's policy does not fetch ([`SourcePolicy`]): plain http, or
+    /// an address (loopback, link-local, metadata) the administrator has not allowed.
+    #[error("{url} is not fetched: {why}")]
+    NotAllowed { url: String, why: String },
     /// An input is larger than allowed: `what` names it (a field and object, or a redacted URL),
     /// `limit` says the bound that was passed.
     #[error("{what} is larger than allowed: {limit}")]
@@ -53,6 +58,7 @@ impl Classified for InputError {
             InputError::Malformed(_) => "InputMalformed",
             InputError::Fetch { .. } => "InputFetchFailed",
             InputError::TooLarge { .. } => "InputTooLarge",
+            InputError::NotAllowed { .. } => "InputNotAllowed",
             InputError::Kube(_) => "KubernetesError",
         }
     }
@@ -62,27 +68,53 @@ impl Classified for InputError {
             // Woken by the ConfigMap/Secret watches.
             InputError::NotFound { .. }
             | InputError::Malformed(_)
-            | InputError::TooLarge { .. } => RetryClass::WaitForSpecChange,
+            | InputError::TooLarge { .. }
+            | InputError::NotAllowed { .. } => RetryClass::WaitForSpecChange,
             InputError::Fetch { .. } | InputError::Kube(_) => RetryClass::Backoff,
         }
     }
 }
 
-/// Reads inputs for one model (a namespace and an HTTP client for URL sources).
+/// A reqwest error and its sources on one line, without the URL (which may hold what
+/// [`redact_url`] leaves out).
+pub fn fetch_detail(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Reads inputs for one model (a namespace, and for URL sources the policy and the HTTP client
+/// built from it: [`SourcePolicy::http_client`]).
 #[derive(Clone)]
 pub struct Resolver {
     client: Client,
     namespace: String,
     http: reqwest::Client,
+    policy: SourcePolicy,
 }
 
 impl Resolver {
-    /// A resolver for objects in `namespace`.
-    pub fn new(client: Client, namespace: &str, http: reqwest::Client) -> Self {
+    /// A resolver for objects in `namespace`; `http` must come from `policy`.
+    pub fn new(
+        client: Client,
+        namespace: &str,
+        http: reqwest::Client,
+        policy: SourcePolicy,
+    ) -> Self {
         Resolver {
             client,
             namespace: namespace.to_string(),
             http,
+            policy,
         }
     }
 
@@ -147,13 +179,23 @@ impl Resolver {
             what: shown.clone(),
             limit: format!("{MAX_URL_BYTES} bytes"),
         };
+        let parsed = url::Url::parse(url).map_err(|_| InputError::NotAllowed {
+            url: shown.clone(),
+            why: "not a valid URL".into(),
+        })?;
+        if let Some(why) = self.policy.refuses_url(&parsed) {
+            return Err(InputError::NotAllowed {
+                url: shown.clone(),
+                why,
+            });
+        }
         let mut resp = self
             .http
             .get(url)
             .timeout(Duration::from_secs(60))
             .send()
             .await
-            .map_err(|e| fetch(e.without_url().to_string()))?;
+            .map_err(|e| fetch(fetch_detail(e)))?;
         if !resp.status().is_success() {
             return Err(fetch(format!("HTTP {}", resp.status())));
         }
@@ -164,11 +206,7 @@ impl Resolver {
             return Err(too_large());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| fetch(e.without_url().to_string()))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fetch(fetch_detail(e)))? {
             if body.len() + chunk.len() > MAX_URL_BYTES {
                 return Err(too_large());
             }

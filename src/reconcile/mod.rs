@@ -34,6 +34,7 @@ pub mod models;
 pub mod perform;
 pub mod run;
 pub mod service;
+pub mod sources;
 pub mod voice;
 pub mod watches;
 pub mod write;

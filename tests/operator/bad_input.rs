@@ -148,12 +148,12 @@ async fn missing_inputs_and_credentials_are_named() {
     expect_stuck(&ns, &api, "nokey", "InputNotFound", "corpus.txt").await;
     no_model_named(&admin, &ns, "nokey").await;
 
-    // An unreachable URL source.
+    // An unreachable URL source (a name that does not resolve).
     api.create(
         &PostParams::default(),
         &language_model(
             "nourl",
-            json!({"corpora": [{"name": "c", "source": {"url": "http://127.0.0.1:9/corpus.txt"}}]}),
+            json!({"corpora": [{"name": "c", "source": {"url": "https://no-such-host.invalid/corpus.txt?X-Amz-Signature=s3cr3t"}}]}),
         ),
     )
     .await
@@ -163,6 +163,39 @@ async fn missing_inputs_and_credentials_are_named() {
     })
     .await;
     assert!(m.model().is_some_and(|s| s.customization_id.is_none()));
+    let shown = format!("{:?}", m.model().map(|s| &s.conditions));
+    assert!(
+        shown.contains("https://no-such-host.invalid/corpus.txt") && !shown.contains("s3cr3t"),
+        "the URL without its query: {shown}"
+    );
+
+    // URL sources the operator does not fetch (its default policy): plain http, loopback, the
+    // cloud metadata endpoint. Each names the URL and the reason, and no model is created.
+    for (name, url, why) in [
+        (
+            "plain",
+            "http://example.com/corpus.txt",
+            "--allow-http-sources",
+        ),
+        ("loopback", "https://127.0.0.1:9/corpus.txt", "loopback"),
+        (
+            "metadata",
+            "https://169.254.169.254/latest/meta-data/iam",
+            "link-local",
+        ),
+    ] {
+        api.create(
+            &PostParams::default(),
+            &language_model(
+                name,
+                json!({"corpora": [{"name": "c", "source": {"url": url}}]}),
+            ),
+        )
+        .await
+        .expect("create");
+        expect_stuck(&ns, &api, name, "InputNotAllowed", why).await;
+        no_model_named(&admin, &ns, name).await;
+    }
 
     // A SpeechService whose Secret does not exist.
     ns.api::<watson_speech_operator::crd::SpeechService>()

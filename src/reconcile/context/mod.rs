@@ -43,8 +43,11 @@ pub struct Context {
     pub settings: Settings,
     /// Publishes the Events of every kind.
     pub recorder: Recorder,
-    /// The HTTP client of URL inputs.
+    /// The HTTP client the services' IBM clients are built from.
     pub http: reqwest::Client,
+    /// The HTTP client of `url` sources, under [`Settings::sources`] (redirects to the same host
+    /// only, refused addresses left out by its resolver).
+    pub sources_http: reqwest::Client,
     /// Prometheus metrics (reconciles, IBM calls), when served.
     pub metrics: Option<Arc<Metrics>>,
     /// The service handles, by SpeechService.
@@ -75,6 +78,10 @@ impl Context {
             controller: "watson-speech-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let sources_http = settings
+            .sources
+            .http_client()
+            .map_err(|e| Error::InvalidSpec(format!("HTTP client for url sources: {e}")))?;
         let notices = Notices::new();
         let services = Services::new(
             client.clone(),
@@ -88,6 +95,7 @@ impl Context {
             client,
             settings,
             http,
+            sources_http,
             memory: Memory::new(metrics.clone()),
             metrics,
             services,
@@ -97,7 +105,12 @@ impl Context {
 
     /// An input resolver for a namespace.
     pub fn resolver(&self, namespace: &str) -> Resolver {
-        Resolver::new(self.client.clone(), namespace, self.http.clone())
+        Resolver::new(
+            self.client.clone(),
+            namespace,
+            self.sources_http.clone(),
+            self.settings.sources.clone(),
+        )
     }
 
     /// Forgets a deleted SpeechService: its handle (with the shared listings of its instance's

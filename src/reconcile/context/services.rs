@@ -74,7 +74,13 @@ impl Services {
         let (auth, secret_version) = credentials::auth(&self.client, &svc, namespace).await?;
         let (ca, ca_digest) = match &svc.spec.ca_bundle {
             Some(r) => {
-                let resolver = Resolver::new(self.client.clone(), namespace, self.http.clone());
+                // A ConfigMap key only: no URL, so the strictest source policy.
+                let resolver = Resolver::new(
+                    self.client.clone(),
+                    namespace,
+                    self.http.clone(),
+                    Default::default(),
+                );
                 let pem = resolver.config_map_key(r).await?;
                 let d = crate::decision::digest::sha256_hex(&pem);
                 (Some(pem), d)

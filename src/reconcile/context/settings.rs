@@ -31,6 +31,9 @@ pub struct Settings {
     /// service, but make no call that changes it and release no finalizer; each skipped step is
     /// logged at info.
     pub dry_run: bool,
+    /// Where `url` sources may be fetched from (`--allow-http-sources`,
+    /// `--source-allowed-networks`).
+    pub sources: crate::reconcile::sources::SourcePolicy,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             overdue_factor: 3,
             training_per_audio_second: 1.0,
             dry_run: false,
+            sources: Default::default(),
         }
     }
 }
