@@ -227,8 +227,8 @@ async fn accept_all(client: &Client, objs: &[Value], release_ns: &str) {
 }
 
 /// No wildcard anywhere; Secrets read-only; ConfigMaps read-only except create, update and delete
-/// for `spec.export` (with `rbac.exportConfigMaps`, the default); only the four kinds of the
-/// group.
+/// for `spec.export` (with `rbac.exportConfigMaps`, the default) in Roles only, never in the
+/// ClusterRole; only the four kinds of the group.
 fn check_rules(objs: &[Value], export_config_maps: bool) {
     let mut seen = 0;
     for o in objs
@@ -281,6 +281,15 @@ fn check_rules(objs: &[Value], export_config_maps: bool) {
                     verbs.iter().all(|v| allowed.contains(&v.as_str())),
                     "ConfigMaps: at most {allowed:?}: {rule}"
                 );
+                // Least privilege (issue 26): never a cluster-wide ConfigMap write.
+                if kind(o) == "ClusterRole" {
+                    assert!(
+                        verbs
+                            .iter()
+                            .all(|v| ["get", "list", "watch"].contains(&v.as_str())),
+                        "ConfigMap writes only in Roles, where models export: {rule}"
+                    );
+                }
             }
             if groups.iter().any(|g| g == "speech.watson.dev") {
                 for r in &resources {
@@ -1072,4 +1081,60 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
         .await
         .expect_err("adds a hidden ConfigMap");
     assert!(err.to_string().contains("ConfigMap hidden-cm"), "{err}");
+}
+
+/// Least privilege (issue 26): watching every namespace, the ClusterRole reads ConfigMaps only;
+/// `spec.export` writes come from a Role in each namespace of `rbac.exportNamespaces`, and with
+/// `rbac.exportConfigMaps=false` there is none.
+#[tokio::test]
+async fn config_map_writes_are_never_cluster_wide() {
+    let Some(cp) = control_plane() else { return };
+    let ns = cp.namespace("cmwrites").await;
+    let writes = |objs: &[Value]| -> Vec<(String, String)> {
+        objs.iter()
+            .filter(|o| matches!(kind(o), "ClusterRole" | "Role"))
+            .filter(|o| {
+                o["rules"].as_array().is_some_and(|rules| {
+                    rules.iter().any(|r| {
+                        r["resources"]
+                            .as_array()
+                            .is_some_and(|rs| rs.iter().any(|x| x == "configmaps"))
+                            && r["verbs"]
+                                .as_array()
+                                .is_some_and(|vs| vs.iter().any(|v| v == "create"))
+                    })
+                })
+            })
+            .map(|o| {
+                (
+                    kind(o).to_string(),
+                    o["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let default = render(cp, &ns.name, &[]);
+    check_rules(&default, true);
+    assert!(writes(&default).is_empty(), "{:?}", writes(&default));
+    let listed = render(cp, &ns.name, &["rbac.exportNamespaces={team-a,team-b}"]);
+    check_rules(&listed, true);
+    assert_eq!(
+        writes(&listed),
+        vec![
+            ("Role".to_string(), "team-a".to_string()),
+            ("Role".to_string(), "team-b".to_string())
+        ]
+    );
+    let off = render(
+        cp,
+        &ns.name,
+        &[
+            "rbac.exportNamespaces={team-a}",
+            "rbac.exportConfigMaps=false",
+        ],
+    );
+    assert!(writes(&off).is_empty());
 }

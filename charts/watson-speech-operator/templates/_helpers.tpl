@@ -60,18 +60,22 @@ ConfigMaps and Secrets (model inputs and credentials). No wildcard.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
-# ConfigMaps: read for inputs; written for spec.export (see rbac.exportConfigMaps in values.yaml).
+# ConfigMaps: read for inputs. Written for spec.export only by the namespaced rule below
+# (wso.configMapWrites), never cluster-wide.
 - apiGroups: [""]
   resources: ["configmaps"]
-  {{- if .Values.rbac.exportConfigMaps }}
-  verbs: ["get", "list", "watch", "create", "update", "delete"]
-  {{- else }}
   verbs: ["get", "list", "watch"]
-  {{- end }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/* ConfigMap writes for spec.export (rbac.exportConfigMaps): in a Role only, where models are. */}}
+{{- define "wso.configMapWrites" -}}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "update", "delete"]
 {{- end }}
