@@ -93,6 +93,11 @@ struct RunArgs {
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
+    /// At most this many reconciles of one SpeechService's models at once (all kinds together);
+    /// one over it requeues in 1-2 s without calling IBM, so one slow or failing service cannot
+    /// take every reconcile slot.
+    #[arg(long, default_value_t = 4, env = "WSO_MAX_RECONCILES_PER_SERVICE")]
+    max_reconciles_per_service: usize,
     /// Ask the API server to stream each watch's initial state (Kubernetes streaming lists,
     /// where a start-up probe finds them) instead of LISTs in pages of 100 objects. Off by
     /// default: with 10,000 models it measured 15 MiB more memory than pages for no faster
@@ -178,6 +183,7 @@ fn settings(args: &RunArgs) -> Settings {
             (None, None) => 1.0,
         },
         dry_run: args.dry_run,
+        max_reconciles_per_service: args.max_reconciles_per_service.max(1),
         sources: watson_speech_operator::reconcile::sources::SourcePolicy {
             allow_http: args.allow_http_sources,
             allowed_networks: args.source_allowed_networks.clone(),

@@ -79,6 +79,8 @@ pub mod result {
     pub const BUSY: &str = "busy";
     /// The reconcile failed; `category` says why.
     pub const ERROR: &str = "error";
+    /// Over its SpeechService's cap of reconciles in flight: requeued shortly, no call made.
+    pub const DEFERRED: &str = "deferred";
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

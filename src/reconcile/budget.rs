@@ -21,6 +21,10 @@ use crate::watson::{Attempt, RequestBudget};
 
 /// Longest pause between probes of a failing service.
 pub const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// The longest an IBM call of a reconcile waits for the budget or before a retry
+/// ([`crate::watson::ClientConfig::patience`]): a longer wait ends the reconcile, which requeues
+/// for when the wait ends, so no wait on one service holds a reconcile slot (issue 26).
+pub const PATIENCE: Duration = Duration::from_secs(1);
 /// How long a waiter sleeps before looking at the gate again while a probe is in flight.
 const PROBE_POLL: Duration = Duration::from_millis(100);
 
@@ -132,6 +136,36 @@ impl RequestBudget for ServiceBudget {
         }
     }
 
+    /// Never sleeps past `patience`: a closed gate (a `Retry-After`, a failing service's pause)
+    /// or an empty bucket that would hold the caller longer says how long instead, so the
+    /// reconcile requeues for that time and frees its slot (issue 26, fair share).
+    async fn acquire_within(&self, patience: Duration) -> Result<(), Duration> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let now = tokio::time::Instant::now();
+            let admission = self.gate.lock().admit(now.into_std());
+            match admission {
+                Admission::Go => break,
+                Admission::Wait(d) if now + d <= deadline => tokio::time::sleep(d).await,
+                // A probe still in flight: look again soon (its verdict decides the pause).
+                Admission::Wait(d) => return Err(d.max(PROBE_POLL)),
+            }
+        }
+        if let Some(l) = &self.limiter
+            && let Err(not_until) = l.check()
+        {
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(l.clock().now());
+            if wait > patience {
+                // The gate admitted this caller (maybe as the probe): nothing was sent.
+                self.feedback(Attempt::NotSent);
+                return Err(wait);
+            }
+            l.until_ready().await;
+        }
+        Ok(())
+    }
+
     fn feedback(&self, attempt: Attempt) {
         self.gate
             .lock()
@@ -216,6 +250,30 @@ mod tests {
         assert_eq!(g.admit(t1), Admission::Go);
         g.record(Attempt::NotSent, t1);
         assert_eq!(g.admit(t1), Admission::Go, "the next caller may probe");
+    }
+
+    /// Issue 26 (fair share): a wait longer than the caller's patience is reported, not slept.
+    #[tokio::test(start_paused = true)]
+    async fn a_long_wait_is_reported_not_slept() {
+        let budget = ServiceBudget::new(None);
+        let patience = Duration::from_secs(1);
+        assert_eq!(budget.acquire_within(patience).await, Ok(()));
+        budget.feedback(Attempt::Status(429, Some(Duration::from_secs(86_400))));
+        let before = tokio::time::Instant::now();
+        let wait = budget.acquire_within(patience).await.expect_err("closed");
+        assert_eq!(wait, Duration::from_secs(86_400));
+        assert_eq!(tokio::time::Instant::now(), before, "no time passed");
+        // A short pause is waited out.
+        let budget = ServiceBudget::new(None);
+        assert_eq!(budget.acquire_within(patience).await, Ok(()));
+        budget.feedback(Attempt::Status(429, Some(Duration::from_millis(500))));
+        assert_eq!(budget.acquire_within(patience).await, Ok(()));
+        // An empty bucket that refills later than the patience: reported, and the probe freed.
+        let quota = governor::Quota::per_minute(std::num::NonZeroU32::MIN);
+        let budget = ServiceBudget::new(Some(governor::RateLimiter::direct(quota)));
+        assert_eq!(budget.acquire_within(patience).await, Ok(()));
+        let wait = budget.acquire_within(patience).await.expect_err("empty");
+        assert!(wait > patience, "{wait:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -89,6 +89,15 @@ impl Error {
         )
     }
 
+    /// How long the service (or its request budget) asked to wait, when it said: the reconcile
+    /// requeues for then rather than waiting in its slot.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Watson(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
     /// The IBM transaction id, when the error came from the service.
     pub fn transaction_id(&self) -> Option<&str> {
         match self {

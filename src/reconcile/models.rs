@@ -59,6 +59,19 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
             if let Some(done) = perform::finalizer_first(&obj, &ctx, &api, &key).await? {
                 return Ok(done);
             }
+            // At most a few reconciles per SpeechService at once (issue 26): one over the cap
+            // comes back shortly, without a call.
+            let Some(_slot) = ctx.slots.try_take(&ns, obj.service_name()) else {
+                if let Some(m) = &ctx.metrics {
+                    m.reconciled(
+                        &K::kind(&()),
+                        crate::metrics::result::DEFERRED,
+                        "",
+                        started.elapsed(),
+                    );
+                }
+                return Ok(Requeue::requeue(over_the_cap_retry()));
+            };
             let result = traced_steps(&obj, &ctx, &api).await;
             (Some(obj), result)
         }
@@ -85,6 +98,12 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
     Ok(requeue)
 }
 
+/// When a reconcile over its service's cap looks again: 1-2 s, spread so the refused ones do
+/// not all come back at once.
+fn over_the_cap_retry() -> Duration {
+    Duration::from_millis(1000 + rand::random_range(0..1000))
+}
+
 /// A failed reconcile of `key` (`obj`: the model, when it was read): the next look by retry
 /// class, and the failure in status and a Warning Event (a busy model only once it stays busy).
 async fn failed<K: ModelResource>(
@@ -106,6 +125,11 @@ async fn failed<K: ModelResource>(
         RetryClass::Credentials => ctx.memory.backoff(key, Duration::from_secs(30)),
         RetryClass::WaitForSpecChange => Duration::from_secs(3600),
     };
+    // The service (or its request budget) said how long to wait: come back then, never sooner
+    // (issue 26: the wait is not spent in a reconcile slot).
+    let wait = err
+        .retry_after()
+        .map_or(wait, |after| after.max(Duration::from_secs(1)));
     let refusals = ctx.memory.failures(key);
     if let Some(obj) = obj
         && (class != RetryClass::WaitForService || refusals >= STILL_BUSY_AFTER)

@@ -100,6 +100,11 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
                 // changes without the user, whose edits (spec, Secret) wake the check at once.
                 wait = wait.max(ctx.settings.drift_interval);
             }
+            // A service that said how long to wait (429 `Retry-After`, its request budget's
+            // pause) is not checked before then.
+            if let Some(after) = e.retry_after() {
+                wait = wait.max(after);
+            }
             (Requeue::requeue(wait), ERROR, e.category())
         }
     };

@@ -34,6 +34,15 @@ pub trait RequestBudget: Send + Sync {
     /// service is failing (429 with its `Retry-After`, 5xx, no response) and recover after a
     /// success. Called exactly once per `acquire`.
     fn feedback(&self, _attempt: Attempt) {}
+
+    /// Like [`RequestBudget::acquire`], but gives up when the wait would be longer than
+    /// `patience`: `Err` with how long the caller would have waited (nothing was taken, no
+    /// [`RequestBudget::feedback`] follows). The default waits as long as `acquire` does.
+    async fn acquire_within(&self, patience: Duration) -> Result<(), Duration> {
+        let _ = patience;
+        self.acquire().await;
+        Ok(())
+    }
 }
 
 /// How an attempt that passed the [`RequestBudget`] ended.
@@ -81,6 +90,12 @@ pub struct ClientConfig {
     pub observer: Option<Arc<dyn CallObserver>>,
     /// Request budget shared by the clients of one service instance.
     pub budget: Option<Arc<dyn RequestBudget>>,
+    /// The longest a call waits, for the [`ClientConfig::budget`] or before a retry. A longer
+    /// wait ends the call at once with [`Error::RateLimited`](crate::Error::RateLimited) (its
+    /// `retry_after` says how long, when known) or the failure that asked for the retry, so the
+    /// caller can come back later instead of holding on. `None`: wait as long as the budget and
+    /// the [`RetryPolicy`] say.
+    pub patience: Option<Duration>,
     /// The `User-Agent` header.
     pub user_agent: String,
 }
@@ -100,6 +115,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             observer: None,
             budget: None,
+            patience: None,
             user_agent: concat!("watson-speech-operator/", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }
@@ -123,6 +139,7 @@ impl fmt::Debug for ClientConfig {
             .field("learning_opt_out", &self.learning_opt_out)
             .field("retry", &self.retry)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field("patience", &self.patience)
             .field("budget", &self.budget.as_ref().map(|_| "set"))
             .field("user_agent", &self.user_agent)
             .finish()

@@ -274,6 +274,7 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
     budget: Option<Arc<dyn RequestBudget>>,
+    patience: Option<Duration>,
     token_timeout: Duration,
     secrets: Vec<SecretString>,
 }
@@ -398,6 +399,7 @@ impl Transport {
             retry: config.retry.clone(),
             observer: config.observer.clone(),
             budget: config.budget.clone(),
+            patience: config.patience,
             token_timeout: config.token_timeout,
             secrets,
         })
@@ -451,6 +453,10 @@ impl Transport {
                         .next_delay(retry, started.elapsed(), error.retry_after(), &mut rng)
                 };
                 if let Some(delay) = delay {
+                    // A caller with little patience comes back later instead of sleeping here.
+                    if self.patience.is_some_and(|p| delay > p) {
+                        return Err(error);
+                    }
                     tracing::debug!(
                         operation = %call.op,
                         retry = retry + 1,
@@ -641,7 +647,26 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .map(SecretString::from);
         if let Some(budget) = &self.budget {
-            budget.acquire().await;
+            match self.patience {
+                None => budget.acquire().await,
+                Some(patience) => {
+                    if let Err(wait) = budget.acquire_within(patience).await {
+                        return Err(Failure {
+                            error: Error::RateLimited {
+                                context: ErrorContext::new(
+                                    call.op,
+                                    format!(
+                                        "not sent: the request budget of the service is closed for {} s more",
+                                        wait.as_secs().max(1)
+                                    ),
+                                ),
+                                retry_after: Some(wait),
+                            },
+                            outcome: None,
+                        });
+                    }
+                }
+            }
         }
         let feedback = |attempt: Attempt| {
             if let Some(budget) = &self.budget {

@@ -18,6 +18,7 @@ pub mod listings;
 pub mod memory;
 pub mod services;
 pub mod settings;
+pub mod slots;
 pub mod wakeups;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use handles::ServiceHandle;
 pub use memory::Memory;
 pub use services::Services;
 pub use settings::Settings;
+pub use slots::Slots;
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
@@ -56,6 +58,8 @@ pub struct Context {
     pub memory: Memory,
     /// The wake-up channels.
     pub notices: Notices,
+    /// In-flight reconciles per SpeechService ([`Slots`]).
+    pub slots: Slots,
 }
 
 impl Context {
@@ -83,6 +87,7 @@ impl Context {
             .http_client()
             .map_err(|e| Error::InvalidSpec(format!("HTTP client for url sources: {e}")))?;
         let notices = Notices::new();
+        let settings_cap = settings.max_reconciles_per_service;
         let services = Services::new(
             client.clone(),
             http.clone(),
@@ -100,6 +105,7 @@ impl Context {
             metrics,
             services,
             notices,
+            slots: Slots::new(settings_cap),
         }))
     }
 
@@ -119,6 +125,7 @@ impl Context {
     /// no longer lists it) is the only signal.
     pub fn forget_service(&self, namespace: &str, name: &str) {
         self.services.forget(namespace, name);
+        self.slots.forget(namespace, name);
         self.memory.forget(&memory::service_key(namespace, name));
     }
 

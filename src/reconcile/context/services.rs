@@ -108,6 +108,7 @@ impl Services {
         config.customer_id = svc.spec.customer_id.clone();
         config.learning_opt_out = svc.spec.learning_opt_out;
         config.budget = self.budget(&id, &svc);
+        config.patience = Some(crate::reconcile::budget::PATIENCE);
         config.observer = self
             .metrics
             .clone()

@@ -34,6 +34,9 @@ pub struct Settings {
     /// Where `url` sources may be fetched from (`--allow-http-sources`,
     /// `--source-allowed-networks`).
     pub sources: crate::reconcile::sources::SourcePolicy,
+    /// At most this many reconciles of one SpeechService's models in flight at once, across
+    /// kinds (`--max-reconciles-per-service`); one over it requeues shortly without calling IBM.
+    pub max_reconciles_per_service: usize,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             training_per_audio_second: 1.0,
             dry_run: false,
             sources: Default::default(),
+            max_reconciles_per_service: 4,
         }
     }
 }
