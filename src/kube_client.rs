@@ -179,14 +179,35 @@ fn server_certificate(error: &kube::Error) -> Option<ClientError> {
     Some(ClientError::ServerCertificate { problem, fix })
 }
 
+/// Connect timeout of Kubernetes calls: an API server that does not accept connections is
+/// noticed in seconds.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read timeout of Kubernetes calls (silence on a connection, counted from the request): a call
+/// to an API server that accepted it and went quiet fails instead of hanging. Longer than the
+/// watches' server-side timeout (290 s), so an idle watch ends by the server first.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(295);
+
+/// Sets the operator's timeouts on a Kubernetes client configuration (issue 26: kube 5 has no
+/// read timeout by default).
+pub fn timeouts(config: &mut kube::Config) {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.write_timeout = Some(CONNECT_TIMEOUT);
+    config.reset_reader_on_write = true;
+}
+
 /// Builds the client from the environment (`KUBECONFIG`, `~/.kube/config` or the in-cluster
 /// service account) and asks the API server for its version once, explaining in one line a
 /// kubeconfig or a server certificate that rustls refuses. Any other failure of that request is
 /// left to the controllers, which retry (the API server may be starting).
 pub async fn from_environment() -> Result<kube::Client, ClientError> {
-    let client = kube::Client::try_default()
+    let mut config = kube::Config::infer()
         .await
-        .map_err(|e| ClientError::classify(&e))?;
+        .map_err(|e| ClientError::Other {
+            detail: one_line(&e),
+        })?;
+    timeouts(&mut config);
+    let client = kube::Client::try_from(config).map_err(|e| ClientError::classify(&e))?;
     // Bounded, so that an unreachable API server delays the start by seconds, not by the
     // client's connect timeout.
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {

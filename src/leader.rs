@@ -9,7 +9,8 @@
 //! - a **fence**: while leading, the Lease is read every [`LeaseConfig::check_every`]; when it
 //!   names another holder, or our last renewal is about to expire (the API server unreachable,
 //!   say), leadership is declared lost *before* another replica may take over. The caller must
-//!   then stop reconciling at once (the binary exits and Kubernetes restarts it as a standby).
+//!   then stop reconciling at once; the election goes on with a fresh lease manager (a standby),
+//!   so after an API-server outage the process campaigns again instead of exiting (issue 26).
 //!   kube-lease-manager only reports changes it sees, so without the fence a leader cut off from
 //!   the API server would keep calling IBM after its lease expired.
 //! - health for `/readyz`: the last contact with the API server succeeded (see
@@ -209,19 +210,23 @@ async fn campaign(
     // kube-lease-manager's standby sleeps until the lease it last saw would expire; when the
     // fence sees the lease released (no holder), a fresh manager re-reads it and takes it now.
     let mut released_seen = false;
+    // After stepping down, the old manager may still believe it leads: campaign again only with
+    // a fresh one (built once the API server answers).
+    let mut rebuild = false;
     loop {
-        if std::mem::take(&mut released_seen) && !leading {
+        if (std::mem::take(&mut released_seen) && !leading) || rebuild {
             match build_manager(&client, &config).await {
                 Ok(m) => {
-                    info!(identity = %config.identity, "the lease was released: campaigning for it now");
+                    info!(identity = %config.identity, "campaigning for the lease (again)");
                     manager = m;
+                    rebuild = false;
                 }
                 Err(e) => warn!(error = %e, "leader election: cannot rebuild the lease manager"),
             }
         }
         tokio::select! {
             _ = stop.cancelled() => break,
-            changed = manager.changed() => match changed {
+            changed = manager.changed(), if !rebuild => match changed {
                 Ok(now_leading) => {
                     failures = 0;
                     health.set_lease_healthy(true);
@@ -246,7 +251,12 @@ async fn campaign(
                 }
             },
             _ = fence.tick() => {
-                match leases.get_opt(&config.name).await {
+                // Bounded by the fence period: a hung read must not keep a leader past its lease.
+                let read = tokio::time::timeout(config.check_every, leases.get_opt(&config.name))
+                    .await
+                    .map_err(|_| format!("no answer within {:?}", config.check_every))
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                match read {
                     Ok(lease) => {
                         health.set_lease_healthy(true);
                         released_seen = !leading
@@ -259,18 +269,17 @@ async fn campaign(
                             warn!(identity = %config.identity, "lease no longer ours or about to expire: stepping down");
                             leading = false;
                             set(false);
-                            // Never campaign again in this process: the caller exits.
-                            stop.cancel();
+                            rebuild = true;
                         }
                     }
                     Err(e) => {
                         health.set_lease_healthy(false);
                         warn!(error = %e, "leader election: cannot read the lease");
                         if leading && !safe_until(last_until, &config, SystemTime::now()) {
-                            warn!(identity = %config.identity, "lease about to expire unrenewed: stepping down");
+                            warn!(identity = %config.identity, "lease about to expire unrenewed: stepping down; campaigning again once the API server answers");
                             leading = false;
                             set(false);
-                            stop.cancel();
+                            rebuild = true;
                         }
                     }
                 }

@@ -98,6 +98,10 @@ struct RunArgs {
     /// take every reconcile slot.
     #[arg(long, default_value_t = 4, env = "WSO_MAX_RECONCILES_PER_SERVICE")]
     max_reconciles_per_service: usize,
+    /// A reconcile running longer than this many seconds is stopped where it stands and
+    /// retried with backoff (reason `ReconcileDeadline`, counted in `wso_reconciles_total`).
+    #[arg(long, default_value_t = 300, env = "WSO_RECONCILE_DEADLINE_SECONDS")]
+    reconcile_deadline_seconds: u64,
     /// Ask the API server to stream each watch's initial state (Kubernetes streaming lists,
     /// where a start-up probe finds them) instead of LISTs in pages of 100 objects. Off by
     /// default: with 10,000 models it measured 15 MiB more memory than pages for no faster
@@ -184,6 +188,7 @@ fn settings(args: &RunArgs) -> Settings {
         },
         dry_run: args.dry_run,
         max_reconciles_per_service: args.max_reconciles_per_service.max(1),
+        reconcile_deadline: Duration::from_secs(args.reconcile_deadline_seconds.max(1)),
         sources: watson_speech_operator::reconcile::sources::SourcePolicy {
             allow_http: args.allow_http_sources,
             allowed_networks: args.source_allowed_networks.clone(),
@@ -259,46 +264,73 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
-    {
-        let health = health.clone();
-        tokio::spawn(async move {
-            if synced_rx.wait_for(|s| *s).await.is_ok() {
-                health.set_synced(true);
-            }
-        });
-    }
-    let options = RunOptions {
-        namespaces: args
-            .namespaces
-            .into_iter()
-            .filter(|n| !n.is_empty())
-            .collect(),
-        metrics: Some(metrics.clone()),
-        synced: Some(synced_tx),
-        shutdown: shutdown.clone(),
-        streaming_lists: args.streaming_lists,
-    };
-    let controllers = watson_speech_operator::reconcile::run::run_with(
-        client,
-        settings,
-        args.concurrency,
-        options,
-    );
+    let namespaces: Vec<String> = args
+        .namespaces
+        .iter()
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .collect();
     let grace = Duration::from_secs(args.shutdown_timeout_seconds);
-    let lost = async {
-        match elector.as_mut() {
-            Some(e) => e.lost().await,
-            None => std::future::pending().await,
+    let outcome = loop {
+        let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
+        let synced_task = {
+            let health = health.clone();
+            tokio::spawn(async move {
+                if synced_rx.wait_for(|s| *s).await.is_ok() {
+                    health.set_synced(true);
+                }
+            })
+        };
+        let options = RunOptions {
+            namespaces: namespaces.clone(),
+            metrics: Some(metrics.clone()),
+            synced: Some(synced_tx),
+            shutdown: shutdown.clone(),
+            streaming_lists: args.streaming_lists,
+        };
+        let controllers = watson_speech_operator::reconcile::run::run_with(
+            client.clone(),
+            settings.clone(),
+            args.concurrency,
+            options,
+        );
+        let lost = async {
+            match elector.as_mut() {
+                Some(e) => e.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        let lost_lease = tokio::select! {
+            r = controllers => break r.map_err(anyhow::Error::from),
+            // Another instance may act from now on: stop at once, in-flight work included.
+            _ = lost => true,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(timeout = ?grace, "reconciles still running at the shutdown timeout; stopping them");
+                break Ok(());
+            }
+        };
+        synced_task.abort();
+        health.set_synced(false);
+        if !lost_lease {
+            break Ok(());
         }
-    };
-    let outcome = tokio::select! {
-        r = controllers => r.map_err(anyhow::Error::from),
-        // Another instance may act from now on: stop at once, in-flight work included.
-        _ = lost => Err(anyhow::anyhow!("lost the leader lease; exiting so that only the new leader acts")),
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(timeout = ?grace, "reconciles still running at the shutdown timeout; stopping them");
-            Ok(())
+        // Issue 26: an API-server outage must not end the process (restarts end in
+        // CrashLoopBackOff): the controllers stopped, the election goes on as a standby, and
+        // the controllers start afresh once this instance leads again.
+        tracing::warn!(
+            "lost the leader lease: the controllers stopped; standing by until elected again"
+        );
+        let Some(e) = elector.as_mut() else {
+            break Ok(());
+        };
+        tokio::select! {
+            acquired = e.acquired() => {
+                if !acquired {
+                    break Err(anyhow::anyhow!("leader election stopped"));
+                }
+                tracing::info!("elected again: starting the controllers");
+            }
+            _ = shutdown.cancelled() => break Ok(()),
         }
     };
     health.set_shutting_down();

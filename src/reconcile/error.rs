@@ -31,6 +31,10 @@ pub enum Error {
     /// The per-instance model limit is reached.
     #[error("{0}")]
     QuotaExceeded(String),
+    /// The reconcile ran past its deadline (`--reconcile-deadline-seconds`) and was stopped
+    /// where it stood (a Kubernetes or IBM call that hangs); retried with backoff.
+    #[error("the reconcile did not finish within its deadline of {} s; retrying", .0.as_secs())]
+    Deadline(std::time::Duration),
 }
 
 impl Classified for Error {
@@ -44,6 +48,7 @@ impl Classified for Error {
             Error::WrongService(_) => "WrongService",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
             Error::QuotaExceeded(_) => "QuotaExceeded",
+            Error::Deadline(_) => "ReconcileDeadline",
         }
     }
 
@@ -59,6 +64,7 @@ impl Classified for Error {
             Error::WrongService(_) => RetryClass::WaitForSpecChange,
             // Checked with one LIST per attempt; retried at most every minute.
             Error::QuotaExceeded(_) => RetryClass::Backoff,
+            Error::Deadline(_) => RetryClass::Backoff,
         }
     }
 }
@@ -104,5 +110,19 @@ impl Error {
             Error::Watson(e) => e.transaction_id(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconcile_past_its_deadline_is_retried() {
+        let e = Error::Deadline(std::time::Duration::from_secs(300));
+        assert_eq!(e.category(), "ReconcileDeadline");
+        assert_eq!(e.retry_class(), RetryClass::Backoff);
+        assert!(!e.needs_user());
+        assert!(e.to_string().contains("300 s"), "{e}");
     }
 }

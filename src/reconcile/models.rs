@@ -72,7 +72,11 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
                 }
                 return Ok(Requeue::requeue(over_the_cap_retry()));
             };
-            let result = traced_steps(&obj, &ctx, &api).await;
+            // A deadline, so a call that hangs (Kubernetes or IBM) cannot hold the slot forever.
+            let deadline = ctx.settings.reconcile_deadline;
+            let result = tokio::time::timeout(deadline, traced_steps(&obj, &ctx, &api))
+                .await
+                .unwrap_or(Err(Error::Deadline(deadline)));
             (Some(obj), result)
         }
     };

@@ -51,7 +51,10 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         };
         Ok::<(Arc<ServiceHandle>, usize), Error>((handle, in_use))
     };
-    let result = tracing::Instrument::instrument(check, span).await;
+    let deadline = ctx.settings.reconcile_deadline;
+    let result = tokio::time::timeout(deadline, tracing::Instrument::instrument(check, span))
+        .await
+        .unwrap_or(Err(Error::Deadline(deadline)));
     let failure_text = result
         .as_ref()
         .err()

@@ -37,6 +37,9 @@ pub struct Settings {
     /// At most this many reconciles of one SpeechService's models in flight at once, across
     /// kinds (`--max-reconciles-per-service`); one over it requeues shortly without calling IBM.
     pub max_reconciles_per_service: usize,
+    /// A reconcile running longer is stopped where it stands and retried with backoff
+    /// (`ReconcileDeadline`; `--reconcile-deadline-seconds`).
+    pub reconcile_deadline: Duration,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             dry_run: false,
             sources: Default::default(),
             max_reconciles_per_service: 4,
+            reconcile_deadline: Duration::from_secs(300),
         }
     }
 }
