@@ -40,7 +40,7 @@ const VOLUME_TYPES: &[&str] = &[
 ];
 
 /// Every way `template` (a pod template) breaks restricted-v2.
-fn restricted_v2_violations(template: &Value) -> Vec<String> {
+pub(crate) fn restricted_v2_violations(template: &Value) -> Vec<String> {
     let spec = &template["spec"];
     let mut v = Vec::new();
     let pod_sc = &spec["securityContext"];

@@ -14,6 +14,7 @@ use super::common::{
 /// trained on audio and, optionally, with a CustomLanguageModel of the same base model.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only), trained on audio and, optionally, with a CustomLanguageModel of the same base model.",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomAcousticModel",

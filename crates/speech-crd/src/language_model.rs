@@ -14,6 +14,7 @@ use super::common::{
 /// corpora, words and grammars, trained, and upgraded when the base model gets a new version.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A custom language model of IBM Watson Speech to Text: created on a base model, fed with corpora, words and grammars, trained, and upgraded when the base model gets a new version.",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomLanguageModel",

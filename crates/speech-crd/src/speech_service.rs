@@ -11,6 +11,7 @@ use super::common::ConfigMapKeyRef;
 /// An IBM Watson Speech to Text or Text to Speech service instance the models are created in.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "An IBM Watson Speech to Text or Text to Speech service instance the models are created in, with the credentials to reach it.",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "SpeechService",
