@@ -80,6 +80,22 @@ struct RunArgs {
     #[arg(long, env = "WSO_DRY_RUN", default_value_t = false, num_args = 0..=1,
           default_missing_value = "true", action = ArgAction::Set)]
     dry_run: bool,
+    /// The projected service-account token exchanged at IAM for SpeechServices with
+    /// `auth.type: TrustedProfile` (the chart's `trustedProfile.enabled` mounts it here).
+    #[arg(
+        long,
+        env = "WSO_TRUSTED_PROFILE_TOKEN_FILE",
+        default_value = "/var/run/secrets/tokens/vault-token"
+    )]
+    trusted_profile_token_file: std::path::PathBuf,
+    /// The IAM base URL trusted-profile tokens come from (not settable per SpeechService: the
+    /// operator's own token goes nowhere else).
+    #[arg(
+        long,
+        env = "WSO_TRUSTED_PROFILE_IAM_URL",
+        default_value = "https://iam.cloud.ibm.com"
+    )]
+    trusted_profile_iam_url: String,
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
@@ -163,6 +179,10 @@ fn settings(args: &RunArgs) -> Settings {
             (None, None) => 1.0,
         },
         dry_run: args.dry_run,
+        trusted_profile: watson_speech_operator::reconcile::context::TrustedProfileSettings {
+            token_file: args.trusted_profile_token_file.clone(),
+            iam_url: args.trusted_profile_iam_url.clone(),
+        },
         ..Settings::default()
     }
 }

@@ -28,7 +28,7 @@ use kube::runtime::events::{Recorder, Reporter};
 pub use handles::ServiceHandle;
 pub use memory::Memory;
 pub use services::Services;
-pub use settings::Settings;
+pub use settings::{Settings, TrustedProfileSettings};
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
@@ -82,6 +82,7 @@ impl Context {
             settings.request_timeout,
             metrics.clone(),
             notices.model_woken.clone(),
+            settings.trusted_profile.clone(),
         );
         Ok(Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),

@@ -31,6 +31,30 @@ pub struct Settings {
     /// service, but make no call that changes it and release no finalizer; each skipped step is
     /// logged at info.
     pub dry_run: bool,
+    /// SpeechServices with `auth.type: TrustedProfile`: the operator's projected
+    /// service-account token (the chart's `trustedProfile` values mount it) and the IAM URL it is
+    /// exchanged at. Operator-level, never from a SpeechService: a tenant must not send the
+    /// operator's token elsewhere.
+    pub trusted_profile: TrustedProfileSettings,
+}
+
+/// Where the operator's trusted-profile token comes from and goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedProfileSettings {
+    /// The projected service-account token file (default the IBM SDKs' default,
+    /// `/var/run/secrets/tokens/vault-token`).
+    pub token_file: std::path::PathBuf,
+    /// The IAM base URL (default `https://iam.cloud.ibm.com`).
+    pub iam_url: String,
+}
+
+impl Default for TrustedProfileSettings {
+    fn default() -> Self {
+        TrustedProfileSettings {
+            token_file: "/var/run/secrets/tokens/vault-token".into(),
+            iam_url: "https://iam.cloud.ibm.com".into(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -46,6 +70,7 @@ impl Default for Settings {
             overdue_factor: 3,
             training_per_audio_second: 1.0,
             dry_run: false,
+            trusted_profile: TrustedProfileSettings::default(),
         }
     }
 }
