@@ -33,7 +33,7 @@ enum Command {
     /// Read one IBM service instance's custom models and print manifests that adopt each one
     /// (multi-document YAML; ObserveOnly by default, so applying them changes nothing on the
     /// service).
-    Import(watson_speech_operator::import::ImportArgs),
+    Import(Box<watson_speech_operator::import::ImportArgs>),
     /// Run the IBM Watson Speech customization API simulator.
     #[cfg(feature = "simulator")]
     Simulate(simulator::SimulateArgs),
