@@ -132,6 +132,21 @@ async fn openshift_pod_meets_restricted_v2_and_pod_security_restricted() {
     let forced = render(cp, &ns.name, &["openshift=true"]);
     let violations = restricted_v2_violations(pod_template(&forced));
     assert!(violations.is_empty(), "openshift=true: {violations:#?}");
+    // The trusted-profile token is a projected volume, which restricted-v2 allows.
+    let trusted = render(
+        cp,
+        &ns.name,
+        &["openshift=true", "trustedProfile.enabled=true"],
+    );
+    let template = pod_template(&trusted);
+    assert!(
+        template["spec"]["volumes"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|v| !v["projected"].is_null())),
+        "{template}"
+    );
+    let violations = restricted_v2_violations(template);
+    assert!(violations.is_empty(), "trustedProfile: {violations:#?}");
 
     // `auto` on a cluster that serves the SCC API: the same pod.
     let detected = parse_docs(&helm(
