@@ -10,7 +10,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 IMAGE_ARCHIVE := $(TARGET_DIR)/image/watson-speech-operator-$(VERSION).oci.tar
 
-.PHONY: help k8s-bins k8s-bins-dir build crds check-crds fmt lint test test-unit test-compat image demo clean
+.PHONY: help k8s-bins k8s-bins-dir build crds check-crds fmt lint test test-unit test-compat image demo clean bundle
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -79,6 +79,13 @@ deploy-manifests: ## Copy crds/ into the chart and render deploy/operator.yaml (
 	    '  labels:' '    pod-security.kubernetes.io/enforce: restricted'; \
 	  $(HELM) template watson-speech-operator $(CHART) --namespace watson-speech-operator --include-crds; \
 	} > deploy/operator.yaml
+
+# The OLM bundle: the chart rendered (openshift=true), crds/ and deploy/examples/ through tools/olm
+# (operator-framework/api types); a test regenerates it and runs the OLM validators on it.
+BUNDLE_IMAGE ?= watson-speech-operator:$(VERSION)
+bundle: ## Regenerate bundle/ (the OLM bundle: CSV, CRDs, metrics Service, metadata) from the chart's sources; BUNDLE_IMAGE sets the image
+	tools/olm/bundle.sh bundle $(BUNDLE_IMAGE) >/dev/null
+	"$$(tools/olm/build.sh 2>/dev/null | tail -n1)" validate bundle
 
 helm-lint: ## helm lint the chart (default values, watched namespaces, monitoring on)
 	$(HELM) lint --strict $(CHART)

@@ -61,9 +61,17 @@ pub enum AuthArg {
     /// An IBM Cloud API key exchanged for IAM tokens at `--iam-url`.
     #[value(name = "IAM")]
     Iam,
-    /// A bearer token (for example Cloud Pak for Data).
+    /// A bearer token you provide.
     #[value(name = "Bearer")]
     Bearer,
+    /// Cloud Pak for Data: `--username` with the password (or, with `--cloud-pak-api-key`, the
+    /// API key) from `--apikey-env`/`--apikey-file`, exchanged at `--cloud-pak-url`.
+    #[value(name = "CloudPakForData")]
+    CloudPakForData,
+    /// An IBM Cloud trusted profile (`--profile-id` or `--profile-name`): the compute resource
+    /// token in `--cr-token-file` exchanged at `--iam-url`; no credentials flag.
+    #[value(name = "TrustedProfile")]
+    TrustedProfile,
     /// No authentication.
     #[value(name = "None")]
     None,
@@ -91,6 +99,25 @@ pub struct ImportArgs {
     /// The IAM token endpoint base URL (as a SpeechService's `spec.auth.iamUrl`).
     #[arg(long, default_value = "https://iam.cloud.ibm.com")]
     pub iam_url: String,
+    /// CloudPakForData: the URL tokens come from (as `spec.auth.cloudPakUrl`), e.g.
+    /// `https://cpd.example.com/icp4d-api`.
+    #[arg(long)]
+    pub cloud_pak_url: Option<String>,
+    /// CloudPakForData: the user name.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// CloudPakForData: the credentials flag holds the user's API key, not its password.
+    #[arg(long, default_value_t = false)]
+    pub cloud_pak_api_key: bool,
+    /// TrustedProfile: the profile ID.
+    #[arg(long, conflicts_with = "profile_name")]
+    pub profile_id: Option<String>,
+    /// TrustedProfile: the profile name.
+    #[arg(long)]
+    pub profile_name: Option<String>,
+    /// TrustedProfile: the compute resource token (a projected service-account token).
+    #[arg(long, default_value = "/var/run/secrets/tokens/vault-token")]
+    pub cr_token_file: PathBuf,
     /// The SpeechService the manifests name in `spec.serviceRef` (same namespace).
     #[arg(long)]
     pub service_ref: String,
@@ -117,6 +144,9 @@ pub enum ImportError {
         "no credentials: pass --apikey-env VAR (or --apikey-file PATH) holding the API key, or --auth-type None"
     )]
     NoCredentials,
+    /// A flag the chosen `--auth-type` needs is missing.
+    #[error("{0} is required with this --auth-type")]
+    MissingFlag(&'static str),
     /// The environment variable is unset or empty.
     #[error(
         "the environment variable {0} (--apikey-env) is not set or empty: export the credentials in it"
@@ -170,8 +200,24 @@ pub enum ImportError {
 
 /// The credentials and where they came from (for messages; never the value).
 fn credentials(args: &ImportArgs) -> Result<(Auth, String), ImportError> {
-    if args.auth_type == AuthArg::None {
-        return Ok((Auth::None, "nothing (--auth-type None)".into()));
+    match args.auth_type {
+        AuthArg::None => return Ok((Auth::None, "nothing (--auth-type None)".into())),
+        AuthArg::TrustedProfile => {
+            let profile = match (&args.profile_id, &args.profile_name) {
+                (Some(id), _) => crate::watson::TrustedProfileRef::Id(id.clone()),
+                (None, Some(name)) => crate::watson::TrustedProfileRef::Name(name.clone()),
+                (None, None) => {
+                    return Err(ImportError::MissingFlag("--profile-id or --profile-name"));
+                }
+            };
+            let auth = Auth::TrustedProfile {
+                url: parse_url("--iam-url", &args.iam_url)?,
+                token_file: args.cr_token_file.clone(),
+                profile,
+            };
+            return Ok((auth, args.cr_token_file.display().to_string()));
+        }
+        _ => {}
     }
     let (secret, source) = match (&args.apikey_env, &args.apikey_file) {
         (Some(var), _) => {
@@ -203,7 +249,24 @@ fn credentials(args: &ImportArgs) -> Result<(Auth, String), ImportError> {
             url: parse_url("--iam-url", &args.iam_url)?,
         },
         AuthArg::Bearer => Auth::Bearer(secret),
-        AuthArg::None => Auth::None,
+        AuthArg::CloudPakForData => Auth::CloudPakForData {
+            url: parse_url(
+                "--cloud-pak-url",
+                args.cloud_pak_url
+                    .as_deref()
+                    .ok_or(ImportError::MissingFlag("--cloud-pak-url"))?,
+            )?,
+            username: args
+                .username
+                .clone()
+                .ok_or(ImportError::MissingFlag("--username"))?,
+            secret: if args.cloud_pak_api_key {
+                crate::watson::CloudPakSecret::ApiKey(secret)
+            } else {
+                crate::watson::CloudPakSecret::Password(secret)
+            },
+        },
+        AuthArg::None | AuthArg::TrustedProfile => Auth::None,
     };
     Ok((auth, source))
 }
@@ -224,10 +287,12 @@ fn explain(e: crate::watson::Error, url: &str, source: &str) -> ImportError {
             url: url.to_string(),
             detail: context.message.clone(),
         },
-        W::Unauthorized(_) | W::Iam(_) | W::NotFoundOrForbidden(_) => ImportError::Refused {
-            origin: source.to_string(),
-            detail: e.to_string(),
-        },
+        W::Unauthorized(_) | W::Iam(_) | W::CloudPakToken(_) | W::NotFoundOrForbidden(_) => {
+            ImportError::Refused {
+                origin: source.to_string(),
+                detail: e.to_string(),
+            }
+        }
         other => ImportError::Service(other),
     }
 }

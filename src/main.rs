@@ -33,7 +33,7 @@ enum Command {
     /// Read one IBM service instance's custom models and print manifests that adopt each one
     /// (multi-document YAML; ObserveOnly by default, so applying them changes nothing on the
     /// service).
-    Import(watson_speech_operator::import::ImportArgs),
+    Import(Box<watson_speech_operator::import::ImportArgs>),
     /// Run the IBM Watson Speech customization API simulator.
     #[cfg(feature = "simulator")]
     Simulate(simulator::SimulateArgs),
@@ -90,6 +90,22 @@ struct RunArgs {
     #[arg(long, env = "WSO_SOURCE_ALLOWED_NETWORKS", value_delimiter = ',', num_args = 0..,
           value_parser = parse_network)]
     source_allowed_networks: Vec<watson_speech_operator::reconcile::sources::Network>,
+    /// The projected service-account token exchanged at IAM for SpeechServices with
+    /// `auth.type: TrustedProfile` (the chart's `trustedProfile.enabled` mounts it here).
+    #[arg(
+        long,
+        env = "WSO_TRUSTED_PROFILE_TOKEN_FILE",
+        default_value = "/var/run/secrets/tokens/vault-token"
+    )]
+    trusted_profile_token_file: std::path::PathBuf,
+    /// The IAM base URL trusted-profile tokens come from (not settable per SpeechService: the
+    /// operator's own token goes nowhere else).
+    #[arg(
+        long,
+        env = "WSO_TRUSTED_PROFILE_IAM_URL",
+        default_value = "https://iam.cloud.ibm.com"
+    )]
+    trusted_profile_iam_url: String,
     /// How many objects are reconciled at once.
     #[arg(long, default_value_t = 8, env = "WSO_CONCURRENCY")]
     concurrency: u16,
@@ -192,6 +208,9 @@ fn settings(args: &RunArgs) -> Settings {
         sources: watson_speech_operator::reconcile::sources::SourcePolicy {
             allow_http: args.allow_http_sources,
             allowed_networks: args.source_allowed_networks.clone(),
+        trusted_profile: watson_speech_operator::reconcile::context::TrustedProfileSettings {
+            token_file: args.trusted_profile_token_file.clone(),
+            iam_url: args.trusted_profile_iam_url.clone(),
         },
         ..Settings::default()
     }

@@ -1,5 +1,7 @@
 //! The IBM client (`watson_speech_operator::watson`): against a scripted HTTP server that records
-//! every request (`scripted`) and against the in-process simulator (`sim`). No control plane.
+//! every request (`scripted`) and against the in-process simulator (`sim`); the Cloud Pak for
+//! Data and trusted-profile token managers against the simulator (`token_managers`). No control
+//! plane.
 
 mod scripted;
 mod sim;
@@ -9,3 +11,4 @@ mod errors;
 mod lifecycle;
 mod requests;
 mod retry;
+mod token_managers;

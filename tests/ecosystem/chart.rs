@@ -32,11 +32,11 @@ use watson_speech_operator::simulator;
 const CHART: &str = "charts/watson-speech-operator";
 const API_KEY: &str = "chart-api-key";
 
-fn repo() -> &'static Path {
+pub(crate) fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn helm(cp: &ControlPlane, args: &[&str]) -> String {
+pub(crate) fn helm(cp: &ControlPlane, args: &[&str]) -> String {
     let out = Command::new(cp.bins.join("helm"))
         .args(args)
         .current_dir(repo())
@@ -55,7 +55,7 @@ fn helm(cp: &ControlPlane, args: &[&str]) -> String {
 }
 
 /// `helm template` of the chart into `namespace` with `sets`; every document as JSON.
-fn render(cp: &ControlPlane, namespace: &str, sets: &[&str]) -> Vec<Value> {
+pub(crate) fn render(cp: &ControlPlane, namespace: &str, sets: &[&str]) -> Vec<Value> {
     let mut args = vec![
         "template",
         "wso",
@@ -71,7 +71,7 @@ fn render(cp: &ControlPlane, namespace: &str, sets: &[&str]) -> Vec<Value> {
     parse_docs(&helm(cp, &args))
 }
 
-fn parse_docs(text: &str) -> Vec<Value> {
+pub(crate) fn parse_docs(text: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(text)
         .filter_map(|d| {
             let v: Value = serde::Deserialize::deserialize(d).expect("yaml");
@@ -80,7 +80,7 @@ fn parse_docs(text: &str) -> Vec<Value> {
         .collect()
 }
 
-fn kind(o: &Value) -> &str {
+pub(crate) fn kind(o: &Value) -> &str {
     o["kind"].as_str().unwrap_or_default()
 }
 
@@ -122,7 +122,10 @@ async fn apply(client: &Client, obj: &Value, for_real: bool) -> Result<(), Strin
         .map_err(|e| format!("{} {}: {e}", kind(obj), name(obj)))
 }
 
-async fn restricted_namespace(cp: &'static ControlPlane, prefix: &str) -> support::TestNamespace {
+pub(crate) async fn restricted_namespace(
+    cp: &'static ControlPlane,
+    prefix: &str,
+) -> support::TestNamespace {
     let ns = cp.namespace(prefix).await;
     Api::<Namespace>::all(ns.client.clone())
         .patch(
@@ -181,7 +184,7 @@ async fn install_service_monitor_crd(client: &Client) {
 /// Every rendered object is accepted (dry run); the Deployment's pod template is admitted as a
 /// Pod in a namespace enforcing "restricted" (and a pod without hardening is not, which proves
 /// the namespace enforces).
-async fn accept_all(client: &Client, objs: &[Value], release_ns: &str) {
+pub(crate) async fn accept_all(client: &Client, objs: &[Value], release_ns: &str) {
     for o in objs {
         apply(client, o, false)
             .await

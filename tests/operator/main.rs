@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod auth_modes;
 mod bad_input;
 mod decisions;
 

@@ -71,6 +71,13 @@ fn start_with(cp: &'static ControlPlane, options: Options, dry_run: bool) -> &'s
                     expected_training: Duration::from_secs(2),
                     model_quota: options.model_quota,
                     dry_run,
+                    // TrustedProfile SpeechServices: a projected token as the kubelet writes it,
+                    // exchanged at the simulator's IAM.
+                    trusted_profile:
+                        watson_speech_operator::reconcile::context::TrustedProfileSettings {
+                            token_file: trusted_profile_token_file(cp),
+                            iam_url: sim.base_url(),
+                        },
                     ..Default::default()
                 };
                 tx.send(sim.base_url()).expect("send");
@@ -196,4 +203,18 @@ pub async fn calls(
         .into_iter()
         .filter(|r| r.customization_id.as_deref() == Some(id) && r.operation.as_deref() == Some(op))
         .collect()
+}
+
+/// A compute resource token (a JWT) in the control plane's directory: the shared operator's
+/// trusted-profile token file.
+pub fn trusted_profile_token_file(cp: &ControlPlane) -> std::path::PathBuf {
+    let path = cp.dir.join("trusted-profile-token");
+    if !path.exists() {
+        std::fs::write(
+            &path,
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2ln",
+        )
+        .expect("token file");
+    }
+    path
 }

@@ -79,3 +79,16 @@ ConfigMaps and Secrets (model inputs and credentials). No wildcard.
   resources: ["configmaps"]
   verbs: ["create", "update", "delete"]
 {{- end }}
+
+{{/*
+"true" when the pod must leave runAsUser/runAsGroup (and fsGroup) to the platform: OpenShift's
+restricted-v2 SCC assigns them from the namespace's range and refuses a pinned UID outside it.
+openshift: auto detects the security.openshift.io/v1 API (helm install/upgrade; helm template sees
+no cluster unless given --api-versions), true and false force it. Empty otherwise.
+*/}}
+{{- define "watson-speech-operator.openshift" -}}
+{{- $o := toString .Values.openshift -}}
+{{- if or (eq $o "true") (and (eq $o "auto") (.Capabilities.APIVersions.Has "security.openshift.io/v1/SecurityContextConstraints")) -}}
+true
+{{- end -}}
+{{- end }}

@@ -14,6 +14,7 @@ use super::common::{
 /// corpora, words and grammars, trained, and upgraded when the base model gets a new version.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A custom language model of IBM Watson Speech to Text: created on a base model, fed with corpora, words and grammars, trained, and upgraded when the base model gets a new version.",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomLanguageModel",
@@ -26,7 +27,7 @@ use super::common::{
     printcolumn = r#"{"name":"Base","type":"string","jsonPath":".spec.baseModelName"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.baseModelVersion"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"ETA","type":"date","description":"When the running training or upgrade is expected to finish","jsonPath":".status.currentOperation.expectedFinishAt"}"#,
+    printcolumn = r#"{"name":"ETA","type":"string","description":"When the running training or upgrade is expected to finish (UTC)","jsonPath":".status.currentOperation.expectedFinishAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#,
     printcolumn = r#"{"name":"Policy","type":"string","description":"Manage, or ObserveOnly (read and reported, never changed)","jsonPath":".spec.managementPolicy","priority":1}"#,

@@ -11,6 +11,7 @@ use super::common::ConfigMapKeyRef;
 /// An IBM Watson Speech to Text or Text to Speech service instance the models are created in.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "An IBM Watson Speech to Text or Text to Speech service instance the models are created in, with the credentials to reach it.",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "SpeechService",
@@ -65,10 +66,16 @@ pub enum ServiceKind {
 /// Authentication to the service.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type == 'None' || has(self.secretRef)").message("auth.secretRef is required unless auth.type is None"))]
+#[x_kube(validation = Rule::new("self.type in ['None', 'TrustedProfile'] || has(self.secretRef)").message("auth.secretRef is required unless auth.type is None (or TrustedProfile)"))]
+#[x_kube(validation = Rule::new("self.type != 'CloudPakForData' || has(self.cloudPakUrl)").message("auth.cloudPakUrl is required when auth.type is CloudPakForData"))]
+#[x_kube(validation = Rule::new("self.type != 'TrustedProfile' || (has(self.trustedProfile) && (has(self.trustedProfile.id) || has(self.trustedProfile.name)))").message("auth.trustedProfile.id or auth.trustedProfile.name is required when auth.type is TrustedProfile"))]
+#[x_kube(validation = Rule::new("self.type != 'TrustedProfile' || !has(self.iamUrl)").message("auth.iamUrl cannot be set with TrustedProfile: the operator's service-account token only goes to the IAM URL the operator is configured with"))]
 pub struct Auth {
     /// IAM (an API key exchanged for tokens), Bearer (a token you manage), Basic (username and
-    /// password, or `apikey` and the key), or None.
+    /// password, or `apikey` and the key), CloudPakForData (a username and password or API key
+    /// exchanged for tokens at `cloudPakUrl`), TrustedProfile (the operator's projected
+    /// service-account token exchanged at IAM for the profile's tokens: no key in the cluster),
+    /// or None.
     #[serde(rename = "type")]
     pub kind: AuthType,
     /// The Secret (same namespace) holding the credentials. Edits are picked up without a restart.
@@ -79,6 +86,30 @@ pub struct Auth {
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
     #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): put them in the Secret of auth.secretRef"))]
     pub iam_url: Option<String>,
+    /// CloudPakForData: the Cloud Pak for Data URL tokens come from, e.g.
+    /// `https://cpd-cpd.apps.example.com/icp4d-api` (`/v1/authorize` is appended unless present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub cloud_pak_url: Option<String>,
+    /// TrustedProfile: the IBM Cloud trusted profile whose tokens the operator obtains with its
+    /// projected service-account token (the chart's `trustedProfile` values). The profile must
+    /// trust the operator's service account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_profile: Option<TrustedProfile>,
+}
+
+/// An IBM Cloud trusted profile, by ID or by name (ID wins when both are set).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedProfile {
+    /// The profile ID, e.g. `Profile-9ac9b9ac-1234-4a5b-8c9d-0123456789ab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub id: Option<String>,
+    /// The profile name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub name: Option<String>,
 }
 
 /// Authentication type.
@@ -87,10 +118,17 @@ pub enum AuthType {
     /// An IBM Cloud API key exchanged for IAM tokens (refreshed automatically).
     #[serde(rename = "IAM")]
     Iam,
-    /// A bearer token you provide (for example Cloud Pak for Data).
+    /// A bearer token you provide and rotate.
     Bearer,
     /// HTTP Basic authentication.
     Basic,
+    /// Cloud Pak for Data: the username (key `username`) with the password (key `password`) or,
+    /// without one, the API key (key `apikey`) exchanged for tokens at `cloudPakUrl` (refreshed
+    /// automatically).
+    CloudPakForData,
+    /// An IBM Cloud trusted profile: no Secret; the operator's projected service-account token is
+    /// exchanged at IAM for the profile's tokens (refreshed automatically).
+    TrustedProfile,
     /// No authentication.
     None,
 }
@@ -102,16 +140,16 @@ pub struct CredentialsSecretRef {
     /// Name of the Secret (same namespace).
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Key holding the API key (IAM). Default `apikey`.
+    /// Key holding the API key (IAM, CloudPakForData without a password). Default `apikey`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_key: Option<String>,
     /// Key holding the token (Bearer). Default `token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_key: Option<String>,
-    /// Key holding the username (Basic). Default `username`.
+    /// Key holding the username (Basic, CloudPakForData). Default `username`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_key: Option<String>,
-    /// Key holding the password (Basic). Default `password`.
+    /// Key holding the password (Basic, CloudPakForData). Default `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_key: Option<String>,
 }

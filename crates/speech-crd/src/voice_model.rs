@@ -10,6 +10,7 @@ use super::language_model::WordsFrom;
 /// A custom model of IBM Watson Text to Speech: words and how to pronounce them.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A custom model of IBM Watson Text to Speech: words and how to pronounce them.",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomVoiceModel",

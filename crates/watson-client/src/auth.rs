@@ -39,6 +39,8 @@ pub const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 pub const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 const IAM_GRANT_TYPE: &str = "urn:ibm:params:oauth:grant-type:apikey";
+/// The IAM grant of a compute resource token (trusted profiles).
+const CR_TOKEN_GRANT_TYPE: &str = "urn:ibm:params:oauth:grant-type:cr-token";
 
 /// How the client authenticates to the service. Secrets are [`SecretString`]s: they appear in no
 /// `Debug` output, log line or error.
@@ -62,8 +64,49 @@ pub enum Auth {
         /// The password or API key.
         password: SecretString,
     },
+    /// Cloud Pak for Data: a username with a password or an API key exchanged for a bearer token
+    /// at `url` (`/v1/authorize` is appended unless present, as the IBM SDKs'
+    /// `CloudPakForDataAuthenticator` does); the token is refreshed before its JWT `exp`.
+    CloudPakForData {
+        /// The authorization base URL, e.g. `https://cpd.example.com/icp4d-api`.
+        url: Url,
+        /// The user name (not secret).
+        username: String,
+        /// The password or the API key.
+        secret: CloudPakSecret,
+    },
+    /// An IBM Cloud trusted profile: the compute resource token in `token_file` (a projected
+    /// service-account token) exchanged at IAM with the `cr-token` grant for the profile, as
+    /// the IBM SDKs' `ContainerAuthenticator` does. The file is read at every exchange (the
+    /// kubelet rotates it).
+    TrustedProfile {
+        /// The IAM base URL (or the full token URL).
+        url: Url,
+        /// The file holding the compute resource token.
+        token_file: std::path::PathBuf,
+        /// The trusted profile.
+        profile: TrustedProfileRef,
+    },
     /// No `Authorization` header.
     None,
+}
+
+/// What a Cloud Pak for Data user authenticates with.
+#[derive(Clone)]
+pub enum CloudPakSecret {
+    /// The user's password (`{"username", "password"}`).
+    Password(SecretString),
+    /// The user's API key (`{"username", "api_key"}`).
+    ApiKey(SecretString),
+}
+
+/// A trusted profile, by ID or by name (IAM's `profile_id` or `profile_name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustedProfileRef {
+    /// `profile_id`, e.g. `Profile-9ac9b9ac-...`.
+    Id(String),
+    /// `profile_name`.
+    Name(String),
 }
 
 impl Auth {
@@ -88,7 +131,11 @@ impl Auth {
             Auth::Iam { api_key, .. } => vec![api_key.clone()],
             Auth::Bearer(token) => vec![token.clone()],
             Auth::Basic { password, .. } => vec![password.clone()],
-            Auth::None => Vec::new(),
+            Auth::CloudPakForData {
+                secret: CloudPakSecret::Password(s) | CloudPakSecret::ApiKey(s),
+                ..
+            } => vec![s.clone()],
+            Auth::TrustedProfile { .. } | Auth::None => Vec::new(),
         }
     }
 }
@@ -107,9 +154,152 @@ impl fmt::Debug for Auth {
                 .field("username", username)
                 .field("password", &"[REDACTED]")
                 .finish(),
+            Auth::CloudPakForData {
+                url,
+                username,
+                secret,
+            } => f
+                .debug_struct("CloudPakForData")
+                .field("url", &url.as_str())
+                .field("username", username)
+                .field(
+                    match secret {
+                        CloudPakSecret::Password(_) => "password",
+                        CloudPakSecret::ApiKey(_) => "api_key",
+                    },
+                    &"[REDACTED]",
+                )
+                .finish(),
+            Auth::TrustedProfile {
+                url,
+                token_file,
+                profile,
+            } => f
+                .debug_struct("TrustedProfile")
+                .field("url", &url.as_str())
+                .field("token_file", token_file)
+                .field("profile", profile)
+                .finish(),
             Auth::None => f.write_str("None"),
         }
     }
+}
+
+/// The Cloud Pak for Data token URL: `/v1/authorize` appended unless the path already ends with
+/// it; a trailing `/` is ignored.
+pub fn cloud_pak_token_url(base: &Url) -> Result<Url, Error> {
+    let mut url = base.clone();
+    let path = url.path().trim_end_matches('/').to_string();
+    if !path.ends_with("/v1/authorize") {
+        url.set_path(&format!("{path}/v1/authorize"));
+    }
+    if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "Cloud Pak for Data URL must be http(s): {}",
+            redact_url(base)
+        )));
+    }
+    Ok(url)
+}
+
+/// How a token is obtained: the grant and where to send it. Built once per client.
+pub(crate) enum TokenGrant {
+    /// IAM, API-key grant.
+    IamApiKey {
+        api_key: SecretString,
+        token_url: Url,
+    },
+    /// IAM, `cr-token` grant with the token read from a file.
+    TrustedProfile {
+        token_url: Url,
+        token_file: std::path::PathBuf,
+        profile: TrustedProfileRef,
+    },
+    /// Cloud Pak for Data `/v1/authorize`.
+    CloudPak {
+        token_url: Url,
+        username: String,
+        secret: CloudPakSecret,
+    },
+}
+
+impl TokenGrant {
+    /// The URL tokens come from (for messages and `Debug`).
+    pub(crate) fn token_url(&self) -> &Url {
+        match self {
+            TokenGrant::IamApiKey { token_url, .. }
+            | TokenGrant::TrustedProfile { token_url, .. }
+            | TokenGrant::CloudPak { token_url, .. } => token_url,
+        }
+    }
+}
+
+/// Obtains a token with `grant`. Returns the status of the answer (if any) and the token with its
+/// lifetime. Every failure is an [`Error::Iam`] or [`Error::CloudPakToken`] whose message has the
+/// secrets scrubbed by `scrub`.
+pub(crate) async fn fetch_token(
+    http: &reqwest::Client,
+    grant: &TokenGrant,
+    timeout: Duration,
+    scrub: &(dyn Fn(&str) -> String + Send + Sync),
+) -> (Option<u16>, Result<(SecretString, Duration), Error>) {
+    match grant {
+        TokenGrant::IamApiKey { api_key, token_url } => {
+            let form = [
+                ("grant_type", IAM_GRANT_TYPE),
+                ("apikey", api_key.expose_secret()),
+                ("response_type", "cloud_iam"),
+            ];
+            fetch_iam_token(http, token_url, &form, timeout, scrub).await
+        }
+        TokenGrant::TrustedProfile {
+            token_url,
+            token_file,
+            profile,
+        } => {
+            // Read at every exchange: the kubelet rotates a projected token.
+            let cr_token = match tokio::fs::read_to_string(token_file).await {
+                Ok(t) if !t.trim().is_empty() => SecretString::from(t.trim().to_string()),
+                Ok(_) => {
+                    let message = format!(
+                        "the trusted profile token file {} is empty",
+                        token_file.display()
+                    );
+                    return (None, Err(token_file_error(message)));
+                }
+                Err(e) => {
+                    let message = format!(
+                        "cannot read the trusted profile token file {}: {e}",
+                        token_file.display()
+                    );
+                    return (None, Err(token_file_error(message)));
+                }
+            };
+            let (key, value) = match profile {
+                TrustedProfileRef::Id(id) => ("profile_id", id.as_str()),
+                TrustedProfileRef::Name(name) => ("profile_name", name.as_str()),
+            };
+            let form = [
+                ("grant_type", CR_TOKEN_GRANT_TYPE),
+                ("cr_token", cr_token.expose_secret()),
+                (key, value),
+                ("response_type", "cloud_iam"),
+            ];
+            let scrub_cr = |t: &str| scrub(&t.replace(cr_token.expose_secret(), "[REDACTED]"));
+            fetch_iam_token(http, token_url, &form, timeout, &scrub_cr).await
+        }
+        TokenGrant::CloudPak {
+            token_url,
+            username,
+            secret,
+        } => fetch_cloud_pak_token(http, token_url, username, secret, timeout, scrub).await,
+    }
+}
+
+/// An unreadable token file: no answer, so not the credentials class; the operator retries with
+/// backoff (the kubelet may not have written the projected token yet).
+fn token_file_error(message: String) -> Error {
+    Error::Iam(ErrorContext::new(Operation::GetToken, message))
 }
 
 /// The IAM token URL for a configured IAM URL: `/identity/token` is appended unless the path
@@ -387,12 +577,12 @@ fn jwt_lifetime(jwt: &str) -> Option<f64> {
     Some(claims.exp - claims.iat).filter(|s| s.is_finite() && *s > 0.0)
 }
 
-/// Exchanges an API key for an IAM token. Returns the token and its lifetime. Every failure is an
-/// [`Error::Iam`] whose message has the secrets scrubbed by the caller-supplied `scrub`.
-pub(crate) async fn fetch_iam_token(
+/// Exchanges a grant (`form`) for an IAM token. Returns the token and its lifetime. Every failure
+/// is an [`Error::Iam`] whose message has the secrets scrubbed by the caller-supplied `scrub`.
+async fn fetch_iam_token(
     http: &reqwest::Client,
     token_url: &Url,
-    api_key: &SecretString,
+    form: &[(&str, &str)],
     timeout: Duration,
     scrub: &(dyn Fn(&str) -> String + Send + Sync),
 ) -> (Option<u16>, Result<(SecretString, Duration), Error>) {
@@ -404,15 +594,10 @@ pub(crate) async fn fetch_iam_token(
             message: scrub(&message),
         })
     };
-    let form = [
-        ("grant_type", IAM_GRANT_TYPE),
-        ("apikey", api_key.expose_secret()),
-        ("response_type", "cloud_iam"),
-    ];
     let response = http
         .post(token_url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
-        .form(&form)
+        .form(form)
         .timeout(timeout)
         .send()
         .await;
@@ -477,6 +662,86 @@ pub(crate) async fn fetch_iam_token(
     (code, Ok((parsed.access_token, lifetime)))
 }
 
+/// The Cloud Pak for Data answer: `{"token": "<JWT>"}` (other fields ignored).
+#[derive(Deserialize)]
+struct CloudPakTokenResponse {
+    token: SecretString,
+}
+
+/// Exchanges a Cloud Pak for Data username and password (or API key) for a token at
+/// `/v1/authorize` (JSON body, as the IBM SDKs send it). The lifetime comes from the JWT
+/// (`exp - iat`). Every failure is an [`Error::CloudPakToken`], secrets scrubbed.
+async fn fetch_cloud_pak_token(
+    http: &reqwest::Client,
+    token_url: &Url,
+    username: &str,
+    secret: &CloudPakSecret,
+    timeout: Duration,
+    scrub: &(dyn Fn(&str) -> String + Send + Sync),
+) -> (Option<u16>, Result<(SecretString, Duration), Error>) {
+    let fail = |status: Option<u16>, transaction_id: Option<String>, message: String| {
+        Error::CloudPakToken(ErrorContext {
+            operation: Operation::GetToken,
+            status,
+            transaction_id,
+            message: scrub(&message),
+        })
+    };
+    let body = match secret {
+        CloudPakSecret::Password(p) => {
+            serde_json::json!({"username": username, "password": p.expose_secret()})
+        }
+        CloudPakSecret::ApiKey(k) => {
+            serde_json::json!({"username": username, "api_key": k.expose_secret()})
+        }
+    };
+    let response = http
+        .post(token_url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .json(&body)
+        .timeout(timeout)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                None,
+                Err(fail(None, None, super::error::describe_reqwest(&e))),
+            );
+        }
+    };
+    let status = response.status();
+    let code = Some(status.as_u16());
+    let transaction_id = super::error::transaction_id(response.headers());
+    let bytes = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            let message = super::error::describe_reqwest(&e);
+            return (code, Err(fail(code, transaction_id, message)));
+        }
+    };
+    if !status.is_success() {
+        let message = super::error::body_message(&bytes).unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("Cloud Pak for Data error")
+                .to_string()
+        });
+        return (code, Err(fail(code, transaction_id, message)));
+    }
+    let parsed: CloudPakTokenResponse = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            let message = format!("cannot decode the Cloud Pak for Data answer: {e}");
+            return (code, Err(fail(code, transaction_id, message)));
+        }
+    };
+    let now_epoch = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let lifetime = token_lifetime(None, None, now_epoch, parsed.token.expose_secret());
+    (code, Ok((parsed.token, lifetime)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,6 +790,48 @@ mod tests {
             assert_eq!(url.as_str(), want, "{base}");
         }
         assert!(iam_token_url(&Url::parse("ftp://h").expect("url")).is_err());
+    }
+
+    #[test]
+    fn cloud_pak_token_url_building() {
+        let build = |u: &str| {
+            cloud_pak_token_url(&Url::parse(u).expect("url"))
+                .expect("token url")
+                .to_string()
+        };
+        assert_eq!(
+            build("https://cpd.example.com/icp4d-api"),
+            "https://cpd.example.com/icp4d-api/v1/authorize"
+        );
+        assert_eq!(
+            build("https://cpd.example.com/icp4d-api/"),
+            "https://cpd.example.com/icp4d-api/v1/authorize"
+        );
+        assert_eq!(
+            build("https://cpd.example.com/icp4d-api/v1/authorize"),
+            "https://cpd.example.com/icp4d-api/v1/authorize"
+        );
+    }
+
+    #[test]
+    fn new_modes_redact_their_secrets() {
+        let cp4d = Auth::CloudPakForData {
+            url: Url::parse("https://cpd.example.com/icp4d-api").expect("url"),
+            username: "admin".into(),
+            secret: CloudPakSecret::Password(SecretString::from("hunter2")),
+        };
+        let text = format!("{cp4d:?}");
+        assert!(
+            text.contains("admin") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert_eq!(cp4d.secrets().len(), 1);
+        let profile = Auth::TrustedProfile {
+            url: Url::parse("https://iam.cloud.ibm.com").expect("url"),
+            token_file: "/var/run/secrets/tokens/sa-token".into(),
+            profile: TrustedProfileRef::Name("speech".into()),
+        };
+        assert!(format!("{profile:?}").contains("sa-token"));
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   `/v1/acoustic_customizations/{id}/...`) is [`Error::NotFoundOrForbidden`];
 //! * a 401 on a collection path (`/v1/customizations`, `/v1/models`, `/v1/user_data`, ...) is
 //!   [`Error::Unauthorized`];
-//! * a failed IAM token exchange is [`Error::Iam`] (credentials class for 400/401).
+//! * a failed IAM token exchange is [`Error::Iam`], a failed Cloud Pak for Data one
+//!   [`Error::CloudPakToken`] (credentials class for 400/401).
 //!
 //! Before a model-scoped 401 reaches the caller, the client confirms it with one collection call
 //! (`GET /v1/customizations`) using the same credentials: when that is refused too, the error is
@@ -138,6 +139,10 @@ pub enum Error {
     /// The IAM token exchange failed (non-2xx, transport failure or undecodable answer).
     #[error("IAM token request failed: {0}")]
     Iam(ErrorContext),
+    /// The Cloud Pak for Data token request (`/v1/authorize`) failed (non-2xx, transport failure
+    /// or undecodable answer).
+    #[error("Cloud Pak for Data token request failed: {0}")]
+    CloudPakToken(ErrorContext),
     /// An argument was rejected before sending (e.g. a path segment `..`).
     #[error("invalid argument: {0}")]
     InvalidArgument(ErrorContext),
@@ -160,6 +165,7 @@ impl Error {
             | Error::Unsupported(c)
             | Error::Decode(c)
             | Error::Iam(c)
+            | Error::CloudPakToken(c)
             | Error::InvalidArgument(c) => Some(c),
             Error::RateLimited { context, .. } | Error::Transport { context, .. } => Some(context),
             Error::Config(_) => None,
@@ -228,6 +234,7 @@ impl Classified for Error {
             Error::Transport { .. } => "TransportError",
             Error::Decode(_) => "DecodeError",
             Error::Iam(_) => "IamTokenFailure",
+            Error::CloudPakToken(_) => "CloudPakTokenFailure",
             Error::InvalidArgument(_) => "InvalidArgument",
             Error::Config(_) => "InvalidClientConfig",
         }
@@ -248,7 +255,7 @@ impl Classified for Error {
             | Error::ServiceUnavailable(_)
             | Error::Transport { .. }
             | Error::Decode(_) => RetryClass::Backoff,
-            Error::Iam(c) => match c.status {
+            Error::Iam(c) | Error::CloudPakToken(c) => match c.status {
                 Some(400) | Some(401) => RetryClass::Credentials,
                 _ => RetryClass::Backoff,
             },

@@ -19,7 +19,9 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::Operation;
-use super::auth::{Auth, TokenCache, fetch_iam_token, iam_token_url, redact_url};
+use super::auth::{
+    Auth, TokenCache, TokenGrant, cloud_pak_token_url, fetch_token, iam_token_url, redact_url,
+};
 use super::config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 use super::error::{
     Error, ErrorContext, FailedResponse, TransportKind, classify, describe_reqwest, transaction_id,
@@ -248,9 +250,9 @@ pub(crate) struct Success {
 }
 
 enum AuthState {
-    Iam {
-        api_key: SecretString,
-        token_url: Url,
+    /// A token obtained with a grant (IAM API key, trusted profile, Cloud Pak for Data), cached.
+    Token {
+        grant: Box<TokenGrant>,
         cache: Box<TokenCache>,
     },
     /// A precomputed, sensitive `Authorization` value (Bearer or Basic).
@@ -282,7 +284,7 @@ pub(crate) struct Transport {
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let auth = match &self.auth {
-            AuthState::Iam { token_url, .. } => format!("Iam({token_url})"),
+            AuthState::Token { grant, .. } => format!("Token({})", grant.token_url()),
             AuthState::Header(_) => "Header([REDACTED])".to_string(),
             AuthState::None => "None".to_string(),
         };
@@ -347,12 +349,38 @@ impl Transport {
                         redact_url(url)
                     )));
                 }
-                AuthState::Iam {
-                    api_key: api_key.clone(),
-                    token_url: iam_token_url(url)?,
+                AuthState::Token {
+                    grant: Box::new(TokenGrant::IamApiKey {
+                        api_key: api_key.clone(),
+                        token_url: iam_token_url(url)?,
+                    }),
                     cache: Box::default(),
                 }
             }
+            Auth::TrustedProfile {
+                url,
+                token_file,
+                profile,
+            } => AuthState::Token {
+                grant: Box::new(TokenGrant::TrustedProfile {
+                    token_url: iam_token_url(url)?,
+                    token_file: token_file.clone(),
+                    profile: profile.clone(),
+                }),
+                cache: Box::default(),
+            },
+            Auth::CloudPakForData {
+                url,
+                username,
+                secret,
+            } => AuthState::Token {
+                grant: Box::new(TokenGrant::CloudPak {
+                    token_url: cloud_pak_token_url(url)?,
+                    username: username.clone(),
+                    secret: secret.clone(),
+                }),
+                cache: Box::default(),
+            },
             Auth::Bearer(token) => AuthState::Header(sensitive_header(&format!(
                 "Bearer {}",
                 token.expose_secret()
@@ -489,7 +517,7 @@ impl Transport {
                 ..
             }) => Error::Unauthorized(context.clone()),
             Err(Failure {
-                error: e @ Error::Iam(_),
+                error: e @ (Error::Iam(_) | Error::CloudPakToken(_)),
                 ..
             }) if matches!(e.status(), Some(400 | 401)) => Error::Unauthorized(context.clone()),
             _ => error,
@@ -543,23 +571,13 @@ impl Transport {
         match &self.auth {
             AuthState::None => Ok(None),
             AuthState::Header(value) => Ok(Some(value.clone())),
-            AuthState::Iam {
-                api_key,
-                token_url,
-                cache,
-            } => {
+            AuthState::Token { grant, cache } => {
                 let token = cache
                     .get(|| async {
                         let started = Instant::now();
                         let scrub = |t: &str| self.scrub(t);
-                        let (status, result) = fetch_iam_token(
-                            &self.http,
-                            token_url,
-                            api_key,
-                            self.token_timeout,
-                            &scrub,
-                        )
-                        .await;
+                        let (status, result) =
+                            fetch_token(&self.http, grant, self.token_timeout, &scrub).await;
                         self.observe(Operation::GetToken, status, started.elapsed());
                         result
                     })
@@ -754,7 +772,7 @@ impl Transport {
         let scoped = call.scoped();
         if status == 401
             && !scoped
-            && let AuthState::Iam { cache, .. } = &self.auth
+            && let AuthState::Token { cache, .. } = &self.auth
         {
             // The service rejected the token itself: fetch a new one next time.
             cache.invalidate();

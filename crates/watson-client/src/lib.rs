@@ -43,7 +43,7 @@ pub mod tts;
 pub use operation::Operation;
 
 #[cfg(feature = "client")]
-pub use auth::Auth;
+pub use auth::{Auth, CloudPakSecret, TrustedProfileRef};
 #[cfg(feature = "client")]
 pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 #[cfg(feature = "client")]

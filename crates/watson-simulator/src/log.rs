@@ -98,7 +98,9 @@ pub fn classify(method: &http::Method, path: &str) -> (Option<Operation>, Option
     let id = |i: usize| segs.get(i).map(|s| (*s).to_owned());
     let m = method.clone();
     match segs.as_slice() {
-        ["identity", "token"] if m == M::POST => (Some(GetToken), None),
+        ["identity", "token"] | ["icp4d-api", "v1", "authorize"] if m == M::POST => {
+            (Some(GetToken), None)
+        }
         ["speech-to-text", "v1", rest @ ..] => {
             let op = match (rest, &m) {
                 (["models"], &M::GET) => Some(ListModels),

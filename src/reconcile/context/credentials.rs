@@ -9,22 +9,31 @@ use crate::crd::SpeechService;
 use crate::crd::speech_service::AuthType;
 use crate::reconcile::error::Error;
 use crate::reconcile::inputs::InputError;
-use crate::watson::Auth;
+use crate::watson::{Auth, CloudPakSecret, TrustedProfileRef};
+
+use super::TrustedProfileSettings;
 
 /// The IBM authentication `spec.auth` asks for, with the `resourceVersion` of the Secret it was
 /// read from (empty without a Secret): a new version builds a new client.
+/// A TrustedProfile SpeechService reads no Secret: its token is the operator's own (`trusted`).
 pub async fn auth(
     client: &Client,
     svc: &SpeechService,
     namespace: &str,
+    trusted: &TrustedProfileSettings,
 ) -> Result<(Auth, String), Error> {
     let auth = &svc.spec.auth;
-    if auth.kind == AuthType::None {
-        return Ok((Auth::None, String::new()));
+    match auth.kind {
+        AuthType::None => return Ok((Auth::None, String::new())),
+        AuthType::TrustedProfile => {
+            return trusted_profile(auth, trusted).map(|a| (a, String::new()));
+        }
+        _ => {}
     }
     let Some(r) = &auth.secret_ref else {
         return Err(Error::InvalidSpec(
-            "spec.auth.secretRef is required unless spec.auth.type is None".into(),
+            "spec.auth.secretRef is required unless spec.auth.type is None or TrustedProfile"
+                .into(),
         ));
     };
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
@@ -73,7 +82,67 @@ pub async fn auth(
                 password: read(&r.password_key, "password")?,
             }
         }
-        AuthType::None => Auth::None,
+        AuthType::CloudPakForData => {
+            let url = auth.cloud_pak_url.as_deref().ok_or_else(|| {
+                Error::InvalidSpec(
+                    "spec.auth.cloudPakUrl is required when spec.auth.type is CloudPakForData"
+                        .into(),
+                )
+            })?;
+            let url = url::Url::parse(url)
+                .map_err(|e| Error::InvalidSpec(format!("spec.auth.cloudPakUrl: {e}")))?;
+            let user = read(&r.username_key, "username")?;
+            // The password when the Secret has one, else the API key (the SDKs' rule).
+            let secret = match read(&r.password_key, "password") {
+                Ok(p) => CloudPakSecret::Password(p),
+                Err(_) => CloudPakSecret::ApiKey(read(&r.api_key_key, "apikey").map_err(|_| {
+                    InputError::NotFound {
+                        kind: "Secret",
+                        name: r.name.clone(),
+                        detail: format!(
+                            "(credentials) has neither key {:?} nor key {:?}: Cloud Pak for Data needs a password or an API key",
+                            r.password_key.as_deref().unwrap_or("password"),
+                            r.api_key_key.as_deref().unwrap_or("apikey")
+                        ),
+                    }
+                })?),
+            };
+            Auth::CloudPakForData {
+                url,
+                username: secrecy::ExposeSecret::expose_secret(&user).to_string(),
+                secret,
+            }
+        }
+        AuthType::None | AuthType::TrustedProfile => Auth::None,
     };
     Ok((auth, version))
+}
+
+/// `auth.type: TrustedProfile`: the profile from the spec, the token file and IAM URL from the
+/// operator's settings.
+fn trusted_profile(
+    auth: &crate::crd::speech_service::Auth,
+    trusted: &TrustedProfileSettings,
+) -> Result<Auth, Error> {
+    let profile = auth.trusted_profile.as_ref();
+    let profile = match (
+        profile.and_then(|p| p.id.clone()),
+        profile.and_then(|p| p.name.clone()),
+    ) {
+        (Some(id), _) => TrustedProfileRef::Id(id),
+        (None, Some(name)) => TrustedProfileRef::Name(name),
+        (None, None) => {
+            return Err(Error::InvalidSpec(
+                "spec.auth.trustedProfile.id or .name is required when spec.auth.type is TrustedProfile"
+                    .into(),
+            ));
+        }
+    };
+    let url = url::Url::parse(&trusted.iam_url)
+        .map_err(|e| Error::InvalidSpec(format!("--trusted-profile-iam-url: {e}")))?;
+    Ok(Auth::TrustedProfile {
+        url,
+        token_file: trusted.token_file.clone(),
+        profile,
+    })
 }

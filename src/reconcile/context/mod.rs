@@ -31,6 +31,7 @@ pub use memory::Memory;
 pub use services::Services;
 pub use settings::Settings;
 pub use slots::Slots;
+pub use settings::{Settings, TrustedProfileSettings};
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
@@ -94,6 +95,7 @@ impl Context {
             settings.request_timeout,
             metrics.clone(),
             notices.model_woken.clone(),
+            settings.trusted_profile.clone(),
         );
         Ok(Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),

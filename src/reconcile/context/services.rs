@@ -38,6 +38,8 @@ pub struct Services {
     woken: tokio::sync::broadcast::Sender<Woken>,
     handles: Mutex<HashMap<String, Arc<ServiceHandle>>>,
     budgets: Mutex<HashMap<String, Budget>>,
+    /// Where trusted-profile tokens come from (operator-level).
+    trusted_profile: super::TrustedProfileSettings,
 }
 
 impl Services {
@@ -49,6 +51,7 @@ impl Services {
         timeout: Duration,
         metrics: Option<Arc<Metrics>>,
         woken: tokio::sync::broadcast::Sender<Woken>,
+        trusted_profile: super::TrustedProfileSettings,
     ) -> Self {
         Services {
             client,
@@ -58,6 +61,7 @@ impl Services {
             woken,
             handles: Mutex::new(HashMap::new()),
             budgets: Mutex::new(HashMap::new()),
+            trusted_profile,
         }
     }
 
@@ -71,7 +75,8 @@ impl Services {
                 "SpeechService {name} does not exist in namespace {namespace}: create it or fix spec.serviceRef"
             ))
         })?;
-        let (auth, secret_version) = credentials::auth(&self.client, &svc, namespace).await?;
+        let (auth, secret_version) =
+            credentials::auth(&self.client, &svc, namespace, &self.trusted_profile).await?;
         let (ca, ca_digest) = match &svc.spec.ca_bundle {
             Some(r) => {
                 // A ConfigMap key only: no URL, so the strictest source policy.
@@ -199,6 +204,7 @@ mod tests {
             Duration::from_secs(1),
             None,
             tokio::sync::broadcast::channel(1).0,
+            Default::default(),
         );
         let svc: SpeechService = serde_json::from_value(serde_json::json!({
             "apiVersion": "speech.watson.dev/v1alpha1", "kind": "SpeechService",

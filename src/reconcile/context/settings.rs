@@ -40,6 +40,30 @@ pub struct Settings {
     /// A reconcile running longer is stopped where it stands and retried with backoff
     /// (`ReconcileDeadline`; `--reconcile-deadline-seconds`).
     pub reconcile_deadline: Duration,
+    /// SpeechServices with `auth.type: TrustedProfile`: the operator's projected
+    /// service-account token (the chart's `trustedProfile` values mount it) and the IAM URL it is
+    /// exchanged at. Operator-level, never from a SpeechService: a tenant must not send the
+    /// operator's token elsewhere.
+    pub trusted_profile: TrustedProfileSettings,
+}
+
+/// Where the operator's trusted-profile token comes from and goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedProfileSettings {
+    /// The projected service-account token file (default the IBM SDKs' default,
+    /// `/var/run/secrets/tokens/vault-token`).
+    pub token_file: std::path::PathBuf,
+    /// The IAM base URL (default `https://iam.cloud.ibm.com`).
+    pub iam_url: String,
+}
+
+impl Default for TrustedProfileSettings {
+    fn default() -> Self {
+        TrustedProfileSettings {
+            token_file: "/var/run/secrets/tokens/vault-token".into(),
+            iam_url: "https://iam.cloud.ibm.com".into(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -58,6 +82,7 @@ impl Default for Settings {
             sources: Default::default(),
             max_reconciles_per_service: 4,
             reconcile_deadline: Duration::from_secs(300),
+            trusted_profile: TrustedProfileSettings::default(),
         }
     }
 }

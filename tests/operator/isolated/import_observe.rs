@@ -510,3 +510,87 @@ async fn import_refuses_bad_input_in_one_line_naming_the_fix() {
     let line = one_error_line(&err);
     assert!(line.contains("--service-kind speech-to-text"), "{line}");
 }
+
+/// Issue 29: `import` reads with Cloud Pak for Data credentials (password or API key) and with a
+/// trusted profile; a wrong password and a missing flag are one line each.
+#[tokio::test]
+async fn import_reads_with_cloud_pak_and_trusted_profile_credentials() {
+    let sim = simulator::start(simulator::SimulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        api_keys: vec!["the-right-key".into()],
+        auth_required: true,
+        ..Default::default()
+    })
+    .await
+    .expect("simulator");
+    let base = sim.base_url();
+    let url = format!("{base}/speech-to-text");
+    let cloud_pak_url = format!("{base}/icp4d-api");
+    let common = [
+        "--url",
+        url.as_str(),
+        "--service-kind",
+        "speech-to-text",
+        "--service-ref",
+        "stt",
+    ];
+    let cp4d = |extra: &[&'static str]| {
+        let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+        for a in [
+            "--auth-type",
+            "CloudPakForData",
+            "--cloud-pak-url",
+            cloud_pak_url.as_str(),
+            "--username",
+            "admin",
+            "--apikey-env",
+            KEY_VAR,
+        ] {
+            args.push(a.to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    for extra in [&[][..], &["--cloud-pak-api-key"][..]] {
+        let args = cp4d(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = import(&args, "the-right-key").await;
+        assert!(ok, "{err}");
+    }
+    let args = cp4d(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, err) = import(&args, "a-wrong-password-42").await;
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Invalid user or password") && !err.contains("a-wrong-password-42"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("vault-token");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln").expect("token");
+    let token = token.display().to_string();
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend([
+        "--auth-type",
+        "TrustedProfile",
+        "--profile-name",
+        "simulator-profile",
+        "--cr-token-file",
+        token.as_str(),
+        "--iam-url",
+        base.as_str(),
+    ]);
+    let (ok, _, err) = import(&args, "unused").await;
+    assert!(ok, "{err}");
+
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--auth-type", "TrustedProfile"]);
+    let (ok, _, err) = import(&args, "unused").await;
+    assert!(!ok);
+    assert!(
+        err.contains("--profile-id or --profile-name is required"),
+        "{err}"
+    );
+}

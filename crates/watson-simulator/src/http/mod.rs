@@ -153,6 +153,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .nest("/speech-to-text", stt::router())
         .nest("/text-to-speech", tts::router())
         .route("/identity/token", axum::routing::post(iam::token))
+        .route(
+            "/icp4d-api/v1/authorize",
+            axum::routing::post(iam::cloud_pak_authorize),
+        )
         .nest("/_simulator", admin::router())
         .fallback(|| async { error_response(404, "No such child resource.") })
         .layer(middleware::from_fn_with_state(sim.clone(), global))
@@ -189,7 +193,8 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
-    let is_iam = path.starts_with("/identity/");
+    // The token endpoints (IAM, Cloud Pak for Data) need no Authorization and share the IAM faults.
+    let is_iam = path.starts_with("/identity/") || path.starts_with("/icp4d-api/");
     let action = if f == Faults::default() {
         FaultAction::Pass
     } else {
