@@ -217,6 +217,31 @@ pub fn after_erasure(
     (st, event)
 }
 
+/// What to do with the in-use finalizer a SpeechService and its credentials Secret carry while
+/// model resources use them (issue 24; the way Kubernetes protects a PersistentVolumeClaim in
+/// use: deleting a model with `deletionPolicy: Delete` needs both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// Add it, to the Secret first, then to the SpeechService.
+    Add,
+    /// Remove it, from the Secret first (unless another protected SpeechService uses the same
+    /// Secret), then from the SpeechService.
+    Release,
+    /// Nothing to change.
+    Keep,
+}
+
+/// The in-use finalizer's step: `in_use` (a model resource names the service in
+/// `spec.serviceRef`, being deleted or not), `has_finalizer` (the SpeechService carries it),
+/// `deleting` (the SpeechService is being deleted: Kubernetes refuses new finalizers then).
+pub fn protection(in_use: bool, has_finalizer: bool, deleting: bool) -> Protection {
+    match (in_use, has_finalizer) {
+        (true, false) if !deleting => Protection::Add,
+        (false, true) => Protection::Release,
+        _ => Protection::Keep,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +440,28 @@ mod tests {
             condition(&st4.conditions, "Reconciling").map(|c| c.status.as_str()),
             Some("True")
         );
+    }
+
+    #[test]
+    fn a_service_in_use_is_protected_until_its_last_user_is_gone() {
+        use Protection::*;
+        let cases = [
+            // (in use, has the finalizer, being deleted) → step
+            ((true, false, false), Add),
+            ((true, true, false), Keep),
+            ((true, true, true), Keep),
+            ((true, false, true), Keep),
+            ((false, true, false), Release),
+            ((false, true, true), Release),
+            ((false, false, false), Keep),
+            ((false, false, true), Keep),
+        ];
+        for ((in_use, has, deleting), want) in cases {
+            assert_eq!(
+                protection(in_use, has, deleting),
+                want,
+                "in use {in_use}, finalizer {has}, deleting {deleting}"
+            );
+        }
     }
 }

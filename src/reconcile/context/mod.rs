@@ -7,7 +7,8 @@
 //!   its request budget;
 //! - [`wakeups`]: the channels that wake a SpeechService or a model before its next look;
 //! - [`memory`]: what this process remembers of each object between its reconciles (inputs
-//!   digest, failures for backoff) and the status metrics it feeds.
+//!   digest, failures for backoff) and the status metrics it feeds;
+//! - [`users`]: which model resources use which SpeechService (the in-use finalizer's hint).
 //!
 //! [`Context`] holds one of each, plus the Kubernetes client and the Event recorder.
 
@@ -18,6 +19,7 @@ pub mod listings;
 pub mod memory;
 pub mod services;
 pub mod settings;
+pub mod users;
 pub mod wakeups;
 
 use std::sync::Arc;
@@ -29,6 +31,7 @@ pub use handles::ServiceHandle;
 pub use memory::Memory;
 pub use services::Services;
 pub use settings::Settings;
+pub use users::Users;
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
@@ -53,6 +56,8 @@ pub struct Context {
     pub memory: Memory,
     /// The wake-up channels.
     pub notices: Notices,
+    /// Which model resources use which SpeechService.
+    pub users: Users,
 }
 
 impl Context {
@@ -92,6 +97,7 @@ impl Context {
             metrics,
             services,
             notices,
+            users: Users::default(),
         }))
     }
 
@@ -107,6 +113,18 @@ impl Context {
     pub fn forget_service(&self, namespace: &str, name: &str) {
         self.services.forget(namespace, name);
         self.memory.forget(&memory::service_key(namespace, name));
+    }
+
+    /// Wakes the SpeechService `namespace/name` (as [`Users::gone`] returns it): its models
+    /// changed (one was created, deleted or released). Nobody listening (no controller running)
+    /// is fine.
+    pub fn notify_service_of(&self, service: &str) {
+        if let Some((ns, name)) = service.split_once('/') {
+            let _ = self
+                .notices
+                .service_changed
+                .send((ns.to_string(), name.to_string()));
+        }
     }
 
     /// The model `id` of the SpeechService `namespace/service` waits no more (its finalizer was

@@ -38,6 +38,9 @@ pub struct Services {
     woken: tokio::sync::broadcast::Sender<Woken>,
     handles: Mutex<HashMap<String, Arc<ServiceHandle>>>,
     budgets: Mutex<HashMap<String, Budget>>,
+    /// Whether each SpeechService carried the in-use finalizer at its last read by
+    /// [`Services::handle`].
+    protected: Mutex<HashMap<String, bool>>,
 }
 
 impl Services {
@@ -58,6 +61,7 @@ impl Services {
             woken,
             handles: Mutex::new(HashMap::new()),
             budgets: Mutex::new(HashMap::new()),
+            protected: Mutex::new(HashMap::new()),
         }
     }
 
@@ -67,10 +71,17 @@ impl Services {
     pub async fn handle(&self, namespace: &str, name: &str) -> Result<Arc<ServiceHandle>, Error> {
         let api: Api<SpeechService> = Api::namespaced(self.client.clone(), namespace);
         let svc = api.get_opt(name).await?.ok_or_else(|| {
-            Error::Service(format!(
+            Error::ServiceMissing(format!(
                 "SpeechService {name} does not exist in namespace {namespace}: create it or fix spec.serviceRef"
             ))
         })?;
+        let in_use = svc
+            .finalizers()
+            .iter()
+            .any(|f| f == crate::crd::IN_USE_FINALIZER);
+        self.protected
+            .lock()
+            .insert(format!("{namespace}/{name}"), in_use);
         let (auth, secret_version) = credentials::auth(&self.client, &svc, namespace).await?;
         let (ca, ca_digest) = match &svc.spec.ca_bundle {
             Some(r) => {
@@ -137,6 +148,17 @@ impl Services {
         Ok(handle)
     }
 
+    /// Whether the SpeechService `namespace/name` carried the in-use finalizer when
+    /// [`Services::handle`] last read it: a model creates nothing on the service before it does
+    /// (the deletion of that model will need the service and its credentials).
+    pub fn protected(&self, namespace: &str, name: &str) -> bool {
+        self.protected
+            .lock()
+            .get(&format!("{namespace}/{name}"))
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// The handle of `namespace/name` if one was built, without building one.
     pub fn built(&self, namespace: &str, name: &str) -> Option<Arc<ServiceHandle>> {
         self.handles
@@ -174,6 +196,7 @@ impl Services {
         let id = format!("{namespace}/{name}");
         self.handles.lock().remove(&id);
         self.budgets.lock().remove(&id);
+        self.protected.lock().remove(&id);
     }
 }
 
