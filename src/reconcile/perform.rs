@@ -274,9 +274,21 @@ async fn write_to_service<K: KindOps>(
                 ..Default::default()
             }
         }
+        // An upgrade whose answer was lost (issue 24) has been done: the service says so.
+        Err(Error::Watson(w))
+            if matches!(action, Action::Upgrade { .. }) && w.is_already_latest() =>
+        {
+            Outcome::default()
+        }
         // Busy (409) goes to the error path, which looks again soon at first and backs off (and
-        // says so) when the model stays busy.
-        Err(e) => return Err(e),
+        // says so) when the model stays busy. Whatever failed, the service may have acted (an
+        // answer lost on the way back): the next look at the model reads a fresh listing.
+        Err(e) => {
+            if let Some(changed) = id {
+                svc.changed(changed).await;
+            }
+            return Err(e);
+        }
     };
     if let Some(changed) = id {
         svc.changed(changed).await;

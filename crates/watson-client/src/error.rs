@@ -207,6 +207,26 @@ impl Error {
             if c.message.to_ascii_lowercase().contains(&NO_INPUT_MODIFIED.to_ascii_lowercase()))
     }
 
+    /// True for IBM's 400 to an add without `allow_overwrite` whose resource (corpus, grammar,
+    /// audio) already exists under that name in the same class ("Corpus 'x' already exists. Set
+    /// the 'allow_overwrite' flag to 'true' to replace it."): after an add whose answer was lost,
+    /// the resource is there. A name taken by the other class (a grammar named like the corpus)
+    /// is not this case: overwriting would not help.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::InvalidRequest(c) if {
+            let m = c.message.to_ascii_lowercase();
+            m.contains("already exists") && m.contains("allow_overwrite")
+        })
+    }
+
+    /// True for the 400 to an upgrade of a model that is already on the newest version of its
+    /// base model ("The custom model is already based on the latest version of base model ..."):
+    /// after an upgrade whose answer was lost, the upgrade has been done.
+    pub fn is_already_latest(&self) -> bool {
+        matches!(self, Error::InvalidRequest(c)
+            if c.message.to_ascii_lowercase().contains("already based on the latest version"))
+    }
+
     /// True when the customization id is unknown to these credentials (401 on a model path).
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFoundOrForbidden(_) | Error::NotFound(_))

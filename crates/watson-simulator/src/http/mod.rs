@@ -233,7 +233,25 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
                 let busy = super::state::SimError::busy(id);
                 error_response(busy.status(), &busy.to_string())
             } else {
-                next.run(req).await
+                let resp = next.run(req).await;
+                // The service acted; the answer may still be lost on the way back.
+                let lost = !is_iam
+                    && faults::lose_answer(
+                        &mut sim.faults.lock(),
+                        method != http::Method::GET,
+                        operation.map(|o| o.as_str()),
+                        customization_id.as_deref(),
+                        resp.status().as_u16(),
+                        rand::random(),
+                    );
+                if lost {
+                    sim.log.lock().lost_answer();
+                    let mut r = Response::new(Body::empty());
+                    r.extensions_mut().insert(DropConnection);
+                    r
+                } else {
+                    resp
+                }
             }
         }
     };
