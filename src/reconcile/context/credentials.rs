@@ -2,7 +2,7 @@
 //! service's client, so a rotated Secret is used without a restart.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use secrecy::SecretString;
 
 use crate::crd::SpeechService;
@@ -11,8 +11,10 @@ use crate::reconcile::error::Error;
 use crate::reconcile::inputs::InputError;
 use crate::watson::Auth;
 
-/// The IBM authentication `spec.auth` asks for, with the `resourceVersion` of the Secret it was
-/// read from (empty without a Secret): a new version builds a new client.
+/// The IBM authentication `spec.auth` asks for, with a digest of the data of the Secret it was
+/// read from (empty without a Secret): new credentials build a new client. A digest of the data,
+/// not the Secret's `resourceVersion`: a change of its metadata only (the in-use finalizer the
+/// SpeechService reconcile adds and releases, a label) keeps the client, its token and listings.
 pub async fn auth(
     client: &Client,
     svc: &SpeechService,
@@ -36,7 +38,7 @@ pub async fn auth(
             name: r.name.clone(),
             detail: "(credentials) does not exist".into(),
         })?;
-    let version = secret.resource_version().unwrap_or_default();
+    let version = data_digest(&secret);
     let read = |key: &Option<String>, default: &str| -> Result<SecretString, Error> {
         let key = key.as_deref().unwrap_or(default);
         let bytes = secret
@@ -76,4 +78,47 @@ pub async fn auth(
         AuthType::None => Auth::None,
     };
     Ok((auth, version))
+}
+
+/// A digest of a Secret's data (keys and values, in key order): what identifies the credentials.
+fn data_digest(secret: &Secret) -> String {
+    let mut bytes = Vec::new();
+    for (key, value) in secret.data.iter().flatten() {
+        bytes.extend_from_slice(&(key.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.extend_from_slice(&(value.0.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(&value.0);
+    }
+    crate::decision::digest::sha256_hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the data identifies the credentials: a finalizer or label changes nothing (issue 24).
+    #[test]
+    fn the_credentials_digest_follows_the_data_only() {
+        let secret = |apikey: &str, finalizers: Option<Vec<String>>| Secret {
+            metadata: kube::api::ObjectMeta {
+                finalizers,
+                resource_version: Some(apikey.len().to_string()),
+                ..Default::default()
+            },
+            data: Some(
+                [(
+                    "apikey".to_string(),
+                    k8s_openapi::ByteString(apikey.as_bytes().to_vec()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        let plain = data_digest(&secret("k1", None));
+        assert_eq!(
+            plain,
+            data_digest(&secret("k1", Some(vec!["speech.watson.dev/in-use".into()])))
+        );
+        assert_ne!(plain, data_digest(&secret("k2", None)));
+    }
 }
