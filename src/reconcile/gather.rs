@@ -45,7 +45,13 @@ pub(crate) async fn read<K: KindOps + Referencing>(
     if let Some(obj) = &obj {
         router.hold(who, obj);
         ctx.memory.saw_status(&key, obj);
-        ctx.users.saw(&key, &ns, obj.service_name());
+        // A model first seen using a service not known to be protected (e.g. one created
+        // before the in-use finalizer existed) wakes the service, which protects it.
+        if ctx.users.saw(&key, &ns, obj.service_name())
+            && !ctx.services.protected(&ns, obj.service_name())
+        {
+            ctx.notify_service_of(&format!("{ns}/{}", obj.service_name()));
+        }
     }
     let cached = cache.get(&ObjectRef::from_obj(meta));
     match obj {

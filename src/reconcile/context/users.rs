@@ -28,12 +28,13 @@ fn service_id(namespace: &str, service: &str) -> String {
 }
 
 impl Users {
-    /// The model `key` uses `namespace/service` (replacing the service it used before).
-    pub fn saw(&self, key: &str, namespace: &str, service: &str) {
+    /// The model `key` uses `namespace/service` (replacing the service it used before). True
+    /// when this is news (the first time this process sees it use that service).
+    pub fn saw(&self, key: &str, namespace: &str, service: &str) -> bool {
         let id = service_id(namespace, service);
         let mut inner = self.inner.lock();
         if inner.service_of.get(key) == Some(&id) {
-            return;
+            return false;
         }
         Self::remove(&mut inner, key);
         inner
@@ -42,6 +43,7 @@ impl Users {
             .or_default()
             .insert(key.to_string());
         inner.service_of.insert(key.to_string(), id);
+        true
     }
 
     /// The model `key` is gone. Returns the `namespace/service` it used, if it was recorded.
@@ -77,10 +79,11 @@ mod tests {
     #[test]
     fn a_model_uses_one_service_at_a_time_until_it_is_gone() {
         let users = Users::default();
-        users.saw("lm/ns/a", "ns", "stt");
-        users.saw("lm/ns/b", "ns", "stt");
+        assert!(users.saw("lm/ns/a", "ns", "stt"));
+        assert!(!users.saw("lm/ns/a", "ns", "stt"));
+        assert!(users.saw("lm/ns/b", "ns", "stt"));
         assert!(users.any("ns", "stt"));
-        users.saw("lm/ns/a", "ns", "other");
+        assert!(users.saw("lm/ns/a", "ns", "other"));
         assert!(users.any("ns", "other"));
         assert_eq!(users.gone("lm/ns/b"), Some("ns/stt".to_string()));
         assert!(!users.any("ns", "stt"));

@@ -688,3 +688,126 @@ async fn lost_answers_of_every_operation_leave_one_model_with_the_spec_data() {
     assert!(lost >= 13, "13 answers lost, one per operation: {lost}");
     admin.clear_faults().await.expect("clear");
 }
+
+/// Creates a model on the service carrying the ownership marker of `uid`, behind the operator's
+/// back (what a create whose answer was lost leaves).
+async fn marked_model(base: &str, uid: &str) -> String {
+    use watson_speech_operator::watson::stt_types::CreateLanguageModel;
+    operator::stt_client(base)
+        .create_language_model(&CreateLanguageModel {
+            name: format!("lost-{uid}"),
+            base_model_name: fixture::BASE_MODEL.into(),
+            dialect: None,
+            description: Some(format!("[wso:{uid}]")),
+        })
+        .await
+        .expect("create behind the operator's back")
+        .customization_id
+}
+
+/// The ownership marker decides, also while deleting: a resource deleted before it recorded a
+/// model deletes the model carrying its marker; a second model carrying a live resource's marker
+/// is deleted, with a Warning Event; adopting a model another live resource manages is refused,
+/// naming that resource.
+#[tokio::test]
+async fn the_marker_decides_ownership_also_while_deleting() {
+    use k8s_openapi::api::core::v1::Event;
+    let Some((ns, admin, base)) = setup("marker").await else {
+        return;
+    };
+    let lms = ns.api::<CustomLanguageModel>();
+    let words = json!([{"word": "mark", "soundsLike": ["mark"]}]);
+
+    // No recorded ID: suspended, so it never creates; a lost create left a marked model.
+    let quiet = fixture::create(
+        &ns,
+        &fixture::language_model("quiet", json!({"suspend": true, "words": words})),
+    )
+    .await;
+    operator::wait_for(&lms, "quiet", "the finalizer", 60, |m| {
+        !m.finalizers().is_empty()
+    })
+    .await;
+    let lost = marked_model(&base, &quiet.uid().expect("uid")).await;
+    lms.delete("quiet", &DeleteParams::default())
+        .await
+        .expect("delete");
+    lms.patch(
+        "quiet",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": false}})),
+    )
+    .await
+    .expect("resume");
+    eventually("the resource without an ID released", A_MINUTE, || async {
+        lms.get_opt("quiet").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert!(
+        !sim_ids(&admin).await.contains(&lost),
+        "the model carrying its marker was deleted with it"
+    );
+
+    // A duplicate of a live resource's model is deleted, and an Event says so.
+    fixture::create(
+        &ns,
+        &fixture::language_model("owner", json!({"words": words})),
+    )
+    .await;
+    let id = recorded_id(&lms, "owner").await;
+    let owner = lms.get("owner").await.expect("owner");
+    let duplicate = marked_model(&base, &owner.uid().expect("uid")).await;
+    lms.patch(
+        "owner",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"words": [{"word": "mark", "soundsLike": ["marked"]}]}})),
+    )
+    .await
+    .expect("a change, so it looks again");
+    gone_from_service(
+        &admin,
+        std::slice::from_ref(&duplicate),
+        "the duplicate deleted",
+    )
+    .await;
+    assert!(
+        sim_ids(&admin).await.contains(&id),
+        "the recorded model is kept"
+    );
+    let events = ns.api::<Event>();
+    eventually("a DuplicateModelDeleted Event", A_MINUTE, || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("DuplicateModelDeleted")
+                    && e.involved_object.name.as_deref() == Some("owner")
+                    && e.message.as_deref().is_some_and(|m| m.contains(&duplicate))
+            })
+            .then_some(())
+    })
+    .await;
+
+    // Adopting the model "owner" manages is refused, naming "owner".
+    fixture::create(
+        &ns,
+        &fixture::language_model("thief", json!({"customizationId": id})),
+    )
+    .await;
+    let m = operator::wait_for(&lms, "thief", "AdoptionMismatch", 60, |m| {
+        operator::condition(m, "Ready").is_some_and(|(_, reason)| reason == "AdoptionMismatch")
+    })
+    .await;
+    let message = ready_message(&m);
+    assert!(
+        message.contains(&format!("CustomLanguageModel {}/owner", ns.name)),
+        "{message}"
+    );
+    assert!(
+        m.status
+            .as_ref()
+            .and_then(|s| s.model.customization_id.clone())
+            .is_none(),
+        "nothing adopted"
+    );
+}
