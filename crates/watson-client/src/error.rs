@@ -489,6 +489,35 @@ mod tests {
         );
     }
 
+    /// After a lost answer (issue 24): IBM's "already exists" to an add without
+    /// `allow_overwrite`, and "already based on the latest version" to an upgrade, are told apart
+    /// from other 400s (a name taken by the other class is not "already exists").
+    #[test]
+    fn the_answers_after_a_lost_answer_are_recognised() {
+        let exists = failed(
+            400,
+            true,
+            r#"{"error":"Corpus 'c' already exists. Set the 'allow_overwrite' flag to 'true' to replace it."}"#,
+        );
+        assert!(exists.is_already_exists());
+        let other_class = failed(
+            400,
+            true,
+            r#"{"error":"A grammar named 'c' already exists; corpus and grammar names must be unique."}"#,
+        );
+        assert!(!other_class.is_already_exists());
+        let latest = failed(
+            400,
+            true,
+            r#"{"error":"The custom model is already based on the latest version of base model 'en-US_BroadbandModel' (en-US_BroadbandModel.v2020-01-16)."}"#,
+        );
+        assert!(latest.is_already_latest());
+        assert!(!exists.is_already_latest());
+        assert!(
+            !failed(409, true, r#"{"error":"already exists allow_overwrite"}"#).is_already_exists()
+        );
+    }
+
     #[test]
     fn iam_retry_class_depends_on_status() {
         let mut c = ErrorContext::new(Operation::GetToken, "nope");
