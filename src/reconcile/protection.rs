@@ -7,7 +7,10 @@
 //!
 //! Added to the Secret first and released from it first, so a crash in between never leaves a
 //! Secret protected by a SpeechService that is gone. A Secret used by several SpeechServices
-//! keeps the finalizer while any of them carries it. The Secret's finalizer is best effort (an
+//! keeps the finalizer while any of them carries it. Every SpeechService reconcile also releases
+//! it from each Secret of the namespace that carries it but that no protected SpeechService names
+//! any more (a changed `secretRef`, a deleted service, a service no model uses:
+//! [`crate::decision::service::secrets_to_release`]). The Secret's finalizer is best effort (an
 //! installation whose role may not patch Secrets logs a warning and protects the SpeechService
 //! only).
 
@@ -19,7 +22,7 @@ use tracing::{info, warn};
 use super::context::Context;
 use super::error::Error;
 use crate::crd::{IN_USE_FINALIZER, SpeechService};
-use crate::decision::service::{Protection, protection};
+use crate::decision::service::{Protection, SecretUse, protection, secrets_to_release};
 
 /// Adds or releases the in-use finalizer of `obj` and its Secret. Returns true when it released
 /// the finalizer of a SpeechService being deleted: the object is gone, the reconcile ends.
@@ -33,24 +36,34 @@ pub(crate) async fn protect(obj: &SpeechService, ctx: &Context) -> Result<bool, 
     let in_use = ctx.users.any(&ns, &name)
         || (has && !super::service::models_using(ctx, obj).await?.is_empty());
     let secret = obj.spec.auth.secret_ref.as_ref().map(|r| r.name.clone());
-    match protection(in_use, has, deleting) {
-        Protection::Keep => Ok(false),
+    let step = protection(in_use, has, deleting);
+    // Whether this service needs protection once this step is done.
+    let protected = match step {
+        Protection::Add => true,
+        Protection::Release => false,
+        Protection::Keep => has,
+    };
+    if protected && let Some(secret) = &secret {
+        // Also on Keep: a changed secretRef names a Secret without the finalizer yet.
+        set_secret_finalizer(ctx, &ns, secret, true).await;
+    }
+    match step {
+        Protection::Keep => {
+            release_unused_secrets(ctx, &ns, &name, protected, secret.as_deref()).await?;
+            Ok(false)
+        }
         Protection::Add => {
-            if let Some(secret) = &secret {
-                set_secret_finalizer(ctx, &ns, secret, true).await;
-            }
             let version = obj.resource_version();
             set_finalizer::<SpeechService>(ctx, &ns, &name, obj.finalizers(), version, true)
                 .await?;
             info!(namespace = %ns, service = %name, "SpeechService in use: finalizer {IN_USE_FINALIZER} added");
+            release_unused_secrets(ctx, &ns, &name, protected, secret.as_deref()).await?;
             Ok(false)
         }
         Protection::Release => {
-            if let Some(secret) = &secret
-                && !other_protected_users(ctx, &ns, &name, secret).await?
-            {
-                set_secret_finalizer(ctx, &ns, secret, false).await;
-            }
+            // The Secrets first: a crash in between leaves no Secret protected by a
+            // SpeechService that is gone.
+            release_unused_secrets(ctx, &ns, &name, protected, secret.as_deref()).await?;
             let version = obj.resource_version();
             set_finalizer::<SpeechService>(ctx, &ns, &name, obj.finalizers(), version, false)
                 .await?;
@@ -60,25 +73,47 @@ pub(crate) async fn protect(obj: &SpeechService, ctx: &Context) -> Result<bool, 
     }
 }
 
-/// Whether another SpeechService of the namespace that carries the in-use finalizer uses the
-/// Secret `secret`.
-async fn other_protected_users(
+/// Releases the in-use finalizer of every Secret of the namespace that carries it but that no
+/// SpeechService needing protection names any more ([`secrets_to_release`]): the old Secret of a
+/// changed `secretRef`, the Secret of a deleted SpeechService or of one no model uses. This
+/// service (`name`) counts as `protected` with `secret`, whatever the listing read (the step
+/// just taken may not show in it yet). Best effort per Secret, like adding.
+async fn release_unused_secrets(
     ctx: &Context,
     ns: &str,
     name: &str,
-    secret: &str,
-) -> Result<bool, Error> {
-    let api: Api<SpeechService> = Api::namespaced(ctx.client.clone(), ns);
-    Ok(api
-        .list(&ListParams::default())
+    protected: bool,
+    secret: Option<&str>,
+) -> Result<(), Error> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let carrying: Vec<String> = secrets
+        .list_metadata(&ListParams::default())
         .await?
         .items
+        .into_iter()
+        .filter(|s| s.finalizers().iter().any(|f| f == IN_USE_FINALIZER))
+        .map(|s| s.name_any())
+        .collect();
+    if carrying.is_empty() {
+        return Ok(());
+    }
+    let services: Api<SpeechService> = Api::namespaced(ctx.client.clone(), ns);
+    let listed = services.list(&ListParams::default()).await?.items;
+    let mut uses: Vec<SecretUse<'_>> = listed
         .iter()
-        .any(|s| {
-            s.name_any() != name
-                && s.finalizers().iter().any(|f| f == IN_USE_FINALIZER)
-                && s.spec.auth.secret_ref.as_ref().map(|r| r.name.as_str()) == Some(secret)
-        }))
+        .filter(|s| s.name_any() != name)
+        .map(|s| SecretUse {
+            secret: s.spec.auth.secret_ref.as_ref().map(|r| r.name.as_str()),
+            protected: s.finalizers().iter().any(|f| f == IN_USE_FINALIZER),
+        })
+        .collect();
+    uses.push(SecretUse { secret, protected });
+    let carrying: Vec<&str> = carrying.iter().map(String::as_str).collect();
+    for stale in secrets_to_release(&carrying, &uses) {
+        set_secret_finalizer(ctx, ns, stale, false).await;
+        info!(namespace = %ns, secret = %stale, "credentials Secret no longer used by a protected SpeechService: finalizer {IN_USE_FINALIZER} released");
+    }
+    Ok(())
 }
 
 /// Adds (`on`) or removes the in-use finalizer of the Secret `ns/name`; a failure (the Secret is

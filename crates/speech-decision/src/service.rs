@@ -242,6 +242,32 @@ pub fn protection(in_use: bool, has_finalizer: bool, deleting: bool) -> Protecti
     }
 }
 
+/// A SpeechService as the Secret sweep sees it: the Secret its `spec.auth.secretRef` names, and
+/// whether it needs protection (it carries the in-use finalizer, or is about to add it, and is
+/// not releasing it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretUse<'a> {
+    pub secret: Option<&'a str>,
+    pub protected: bool,
+}
+
+/// The Secrets of a namespace whose in-use finalizer is released: of `carrying` (the Secrets
+/// that carry it), every one no SpeechService needing protection names in `services`. One rule
+/// for every way a Secret stops being used: its SpeechService's `secretRef` changed, the
+/// SpeechService was deleted (it is no longer listed) or no model uses it any more (it releases
+/// its own finalizer); a Secret shared with another protected SpeechService is kept.
+pub fn secrets_to_release<'a>(carrying: &[&'a str], services: &[SecretUse<'_>]) -> Vec<&'a str> {
+    carrying
+        .iter()
+        .copied()
+        .filter(|secret| {
+            !services
+                .iter()
+                .any(|s| s.protected && s.secret == Some(*secret))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,6 +487,66 @@ mod tests {
                 protection(in_use, has, deleting),
                 want,
                 "in use {in_use}, finalizer {has}, deleting {deleting}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_is_released_once_no_protected_service_names_it() {
+        let used = |secret: &'static str| SecretUse {
+            secret: Some(secret),
+            protected: true,
+        };
+        let unused = |secret: &'static str| SecretUse {
+            secret: Some(secret),
+            protected: false,
+        };
+        let no_ref = SecretUse {
+            secret: None,
+            protected: true,
+        };
+        #[allow(clippy::type_complexity)]
+        let cases: [(&str, &[&str], Vec<SecretUse<'_>>, &[&str]); 9] = [
+            ("still used", &["a"], vec![used("a")], &[]),
+            (
+                "secretRef changed a → b",
+                &["a", "b"],
+                vec![used("b")],
+                &["a"],
+            ),
+            ("service deleted (not listed)", &["a"], vec![], &["a"]),
+            (
+                "no model uses the service",
+                &["a"],
+                vec![unused("a")],
+                &["a"],
+            ),
+            ("secretRef removed", &["a"], vec![no_ref], &["a"]),
+            (
+                "shared: another protected service keeps it",
+                &["a"],
+                vec![unused("a"), used("a")],
+                &[],
+            ),
+            (
+                "two services, one moved away",
+                &["a", "b"],
+                vec![used("b"), unused("a"), used("b")],
+                &["a"],
+            ),
+            ("nothing carries the finalizer", &[], vec![used("a")], &[]),
+            (
+                "several stale at once",
+                &["a", "b", "c"],
+                vec![used("c")],
+                &["a", "b"],
+            ),
+        ];
+        for (case, carrying, services, want) in cases {
+            assert_eq!(
+                secrets_to_release(carrying, &services),
+                want.to_vec(),
+                "{case}"
             );
         }
     }

@@ -5,7 +5,8 @@
 //! - `kubectl delete -f deploy/examples/` (Secret, SpeechServices and models in one pass) and
 //!   the deletion of a namespace holding a SpeechService with ten models leave nothing in the
 //!   cluster and nothing on the simulator: the SpeechService and its Secret carry the in-use
-//!   finalizer until the last model is gone;
+//!   finalizer until the last model is gone; a Secret no protected SpeechService names any more
+//!   (here: `secretRef` changed) is released;
 //! - a mistyped `spec.serviceRef` never blocks a deletion (nothing was created), and a model whose
 //!   SpeechService vanished says so and is released by the annotation
 //!   `speech.watson.dev/release-without-deleting`, its IBM model kept;
@@ -31,8 +32,8 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use support::{ControlPlane, eventually, fixture, operator};
 use watson_speech_operator::crd::{
-    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, RELEASE_WITHOUT_DELETING,
-    RESET_REQUESTED_AT, SpeechService,
+    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, IN_USE_FINALIZER,
+    RELEASE_WITHOUT_DELETING, RESET_REQUESTED_AT, SpeechService,
 };
 use watson_speech_operator::simulator::admin::AdminClient;
 use watson_speech_operator::simulator::{Faults, LoseAnswers};
@@ -221,7 +222,9 @@ async fn kubectl_delete_of_the_examples_leaves_nothing_behind() {
 }
 
 /// Deleting the namespace of a SpeechService with ten models: the namespace goes within a
-/// minute, and its ten IBM models with it.
+/// minute, and its ten IBM models with it. Before, `spec.auth.secretRef` moves to another Secret
+/// while the models use the service: the old Secret loses the in-use finalizer (and is deleted),
+/// the new one gets it.
 #[tokio::test]
 async fn deleting_the_namespace_of_a_service_with_ten_models_leaves_nothing() {
     let Some((ns, admin, _)) = setup("nsdel").await else {
@@ -242,6 +245,53 @@ async fn deleting_the_namespace_of_a_service_with_ten_models_leaves_nothing() {
     for i in 0..10 {
         ids.push(recorded_id(&lms, &format!("m{i}")).await);
     }
+    // The credentials move to another Secret while the models use the service: the old Secret
+    // is released (and can be deleted), the new one protected.
+    let secrets = ns.api::<Secret>();
+    let protected = |s: &Secret| s.finalizers().iter().any(|f| f == IN_USE_FINALIZER);
+    eventually("the old Secret protected", A_MINUTE, || async {
+        protected(&secrets.get(fixture::SECRET).await.ok()?).then_some(())
+    })
+    .await;
+    fixture::create(
+        &ns,
+        &fixture::secret("creds-2", &[("apikey", operator::API_KEY)]),
+    )
+    .await;
+    let services = ns.api::<SpeechService>();
+    for s in services.list(&Default::default()).await.expect("services") {
+        services
+            .patch(
+                &s.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"auth": {"secretRef": {"name": "creds-2"}}}})),
+            )
+            .await
+            .expect("change secretRef");
+    }
+    eventually(
+        "the new Secret protected, the old one released",
+        A_MINUTE,
+        || async {
+            let new = protected(&secrets.get("creds-2").await.ok()?);
+            let old = protected(&secrets.get(fixture::SECRET).await.ok()?);
+            (new && !old).then_some(())
+        },
+    )
+    .await;
+    secrets
+        .delete(fixture::SECRET, &DeleteParams::default())
+        .await
+        .expect("delete the old Secret");
+    eventually("the old Secret gone", A_MINUTE, || async {
+        secrets
+            .get_opt(fixture::SECRET)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
     let namespaces: Api<Namespace> = Api::all(ns.client.clone());
     namespaces
         .delete(&ns.name, &DeleteParams::default())
