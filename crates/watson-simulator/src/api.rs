@@ -72,6 +72,10 @@ pub struct LoseAnswers {
     pub operation: Option<String>,
     /// The customization ID the request names; `None`: any model.
     pub customization_id: Option<String>,
+    /// Only requests about a model whose name starts with this (the name a create sends, else
+    /// the name of the model the request names): the models of one test, e.g. the operator's
+    /// `<namespace>-<name>`; `None`: any model.
+    pub name_prefix: Option<String>,
     /// How many answers are still to be lost.
     pub count: u32,
 }
@@ -122,6 +126,10 @@ pub struct RequestRecord {
     /// The status sent; 0 when the connection was dropped by a fault.
     pub status: u16,
     pub customization_id: Option<String>,
+    /// The name of the model the request is about (the name a create sends, else the name of
+    /// the model `customization_id` names when the request arrived), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
     pub latency_ms: u64,
 }
 

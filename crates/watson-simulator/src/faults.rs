@@ -45,7 +45,7 @@ pub fn validate(f: &Faults) -> Result<(), String> {
 }
 
 /// Whether the answer to a request the service performed (`operation`, naming
-/// `customization_id`, answered with `status`) is lost: a successful write only (IAM and GETs
+/// `customization_id`, about the model named `model_name`, answered with `status`) is lost: a successful write only (IAM and GETs
 /// never), by the first one-shot rule of `f.lose_answers` that matches (its count is used up
 /// here), else when `draw` (uniform in `[0, 1)`) falls under `f.lost_answer_rate`.
 pub fn lose_answer(
@@ -53,6 +53,7 @@ pub fn lose_answer(
     write: bool,
     operation: Option<&str>,
     customization_id: Option<&str>,
+    model_name: Option<&str>,
     status: u16,
     draw: f64,
 ) -> bool {
@@ -69,6 +70,10 @@ pub fn lose_answer(
                 .customization_id
                 .as_deref()
                 .is_none_or(|c| Some(c) == customization_id)
+            && rule
+                .name_prefix
+                .as_deref()
+                .is_none_or(|p| model_name.is_some_and(|n| n.starts_with(p)))
     };
     if let Some(rule) = f.lose_answers.iter_mut().find(|r| matches(r)) {
         rule.count -= 1;
@@ -146,6 +151,7 @@ mod tests {
             lose_answers: vec![LoseAnswers {
                 operation: Some("add_corpus".into()),
                 customization_id: Some("m1".into()),
+                name_prefix: None,
                 count: 1,
             }],
             ..Faults::default()
@@ -156,6 +162,7 @@ mod tests {
             true,
             Some("train_language_model"),
             Some("m1"),
+            None,
             200,
             0.0
         ));
@@ -164,6 +171,7 @@ mod tests {
             true,
             Some("add_corpus"),
             Some("m2"),
+            None,
             201,
             0.0
         ));
@@ -172,6 +180,7 @@ mod tests {
             false,
             Some("add_corpus"),
             Some("m1"),
+            None,
             200,
             0.0
         ));
@@ -180,6 +189,7 @@ mod tests {
             true,
             Some("add_corpus"),
             Some("m1"),
+            None,
             409,
             0.0
         ));
@@ -189,6 +199,7 @@ mod tests {
             true,
             Some("add_corpus"),
             Some("m1"),
+            None,
             201,
             0.9
         ));
@@ -197,6 +208,7 @@ mod tests {
             true,
             Some("add_corpus"),
             Some("m1"),
+            None,
             201,
             0.9
         ));
@@ -207,6 +219,7 @@ mod tests {
             true,
             Some("delete_corpus"),
             None,
+            None,
             200,
             0.4
         ));
@@ -215,11 +228,35 @@ mod tests {
             true,
             Some("delete_corpus"),
             None,
+            None,
             200,
             0.6
         ));
         assert!(validate(&f).is_ok());
         f.lose_answers[0].operation = Some("nonsense".into());
         assert!(validate(&f).is_err());
+    }
+
+    #[test]
+    fn a_name_prefix_scopes_lost_answers_to_one_test_s_models() {
+        use crate::api::LoseAnswers;
+        let mut f = Faults {
+            lose_answers: vec![LoseAnswers {
+                operation: Some("create_language_model".into()),
+                name_prefix: Some("lost-1-".into()),
+                count: 1,
+                ..LoseAnswers::default()
+            }],
+            ..Faults::default()
+        };
+        let create = |f: &mut Faults, name: Option<&str>| {
+            lose_answer(f, true, Some("create_language_model"), None, name, 201, 0.9)
+        };
+        // Another test's model, a request about no known model: kept.
+        assert!(!create(&mut f, Some("other-lm")));
+        assert!(!create(&mut f, None));
+        // This test's model: lost, once.
+        assert!(create(&mut f, Some("lost-1-lm")));
+        assert!(!create(&mut f, Some("lost-1-lm")));
     }
 }

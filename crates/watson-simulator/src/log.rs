@@ -192,6 +192,7 @@ mod tests {
             operation: None,
             status,
             customization_id: None,
+            model_name: None,
             latency_ms: 0,
         }
     }

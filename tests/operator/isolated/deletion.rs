@@ -15,14 +15,16 @@
 //!   released in 50 of 50 cases;
 //! - with answers lost after the service acted (create, add corpus, grammar, words and audio,
 //!   train, upgrade, reset, delete), each resource ends with exactly one IBM model holding its
-//!   spec's data, and nothing is left after deletion.
+//!   spec's data, and nothing is left after deletion; the rules lose answers about that test's
+//!   models only (`name_prefix`), and the simulator's log, filtered to them, shows one lost
+//!   answer per operation.
 //!
 //! One binary, one control plane, one operator and one simulator for all of them (CI time).
 
 #[path = "../../support/mod.rs"]
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
@@ -507,17 +509,22 @@ async fn lost_answers_of_every_operation_leave_one_model_with_the_spec_data() {
         return;
     };
     let stt = operator::stt_client(&base);
+    // The rules lose answers about this test's models only (named `<namespace>-<name>`), never
+    // another test's that makes the same call first.
+    let prefix = format!("{}-", ns.name);
     let lose = |ops: &[&str]| Faults {
         lose_answers: ops
             .iter()
             .map(|op| LoseAnswers {
                 operation: Some((*op).to_string()),
-                customization_id: None,
+                name_prefix: Some(prefix.clone()),
                 count: 1,
+                ..LoseAnswers::default()
             })
             .collect(),
         ..Faults::default()
     };
+    let since = admin.requests(u64::MAX).await.expect("requests").next_seq;
     let all_lost = || async {
         admin
             .faults()
@@ -527,7 +534,6 @@ async fn lost_answers_of_every_operation_leave_one_model_with_the_spec_data() {
             .iter()
             .all(|r| r.count == 0)
     };
-    let before = admin.counters().await.expect("counters").lost_answers;
     admin
         .set_faults(&lose(&[
             "create_language_model",
@@ -734,9 +740,42 @@ async fn lost_answers_of_every_operation_leave_one_model_with_the_spec_data() {
     .await;
     assert!(marked(&admin, &lm_uid).await.is_empty());
     assert!(marked(&admin, &am_uid).await.is_empty());
-    let lost = admin.counters().await.expect("counters").lost_answers - before;
-    assert!(lost >= 13, "13 answers lost, one per operation: {lost}");
     admin.clear_faults().await.expect("clear");
+    // The simulator's log, filtered to this test's models: each operation lost exactly one
+    // answer (status 0), about one of these models.
+    let mut lost: BTreeMap<String, usize> = BTreeMap::new();
+    for r in admin.requests(since).await.expect("requests").requests {
+        if r.status == 0
+            && r.model_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(&prefix))
+            && let Some(op) = r.operation
+        {
+            *lost.entry(op).or_default() += 1;
+        }
+    }
+    let want: BTreeMap<String, usize> = [
+        "create_language_model",
+        "create_acoustic_model",
+        "add_corpus",
+        "add_grammar",
+        "add_words",
+        "add_audio",
+        "train_language_model",
+        "train_acoustic_model",
+        "upgrade_language_model",
+        "upgrade_acoustic_model",
+        "reset_language_model",
+        "delete_language_model",
+        "delete_acoustic_model",
+    ]
+    .into_iter()
+    .map(|op| (op.to_string(), 1))
+    .collect();
+    assert_eq!(
+        lost, want,
+        "one lost answer per operation, on this test's models"
+    );
 }
 
 /// Creates a model on the service carrying the ownership marker of `uid`, behind the operator's
