@@ -391,8 +391,13 @@ async fn a_missing_service_never_blocks_a_deletion_and_the_annotation_releases()
     lms.delete("orphan", &DeleteParams::default())
         .await
         .expect("delete");
-    let m = operator::wait_for(&lms, "orphan", "ServiceNotFound", 60, |m| {
-        operator::condition(m, "Ready").is_some_and(|(_, reason)| reason == "ServiceNotFound")
+    // The model may have said ServiceNotFound before its deletion (the service went first): wait
+    // for what it says while deleting.
+    let m = operator::wait_for(&lms, "orphan", "ServiceNotFound while deleting", 60, |m| {
+        m.metadata.deletion_timestamp.is_some()
+            && operator::condition(m, "Ready")
+                .is_some_and(|(_, reason)| reason == "ServiceNotFound")
+            && ready_message(m).contains(RELEASE_WITHOUT_DELETING)
     })
     .await;
     let message = ready_message(&m);
