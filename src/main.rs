@@ -208,6 +208,7 @@ fn settings(args: &RunArgs) -> Settings {
         sources: watson_speech_operator::reconcile::sources::SourcePolicy {
             allow_http: args.allow_http_sources,
             allowed_networks: args.source_allowed_networks.clone(),
+        },
         trusted_profile: watson_speech_operator::reconcile::context::TrustedProfileSettings {
             token_file: args.trusted_profile_token_file.clone(),
             iam_url: args.trusted_profile_iam_url.clone(),

@@ -232,9 +232,16 @@ impl KindOps for CustomAcousticModel {
         match action {
             Action::DeleteResource { name } => stt.delete_audio(id, name).await?,
             Action::AddResource { name, overwrite } => {
-                let bytes = g.contents.get(name).cloned().unwrap_or_default();
                 let format = audio_format(self, name);
-                stt.add_audio(id, name, &format, bytes, *overwrite).await?;
+                let bytes = || g.contents.get(name).cloned().unwrap_or_default();
+                match stt.add_audio(id, name, &format, bytes(), *overwrite).await {
+                    // An earlier add whose answer was lost put it there: send it again with
+                    // allow_overwrite, so the service holds exactly what the spec says.
+                    Err(e) if !overwrite && e.is_already_exists() => {
+                        stt.add_audio(id, name, &format, bytes(), true).await?
+                    }
+                    other => other?,
+                }
             }
             Action::Train {
                 custom_language_model_id,

@@ -18,6 +18,9 @@ pub enum Error {
     /// The SpeechService is missing or not usable yet.
     #[error("{0}")]
     Service(String),
+    /// The SpeechService `spec.serviceRef` names does not exist (the GET found nothing).
+    #[error("{0}")]
+    ServiceMissing(String),
     /// `spec.url` of a SpeechService serves the other service, or is not an instance's base URL
     /// (a path below it): found by asking which API answers there (issue 15, case 10).
     #[error("{0}")]
@@ -44,6 +47,7 @@ impl Classified for Error {
             Error::Watson(e) => e.category(),
             Error::Input(e) => e.category(),
             Error::Service(_) => "ServiceNotReady",
+            Error::ServiceMissing(_) => "ServiceNotFound",
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::WrongService(_) => "WrongService",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
@@ -58,7 +62,7 @@ impl Classified for Error {
             Error::Watson(e) => e.retry_class(),
             Error::Input(e) => e.retry_class(),
             // Woken by the SpeechService watch; a slow retry covers the rest.
-            Error::Service(_) => RetryClass::Credentials,
+            Error::Service(_) | Error::ServiceMissing(_) => RetryClass::Credentials,
             Error::InvalidSpec(_) | Error::AdoptionMismatch(_) => RetryClass::WaitForSpecChange,
             // Woken by the SpeechService watch once its spec is fixed.
             Error::WrongService(_) => RetryClass::WaitForSpecChange,
@@ -76,7 +80,7 @@ impl Error {
     /// itself shows why it is stalled, if it is).
     pub fn needs_user(&self) -> bool {
         match self {
-            Error::Service(_) => false,
+            Error::Service(_) | Error::ServiceMissing(_) => false,
             Error::QuotaExceeded(_) => true,
             e => matches!(
                 e.retry_class(),
@@ -101,6 +105,16 @@ impl Error {
         match self {
             Error::Watson(e) => e.retry_after(),
             _ => None,
+        }
+    }
+
+    /// The retry class while the resource is being deleted: a deletion never waits for a spec
+    /// change (the user is deleting the resource, not editing it), so what would wait for one
+    /// is retried with backoff instead (issue 24); everything else keeps its class.
+    pub fn retry_class_deleting(&self, deleting: bool) -> RetryClass {
+        match self.retry_class() {
+            RetryClass::WaitForSpecChange if deleting => RetryClass::Backoff,
+            class => class,
         }
     }
 

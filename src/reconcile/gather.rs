@@ -45,6 +45,13 @@ pub(crate) async fn read<K: KindOps + Referencing>(
     if let Some(obj) = &obj {
         router.hold(who, obj);
         ctx.memory.saw_status(&key, obj);
+        // A model first seen using a service not known to be protected (e.g. one created
+        // before the in-use finalizer existed) wakes the service, which protects it.
+        if ctx.users.saw(&key, &ns, obj.service_name())
+            && !ctx.services.protected(&ns, obj.service_name())
+        {
+            ctx.notify_service_of(&format!("{ns}/{}", obj.service_name()));
+        }
     }
     let cached = cache.get(&ObjectRef::from_obj(meta));
     match obj {
@@ -52,6 +59,9 @@ pub(crate) async fn read<K: KindOps + Referencing>(
         _ => {
             router.release(who, &ns, &name);
             ctx.memory.forget(&key);
+            if let Some(service) = ctx.users.gone(&key) {
+                ctx.notify_service_of(&service);
+            }
             Ok(None)
         }
     }
@@ -65,10 +75,16 @@ pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> F
         generation: obj.meta().generation,
         suspended: obj.suspended(),
         deleting: obj.meta().deletion_timestamp.is_some(),
+        release_requested: obj
+            .annotations()
+            .get(crate::crd::RELEASE_WITHOUT_DELETING)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         retain_on_delete: obj.deletion_policy() == crate::crd::DeletionPolicy::Retain,
         observe_only: obj.observe_only(),
         adopt_id: obj.adopt_id().map(str::to_string),
         marked_model: None,
+        duplicates: Vec::new(),
+        service_missing: None,
         desired: Desired::default(),
         recorded: Recorded {
             operation_age: prev.model.current_operation.as_ref().map(|o| {
@@ -150,15 +166,19 @@ pub(crate) async fn gather<K: KindOps>(
         facts.dependency,
         Dependency::Missing | Dependency::NotReady { .. }
     );
+    let check = Check {
+        steady,
+        prev,
+        waits_for_dependency,
+    };
     let observed = match &facts.recorded.customization_id {
-        Some(id) => {
-            let check = Check {
-                steady,
-                prev,
-                waits_for_dependency,
-            };
-            observe(obj, svc, id, &check, &facts.desired, ctx).await?
-        }
+        Some(id) => match observe(obj, svc, id, &check, &facts.desired, ctx).await {
+            // Deleting: IBM's answer for a model that does not exist (401 "Invalid
+            // customization_id" or 404 on the model's own path; the client has confirmed a
+            // 401 with a collection call that the same credentials pass) means it is gone.
+            Err(Error::Watson(e)) if facts.deleting && e.is_not_found() => None,
+            other => other?,
+        },
         None => None,
     };
     // What the operator uploaded, per resource, as recorded in status.
@@ -172,8 +192,25 @@ pub(crate) async fn gather<K: KindOps>(
             }
         }
     }
-    if facts.recorded.customization_id.is_none() || observed.is_none() {
-        facts.marked_model = find_marked(obj, svc).await?;
+    if !facts.observe_only {
+        // Without a model in hand, a fresh listing (a model created moments ago must be found);
+        // else the listing the observation just used (no extra call).
+        // Deleting with no model in hand, a listing of this moment: the finalizer goes when it
+        // shows no marked model, and a model created half a second ago must not be orphaned.
+        let unknown = facts.recorded.customization_id.is_none() || observed.is_none();
+        let age = if unknown && facts.deleting {
+            Duration::ZERO
+        } else if unknown {
+            IN_FLIGHT_AGE
+        } else {
+            check.listing_age(ctx)
+        };
+        let mut all = find_marked(obj, svc, age).await?.into_iter();
+        let recorded = facts.recorded.customization_id.clone();
+        if unknown {
+            facts.marked_model = all.by_ref().find(|id| Some(id) != recorded.as_ref());
+        }
+        facts.duplicates = all.filter(|id| Some(id) != recorded.as_ref()).collect();
     }
     // Adoption: the adopted model's base model must match.
     if let (Some(id), Some(o)) = (obj.adopt_id(), observed.as_ref()) {
@@ -222,9 +259,14 @@ pub(crate) async fn observe<K: KindOps>(
     }))
 }
 
-/// The ID of a model carrying this object's ownership marker, from a fresh listing.
-async fn find_marked<K: KindOps>(obj: &K, svc: &ServiceHandle) -> Result<Option<String>, Error> {
-    let list = svc.models::<K::Entry>(IN_FLIGHT_AGE, None).await?;
+/// The IDs of the models carrying this object's ownership marker, in the listing's order, from
+/// a listing at most `age` old.
+async fn find_marked<K: KindOps>(
+    obj: &K,
+    svc: &ServiceHandle,
+    age: Duration,
+) -> Result<Vec<String>, Error> {
+    let list = svc.models::<K::Entry>(age, None).await?;
     Ok(marked(
         &obj.uid().unwrap_or_default(),
         list.iter().map(|m| (m.description(), m.id())),
@@ -250,18 +292,27 @@ pub fn marker(uid: &str) -> String {
     format!(" [wso:{uid}]")
 }
 
-/// The ID of the model whose description carries the ownership marker of the object `uid`, from
-/// `(description, customization id)` pairs of a listing.
+/// The IDs of the models whose description carries the ownership marker of the object `uid`,
+/// in the listing's order, from `(description, customization id)` pairs of a listing.
 pub(crate) fn marked<'a>(
     uid: &str,
     models: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
-) -> Option<String> {
+) -> Vec<String> {
     let mark = marker(uid);
     let mark = mark.trim();
     models
         .into_iter()
-        .find(|(description, _)| description.is_some_and(|d| d.contains(mark)))
+        .filter(|(description, _)| description.is_some_and(|d| d.contains(mark)))
         .map(|(_, id)| id.to_string())
+        .collect()
+}
+
+/// The UID in the ownership marker a model's description carries, if any (`[wso:<uid>]`).
+pub(crate) fn marker_uid(description: &str) -> Option<&str> {
+    let start = description.rfind("[wso:")? + "[wso:".len();
+    let rest = &description[start..];
+    let end = rest.find(']')?;
+    Some(&rest[..end]).filter(|uid| !uid.is_empty())
 }
 
 /// An adopted (or recovered) model must be on the base model the spec names; a mismatch
@@ -290,7 +341,21 @@ mod tests {
             (None, "id-2"),
             (Some("helpdesk [wso:my-uid]"), "id-3"),
         ];
-        assert_eq!(marked("my-uid", listing), Some("id-3".to_string()));
-        assert_eq!(marked("absent", listing), None);
+        assert_eq!(marked("my-uid", listing), vec!["id-3".to_string()]);
+        assert!(marked("absent", listing).is_empty());
+    }
+
+    /// Every marked model is found, so duplicates can be deleted (issue 24).
+    #[test]
+    fn every_marked_model_is_found_in_listing_order() {
+        let listing = [
+            (Some("[wso:u]"), "a"),
+            (Some("other"), "b"),
+            (Some("x [wso:u]"), "c"),
+        ];
+        assert_eq!(marked("u", listing), vec!["a".to_string(), "c".to_string()]);
+        assert_eq!(marker_uid("helpdesk [wso:1234-ab]"), Some("1234-ab"));
+        assert_eq!(marker_uid("helpdesk"), None);
+        assert_eq!(marker_uid("[wso:]"), None);
     }
 }

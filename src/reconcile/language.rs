@@ -324,15 +324,27 @@ impl KindOps for CustomLanguageModel {
                 }
             }
             Action::AddResource { name, overwrite } => {
-                let bytes = g.contents.get(name).cloned().unwrap_or_default();
-                if let Some(gr) = self.spec.grammars.iter().find(|gr| &gr.name == name) {
-                    let format = match gr.content_type {
-                        GrammarType::Abnf => GrammarFormat::Abnf,
-                        GrammarType::Xml => GrammarFormat::Xml,
-                    };
-                    stt.add_grammar(id, name, format, bytes, *overwrite).await?;
-                } else {
-                    stt.add_corpus(id, name, bytes, *overwrite).await?;
+                let grammar = self.spec.grammars.iter().find(|gr| &gr.name == name);
+                let add = |overwrite: bool| {
+                    let bytes = g.contents.get(name).cloned().unwrap_or_default();
+                    async move {
+                        match grammar {
+                            Some(gr) => {
+                                let format = match gr.content_type {
+                                    GrammarType::Abnf => GrammarFormat::Abnf,
+                                    GrammarType::Xml => GrammarFormat::Xml,
+                                };
+                                stt.add_grammar(id, name, format, bytes, overwrite).await
+                            }
+                            None => stt.add_corpus(id, name, bytes, overwrite).await,
+                        }
+                    }
+                };
+                match add(*overwrite).await {
+                    // An earlier add whose answer was lost put it there: send it again with
+                    // allow_overwrite, so the service holds exactly what the spec says.
+                    Err(e) if !overwrite && e.is_already_exists() => add(true).await?,
+                    other => other?,
                 }
             }
             Action::AddWords { words } => {

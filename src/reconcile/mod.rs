@@ -32,6 +32,7 @@ pub mod kind;
 pub mod language;
 pub mod models;
 pub mod perform;
+pub mod protection;
 pub mod run;
 pub mod service;
 pub mod sources;

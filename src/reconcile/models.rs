@@ -117,7 +117,9 @@ async fn failed<K: ModelResource>(
     key: &str,
     err: &Error,
 ) -> (Requeue, RetryClass) {
-    let class = err.retry_class();
+    // A deletion never stalls: any failure is retried (issue 24).
+    let deleting = obj.is_some_and(|o| o.meta().deletion_timestamp.is_some());
+    let class = err.retry_class_deleting(deleting);
     let wait = match class {
         // Busy (409): usually brief, so at first look again soon and say nothing; a model that
         // stays busy (IBM users saw models stay locked until IBM support freed them) backs off
@@ -176,10 +178,25 @@ async fn steps<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         }
         return write::settle_unobserved(obj, ctx, api, &prev, &facts, &action).await;
     }
-    let svc = ctx
+    let svc = match ctx
         .services
         .handle(&obj.namespace().unwrap_or_default(), obj.service_name())
-        .await?;
+        .await
+    {
+        Ok(svc) => svc,
+        // Deleting without a SpeechService: no call can be made; the decision says whether the
+        // resource may go (nothing recorded) or waits for the user.
+        Err(Error::ServiceMissing(_)) if facts.deleting => {
+            facts.service_missing = Some(obj.service_name().to_string());
+            let action = decide::decide(obj, &facts);
+            if action == Action::ReleaseFinalizer && !skipped_in_dry_run(ctx, &action) {
+                perform::release_finalizer(obj, ctx, api).await?;
+                return Ok(Requeue::await_change());
+            }
+            return write::settle_unobserved(obj, ctx, api, &prev, &facts, &action).await;
+        }
+        Err(e) => return Err(e),
+    };
     svc.verify().await?;
     let mut contents = Default::default();
     if !facts.deleting {

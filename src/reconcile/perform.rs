@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::{Api, ResourceExt};
 
@@ -14,7 +14,7 @@ use super::context::memory::key_of;
 use super::context::{Context, ServiceHandle};
 use super::decide::skipped_in_dry_run;
 use super::error::Error;
-use super::gather::{marker, observe, same_base_model};
+use super::gather::{marker, marker_uid, observe, same_base_model};
 use super::kind::{Check, Gathered, KindOps};
 use crate::crd::FINALIZER;
 use crate::decision::status::{self as decided, Outcome};
@@ -90,8 +90,18 @@ pub(crate) async fn release_finalizer<K: ModelResource>(
     if let Some(id) = obj.previous().model.customization_id.as_deref() {
         ctx.stop_awaiting(&obj.namespace().unwrap_or_default(), obj.service_name(), id);
     }
+    // The SpeechService may be unused now: it looks again at once (its in-use finalizer).
+    ctx.users.gone(&key_of(obj));
+    ctx.notify_service_of(&format!(
+        "{}/{}",
+        obj.namespace().unwrap_or_default(),
+        obj.service_name()
+    ));
     Ok(())
 }
+
+/// How soon a model waiting for its SpeechService to carry the in-use finalizer looks again.
+const PROTECTION_WAIT: Duration = Duration::from_secs(1);
 
 /// Performs the one action.
 pub(crate) async fn perform<K: KindOps>(
@@ -124,10 +134,26 @@ pub(crate) async fn perform<K: KindOps>(
         | Action::Observe(_)
         | Action::Finish { .. } => Ok(Performed::Done(Outcome::default())),
         Action::Adopt {
-            customization_id, ..
+            customization_id,
+            recovered,
         } => {
-            adopt(obj, ctx, svc, customization_id, g).await?;
+            adopt(obj, ctx, svc, customization_id, *recovered, g).await?;
             Ok(Performed::Done(Outcome::default()))
+        }
+        // Nothing is created before the SpeechService (and its credentials Secret) carry the
+        // in-use finalizer: the deletion of this model will need them. The service reconcile,
+        // woken here, adds it.
+        Action::Create | Action::Recreate
+            if !ctx
+                .services
+                .protected(&obj.namespace().unwrap_or_default(), obj.service_name()) =>
+        {
+            ctx.notify_service_of(&format!(
+                "{}/{}",
+                obj.namespace().unwrap_or_default(),
+                obj.service_name()
+            ));
+            Ok(Performed::Requeue(Requeue::requeue(PROTECTION_WAIT)))
         }
         other => Ok(Performed::Done(
             write_to_service(obj, ctx, svc, other, g).await?,
@@ -143,6 +169,7 @@ async fn adopt<K: KindOps>(
     ctx: &Context,
     svc: &ServiceHandle,
     customization_id: &str,
+    recovered: bool,
     g: &Gathered,
 ) -> Result<(), Error> {
     svc.invalidate().await;
@@ -158,7 +185,61 @@ async fn adopt<K: KindOps>(
             "model {customization_id} does not exist on the service (or belongs to other credentials): fix spec.customizationId"
         )));
     };
-    same_base_model(obj, customization_id, &found)
+    same_base_model(obj, customization_id, &found)?;
+    if !recovered {
+        not_managed_by_another(obj, ctx, svc, customization_id).await?;
+    }
+    Ok(())
+}
+
+/// Refuses to adopt a model that carries the ownership marker of another resource of the same
+/// kind that still exists: two resources would manage one model and undo each other (issue
+/// 24). A marker whose resource is gone is an orphan, free to adopt.
+async fn not_managed_by_another<K: KindOps>(
+    obj: &K,
+    ctx: &Context,
+    svc: &ServiceHandle,
+    customization_id: &str,
+) -> Result<(), Error> {
+    let list = svc
+        .models::<K::Entry>(QUOTA_COUNT_AGE, Some(customization_id))
+        .await?;
+    let Some(owner_uid) = list
+        .iter()
+        .find(|m| m.id() == customization_id)
+        .and_then(|m| m.description())
+        .and_then(marker_uid)
+        .map(str::to_string)
+    else {
+        return Ok(());
+    };
+    if Some(owner_uid.as_str()) == obj.uid().as_deref() {
+        return Ok(());
+    }
+    // The owner is looked for where the operator may look: every namespace, else (a
+    // namespaced installation) this one.
+    let all: Api<K> = Api::all(ctx.client.clone());
+    let owners = match all.list_metadata(&ListParams::default()).await {
+        Ok(list) => list,
+        Err(_) => {
+            let ns: Api<K> =
+                Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+            ns.list_metadata(&ListParams::default()).await?
+        }
+    };
+    if let Some(owner) = owners
+        .items
+        .iter()
+        .find(|m| m.metadata.uid.as_deref() == Some(owner_uid.as_str()))
+    {
+        return Err(Error::AdoptionMismatch(format!(
+            "model {customization_id} carries the ownership marker of {} {}/{}, which manages it: two resources must not manage one model. Delete that resource first (with deletionPolicy Retain to keep the model), or adopt another model; the model was not changed",
+            K::kind(&()),
+            owner.metadata.namespace.as_deref().unwrap_or_default(),
+            owner.metadata.name.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 /// Performs an action that writes to the service, then tells the shared listing (and, when the
@@ -193,9 +274,21 @@ async fn write_to_service<K: KindOps>(
                 ..Default::default()
             }
         }
+        // An upgrade whose answer was lost (issue 24) has been done: the service says so.
+        Err(Error::Watson(w))
+            if matches!(action, Action::Upgrade { .. }) && w.is_already_latest() =>
+        {
+            Outcome::default()
+        }
         // Busy (409) goes to the error path, which looks again soon at first and backs off (and
-        // says so) when the model stays busy.
-        Err(e) => return Err(e),
+        // says so) when the model stays busy. Whatever failed, the service may have acted (an
+        // answer lost on the way back): the next look at the model reads a fresh listing.
+        Err(e) => {
+            if let Some(changed) = id {
+                svc.changed(changed).await;
+            }
+            return Err(e);
+        }
     };
     if let Some(changed) = id {
         svc.changed(changed).await;
@@ -207,9 +300,15 @@ async fn write_to_service<K: KindOps>(
     if let (Action::DeleteModel, Some(deleted)) = (action, id) {
         svc.deleted(K::KIND, deleted).await;
     }
+    if let Action::DeleteMarked {
+        customization_id, ..
+    } = action
+    {
+        svc.deleted(K::KIND, customization_id).await;
+    }
     if matches!(
         action,
-        Action::Create | Action::Recreate | Action::DeleteModel
+        Action::Create | Action::Recreate | Action::DeleteModel | Action::DeleteMarked { .. }
     ) {
         // The service's model count changed: let it recount now. Nobody listening (no
         // controller running) is fine.
@@ -246,13 +345,21 @@ async fn execute<K: KindOps>(
                 ..Default::default()
             })
         }
-        Action::DeleteModel => match K::delete(svc, id_or()?).await {
-            // A delete whose model is already gone has done its job.
-            Err(Error::Watson(e)) if e.is_not_found() => Ok(Outcome::default()),
-            Err(e) => Err(e),
-            Ok(()) => Ok(Outcome::default()),
-        },
+        Action::DeleteModel => delete::<K>(svc, id_or()?).await,
+        Action::DeleteMarked {
+            customization_id, ..
+        } => delete::<K>(svc, customization_id).await,
         other => obj.change(svc, id_or()?, other, g).await,
+    }
+}
+
+/// Deletes the model `id`; a model already gone (IBM's 401 "Invalid customization_id" or a 404,
+/// confirmed by the client with a collection call the credentials pass) has been deleted.
+async fn delete<K: KindOps>(svc: &ServiceHandle, id: &str) -> Result<Outcome, Error> {
+    match K::delete(svc, id).await {
+        Err(Error::Watson(e)) if e.is_not_found() => Ok(Outcome::default()),
+        Err(e) => Err(e),
+        Ok(()) => Ok(Outcome::default()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The SpeechService reconciler: one cheap authenticated call per drift interval proves the
 //! credentials and the endpoint (`Ready`), and counts the instance's custom models against the
-//! quota.
+//! quota. It first keeps the in-use finalizer on the service and its credentials Secret while
+//! model resources use them ([`super::protection`]).
 
 use std::sync::Arc;
 
@@ -33,6 +34,11 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     let old = obj.status.clone().unwrap_or_default();
     let quota = ctx.settings.model_quota as i64;
 
+    // The in-use finalizer first: a model waits for it before it creates anything.
+    if super::protection::protect(&obj, &ctx).await? {
+        ctx.forget_service(&ns, &name);
+        return Ok(Requeue::await_change());
+    }
     let span =
         tracing::info_span!("reconcile", kind = "SpeechService", namespace = %ns, name = %name);
     let check = async {
@@ -209,7 +215,7 @@ async fn erase_customer_data(
 
 /// The model resources (`Kind/name`) in the service's namespace whose `spec.serviceRef` names it,
 /// including those being deleted.
-async fn models_using(ctx: &Context, obj: &SpeechService) -> Result<Vec<String>, Error> {
+pub(crate) async fn models_using(ctx: &Context, obj: &SpeechService) -> Result<Vec<String>, Error> {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let mut users = Vec::new();

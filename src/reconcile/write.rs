@@ -153,14 +153,15 @@ pub(crate) async fn record_failure<K: ModelResource>(
         );
     }
     let last_inputs = ctx.memory.last_inputs(&key_of(obj));
+    let deleting = obj.meta().deletion_timestamp.is_some();
     let failure = Failure {
         category: err.category(),
         message: &message,
         dependency: matches!(
             err,
-            Error::Service(_) | Error::Input(_) | Error::WrongService(_)
+            Error::Service(_) | Error::ServiceMissing(_) | Error::Input(_) | Error::WrongService(_)
         ) || err.retry_class() == RetryClass::Credentials,
-        terminal: err.retry_class() == RetryClass::WaitForSpecChange,
+        terminal: err.retry_class_deleting(deleting) == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),
         inputs_digest: last_inputs.as_deref(),
         dry_run: ctx.settings.dry_run,

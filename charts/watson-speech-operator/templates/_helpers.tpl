@@ -60,6 +60,11 @@ ConfigMaps and Secrets (model inputs and credentials). No wildcard.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
+# Secrets: patched only to add and remove the in-use finalizer on a SpeechService's credentials
+# while models use it (speech.watson.dev/in-use); never created, updated or deleted.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["patch"]
 # ConfigMaps: read for inputs. Written for spec.export only by the namespaced rule below
 # (wso.configMapWrites), never cluster-wide.
 - apiGroups: [""]

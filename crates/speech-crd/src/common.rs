@@ -14,6 +14,14 @@ pub use crate::values::{
 pub const GROUP: &str = "speech.watson.dev";
 /// The finalizer that guards the IBM model while the custom resource exists.
 pub const FINALIZER: &str = "speech.watson.dev/model";
+/// The finalizer a SpeechService and its credentials Secret carry while a model resource uses
+/// them (the way Kubernetes protects a PersistentVolumeClaim in use): deleting a model with
+/// `deletionPolicy: Delete` needs both, so they go only after the last model resource using them.
+pub const IN_USE_FINALIZER: &str = "speech.watson.dev/in-use";
+/// Annotation on a model resource: `"true"` lets its deletion finish without any call to IBM
+/// (the IBM model, if any, is kept on the service). For a resource whose SpeechService or
+/// credentials are gone for good (a mistyped `spec.serviceRef`, a deleted instance).
+pub const RELEASE_WITHOUT_DELETING: &str = "speech.watson.dev/release-without-deleting";
 /// Annotation: set it to a new value to request one training (with `training.policy: Manual`).
 pub const TRAIN_REQUESTED_AT: &str = "speech.watson.dev/train-requested-at";
 /// Annotation: set it to a new value to request one upgrade (with `upgradePolicy: Manual`).

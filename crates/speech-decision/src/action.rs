@@ -7,11 +7,17 @@ use super::*;
 /// The choices made without calling the service, in order: suspend (also during deletion) and a
 /// terminal failure on the same generation and inputs. `None`: go on gathering facts.
 pub fn precheck(f: &Facts) -> Option<Action> {
+    // The user's explicit "let go without touching IBM" wins even over suspend: releasing
+    // makes no call either.
+    if f.deleting && f.release_requested {
+        return Some(Action::ReleaseFinalizer);
+    }
     if f.suspended {
         return Some(Action::Suspended);
     }
-    if f.deleting && f.observe_only {
-        // Never deleted and nothing to wait for: release without a call.
+    if f.deleting && (f.observe_only || f.retain_on_delete) {
+        // Never deleted and nothing to wait for: release without a call, so without the
+        // SpeechService or its credentials (they may be gone already).
         return Some(Action::ReleaseFinalizer);
     }
     if f.deleting {
@@ -58,6 +64,13 @@ pub fn decide(f: &Facts) -> Action {
     let status = obs.status.clone().unwrap_or(ServiceStatus::Exists);
     if f.observe_only {
         return Action::Observe(observe(f, obs, &status));
+    }
+    // One model per resource: any other model carrying its marker goes first.
+    if let Some(id) = f.duplicates.first() {
+        return Action::DeleteMarked {
+            customization_id: id.clone(),
+            duplicate: true,
+        };
     }
     if let Some(a) = decide_finished(f, &status) {
         return a;
@@ -248,12 +261,41 @@ fn decide_training(
     }
 }
 
+/// Deleting (policy Delete): the recorded model first (waiting while the service works on it),
+/// then every model carrying the resource's ownership marker (a create whose answer was lost
+/// leaves one with no recorded ID), then the finalizer goes. Without the SpeechService no call
+/// can be made: a resource that never recorded a model releases (nothing was created: a create
+/// needs the service, which carries the in-use finalizer while models use it), any other waits
+/// for the user (create the service, or release with the annotation).
 fn decide_deletion(f: &Facts) -> Action {
-    if f.retain_on_delete || f.recorded.customization_id.is_none() {
-        return Action::ReleaseFinalizer;
+    if let Some(service) = &f.service_missing {
+        return match &f.recorded.customization_id {
+            None => Action::ReleaseFinalizer,
+            Some(id) => Action::Wait {
+                reason: WaitReason::ServiceMissing {
+                    service: service.clone(),
+                    customization_id: id.clone(),
+                },
+            },
+        };
     }
-    match &f.observed {
-        None => Action::ReleaseFinalizer,
+    let marked = || {
+        f.marked_model
+            .iter()
+            .chain(&f.duplicates)
+            .find(|id| Some(*id) != f.recorded.customization_id.as_ref())
+            .map(|id| Action::DeleteMarked {
+                customization_id: id.clone(),
+                duplicate: false,
+            })
+    };
+    let recorded = f
+        .recorded
+        .customization_id
+        .as_ref()
+        .and(f.observed.as_ref());
+    match recorded {
+        None => marked().unwrap_or(Action::ReleaseFinalizer),
         Some(obs) => match obs.status {
             Some(ServiceStatus::Training) => Action::Wait {
                 reason: WaitReason::Training,

@@ -212,6 +212,9 @@ fn steady_facts(
         observe_only: false,
         adopt_id: None,
         marked_model: None,
+        duplicates: Vec::new(),
+        release_requested: false,
+        service_missing: None,
         observed: Some(Observed {
             status: Some(ServiceStatus::Available),
             versions: st.versions.clone(),

@@ -17,8 +17,9 @@
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
 //! 2. a terminal failure on the same generation and inputs: no calls until the user changes them;
-//! 3. deletion: release, wait while busy, or delete (an observe-only model is always released,
-//!    without a call);
+//! 3. deletion: release, wait while busy, or delete (an observe-only or retained model, and one
+//!    annotated `speech.watson.dev/release-without-deleting`, is released without a call; models
+//!    carrying the ownership marker are deleted too, with or without a recorded ID);
 //! 4. identity: adopt `spec.customizationId`, recover a model created before a crash (found by the
 //!    ownership marker), or create;
 //! 5. drift: a model gone from the service is re-created (unless adopted); an observe-only model
@@ -266,8 +267,19 @@ pub struct Facts {
     pub observe_only: bool,
     /// `spec.customizationId`.
     pub adopt_id: Option<String>,
-    /// A model on the service carrying this resource's ownership marker (found in the LIST).
+    /// A model on the service carrying this resource's ownership marker (found in the LIST):
+    /// the one the resource keeps when it has no recorded model (the first the listing shows).
     pub marked_model: Option<String>,
+    /// The other models on the service carrying this resource's ownership marker (neither the
+    /// recorded model nor [`Facts::marked_model`]): duplicates a lost create answer left, deleted
+    /// one at a time (`Action::DeleteMarked`), also while the resource is being deleted.
+    pub duplicates: Vec<String>,
+    /// The annotation `speech.watson.dev/release-without-deleting` is `"true"`: a deletion
+    /// releases the resource without any call to the service (the IBM model is kept).
+    pub release_requested: bool,
+    /// While deleting: the resource's SpeechService (this name) does not exist, so no call can
+    /// be made. Set by the shell only when the GET of the SpeechService found nothing.
+    pub service_missing: Option<String>,
     pub desired: Desired,
     pub recorded: Recorded,
     /// `None`: the model does not exist on the service (or no ID is known).
@@ -305,6 +317,15 @@ pub enum WaitReason {
     InvalidResource(String),
     /// The service reports a status the operator does not know.
     UnknownStatus(String),
+    /// Deleting, and the SpeechService (this name) does not exist: no call can be made. The
+    /// user creates it, or releases the resource with the annotation
+    /// `speech.watson.dev/release-without-deleting: "true"` (the IBM model is kept).
+    ServiceMissing {
+        /// The SpeechService's name (`spec.serviceRef.name`).
+        service: String,
+        /// The recorded IBM model the deletion would delete.
+        customization_id: String,
+    },
 }
 
 /// The one next step.
@@ -318,6 +339,13 @@ pub enum Action {
     ReleaseFinalizer,
     /// Delete the model on the service.
     DeleteModel,
+    /// Delete a model that carries this resource's ownership marker but is not the one it keeps:
+    /// a duplicate (`duplicate: true`; a create whose answer was lost, then created again), or,
+    /// while deleting a resource with no recorded model, the model a lost create answer made.
+    DeleteMarked {
+        customization_id: String,
+        duplicate: bool,
+    },
     /// Take over an existing model (`spec.customizationId` or a marked model after a crash).
     Adopt {
         customization_id: String,
@@ -391,6 +419,7 @@ impl Action {
         matches!(
             self,
             Action::DeleteModel
+                | Action::DeleteMarked { .. }
                 | Action::Create
                 | Action::Reset
                 | Action::Recreate

@@ -128,6 +128,10 @@ fn step(action: &Action, f: &Facts) -> String {
         Action::AwaitSpecChange => {
             "none: the last failure needs a change of the spec or its inputs".into()
         }
+        Action::ReleaseFinalizer if f.release_requested => format!(
+            "release the finalizer: annotation {} keeps any model on the service",
+            crate::crd::RELEASE_WITHOUT_DELETING
+        ),
         Action::ReleaseFinalizer if f.observe_only => {
             "release the finalizer: observe-only, the model stays on the service".into()
         }
@@ -138,6 +142,17 @@ fn step(action: &Action, f: &Facts) -> String {
             "release the finalizer: no model on the service to delete".into()
         }
         Action::DeleteModel => format!("delete model {id}: the resource is being deleted"),
+        Action::DeleteMarked {
+            customization_id,
+            duplicate: false,
+        } => format!(
+            "delete model {customization_id}: it carries this resource's ownership marker and the resource is being deleted"
+        ),
+        Action::DeleteMarked {
+            customization_id, ..
+        } => format!(
+            "delete model {customization_id}: a duplicate carrying this resource's ownership marker (model {id} is kept)"
+        ),
         Action::Adopt {
             customization_id,
             recovered: false,
@@ -236,6 +251,10 @@ fn wait_step(reason: &WaitReason, f: &Facts) -> String {
         WaitReason::UnknownStatus(s) => {
             format!("wait: the service reports the unknown status {s:?}")
         }
+        WaitReason::ServiceMissing { service, .. } => format!(
+            "wait: SpeechService {service} does not exist; create it, or set the annotation {}: \"true\" to release without deleting",
+            crate::crd::RELEASE_WITHOUT_DELETING
+        ),
     }
 }
 

@@ -217,6 +217,57 @@ pub fn after_erasure(
     (st, event)
 }
 
+/// What to do with the in-use finalizer a SpeechService and its credentials Secret carry while
+/// model resources use them (issue 24; the way Kubernetes protects a PersistentVolumeClaim in
+/// use: deleting a model with `deletionPolicy: Delete` needs both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// Add it, to the Secret first, then to the SpeechService.
+    Add,
+    /// Remove it, from the Secret first (unless another protected SpeechService uses the same
+    /// Secret), then from the SpeechService.
+    Release,
+    /// Nothing to change.
+    Keep,
+}
+
+/// The in-use finalizer's step: `in_use` (a model resource names the service in
+/// `spec.serviceRef`, being deleted or not), `has_finalizer` (the SpeechService carries it),
+/// `deleting` (the SpeechService is being deleted: Kubernetes refuses new finalizers then).
+pub fn protection(in_use: bool, has_finalizer: bool, deleting: bool) -> Protection {
+    match (in_use, has_finalizer) {
+        (true, false) if !deleting => Protection::Add,
+        (false, true) => Protection::Release,
+        _ => Protection::Keep,
+    }
+}
+
+/// A SpeechService as the Secret sweep sees it: the Secret its `spec.auth.secretRef` names, and
+/// whether it needs protection (it carries the in-use finalizer, or is about to add it, and is
+/// not releasing it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretUse<'a> {
+    pub secret: Option<&'a str>,
+    pub protected: bool,
+}
+
+/// The Secrets of a namespace whose in-use finalizer is released: of `carrying` (the Secrets
+/// that carry it), every one no SpeechService needing protection names in `services`. One rule
+/// for every way a Secret stops being used: its SpeechService's `secretRef` changed, the
+/// SpeechService was deleted (it is no longer listed) or no model uses it any more (it releases
+/// its own finalizer); a Secret shared with another protected SpeechService is kept.
+pub fn secrets_to_release<'a>(carrying: &[&'a str], services: &[SecretUse<'_>]) -> Vec<&'a str> {
+    carrying
+        .iter()
+        .copied()
+        .filter(|secret| {
+            !services
+                .iter()
+                .any(|s| s.protected && s.secret == Some(*secret))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +466,88 @@ mod tests {
             condition(&st4.conditions, "Reconciling").map(|c| c.status.as_str()),
             Some("True")
         );
+    }
+
+    #[test]
+    fn a_service_in_use_is_protected_until_its_last_user_is_gone() {
+        use Protection::*;
+        let cases = [
+            // (in use, has the finalizer, being deleted) → step
+            ((true, false, false), Add),
+            ((true, true, false), Keep),
+            ((true, true, true), Keep),
+            ((true, false, true), Keep),
+            ((false, true, false), Release),
+            ((false, true, true), Release),
+            ((false, false, false), Keep),
+            ((false, false, true), Keep),
+        ];
+        for ((in_use, has, deleting), want) in cases {
+            assert_eq!(
+                protection(in_use, has, deleting),
+                want,
+                "in use {in_use}, finalizer {has}, deleting {deleting}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_is_released_once_no_protected_service_names_it() {
+        let used = |secret: &'static str| SecretUse {
+            secret: Some(secret),
+            protected: true,
+        };
+        let unused = |secret: &'static str| SecretUse {
+            secret: Some(secret),
+            protected: false,
+        };
+        let no_ref = SecretUse {
+            secret: None,
+            protected: true,
+        };
+        #[allow(clippy::type_complexity)]
+        let cases: [(&str, &[&str], Vec<SecretUse<'_>>, &[&str]); 9] = [
+            ("still used", &["a"], vec![used("a")], &[]),
+            (
+                "secretRef changed a → b",
+                &["a", "b"],
+                vec![used("b")],
+                &["a"],
+            ),
+            ("service deleted (not listed)", &["a"], vec![], &["a"]),
+            (
+                "no model uses the service",
+                &["a"],
+                vec![unused("a")],
+                &["a"],
+            ),
+            ("secretRef removed", &["a"], vec![no_ref], &["a"]),
+            (
+                "shared: another protected service keeps it",
+                &["a"],
+                vec![unused("a"), used("a")],
+                &[],
+            ),
+            (
+                "two services, one moved away",
+                &["a", "b"],
+                vec![used("b"), unused("a"), used("b")],
+                &["a"],
+            ),
+            ("nothing carries the finalizer", &[], vec![used("a")], &[]),
+            (
+                "several stale at once",
+                &["a", "b", "c"],
+                vec![used("c")],
+                &["a", "b"],
+            ),
+        ];
+        for (case, carrying, services, want) in cases {
+            assert_eq!(
+                secrets_to_release(carrying, &services),
+                want.to_vec(),
+                "{case}"
+            );
+        }
     }
 }

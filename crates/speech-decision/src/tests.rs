@@ -25,6 +25,9 @@ pub(super) fn base() -> Facts {
         observe_only: false,
         adopt_id: None,
         marked_model: None,
+        duplicates: Vec::new(),
+        release_requested: false,
+        service_missing: None,
         desired: Desired {
             resources: [("c1".to_string(), "d1".to_string())].into(),
             words: [("tomato".to_string(), word("tomahto"))].into(),
@@ -2308,5 +2311,167 @@ fn a_resource_status_means_one_state() {
     assert_eq!(
         ResourceState::of(None, String::new(), true),
         ResourceState::Valid
+    );
+}
+
+/// Issue 24: deletion never waits for what is gone, and the ownership marker decides what is
+/// deleted, with or without a recorded ID.
+#[test]
+fn deletion_table() {
+    type Case = (&'static str, fn(&mut Facts), Action);
+    let cases: Vec<Case> = vec![
+        (
+            "retain releases in the precheck, before any call",
+            |f| {
+                f.deleting = true;
+                f.retain_on_delete = true;
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "the release annotation releases, even a suspended model",
+            |f| {
+                f.deleting = true;
+                f.suspended = true;
+                f.release_requested = true;
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "the release annotation means nothing while the resource lives",
+            |f| f.release_requested = true,
+            Action::UpToDate,
+        ),
+        (
+            "no recorded ID, a marked model: it is deleted",
+            |f| {
+                f.deleting = true;
+                f.recorded.customization_id = None;
+                f.observed = None;
+                f.marked_model = Some("m".into());
+            },
+            Action::DeleteMarked {
+                customization_id: "m".into(),
+                duplicate: false,
+            },
+        ),
+        (
+            "recorded model gone, a marked model left: it is deleted",
+            |f| {
+                f.deleting = true;
+                f.observed = None;
+                f.marked_model = Some("m".into());
+            },
+            Action::DeleteMarked {
+                customization_id: "m".into(),
+                duplicate: false,
+            },
+        ),
+        (
+            "recorded model first, duplicates after",
+            |f| {
+                f.deleting = true;
+                f.duplicates = vec!["d".into()];
+            },
+            Action::DeleteModel,
+        ),
+        (
+            "recorded model gone: duplicates next",
+            |f| {
+                f.deleting = true;
+                f.observed = None;
+                f.duplicates = vec!["d".into()];
+            },
+            Action::DeleteMarked {
+                customization_id: "d".into(),
+                duplicate: false,
+            },
+        ),
+        (
+            "the marker of the recorded (gone) model is not deleted twice",
+            |f| {
+                f.deleting = true;
+                f.observed = None;
+                f.marked_model = Some("id1".into());
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "no SpeechService, no recorded model: release",
+            |f| {
+                f.deleting = true;
+                f.recorded.customization_id = None;
+                f.observed = None;
+                f.service_missing = Some("stt".into());
+            },
+            Action::ReleaseFinalizer,
+        ),
+        (
+            "no SpeechService, a recorded model: wait for the user",
+            |f| {
+                f.deleting = true;
+                f.observed = None;
+                f.service_missing = Some("sst".into());
+            },
+            Action::Wait {
+                reason: WaitReason::ServiceMissing {
+                    service: "sst".into(),
+                    customization_id: "id1".into(),
+                },
+            },
+        ),
+        (
+            "a live resource deletes its duplicates before anything else",
+            |f| {
+                f.duplicates = vec!["d1".into(), "d2".into()];
+                f.desired.words.clear();
+            },
+            Action::DeleteMarked {
+                customization_id: "d1".into(),
+                duplicate: true,
+            },
+        ),
+        (
+            "an observe-only resource never deletes duplicates",
+            |f| {
+                f.observe_only = true;
+                f.duplicates = vec!["d1".into()];
+            },
+            Action::Observe(Observing {
+                phase: crate::crd::Phase::Available,
+                service_status: ServiceStatus::Available,
+                drift: vec![],
+                ignored: vec![],
+                upgrade_available: None,
+            }),
+        ),
+    ];
+    for (name, mutate, want) in cases {
+        let mut f = base();
+        mutate(&mut f);
+        assert_eq!(decide(&f), want, "case: {name}");
+    }
+}
+
+#[test]
+fn a_missing_service_says_how_to_let_go() {
+    let mut f = base();
+    f.deleting = true;
+    f.observed = None;
+    f.service_missing = Some("sst".into());
+    let action = decide(&f);
+    let (reason, message) = status::ready_reason(&action, true);
+    assert_eq!(reason, "ServiceNotFound");
+    assert!(message.contains("SpeechService sst"), "{message}");
+    assert!(
+        message.contains(crate::crd::RELEASE_WITHOUT_DELETING),
+        "{message}"
+    );
+    assert!(message.contains("model id1"), "{message}");
+    assert!(status::STALLED_REASONS.contains(&reason));
+    let line = next_action::text(&action, &f);
+    assert!(
+        line.contains(crate::crd::RELEASE_WITHOUT_DELETING),
+        "{line}"
     );
 }

@@ -213,6 +213,26 @@ impl Error {
             if c.message.to_ascii_lowercase().contains(&NO_INPUT_MODIFIED.to_ascii_lowercase()))
     }
 
+    /// True for IBM's 400 to an add without `allow_overwrite` whose resource (corpus, grammar,
+    /// audio) already exists under that name in the same class ("Corpus 'x' already exists. Set
+    /// the 'allow_overwrite' flag to 'true' to replace it."): after an add whose answer was lost,
+    /// the resource is there. A name taken by the other class (a grammar named like the corpus)
+    /// is not this case: overwriting would not help.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::InvalidRequest(c) if {
+            let m = c.message.to_ascii_lowercase();
+            m.contains("already exists") && m.contains("allow_overwrite")
+        })
+    }
+
+    /// True for the 400 to an upgrade of a model that is already on the newest version of its
+    /// base model ("The custom model is already based on the latest version of base model ..."):
+    /// after an upgrade whose answer was lost, the upgrade has been done.
+    pub fn is_already_latest(&self) -> bool {
+        matches!(self, Error::InvalidRequest(c)
+            if c.message.to_ascii_lowercase().contains("already based on the latest version"))
+    }
+
     /// True when the customization id is unknown to these credentials (401 on a model path).
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFoundOrForbidden(_) | Error::NotFound(_))
@@ -473,6 +493,35 @@ mod tests {
                 r#"{"error":"No input data modified since last training"}"#
             )
             .is_no_input_modified()
+        );
+    }
+
+    /// After a lost answer (issue 24): IBM's "already exists" to an add without
+    /// `allow_overwrite`, and "already based on the latest version" to an upgrade, are told apart
+    /// from other 400s (a name taken by the other class is not "already exists").
+    #[test]
+    fn the_answers_after_a_lost_answer_are_recognised() {
+        let exists = failed(
+            400,
+            true,
+            r#"{"error":"Corpus 'c' already exists. Set the 'allow_overwrite' flag to 'true' to replace it."}"#,
+        );
+        assert!(exists.is_already_exists());
+        let other_class = failed(
+            400,
+            true,
+            r#"{"error":"A grammar named 'c' already exists; corpus and grammar names must be unique."}"#,
+        );
+        assert!(!other_class.is_already_exists());
+        let latest = failed(
+            400,
+            true,
+            r#"{"error":"The custom model is already based on the latest version of base model 'en-US_BroadbandModel' (en-US_BroadbandModel.v2020-01-16)."}"#,
+        );
+        assert!(latest.is_already_latest());
+        assert!(!exists.is_already_latest());
+        assert!(
+            !failed(409, true, r#"{"error":"already exists allow_overwrite"}"#).is_already_exists()
         );
     }
 

@@ -54,6 +54,30 @@ pub struct Faults {
     pub drop_rate: f64,
     /// `/identity/token` answers 503.
     pub iam_outage: bool,
+    /// Probability that a write (any request but a GET, IAM excluded) is **performed** and its
+    /// response then dropped: the service did it, the caller never hears (unlike `drop_rate`,
+    /// which drops a request before the service acts).
+    pub lost_answer_rate: f64,
+    /// One-shot lost answers, by operation and/or model: the next `count` successful answers
+    /// each rule matches are lost after the request was performed.
+    pub lose_answers: Vec<LoseAnswers>,
+}
+
+/// A rule of [`Faults::lose_answers`]: which answers to lose after the service acted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoseAnswers {
+    /// The operation name ([`watson_client::Operation::as_str`], e.g. `create_language_model`,
+    /// `add_corpus`); `None`: any write.
+    pub operation: Option<String>,
+    /// The customization ID the request names; `None`: any model.
+    pub customization_id: Option<String>,
+    /// Only requests about a model whose name starts with this (the name a create sends, else
+    /// the name of the model the request names): the models of one test, e.g. the operator's
+    /// `<namespace>-<name>`; `None`: any model.
+    pub name_prefix: Option<String>,
+    /// How many answers are still to be lost.
+    pub count: u32,
 }
 
 /// IBM behaviours that users met but that are not the simulator's default
@@ -102,6 +126,10 @@ pub struct RequestRecord {
     /// The status sent; 0 when the connection was dropped by a fault.
     pub status: u16,
     pub customization_id: Option<String>,
+    /// The name of the model the request is about (the name a create sends, else the name of
+    /// the model `customization_id` names when the request arrived), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
     pub latency_ms: u64,
 }
 
@@ -117,6 +145,10 @@ pub struct RequestPage {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     pub total: u64,
+    /// Answers lost after the request was performed ([`Faults::lost_answer_rate`],
+    /// [`Faults::lose_answers`]); such requests are logged with status 0.
+    #[serde(default)]
+    pub lost_answers: u64,
     /// Operation name → status code (as a string) → count.
     pub by_operation: BTreeMap<String, BTreeMap<String, u64>>,
 }

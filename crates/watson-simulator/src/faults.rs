@@ -31,7 +31,55 @@ pub fn validate(f: &Faults) -> Result<(), String> {
     if !(0.0..=1.0).contains(&f.drop_rate) {
         return Err("drop_rate must be between 0 and 1".to_owned());
     }
+    if !(0.0..=1.0).contains(&f.lost_answer_rate) {
+        return Err("lost_answer_rate must be between 0 and 1".to_owned());
+    }
+    for rule in &f.lose_answers {
+        if let Some(op) = &rule.operation
+            && watson_client::Operation::from_name(op).is_none()
+        {
+            return Err(format!("lose_answers: unknown operation '{op}'"));
+        }
+    }
     Ok(())
+}
+
+/// Whether the answer to a request the service performed (`operation`, naming
+/// `customization_id`, about the model named `model_name`, answered with `status`) is lost: a successful write only (IAM and GETs
+/// never), by the first one-shot rule of `f.lose_answers` that matches (its count is used up
+/// here), else when `draw` (uniform in `[0, 1)`) falls under `f.lost_answer_rate`.
+pub fn lose_answer(
+    f: &mut Faults,
+    write: bool,
+    operation: Option<&str>,
+    customization_id: Option<&str>,
+    model_name: Option<&str>,
+    status: u16,
+    draw: f64,
+) -> bool {
+    if !write || !(200..300).contains(&status) {
+        return false;
+    }
+    let matches = |rule: &super::api::LoseAnswers| {
+        rule.count > 0
+            && rule
+                .operation
+                .as_deref()
+                .is_none_or(|o| Some(o) == operation)
+            && rule
+                .customization_id
+                .as_deref()
+                .is_none_or(|c| Some(c) == customization_id)
+            && rule
+                .name_prefix
+                .as_deref()
+                .is_none_or(|p| model_name.is_some_and(|n| n.starts_with(p)))
+    };
+    if let Some(rule) = f.lose_answers.iter_mut().find(|r| matches(r)) {
+        rule.count -= 1;
+        return true;
+    }
+    f.lost_answer_rate > 0.0 && draw < f.lost_answer_rate
 }
 
 /// Decides the fate of one request from two uniform random draws in `[0, 1)`.
@@ -94,5 +142,121 @@ mod tests {
         assert!(validate(&faults(&[("503", 1.0)])).is_ok());
         assert!(validate(&faults(&[("200", 0.5)])).is_err());
         assert!(validate(&faults(&[("503", 1.5)])).is_err());
+    }
+
+    #[test]
+    fn answers_are_lost_after_a_successful_write_only() {
+        use crate::api::LoseAnswers;
+        let mut f = Faults {
+            lose_answers: vec![LoseAnswers {
+                operation: Some("add_corpus".into()),
+                customization_id: Some("m1".into()),
+                name_prefix: None,
+                count: 1,
+            }],
+            ..Faults::default()
+        };
+        // Another operation, another model, a read, a failure: kept.
+        assert!(!lose_answer(
+            &mut f,
+            true,
+            Some("train_language_model"),
+            Some("m1"),
+            None,
+            200,
+            0.0
+        ));
+        assert!(!lose_answer(
+            &mut f,
+            true,
+            Some("add_corpus"),
+            Some("m2"),
+            None,
+            201,
+            0.0
+        ));
+        assert!(!lose_answer(
+            &mut f,
+            false,
+            Some("add_corpus"),
+            Some("m1"),
+            None,
+            200,
+            0.0
+        ));
+        assert!(!lose_answer(
+            &mut f,
+            true,
+            Some("add_corpus"),
+            Some("m1"),
+            None,
+            409,
+            0.0
+        ));
+        // The one matching answer is lost, once.
+        assert!(lose_answer(
+            &mut f,
+            true,
+            Some("add_corpus"),
+            Some("m1"),
+            None,
+            201,
+            0.9
+        ));
+        assert!(!lose_answer(
+            &mut f,
+            true,
+            Some("add_corpus"),
+            Some("m1"),
+            None,
+            201,
+            0.9
+        ));
+        // The rate.
+        f.lost_answer_rate = 0.5;
+        assert!(lose_answer(
+            &mut f,
+            true,
+            Some("delete_corpus"),
+            None,
+            None,
+            200,
+            0.4
+        ));
+        assert!(!lose_answer(
+            &mut f,
+            true,
+            Some("delete_corpus"),
+            None,
+            None,
+            200,
+            0.6
+        ));
+        assert!(validate(&f).is_ok());
+        f.lose_answers[0].operation = Some("nonsense".into());
+        assert!(validate(&f).is_err());
+    }
+
+    #[test]
+    fn a_name_prefix_scopes_lost_answers_to_one_test_s_models() {
+        use crate::api::LoseAnswers;
+        let mut f = Faults {
+            lose_answers: vec![LoseAnswers {
+                operation: Some("create_language_model".into()),
+                name_prefix: Some("lost-1-".into()),
+                count: 1,
+                ..LoseAnswers::default()
+            }],
+            ..Faults::default()
+        };
+        let create = |f: &mut Faults, name: Option<&str>| {
+            lose_answer(f, true, Some("create_language_model"), None, name, 201, 0.9)
+        };
+        // Another test's model, a request about no known model: kept.
+        assert!(!create(&mut f, Some("other-lm")));
+        assert!(!create(&mut f, None));
+        // This test's model: lost, once.
+        assert!(create(&mut f, Some("lost-1-lm")));
+        assert!(!create(&mut f, Some("lost-1-lm")));
     }
 }

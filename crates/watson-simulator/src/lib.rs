@@ -47,8 +47,8 @@ use tokio::task::JoinHandle;
 
 pub use admin::{AdminClient, AdminError};
 pub use api::{
-    ConfigPatch, Counters, Faults, ModelKind, Quirks, RequestPage, RequestRecord, RuntimeConfig,
-    SimModel,
+    ConfigPatch, Counters, Faults, LoseAnswers, ModelKind, Quirks, RequestPage, RequestRecord,
+    RuntimeConfig, SimModel,
 };
 use clock::{SharedClock, SystemClock};
 use http::Sim;

@@ -17,6 +17,7 @@ pub struct RequestLog {
     capacity: usize,
     next_seq: u64,
     total: u64,
+    lost_answers: u64,
     by_operation: HashMap<Operation, HashMap<u16, u64>>,
 }
 
@@ -34,6 +35,7 @@ impl RequestLog {
             capacity: capacity.max(1),
             next_seq: 0,
             total: 0,
+            lost_answers: 0,
             by_operation: HashMap::new(),
         }
     }
@@ -85,8 +87,14 @@ impl RequestLog {
             .collect();
         Counters {
             total: self.total,
+            lost_answers: self.lost_answers,
             by_operation,
         }
+    }
+
+    /// One answer was lost after its request was performed.
+    pub fn lost_answer(&mut self) {
+        self.lost_answers += 1;
     }
 }
 
@@ -186,6 +194,7 @@ mod tests {
             operation: None,
             status,
             customization_id: None,
+            model_name: None,
             latency_ms: 0,
         }
     }

@@ -2,7 +2,7 @@
 //! service's client, so a rotated Secret is used without a restart.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use secrecy::SecretString;
 
 use crate::crd::SpeechService;
@@ -13,8 +13,10 @@ use crate::watson::{Auth, CloudPakSecret, TrustedProfileRef};
 
 use super::TrustedProfileSettings;
 
-/// The IBM authentication `spec.auth` asks for, with the `resourceVersion` of the Secret it was
-/// read from (empty without a Secret): a new version builds a new client.
+/// The IBM authentication `spec.auth` asks for, with a digest of the data of the Secret it was
+/// read from (empty without a Secret): new credentials build a new client. A digest of the data,
+/// not the Secret's `resourceVersion`: a change of its metadata only (the in-use finalizer the
+/// SpeechService reconcile adds and releases, a label) keeps the client, its token and listings.
 /// A TrustedProfile SpeechService reads no Secret: its token is the operator's own (`trusted`).
 pub async fn auth(
     client: &Client,
@@ -45,7 +47,7 @@ pub async fn auth(
             name: r.name.clone(),
             detail: "(credentials) does not exist".into(),
         })?;
-    let version = secret.resource_version().unwrap_or_default();
+    let version = data_digest(&secret);
     let read = |key: &Option<String>, default: &str| -> Result<SecretString, Error> {
         let key = key.as_deref().unwrap_or(default);
         let bytes = secret
@@ -145,4 +147,47 @@ fn trusted_profile(
         token_file: trusted.token_file.clone(),
         profile,
     })
+}
+
+/// A digest of a Secret's data (keys and values, in key order): what identifies the credentials.
+fn data_digest(secret: &Secret) -> String {
+    let mut bytes = Vec::new();
+    for (key, value) in secret.data.iter().flatten() {
+        bytes.extend_from_slice(&(key.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.extend_from_slice(&(value.0.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(&value.0);
+    }
+    crate::decision::digest::sha256_hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the data identifies the credentials: a finalizer or label changes nothing (issue 24).
+    #[test]
+    fn the_credentials_digest_follows_the_data_only() {
+        let secret = |apikey: &str, finalizers: Option<Vec<String>>| Secret {
+            metadata: kube::api::ObjectMeta {
+                finalizers,
+                resource_version: Some(apikey.len().to_string()),
+                ..Default::default()
+            },
+            data: Some(
+                [(
+                    "apikey".to_string(),
+                    k8s_openapi::ByteString(apikey.as_bytes().to_vec()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        let plain = data_digest(&secret("k1", None));
+        assert_eq!(
+            plain,
+            data_digest(&secret("k1", Some(vec!["speech.watson.dev/in-use".into()])))
+        );
+        assert_ne!(plain, data_digest(&secret("k2", None)));
+    }
 }

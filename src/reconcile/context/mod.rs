@@ -7,7 +7,8 @@
 //!   its request budget;
 //! - [`wakeups`]: the channels that wake a SpeechService or a model before its next look;
 //! - [`memory`]: what this process remembers of each object between its reconciles (inputs
-//!   digest, failures for backoff) and the status metrics it feeds.
+//!   digest, failures for backoff) and the status metrics it feeds;
+//! - [`users`]: which model resources use which SpeechService (the in-use finalizer's hint).
 //!
 //! [`Context`] holds one of each, plus the Kubernetes client and the Event recorder.
 
@@ -19,6 +20,7 @@ pub mod memory;
 pub mod services;
 pub mod settings;
 pub mod slots;
+pub mod users;
 pub mod wakeups;
 
 use std::sync::Arc;
@@ -29,9 +31,9 @@ use kube::runtime::events::{Recorder, Reporter};
 pub use handles::ServiceHandle;
 pub use memory::Memory;
 pub use services::Services;
-pub use settings::Settings;
-pub use slots::Slots;
 pub use settings::{Settings, TrustedProfileSettings};
+pub use slots::Slots;
+pub use users::Users;
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
@@ -61,6 +63,8 @@ pub struct Context {
     pub notices: Notices,
     /// In-flight reconciles per SpeechService ([`Slots`]).
     pub slots: Slots,
+    /// Which model resources use which SpeechService.
+    pub users: Users,
 }
 
 impl Context {
@@ -108,6 +112,7 @@ impl Context {
             services,
             notices,
             slots: Slots::new(settings_cap),
+            users: Users::default(),
         }))
     }
 
@@ -129,6 +134,18 @@ impl Context {
         self.services.forget(namespace, name);
         self.slots.forget(namespace, name);
         self.memory.forget(&memory::service_key(namespace, name));
+    }
+
+    /// Wakes the SpeechService `namespace/name` (as [`Users::gone`] returns it): its models
+    /// changed (one was created, deleted or released). Nobody listening (no controller running)
+    /// is fine.
+    pub fn notify_service_of(&self, service: &str) {
+        if let Some((ns, name)) = service.split_once('/') {
+            let _ = self
+                .notices
+                .service_changed
+                .send((ns.to_string(), name.to_string()));
+        }
     }
 
     /// The model `id` of the SpeechService `namespace/service` waits no more (its finalizer was

@@ -40,6 +40,9 @@ pub struct Services {
     budgets: Mutex<HashMap<String, Budget>>,
     /// Where trusted-profile tokens come from (operator-level).
     trusted_profile: super::TrustedProfileSettings,
+    /// Whether each SpeechService carried the in-use finalizer at its last read by
+    /// [`Services::handle`].
+    protected: Mutex<HashMap<String, bool>>,
 }
 
 impl Services {
@@ -62,6 +65,7 @@ impl Services {
             handles: Mutex::new(HashMap::new()),
             budgets: Mutex::new(HashMap::new()),
             trusted_profile,
+            protected: Mutex::new(HashMap::new()),
         }
     }
 
@@ -71,10 +75,17 @@ impl Services {
     pub async fn handle(&self, namespace: &str, name: &str) -> Result<Arc<ServiceHandle>, Error> {
         let api: Api<SpeechService> = Api::namespaced(self.client.clone(), namespace);
         let svc = api.get_opt(name).await?.ok_or_else(|| {
-            Error::Service(format!(
+            Error::ServiceMissing(format!(
                 "SpeechService {name} does not exist in namespace {namespace}: create it or fix spec.serviceRef"
             ))
         })?;
+        let in_use = svc
+            .finalizers()
+            .iter()
+            .any(|f| f == crate::crd::IN_USE_FINALIZER);
+        self.protected
+            .lock()
+            .insert(format!("{namespace}/{name}"), in_use);
         let (auth, secret_version) =
             credentials::auth(&self.client, &svc, namespace, &self.trusted_profile).await?;
         let (ca, ca_digest) = match &svc.spec.ca_bundle {
@@ -149,6 +160,17 @@ impl Services {
         Ok(handle)
     }
 
+    /// Whether the SpeechService `namespace/name` carried the in-use finalizer when
+    /// [`Services::handle`] last read it: a model creates nothing on the service before it does
+    /// (the deletion of that model will need the service and its credentials).
+    pub fn protected(&self, namespace: &str, name: &str) -> bool {
+        self.protected
+            .lock()
+            .get(&format!("{namespace}/{name}"))
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// The handle of `namespace/name` if one was built, without building one.
     pub fn built(&self, namespace: &str, name: &str) -> Option<Arc<ServiceHandle>> {
         self.handles
@@ -186,6 +208,7 @@ impl Services {
         let id = format!("{namespace}/{name}");
         self.handles.lock().remove(&id);
         self.budgets.lock().remove(&id);
+        self.protected.lock().remove(&id);
     }
 }
 

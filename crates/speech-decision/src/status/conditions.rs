@@ -38,6 +38,7 @@ pub const STALLED_REASONS: &[&str] = &[
     "AdoptedModelMissing",
     "NoData",
     "UnknownServiceStatus",
+    "ServiceNotFound",
 ];
 
 /// Ready reasons of a model that is settled on a choice of the user: neither reconciling nor
@@ -94,6 +95,10 @@ pub fn phase_for(action: &Action) -> Phase {
         Action::Suspended => Phase::Suspended,
         Action::AwaitSpecChange => Phase::Failed,
         Action::ReleaseFinalizer | Action::DeleteModel => Phase::Deleting,
+        Action::DeleteMarked {
+            duplicate: false, ..
+        } => Phase::Deleting,
+        Action::DeleteMarked { .. } => Phase::Processing,
         Action::Adopt { .. } | Action::Create | Action::Recreate => Phase::Creating,
         Action::Reset => Phase::Processing,
         Action::AdoptedModelMissing => Phase::Failed,
@@ -112,6 +117,7 @@ pub fn phase_for(action: &Action) -> Phase {
             WaitReason::Upgrading => Phase::Upgrading,
             WaitReason::Processing => Phase::Processing,
             WaitReason::Dependency(_) => Phase::WaitingForDependency,
+            WaitReason::ServiceMissing { .. } => Phase::Deleting,
             WaitReason::TrainingFailed | WaitReason::InvalidResource(_) => Phase::Failed,
             WaitReason::NoData => Phase::WaitingForData,
             WaitReason::TrainingRequested
@@ -152,6 +158,8 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
         Action::Suspended => ("Suspended", "spec.suspend is true: no calls are made for this model".into()),
         Action::AwaitSpecChange => ("Failed", "waiting for a change of the spec or its inputs".into()),
         Action::ReleaseFinalizer | Action::DeleteModel => ("Deleting", "the model is being deleted".into()),
+        Action::DeleteMarked { customization_id, duplicate: false } => ("Deleting", format!("deleting model {customization_id}, which carries this resource's ownership marker")),
+        Action::DeleteMarked { customization_id, .. } => ("DuplicateModel", format!("deleting model {customization_id}: it carries this resource's ownership marker but is not the model the resource keeps (a create whose answer was lost made it)")),
         Action::Adopt { .. } => ("Adopting", "taking over the existing model".into()),
         Action::Create => ("Creating", "creating the model on the service".into()),
         Action::Reset => ("Resetting", "resetting the model (annotation speech.watson.dev/reset-requested-at): the service removes its data; the operator adds it again and trains".into()),
@@ -179,6 +187,10 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
                 format!("the service rejected {m}; fix the content and the operator uploads it again"),
             ),
             WaitReason::UnknownStatus(s) => ("UnknownServiceStatus", format!("the service reports the unknown status {s:?}")),
+            WaitReason::ServiceMissing { service, customization_id } => ("ServiceNotFound", format!(
+                "the deletion cannot delete model {customization_id}: SpeechService {service} (spec.serviceRef) does not exist in this namespace. Create it to let the operator delete the model, or set the annotation {}: \"true\" to release this resource without deleting anything (model {customization_id} then stays on the service)",
+                crate::crd::RELEASE_WITHOUT_DELETING
+            )),
         },
         Action::UpToDate => ("Available", "the model is available, trained on the current inputs".into()),
         Action::Observe(o) => ("Observed", observed_message(o)),
@@ -381,6 +393,21 @@ pub fn event(
             warning: reason != "Observed",
             reason: reason.to_string(),
             message,
+        });
+    }
+    if let Action::DeleteMarked {
+        customization_id,
+        duplicate: true,
+    } = action
+    {
+        // One Event per duplicate deleted, whatever the phase (issue 24).
+        let kept = next.customization_id.as_deref().unwrap_or("(none)");
+        return Some(EventNote {
+            warning: true,
+            reason: "DuplicateModelDeleted".into(),
+            message: format!(
+                "deleted model {customization_id}: it carried this resource's ownership marker, like model {kept}, which the resource keeps (a create whose answer was lost, then repeated, made two)"
+            ),
         });
     }
     if prev.phase == next.phase {

@@ -189,6 +189,7 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let (operation, customization_id) = classify(&method, &path);
+    let (req, model_name) = model_name_of(sim, req, operation, customization_id.as_deref()).await;
     let f = sim.faults.lock().clone();
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
@@ -238,7 +239,26 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
                 let busy = super::state::SimError::busy(id);
                 error_response(busy.status(), &busy.to_string())
             } else {
-                next.run(req).await
+                let resp = next.run(req).await;
+                // The service acted; the answer may still be lost on the way back.
+                let lost = !is_iam
+                    && faults::lose_answer(
+                        &mut sim.faults.lock(),
+                        method != http::Method::GET,
+                        operation.map(|o| o.as_str()),
+                        customization_id.as_deref(),
+                        model_name.as_deref(),
+                        resp.status().as_u16(),
+                        rand::random(),
+                    );
+                if lost {
+                    sim.log.lock().lost_answer();
+                    let mut r = Response::new(Body::empty());
+                    r.extensions_mut().insert(DropConnection);
+                    r
+                } else {
+                    resp
+                }
             }
         }
     };
@@ -255,10 +275,41 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
         operation: operation.map(|o| o.as_str().to_owned()),
         status,
         customization_id,
+        model_name,
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     sim.log.lock().record(record, operation);
     resp
+}
+
+/// The name of the model a request is about, read before the service acts (a delete leaves
+/// nothing to look up afterwards): the `name` a create sends (its body is read and put back),
+/// else the name of the model `customization_id` names, if it exists.
+async fn model_name_of(
+    sim: &Sim,
+    req: Request,
+    operation: Option<watson_client::Operation>,
+    customization_id: Option<&str>,
+) -> (Request, Option<String>) {
+    use watson_client::Operation::{CreateAcousticModel, CreateLanguageModel, CreateVoiceModel};
+    if let Some(id) = customization_id {
+        return (req, sim.state.lock().model_name(id));
+    }
+    if !matches!(
+        operation,
+        Some(CreateLanguageModel | CreateAcousticModel | CreateVoiceModel)
+    ) {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        // Too large or broken: the handler answers it as it would (an empty body).
+        return (Request::from_parts(parts, Body::empty()), None);
+    };
+    let name = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("name")?.as_str().map(str::to_owned));
+    (Request::from_parts(parts, Body::from(bytes)), name)
 }
 
 /// Whether `path` is a customization request of either service (what a Lite-plan instance

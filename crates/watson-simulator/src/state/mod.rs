@@ -534,6 +534,15 @@ impl State {
         }
     }
 
+    /// The name of the model `id`, of any kind.
+    pub fn model_name(&self, id: &str) -> Option<String> {
+        self.language
+            .get(id)
+            .map(|m| m.name.clone())
+            .or_else(|| self.acoustic.get(id).map(|m| m.name.clone()))
+            .or_else(|| self.voice.get(id).map(|m| m.name.clone()))
+    }
+
     /// Out-of-band delete of any model. Returns false for unknown ids.
     pub fn remove_any(&mut self, id: &str) -> bool {
         self.language.remove(id).is_some()
