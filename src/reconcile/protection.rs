@@ -45,7 +45,7 @@ pub(crate) async fn protect(obj: &SpeechService, ctx: &Context) -> Result<bool, 
     };
     if protected && let Some(secret) = &secret {
         // Also on Keep: a changed secretRef names a Secret without the finalizer yet.
-        set_secret_finalizer(ctx, &ns, secret, true).await;
+        set_secret_finalizer(ctx, &ns, secret, true).await?;
     }
     match step {
         Protection::Keep => {
@@ -99,26 +99,40 @@ async fn release_unused_secrets(
     }
     let services: Api<SpeechService> = Api::namespaced(ctx.client.clone(), ns);
     let listed = services.list(&ListParams::default()).await?.items;
-    let mut uses: Vec<SecretUse<'_>> = listed
-        .iter()
-        .filter(|s| s.name_any() != name)
-        .map(|s| SecretUse {
-            secret: s.spec.auth.secret_ref.as_ref().map(|r| r.name.as_str()),
-            protected: s.finalizers().iter().any(|f| f == IN_USE_FINALIZER),
-        })
-        .collect();
+    let mut uses: Vec<SecretUse<'_>> = Vec::new();
+    for other in listed.iter().filter(|s| s.name_any() != name) {
+        let mut protected = other.finalizers().iter().any(|f| f == IN_USE_FINALIZER);
+        // Another SpeechService being deleted protects nothing once no model uses it, even
+        // while its own finalizer is still on: two services sharing a Secret and deleted
+        // together each saw the other's finalizer and kept the Secret, and once both were
+        // gone nothing reconciled it again (its deletion hung).
+        if protected
+            && other.meta().deletion_timestamp.is_some()
+            && !ctx.users.any(ns, &other.name_any())
+        {
+            protected = !super::service::models_using(ctx, other).await?.is_empty();
+        }
+        uses.push(SecretUse {
+            secret: other.spec.auth.secret_ref.as_ref().map(|r| r.name.as_str()),
+            protected,
+        });
+    }
     uses.push(SecretUse { secret, protected });
     let carrying: Vec<&str> = carrying.iter().map(String::as_str).collect();
     for stale in secrets_to_release(&carrying, &uses) {
-        set_secret_finalizer(ctx, ns, stale, false).await;
+        set_secret_finalizer(ctx, ns, stale, false).await?;
         info!(namespace = %ns, secret = %stale, "credentials Secret no longer used by a protected SpeechService: finalizer {IN_USE_FINALIZER} released");
     }
     Ok(())
 }
 
-/// Adds (`on`) or removes the in-use finalizer of the Secret `ns/name`; a failure (the Secret is
-/// gone, or the role may not patch Secrets) is logged, never fatal.
-async fn set_secret_finalizer(ctx: &Context, ns: &str, name: &str, on: bool) {
+/// Adds (`on`) or removes the in-use finalizer of the Secret `ns/name`. A role that may not
+/// patch Secrets (403) is logged and tolerated: the SpeechService alone is protected then; so is
+/// a Secret being deleted that refuses a new finalizer (422). Any
+/// other failure (a 409 when two SpeechServices sharing the Secret write at once, an API server
+/// away) is returned, so the reconcile is retried with backoff: a Secret never keeps a finalizer
+/// nobody will remove.
+async fn set_secret_finalizer(ctx: &Context, ns: &str, name: &str, on: bool) -> Result<(), Error> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let result = match api.get_metadata_opt(name).await {
         Ok(Some(meta)) => {
@@ -129,8 +143,12 @@ async fn set_secret_finalizer(ctx: &Context, ns: &str, name: &str, on: bool) {
         Ok(None) => Ok(()),
         Err(e) => Err(e.into()),
     };
-    if let Err(e) = result {
-        warn!(namespace = %ns, secret = %name, error = %e, "cannot {} the in-use finalizer of the credentials Secret", if on { "add" } else { "remove" });
+    match result {
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 403 || e.code == 422 => {
+            warn!(namespace = %ns, secret = %name, error = %e, "cannot {} the in-use finalizer of the credentials Secret", if on { "add" } else { "remove" });
+            Ok(())
+        }
+        other => other,
     }
 }
 

@@ -195,31 +195,63 @@ async fn kubectl_delete_of_the_examples_leaves_nothing_behind() {
     kubectl(cp, dir.path(), &["delete", "-f", ".", "--wait=false"]);
     let secrets = ns.api::<Secret>();
     let cms = ns.api::<ConfigMap>();
-    eventually(
-        "nothing of the examples left in the cluster",
-        A_MINUTE,
-        || async {
-            let left = lms.list(&Default::default()).await.ok()?.items.len()
-                + ams.list(&Default::default()).await.ok()?.items.len()
-                + vms.list(&Default::default()).await.ok()?.items.len()
-                + services.list(&Default::default()).await.ok()?.items.len()
-                + secrets
-                    .get_opt("watson-credentials")
-                    .await
-                    .ok()?
-                    .map_or(0, |_| 1)
-                + cms
-                    .list(&Default::default())
-                    .await
-                    .ok()?
-                    .items
-                    .iter()
-                    .filter(|c| c.name_any().starts_with("helpdesk"))
-                    .count();
-            (left == 0).then_some(())
-        },
-    )
-    .await;
+    // What is left, with its finalizers (named in the failure: which object waits for what).
+    let left = || async {
+        fn named<K: kube::Resource>(kind: &str, items: Vec<K>) -> Vec<String> {
+            items
+                .iter()
+                .map(|o| format!("{kind}/{} {:?}", o.name_any(), o.finalizers()))
+                .collect()
+        }
+        let mut left = Vec::new();
+        left.extend(named(
+            "CustomLanguageModel",
+            lms.list(&Default::default()).await.ok()?.items,
+        ));
+        left.extend(named(
+            "CustomAcousticModel",
+            ams.list(&Default::default()).await.ok()?.items,
+        ));
+        left.extend(named(
+            "CustomVoiceModel",
+            vms.list(&Default::default()).await.ok()?.items,
+        ));
+        left.extend(named(
+            "SpeechService",
+            services.list(&Default::default()).await.ok()?.items,
+        ));
+        left.extend(named(
+            "Secret",
+            secrets
+                .get_opt("watson-credentials")
+                .await
+                .ok()?
+                .into_iter()
+                .collect(),
+        ));
+        let helpdesk: Vec<ConfigMap> = cms
+            .list(&Default::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .filter(|c| c.name_any().starts_with("helpdesk"))
+            .collect();
+        left.extend(named("ConfigMap", helpdesk));
+        Some(left)
+    };
+    let deadline = std::time::Instant::now() + A_MINUTE;
+    loop {
+        let now_left = left().await;
+        if now_left.as_ref().is_some_and(Vec::is_empty) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left in the cluster a minute after kubectl delete: {now_left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     gone_from_service(&admin, &ids, "the examples' IBM models deleted").await;
 }
 
