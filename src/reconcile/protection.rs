@@ -29,12 +29,9 @@ use crate::decision::service::{Protection, SecretUse, protection, secrets_to_rel
 pub(crate) async fn protect(obj: &SpeechService, ctx: &Context) -> Result<bool, Error> {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let has = obj.finalizers().iter().any(|f| f == IN_USE_FINALIZER);
+    let has = carries_finalizer(obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
-    // The models this process saw are a hint; the API decides before anything is released
-    // (after a start no model has been read yet).
-    let in_use = ctx.users.any(&ns, &name)
-        || (has && !super::service::models_using(ctx, obj).await?.is_empty());
+    let in_use = in_use(ctx, obj).await?;
     let secret = obj.spec.auth.secret_ref.as_ref().map(|r| r.name.clone());
     let step = protection(in_use, has, deleting);
     // Whether this service needs protection once this step is done.
@@ -73,6 +70,20 @@ pub(crate) async fn protect(obj: &SpeechService, ctx: &Context) -> Result<bool, 
     }
 }
 
+/// Whether `obj` carries [`IN_USE_FINALIZER`].
+pub(crate) fn carries_finalizer(obj: &impl Resource) -> bool {
+    obj.finalizers().iter().any(|f| f == IN_USE_FINALIZER)
+}
+
+/// Whether model resources use `svc`. The models this process saw are a hint; the API decides
+/// before anything is released (after a start no model has been read yet), and only for a
+/// service carrying the finalizer (one without it has nothing to release).
+async fn in_use(ctx: &Context, svc: &SpeechService) -> Result<bool, Error> {
+    let ns = svc.namespace().unwrap_or_default();
+    Ok(ctx.users.any(&ns, &svc.name_any())
+        || (carries_finalizer(svc) && !super::service::models_using(ctx, svc).await?.is_empty()))
+}
+
 /// Releases the in-use finalizer of every Secret of the namespace that carries it but that no
 /// SpeechService needing protection names any more ([`secrets_to_release`]): the old Secret of a
 /// changed `secretRef`, the Secret of a deleted SpeechService or of one no model uses. This
@@ -91,7 +102,7 @@ async fn release_unused_secrets(
         .await?
         .items
         .into_iter()
-        .filter(|s| s.finalizers().iter().any(|f| f == IN_USE_FINALIZER))
+        .filter(carries_finalizer)
         .map(|s| s.name_any())
         .collect();
     if carrying.is_empty() {
@@ -101,17 +112,12 @@ async fn release_unused_secrets(
     let listed = services.list(&ListParams::default()).await?.items;
     let mut uses: Vec<SecretUse<'_>> = Vec::new();
     for other in listed.iter().filter(|s| s.name_any() != name) {
-        let mut protected = other.finalizers().iter().any(|f| f == IN_USE_FINALIZER);
         // Another SpeechService being deleted protects nothing once no model uses it, even
         // while its own finalizer is still on: two services sharing a Secret and deleted
         // together each saw the other's finalizer and kept the Secret, and once both were
         // gone nothing reconciled it again (its deletion hung).
-        if protected
-            && other.meta().deletion_timestamp.is_some()
-            && !ctx.users.any(ns, &other.name_any())
-        {
-            protected = !super::service::models_using(ctx, other).await?.is_empty();
-        }
+        let protected = carries_finalizer(other)
+            && (other.meta().deletion_timestamp.is_none() || in_use(ctx, other).await?);
         uses.push(SecretUse {
             secret: other.spec.auth.secret_ref.as_ref().map(|r| r.name.as_str()),
             protected,

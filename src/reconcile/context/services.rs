@@ -79,10 +79,7 @@ impl Services {
                 "SpeechService {name} does not exist in namespace {namespace}: create it or fix spec.serviceRef"
             ))
         })?;
-        let in_use = svc
-            .finalizers()
-            .iter()
-            .any(|f| f == crate::crd::IN_USE_FINALIZER);
+        let in_use = crate::reconcile::protection::carries_finalizer(&svc);
         self.protected
             .lock()
             .insert(format!("{namespace}/{name}"), in_use);
