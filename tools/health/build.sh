@@ -1,30 +1,9 @@
 #!/usr/bin/env bash
 # Builds (or reuses) wso-health, the tool that judges a live object's health the way GitOps tools
 # do (kstatus as in Flux/kpt, and optionally an Argo CD Lua health check); see main.go.
-# The binary is cached under ${XDG_CACHE_HOME:-~/.cache}/watson-speech-operator/health/<hash>/,
-# where <hash> covers go.mod, go.sum and main.go; a present binary is reused. Go's module and build
-# caches stay where Go keeps them. Progress goes to stderr; the last line printed on stdout is the
-# absolute path of the binary.
+# Cached and built by build_go_tool (tools/go-tool.sh); the last line on stdout is the binary.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-hash=$(cat "$here/go.mod" "$here/go.sum" "$here/main.go" | sha256sum | cut -c1-16)
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/watson-speech-operator/health/${hash}"
-bin="$cache/wso-health"
-
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
-# The committed go.sum pins every hash; when the checksum database is unreachable, skip it for
-# the paths we pin ourselves.
-export GONOSUMDB="${GONOSUMDB:-k8s.io,sigs.k8s.io,github.com/yuin}"
-
-if [ -x "$bin" ]; then
-  echo "wso-health ${hash}: cached" >&2
-else
-  echo "building wso-health ${hash}..." >&2
-  mkdir -p "$cache"
-  tmp="$(mktemp "$cache/.wso-health.XXXXXX")"
-  trap 'rm -f "$tmp"' EXIT
-  ( cd "$here" && go build -trimpath -ldflags "-s -w" -o "$tmp" . )
-  mv -f "$tmp" "$bin"
-  trap - EXIT
-fi
-echo "$bin"
+# shellcheck source=../go-tool.sh
+. "$here/../go-tool.sh"
+build_go_tool health "$here" "k8s.io,sigs.k8s.io,github.com/yuin"
