@@ -205,8 +205,12 @@ pub(crate) async fn gather<K: KindOps>(
         } else {
             check.listing_age(ctx)
         };
-        let mut all = find_marked(obj, svc, age).await?.into_iter();
+        // With the model in hand, the listing its observation used: its entry is current, so no
+        // LIST (a check of the whole list would list again whenever the operator changed any
+        // model since, e.g. right after its own create).
         let recorded = facts.recorded.customization_id.clone();
+        let about = recorded.as_deref().filter(|_| !unknown);
+        let mut all = find_marked(obj, svc, age, about).await?.into_iter();
         if unknown {
             facts.marked_model = all.by_ref().find(|id| Some(id) != recorded.as_ref());
         }
@@ -260,13 +264,15 @@ pub(crate) async fn observe<K: KindOps>(
 }
 
 /// The IDs of the models carrying this object's ownership marker, in the listing's order, from
-/// a listing at most `age` old.
+/// a listing at most `age` old (current for the model `about` when given: see
+/// `ServiceHandle::models`).
 async fn find_marked<K: KindOps>(
     obj: &K,
     svc: &ServiceHandle,
     age: Duration,
+    about: Option<&str>,
 ) -> Result<Vec<String>, Error> {
-    let list = svc.models::<K::Entry>(age, None).await?;
+    let list = svc.models::<K::Entry>(age, about).await?;
     Ok(marked(
         &obj.uid().unwrap_or_default(),
         list.iter().map(|m| (m.description(), m.id())),
