@@ -16,7 +16,7 @@ use super::context::memory::key_of;
 use super::context::{Context, ServiceHandle};
 use super::decide::timing;
 use super::error::Error;
-use super::kind::{Check, Gathered, IN_FLIGHT_AGE, KindOps};
+use super::kind::{Check, Gathered, KindOps};
 use super::watches::{Dependent, Router};
 use crate::decision::status::{self as decided, Observation, Previous};
 use crate::decision::{Dependency, Desired, Facts, Observed, Recorded};
@@ -193,15 +193,20 @@ pub(crate) async fn gather<K: KindOps>(
         }
     }
     if !facts.observe_only {
-        // Without a model in hand, a fresh listing (a model created moments ago must be found);
-        // else the listing the observation just used (no extra call).
+        // Without a model in hand, any listing of this process (at most the drift interval
+        // old): it postdates every create of an earlier process (the leader lease), this
+        // process's creates are in it as soon as they are answered (`ServiceHandle::created`),
+        // and a create that failed, whose model the service may have made all the same (a lost
+        // answer), invalidated it (`perform::write_to_service`). So a new resource's first look
+        // makes no LIST.
         // Deleting with no model in hand, a listing of this moment: the finalizer goes when it
         // shows no marked model, and a model created half a second ago must not be orphaned.
+        // With the model in hand, the listing the observation just used (no extra call).
         let unknown = facts.recorded.customization_id.is_none() || observed.is_none();
         let age = if unknown && facts.deleting {
             Duration::ZERO
         } else if unknown {
-            IN_FLIGHT_AGE
+            ctx.settings.drift_interval
         } else {
             check.listing_age(ctx)
         };

@@ -287,6 +287,11 @@ async fn write_to_service<K: KindOps>(
             if let Some(changed) = id {
                 svc.changed(changed).await;
             }
+            // A create whose answer never came may have made a marked model all the same: the
+            // next look for it lists again.
+            if matches!(action, Action::Create | Action::Recreate) {
+                svc.invalidate().await;
+            }
             return Err(e);
         }
     };

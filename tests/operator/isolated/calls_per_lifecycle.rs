@@ -59,8 +59,10 @@ async fn a_lifecycle_makes_no_count_calls_and_the_service_counts_at_once() {
     ready_service("tts").await;
     let mark = admin.requests(0).await.expect("log").next_seq;
     // The shared listing is now older than the in-flight age (500 ms) whatever the machine's
-    // speed: no look at the new model may take that for a reason to list (a check of the
-    // whole list for marked duplicates did, right after the create: CI, stop 31).
+    // speed: no look at the new model may take that for a reason to list. Before, the first
+    // look (for a model carrying the marker) and the look after the create (for marked
+    // duplicates) each listed when the listing was that old, which a slow machine made so
+    // (CI, stop 31).
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
     let api: Api<CustomLanguageModel> = ns.api();
