@@ -12,7 +12,8 @@
 //! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
-//! applications), [`text`] (messages cut to the API server's limits, URLs without secrets).
+//! applications), [`text`] (messages cut to the API server's limits, URLs without secrets),
+//! [`wer`] (word error rate with IBM's normalisation, for measuring a model).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -50,6 +51,7 @@ pub mod status;
 #[cfg(test)]
 mod tests;
 pub mod text;
+pub mod wer;
 
 use std::collections::{BTreeMap, BTreeSet};
 
