@@ -24,6 +24,7 @@ pub mod faults;
 pub mod http;
 pub mod log;
 pub mod persist;
+pub mod recognize;
 pub mod state;
 pub mod vocabulary;
 
