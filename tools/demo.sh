@@ -272,7 +272,7 @@ OPERATOR_LOG="$WORK/operator.log"
 METRICS_ADDR="127.0.0.1:$(free_port)" # loopback only, and no clash with anything on :8080
 start "$OPERATOR_LOG" env RUST_LOG="${RUST_LOG:-info}" KUBECONFIG="$KUBECONFIG" \
   WSO_METRICS_ADDRESS="$METRICS_ADDR" \
-  "$OPERATOR" run --simulator "$SIM_ADDR" --drift-interval-seconds 60 \
+  "$OPERATOR" run --simulator "$SIM_ADDR" --simulator-profile "${WSO_DEMO_PROFILE:-legacy}" --drift-interval-seconds 60 \
   --expected-training-seconds 6 --max-poll-seconds 5 >/dev/null
 operator_log_tail() {
   LOG_SHOWN=1

@@ -9,7 +9,7 @@
 //! gathers the facts, calls these functions, performs the one action and writes what they
 //! computed. Table tests cover every branch (`tests.rs`).
 //!
-//! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
+//! Modules: [`action`] (the next action), [`capability`] (what a base model can do), [`status`] (phase, conditions, history, Events, polling),
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
 //! applications), [`text`] (messages cut to the API server's limits, URLs without secrets).
@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+pub mod capability;
 pub mod digest;
 #[cfg(test)]
 mod digest_tests;
