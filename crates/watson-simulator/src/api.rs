@@ -224,6 +224,11 @@ pub struct BaseModelLifecycle {
     /// Versions to unmark.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repaired_versions: Vec<String>,
+    /// `Some(true)`: custom models on the base upgrade by a forced retrain only
+    /// (`upgrade_model` refused, as on IBM's improved next-generation bases); `Some(false)`:
+    /// `upgrade_model` works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_by_retrain: Option<bool>,
 }
 
 /// `POST /_simulator/base-models/{name}/versions` request and response.

@@ -111,6 +111,15 @@ async fn put_lifecycle(AxState(sim): S, Path(name): Path<String>, body: Bytes) -
         )));
     }
     let policy = &mut st.policy;
+    match req.upgrade_by_retrain {
+        Some(true) => {
+            policy.retrain_to_upgrade.insert(name.clone());
+        }
+        Some(false) => {
+            policy.retrain_to_upgrade.remove(&name);
+        }
+        None => {}
+    }
     match req.withdrawn {
         Some(true) => {
             policy.withdrawn.insert(name);
