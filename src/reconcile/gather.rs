@@ -98,6 +98,7 @@ pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> F
         dependency: Dependency::None,
         expected,
         dry_run: ctx.settings.dry_run,
+        audio_seconds: obj.audio_seconds(),
     }
 }
 

@@ -243,5 +243,6 @@ fn steady_facts(
         dependency: Dependency::None,
         expected: Default::default(),
         dry_run: false,
+        audio_seconds: 0,
     }
 }

@@ -57,7 +57,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The Kubernetes API types (crate `speech-crd`).
 use speech_crd as crd;
 
-pub use action::{decide, precheck, quota_guard};
+pub use action::{decide, precheck, quota_guard, upgrade_blocked};
 
 /// The kind of model being decided for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,6 +293,9 @@ pub struct Facts {
     /// `run --dry-run`: the shell skips every action that [`Action::skipped_in_dry_run`] and
     /// `status.nextAction` says so ([`next_action::text`]).
     pub dry_run: bool,
+    /// Seconds of audio the acoustic model holds (`status.totalMinutesOfAudio`; 0 for the other
+    /// kinds): over IBM's cap ([`action::AUDIO_CAP_SECONDS`]) no upgrade is attempted.
+    pub audio_seconds: i64,
 }
 
 /// Why the operator waits.

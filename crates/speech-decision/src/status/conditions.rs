@@ -333,16 +333,25 @@ pub(super) fn set_conditions(
                     reason: WaitReason::UpgradeRequested | WaitReason::Upgrading
                 }
         );
+        let blocked = crate::upgrade_blocked(facts);
         let (ur, um) = if upgrade_pending {
             (
                 "UpgradeAvailable",
                 "a newer base-model version is available".to_string(),
             )
+        } else if let Some(why) = &blocked {
+            ("AudioOverCap", why.clone())
         } else {
             let version = st.base_model_version.as_deref().unwrap_or("unknown");
             ("UpToDate", format!("on base-model version {version}"))
         };
-        set(st, UP_TO_DATE, !upgrade_pending, ur, um);
+        set(
+            st,
+            UP_TO_DATE,
+            !upgrade_pending && blocked.is_none(),
+            ur,
+            um,
+        );
     }
     let (dr, dm, dok) = match action {
         Action::Wait {
