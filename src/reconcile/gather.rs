@@ -99,6 +99,7 @@ pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> F
         expected,
         dry_run: ctx.settings.dry_run,
         audio_seconds: obj.audio_seconds(),
+        base_model_name: obj.base_model_name().map(str::to_string),
     }
 }
 

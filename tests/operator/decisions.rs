@@ -674,3 +674,62 @@ async fn an_upgrade_refused_by_the_base_is_a_forced_retrain_that_keeps_the_weigh
         "the weight was sent again with the forced retrain"
     );
 }
+
+/// Issue 27, point 4: a model on a next-generation base whose locale has a large speech model
+/// says so in the condition `BaseModelCurrent` (False, `NewerFamilyRecommended`, the migration
+/// named) with one Warning Event; a model on the large speech model is current, without one.
+#[tokio::test]
+async fn base_model_lifecycle_is_a_condition_and_one_warning_event() {
+    let Some((ns, _admin, _)) = operator::setup(OPTIONS, "lifecycle-base").await else {
+        return;
+    };
+    let api = ns.api::<CustomLanguageModel>();
+    let words = json!([{"word": "watsonx", "soundsLike": ["watson ex"]}]);
+    apply(
+        &api,
+        &language_model(
+            "older",
+            json!({"baseModelName": "en-US_Telephony", "words": words}),
+        ),
+    )
+    .await;
+    apply(
+        &api,
+        &language_model("lsm", json!({"baseModelName": "en-US", "words": words})),
+    )
+    .await;
+    let older = available(&api, "older").await;
+    let lsm = available(&api, "lsm").await;
+    let base_condition = |m: &CustomLanguageModel| {
+        m.model()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "BaseModelCurrent"))
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let (status, reason, message) = base_condition(&older).expect("condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "NewerFamilyRecommended")
+    );
+    assert!(message.contains("large speech model en-US"), "{message}");
+    let (status, reason, _) = base_condition(&lsm).expect("condition");
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Current"));
+    // Exactly one Warning Event, for the older model only (a few reconciles happened since).
+    let events = ns
+        .api::<k8s_openapi::api::core::v1::Event>()
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items;
+    let of = |name: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("BaseModelNewerFamilyRecommended")
+                    && e.involved_object.name.as_deref() == Some(name)
+            })
+            .map(|e| e.count.unwrap_or(1))
+            .sum::<i32>()
+    };
+    assert_eq!(of("older"), 1, "one Warning Event: {events:?}");
+    assert_eq!(of("lsm"), 0);
+}

@@ -128,6 +128,71 @@ pub fn check(a: &Asked<'_>) -> Result<(), Refusal> {
     }
 }
 
+/// Locales with a large speech model (IBM's release notes, GA English May 2024 to it-IT May
+/// 2026).
+pub const LARGE_SPEECH_LOCALES: &[&str] = &[
+    "en-US", "en-GB", "en-AU", "en-IN", "es-ES", "es-LA", "es-MX", "es-AR", "es-CL", "es-CO",
+    "es-PE", "pt-BR", "pt-PT", "de-DE", "fr-FR", "fr-CA", "ja-JP", "nl-NL", "it-IT",
+];
+
+/// The lifecycle state of a base model, from its name (`watson-api.md` §17): the condition
+/// `BaseModelCurrent` and the metric `wso_models_by_base_model{state}` use its label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// IBM's main line for the locale (a large speech model, or a next-generation model where
+    /// no large speech model exists).
+    Current,
+    /// IBM recommends another family: a next-generation model whose locale has a large speech
+    /// model (`models-migrate.md`).
+    NewerFamilyRecommended,
+    /// Discontinued: the previous-generation models (IBM Cloud 1 August 2023).
+    Withdrawn,
+}
+
+impl Lifecycle {
+    /// The condition reason and metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Current => "Current",
+            Lifecycle::NewerFamilyRecommended => "NewerFamilyRecommended",
+            Lifecycle::Withdrawn => "Withdrawn",
+        }
+    }
+}
+
+/// Every lifecycle state, for zero-filled metrics.
+pub const LIFECYCLE_STATES: &[Lifecycle] = &[
+    Lifecycle::Current,
+    Lifecycle::NewerFamilyRecommended,
+    Lifecycle::Withdrawn,
+];
+
+/// The lifecycle of base model `base` and the message naming the migration.
+pub fn lifecycle(base: &str) -> (Lifecycle, String) {
+    let locale = base.split('_').next().unwrap_or(base);
+    let has_lsm = LARGE_SPEECH_LOCALES.contains(&locale);
+    match Family::of(base) {
+        Family::PreviousGeneration => (
+            Lifecycle::Withdrawn,
+            format!(
+                "base model {base} was discontinued by IBM (IBM Cloud: 1 August 2023; Cloud Pak for Data: 31 July 2023); migrate to {} (docs/operations.md, \"Migrating to a large speech model\")",
+                if has_lsm {
+                    format!("the large speech model {locale}")
+                } else {
+                    format!("a next-generation model ({locale}_Telephony or {locale}_Multimedia)")
+                }
+            ),
+        ),
+        Family::NextGeneration if has_lsm => (
+            Lifecycle::NewerFamilyRecommended,
+            format!(
+                "IBM recommends the large speech model {locale} over {base} (models-migrate.md); migrate when grammars are not needed (docs/operations.md, \"Migrating to a large speech model\")"
+            ),
+        ),
+        _ => (Lifecycle::Current, format!("base model {base} is current")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +236,21 @@ mod tests {
             Family::NextGeneration
         );
         assert_eq!(Family::of("en-US"), Family::LargeSpeech);
+    }
+
+    #[test]
+    fn lifecycles_name_the_migration() {
+        let (l, m) = lifecycle("en-US_BroadbandModel");
+        assert_eq!(l, Lifecycle::Withdrawn);
+        assert!(m.contains("large speech model en-US"), "{m}");
+        let (l, m) = lifecycle("ar-MS_BroadbandModel");
+        assert_eq!(l, Lifecycle::Withdrawn);
+        assert!(m.contains("ar-MS_Telephony"), "{m}");
+        let (l, m) = lifecycle("en-US_Telephony");
+        assert_eq!(l, Lifecycle::NewerFamilyRecommended);
+        assert!(m.contains("large speech model en-US"), "{m}");
+        assert_eq!(lifecycle("en-WW_Medical_Telephony").0, Lifecycle::Current);
+        assert_eq!(lifecycle("en-US").0, Lifecycle::Current);
     }
 
     #[test]

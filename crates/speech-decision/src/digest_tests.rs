@@ -244,5 +244,6 @@ fn steady_facts(
         expected: Default::default(),
         dry_run: false,
         audio_seconds: 0,
+        base_model_name: None,
     }
 }

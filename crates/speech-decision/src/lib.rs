@@ -296,6 +296,9 @@ pub struct Facts {
     /// Seconds of audio the acoustic model holds (`status.totalMinutesOfAudio`; 0 for the other
     /// kinds): over IBM's cap ([`action::AUDIO_CAP_SECONDS`]) no upgrade is attempted.
     pub audio_seconds: i64,
+    /// `spec.baseModelName` (STT kinds): its lifecycle is shown in the condition
+    /// `BaseModelCurrent` ([`capability::lifecycle`]).
+    pub base_model_name: Option<String>,
 }
 
 /// Why the operator waits.

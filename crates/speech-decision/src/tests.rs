@@ -58,6 +58,7 @@ pub(super) fn base() -> Facts {
         expected: Default::default(),
         dry_run: false,
         audio_seconds: 0,
+        base_model_name: None,
     }
 }
 
