@@ -168,6 +168,10 @@ struct RunArgs {
     /// Time scale of the embedded simulator (0.01 makes a 10-minute training take 6 s).
     #[arg(long, default_value_t = 0.01)]
     simulator_time_scale: f64,
+    /// The IBM service the embedded simulator plays: `ibm-cloud` (today's service) or `legacy`
+    /// (previous-generation models and acoustic customization; see docs/simulator.md).
+    #[arg(long, default_value = "ibm-cloud", value_parser = ["ibm-cloud", "legacy"])]
+    simulator_profile: String,
 }
 
 /// A polling setting: the flag when given; otherwise the default for the real service, or,
@@ -227,6 +231,11 @@ async fn start_simulator(args: &RunArgs) -> anyhow::Result<Option<simulator::Run
         listen,
         api_keys: vec![args.simulator_api_key.clone()],
         time_scale: args.simulator_time_scale,
+        profile: if args.simulator_profile == "legacy" {
+            simulator::Profile::Legacy
+        } else {
+            simulator::Profile::IbmCloud
+        },
         ..Default::default()
     };
     config.auth_required = true;

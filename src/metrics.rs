@@ -113,6 +113,12 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LifecycleLabels {
+    kind: &'static str,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelOperationLabels {
     kind: &'static str,
     operation: &'static str,
@@ -144,6 +150,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<OperationLabels>,
     models: Family<PhaseLabels, Gauge>,
+    base_models: Family<LifecycleLabels, Gauge>,
     operation_duration: HistogramFamily<ModelOperationLabels>,
     time_to_ready: HistogramFamily<KindLabels>,
     leader: Gauge,
@@ -200,6 +207,12 @@ impl Metrics {
             "Custom models by kind and phase, as the operator last read or wrote their status",
             models.clone(),
         );
+        let base_models = Family::<LifecycleLabels, Gauge>::default();
+        registry.register(
+            "models_by_base_model",
+            "STT custom models by kind and the lifecycle state of their base model (Current, NewerFamilyRecommended, Withdrawn): the models that need a migration",
+            base_models.clone(),
+        );
         let operation_duration: HistogramFamily<ModelOperationLabels> =
             Family::new_with_constructor(long_buckets);
         registry.register(
@@ -237,6 +250,7 @@ impl Metrics {
             requests,
             request_duration,
             models,
+            base_models,
             operation_duration,
             time_to_ready,
             leader,
@@ -249,6 +263,17 @@ impl Metrics {
                 metrics
                     .models
                     .get_or_create(&PhaseLabels { kind, phase })
+                    .set(0);
+            }
+        }
+        for kind in ["CustomLanguageModel", "CustomAcousticModel"] {
+            for state in crate::decision::capability::LIFECYCLE_STATES {
+                metrics
+                    .base_models
+                    .get_or_create(&LifecycleLabels {
+                        kind,
+                        state: state.as_str(),
+                    })
                     .set(0);
             }
         }
@@ -280,6 +305,24 @@ impl Metrics {
 
     /// A model of `kind` moved from phase label `from` to `to` (`None`: it was not counted, or
     /// is gone).
+    fn base_model_moved(
+        &self,
+        kind: &'static str,
+        from: Option<&'static str>,
+        to: Option<&'static str>,
+    ) {
+        if let Some(state) = from {
+            self.base_models
+                .get_or_create(&LifecycleLabels { kind, state })
+                .dec();
+        }
+        if let Some(state) = to {
+            self.base_models
+                .get_or_create(&LifecycleLabels { kind, state })
+                .inc();
+        }
+    }
+
     fn model_moved(
         &self,
         kind: &'static str,
@@ -385,6 +428,9 @@ pub struct ModelSnapshot {
     pub ready_since: Option<DateTime<Utc>>,
     /// Finished trainings and upgrades: (started at, operation, outcome, seconds).
     pub finished: Vec<(DateTime<Utc>, &'static str, &'static str, f64)>,
+    /// The lifecycle state of the base model (the `BaseModelCurrent` condition's reason); `None`
+    /// for voice models and before the condition is written.
+    pub base_model: Option<&'static str>,
 }
 
 impl ModelSnapshot {
@@ -401,8 +447,20 @@ impl ModelSnapshot {
                 .map(|t| to_chrono(&t.0)),
             ready_since: status.and_then(ready_since),
             finished: status.map(finished_operations).unwrap_or_default(),
+            base_model: status.and_then(base_model_state),
         }
     }
+}
+
+fn base_model_state(s: &ModelStatus) -> Option<&'static str> {
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "BaseModelCurrent")?;
+    crate::decision::capability::LIFECYCLE_STATES
+        .iter()
+        .map(|l| l.as_str())
+        .find(|l| *l == c.reason)
 }
 
 fn to_chrono(t: &k8s_openapi::jiff::Timestamp) -> DateTime<Utc> {
@@ -459,6 +517,8 @@ struct Seen {
     counted_through: Option<DateTime<Utc>>,
     /// Time to Ready already recorded, or the model was Ready when first seen.
     ready_done: bool,
+    /// The base-model lifecycle state it is counted under in `wso_models_by_base_model`.
+    base_model: Option<&'static str>,
 }
 
 /// Derives status-based metrics from each model's status as its reconcile reads it from the
@@ -490,18 +550,21 @@ impl StatusSampler {
             phase,
             counted_through: latest,
             ready_done: m.ready_since.is_some(),
+            base_model: m.base_model,
         };
         let mut seen = self.seen.lock();
         let s = match seen.get_mut(key) {
             // Another object under the same name (deleted and created again): a new model.
             Some(s) if s.uid != uid => {
                 metrics.model_moved(s.kind, Some(s.phase), Some(phase));
+                metrics.base_model_moved(s.kind, s.base_model, m.base_model);
                 *s = first;
                 return;
             }
             Some(s) => s,
             None => {
                 metrics.model_moved(kind, None, Some(phase));
+                metrics.base_model_moved(kind, None, m.base_model);
                 seen.insert(key.to_string(), first);
                 return;
             }
@@ -509,6 +572,10 @@ impl StatusSampler {
         if s.phase != phase {
             metrics.model_moved(kind, Some(s.phase), Some(phase));
             s.phase = phase;
+        }
+        if s.base_model != m.base_model {
+            metrics.base_model_moved(kind, s.base_model, m.base_model);
+            s.base_model = m.base_model;
         }
         for (started, op, outcome, secs) in &m.finished {
             if s.counted_through.is_none_or(|c| *started > c) {
@@ -528,6 +595,7 @@ impl StatusSampler {
     pub fn forget(&self, metrics: &Metrics, key: &str) {
         if let Some(s) = self.seen.lock().remove(key) {
             metrics.model_moved(s.kind, Some(s.phase), None);
+            metrics.base_model_moved(s.kind, s.base_model, None);
         }
     }
 
@@ -595,6 +663,65 @@ mod tests {
         );
     }
 
+    /// Issue 27, point 4: a dashboard sees every model whose base model needs a migration.
+    #[test]
+    fn models_are_counted_by_the_lifecycle_of_their_base_model() {
+        let m = Metrics::new();
+        let text = m.encode().expect("encode");
+        assert!(
+            text.contains(
+                r#"wso_models_by_base_model{kind="CustomLanguageModel",state="Withdrawn"} 0"#
+            ),
+            "{text}"
+        );
+        let snap = |state: Option<&'static str>| ModelSnapshot {
+            uid: "u1".into(),
+            base_model: state,
+            ..Default::default()
+        };
+        m.model_status(
+            "CustomLanguageModel",
+            "CustomLanguageModel/ns/a",
+            &snap(Some("Withdrawn")),
+        );
+        m.model_status(
+            "CustomLanguageModel",
+            "CustomLanguageModel/ns/b",
+            &ModelSnapshot {
+                uid: "u2".into(),
+                base_model: Some("Withdrawn"),
+                ..Default::default()
+            },
+        );
+        let text = m.encode().expect("encode");
+        assert!(
+            text.contains(
+                r#"wso_models_by_base_model{kind="CustomLanguageModel",state="Withdrawn"} 2"#
+            ),
+            "{text}"
+        );
+        // Migrated: the model moves to Current; a deleted one no longer counts.
+        m.model_status(
+            "CustomLanguageModel",
+            "CustomLanguageModel/ns/a",
+            &snap(Some("Current")),
+        );
+        m.model_gone("CustomLanguageModel/ns/b");
+        let text = m.encode().expect("encode");
+        assert!(
+            text.contains(
+                r#"wso_models_by_base_model{kind="CustomLanguageModel",state="Withdrawn"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"wso_models_by_base_model{kind="CustomLanguageModel",state="Current"} 1"#
+            ),
+            "{text}"
+        );
+    }
+
     #[test]
     fn sampler_counts_only_changes_seen_while_watching() {
         let m = Metrics::new();
@@ -605,6 +732,7 @@ mod tests {
             created: Some(ts(0)),
             ready_since: Some(ts(100)),
             finished: vec![(ts(10), "Train", "Succeeded", 90.0)],
+            base_model: None,
         };
         let fresh = ModelSnapshot {
             uid: "b".into(),

@@ -30,6 +30,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CARGO="${CARGO:-cargo}"
 NAMESPACE=watson-demo
 SIM_ADDR=127.0.0.1:18089 # deploy/examples/speech-services.yaml points here
+# The IBM service the simulator plays: ibm-cloud (today's service, default) or legacy (also shows
+# the acoustic example of deploy/examples/legacy/).
+PROFILE="${WSO_DEMO_PROFILE:-ibm-cloud}"
+case "$PROFILE" in ibm-cloud|legacy) ;; *) echo "demo: WSO_DEMO_PROFILE must be ibm-cloud or legacy" >&2; exit 2 ;; esac
 TIMEOUT="${WSO_DEMO_TIMEOUT:-300}"
 START=$SECONDS
 
@@ -272,7 +276,7 @@ OPERATOR_LOG="$WORK/operator.log"
 METRICS_ADDR="127.0.0.1:$(free_port)" # loopback only, and no clash with anything on :8080
 start "$OPERATOR_LOG" env RUST_LOG="${RUST_LOG:-info}" KUBECONFIG="$KUBECONFIG" \
   WSO_METRICS_ADDRESS="$METRICS_ADDR" \
-  "$OPERATOR" run --simulator "$SIM_ADDR" --drift-interval-seconds 60 \
+  "$OPERATOR" run --simulator "$SIM_ADDR" --simulator-profile "$PROFILE" --drift-interval-seconds 60 \
   --expected-training-seconds 6 --max-poll-seconds 5 >/dev/null
 operator_log_tail() {
   LOG_SHOWN=1
@@ -287,6 +291,11 @@ wait_for 30 "simulator" sim_up || { operator_log_tail; die "the operator did not
 say "applying deploy/examples/ in namespace $NAMESPACE"
 k create namespace "$NAMESPACE" >/dev/null
 k apply -f "$ROOT/deploy/examples/"
+if [ "$PROFILE" = legacy ]; then
+  # Acoustic customization exists only on the legacy service (previous-generation models).
+  say "legacy profile: also applying deploy/examples/legacy/ (acoustic model)"
+  k apply -f "$ROOT/deploy/examples/legacy/"
+fi
 APPLIED=$SECONDS
 
 say "waiting up to $TIMEOUT s for every model to be Available"

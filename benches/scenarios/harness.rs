@@ -101,6 +101,7 @@ impl Env {
 /// Starts an in-process simulator.
 pub async fn start_simulator(time_scale: f64, model_cap: usize) -> RunningSimulator {
     simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

@@ -31,6 +31,11 @@ pub enum Error {
     /// An adopted model does not match the spec.
     #[error("{0}")]
     AdoptionMismatch(String),
+    /// The base model cannot serve the spec (`supported_features`, its family): refused before
+    /// any write; the category is the refusal's reason (`NoAcousticCustomization`,
+    /// `GrammarsNotSupported`, `BaseModelNotOffered`, `NoLanguageCustomization`).
+    #[error("{}", .0.message)]
+    Unsupported(crate::decision::capability::Refusal),
     /// The per-instance model limit is reached.
     #[error("{0}")]
     QuotaExceeded(String),
@@ -51,6 +56,7 @@ impl Classified for Error {
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::WrongService(_) => "WrongService",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
+            Error::Unsupported(r) => r.reason,
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Deadline(_) => "ReconcileDeadline",
         }
@@ -63,7 +69,9 @@ impl Classified for Error {
             Error::Input(e) => e.retry_class(),
             // Woken by the SpeechService watch; a slow retry covers the rest.
             Error::Service(_) | Error::ServiceMissing(_) => RetryClass::Credentials,
-            Error::InvalidSpec(_) | Error::AdoptionMismatch(_) => RetryClass::WaitForSpecChange,
+            Error::InvalidSpec(_) | Error::AdoptionMismatch(_) | Error::Unsupported(_) => {
+                RetryClass::WaitForSpecChange
+            }
             // Woken by the SpeechService watch once its spec is fixed.
             Error::WrongService(_) => RetryClass::WaitForSpecChange,
             // Checked with one LIST per attempt; retried at most every minute.

@@ -98,6 +98,8 @@ pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> F
         dependency: Dependency::None,
         expected,
         dry_run: ctx.settings.dry_run,
+        audio_seconds: obj.audio_seconds(),
+        base_model_name: obj.base_model_name().map(str::to_string),
     }
 }
 

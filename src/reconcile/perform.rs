@@ -242,6 +242,39 @@ async fn not_managed_by_another<K: KindOps>(
     Ok(())
 }
 
+/// Refuses, before any write, a spec the base model cannot serve: an acoustic model on a base
+/// without acoustic customization, grammars on a large speech model, a base the service does
+/// not offer ([`decision::capability::check`]). Voice models have no base model.
+async fn check_base_model<K: KindOps>(
+    obj: &K,
+    svc: &ServiceHandle,
+    g: &Gathered,
+) -> Result<(), Error> {
+    use decision::capability::{Asked, check};
+    let Some(base) = obj.base_model_name() else {
+        return Ok(());
+    };
+    if K::KIND == ModelKind::Voice {
+        return Ok(());
+    }
+    let features = svc.base_model_features(base).await?;
+    let grammars = g
+        .facts
+        .desired
+        .resources
+        .iter()
+        .filter(|(_, d)| decision::ResourceClass::of_digest(d) == decision::ResourceClass::Grammar)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    check(&Asked {
+        kind: K::KIND,
+        base_model_name: base,
+        features,
+        grammars,
+    })
+    .map_err(Error::Unsupported)
+}
+
 /// Performs an action that writes to the service, then tells the shared listing (and, when the
 /// model count changed, the SpeechService).
 async fn write_to_service<K: KindOps>(
@@ -252,6 +285,11 @@ async fn write_to_service<K: KindOps>(
     g: &Gathered,
 ) -> Result<Outcome, Error> {
     let id = g.facts.recorded.customization_id.as_deref();
+    // Before a model is created, the base model must be able to serve the spec (issue 27):
+    // what it supports comes from the service (`GET /v1/models/{id}`, cached per service).
+    if matches!(action, Action::Create | Action::Recreate) {
+        check_base_model(obj, svc, g).await?;
+    }
     // Creates count the instance's models first, under a per-service lock, and never go past
     // the quota.
     let _create_guard = match action {

@@ -64,6 +64,9 @@ pub(crate) async fn settle<K: ModelResource>(
     if let Some(note) = decided::event(&prev.model, &update.model, action, facts.deleting) {
         publish(ctx, obj, &note).await;
     }
+    if let Some(note) = decided::base_model_event(&prev.model, &update.model) {
+        publish(ctx, obj, &note).await;
+    }
     let retry_export = exported.as_ref().is_some_and(|e| e.retry);
     if let Some(note) = exported.and_then(|e| e.event) {
         publish(ctx, obj, &note).await;

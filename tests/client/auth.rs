@@ -340,6 +340,7 @@ mod simulator {
         std::fs::write(&cert, leaf.pem()).expect("write cert");
         std::fs::write(&key, leaf_key.serialize_pem()).expect("write key");
         let s = simulator_mod::start(SimulatorConfig {
+            profile: watson_speech_operator::simulator::Profile::Legacy,
             api_keys: vec![sim::API_KEY.to_string()],
             tls: Some(TlsFiles { cert, key }),
             ..SimulatorConfig::default()

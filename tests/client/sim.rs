@@ -15,6 +15,7 @@ pub const API_KEY: &str = "test-key";
 /// Starts a simulator with compressed time (`time_scale`) and one API key.
 pub async fn start_sim(time_scale: f64) -> RunningSimulator {
     simulator::start(SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         api_keys: vec![API_KEY.to_string()],
         time_scale,
         ..SimulatorConfig::default()

@@ -556,6 +556,7 @@ async fn operator_as_the_chart_service_account_takes_a_language_model_to_ready()
         .expect("elected within 20 s");
 
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

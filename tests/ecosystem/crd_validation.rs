@@ -159,8 +159,14 @@ async fn shipped_examples_are_accepted() {
     let ns = cp.namespace("examples").await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("deploy/examples") {
-        let path = entry.expect("entry").path();
+    // deploy/examples/ and deploy/examples/legacy/ (acoustic customization, legacy service).
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("deploy/examples")
+        .chain(std::fs::read_dir(dir.join("legacy")).expect("deploy/examples/legacy"))
+        .map(|e| e.expect("entry").path())
+        .collect();
+    paths.sort();
+    for path in paths {
         if path.extension().is_none_or(|x| x != "yaml") {
             continue;
         }
@@ -177,7 +183,7 @@ async fn shipped_examples_are_accepted() {
             n += 1;
         }
     }
-    assert!(n >= 4, "only {n} example objects");
+    assert!(n >= 8, "only {n} example objects");
 }
 
 /// `watson-speech-operator crd | head`: the reader closes the pipe before the CRDs (about

@@ -164,6 +164,7 @@ async fn kstatus_and_the_argo_cd_script_read_every_phase_right() {
     let Some(cp) = control_plane() else { return };
     let tool = health_tool();
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

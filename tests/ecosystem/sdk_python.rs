@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use watson_speech_operator::simulator::{self, SimulatorConfig};
+use watson_speech_operator::simulator::{self, Profile, SimulatorConfig};
 
 const KEY: &str = "sdk-key";
 
@@ -42,7 +42,16 @@ async fn official_python_sdk_works_against_the_simulator() {
         eprintln!("{msg}");
         return;
     }
+    // The SDK works against both services the simulator plays (docs/simulator.md, Profiles).
+    for profile in [Profile::IbmCloud, Profile::Legacy] {
+        sdk_check(profile).await;
+    }
+}
+
+/// Runs the SDK script against a simulator playing `profile`.
+async fn sdk_check(profile: Profile) {
     let sim = simulator::start(SimulatorConfig {
+        profile,
         api_keys: vec![KEY.to_owned()],
         time_scale: 0.001,
         ..SimulatorConfig::default()
@@ -56,6 +65,7 @@ async fn official_python_sdk_works_against_the_simulator() {
         .env("WSO_SIM_TTS_URL", sim.tts_url())
         .env("WSO_SIM_IAM_URL", sim.iam_url())
         .env("WSO_SIM_APIKEY", KEY)
+        .env("WSO_SIM_PROFILE", profile.as_str())
         .env("NO_PROXY", "127.0.0.1,localhost")
         .kill_on_drop(true)
         .output();
@@ -69,7 +79,8 @@ async fn official_python_sdk_works_against_the_simulator() {
     eprintln!("{stderr}");
     assert!(
         out.status.success(),
-        "SDK check failed:\n{stdout}\n{stderr}"
+        "SDK check failed on the {} profile:\n{stdout}\n{stderr}",
+        profile.as_str()
     );
     assert!(stdout.contains("SDK CHECK OK"));
 

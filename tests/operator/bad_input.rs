@@ -91,10 +91,11 @@ async fn no_model_named(admin: &AdminClient, ns: &TestNamespace, name: &str) {
 }
 
 #[tokio::test]
-async fn unknown_base_model_is_reported_once_and_not_retried() {
+async fn unknown_base_model_is_refused_before_any_write() {
     let Some((ns, admin, _)) = operator::setup(OPTIONS, "unknown-base").await else {
         return;
     };
+    let since = admin.requests(0).await.expect("log").next_seq;
     let api: Api<CustomLanguageModel> = ns.api();
     api.create(
         &PostParams::default(),
@@ -102,20 +103,57 @@ async fn unknown_base_model_is_reported_once_and_not_retried() {
     )
     .await
     .expect("create");
-    expect_stuck(&ns, &api, "nobase", "InvalidRequest", "xx-XX_NoSuchModel").await;
-    let creates = admin
-        .requests(0)
-        .await
-        .expect("log")
-        .requests
-        .into_iter()
-        .filter(|r| r.operation.as_deref() == Some("create_language_model") && r.status == 400)
+    // The operator asks the service what the base model supports (GET /v1/models/{id}: 404)
+    // and refuses without a create.
+    expect_stuck(
+        &ns,
+        &api,
+        "nobase",
+        "BaseModelNotOffered",
+        "spec.baseModelName",
+    )
+    .await;
+    let log = admin.requests(since).await.expect("log").requests;
+    let asked = log
+        .iter()
+        .filter(|r| {
+            r.operation.as_deref() == Some("get_model") && r.path.ends_with("/xx-XX_NoSuchModel")
+        })
         .count();
-    assert!(
-        creates <= 2,
-        "the refused create was not repeated: {creates}"
-    );
+    assert!(asked >= 1, "the base model was looked up");
     no_model_named(&admin, &ns, "nobase").await;
+}
+
+#[tokio::test]
+async fn acoustic_model_on_a_base_without_acoustic_customization_is_refused_before_any_write() {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "am-lsm").await else {
+        return;
+    };
+    let api: Api<CustomAcousticModel> = ns.api();
+    api.create(
+        &PostParams::default(),
+        &fixture::acoustic_model("onlsm", json!({"baseModelName": "en-US"})),
+    )
+    .await
+    .expect("create");
+    let m = expect_stuck(
+        &ns,
+        &api,
+        "onlsm",
+        "NoAcousticCustomization",
+        "spec.baseModelName",
+    )
+    .await;
+    let message = m
+        .model()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("custom_acoustic_model is false"),
+        "{message}"
+    );
+    no_model_named(&admin, &ns, "onlsm").await;
 }
 
 #[tokio::test]
@@ -378,6 +416,7 @@ async fn an_untrusted_certificate_is_refused_until_a_ca_bundle_is_given() {
     std::fs::write(&cert, leaf.pem()).expect("cert");
     std::fs::write(&key, leaf_key.serialize_pem()).expect("key");
     let sim = simulator::start(SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![operator::API_KEY.to_string()],
         auth_required: true,

@@ -597,3 +597,139 @@ async fn next_action_says_what_comes_next() {
         Some(Phase::Available)
     );
 }
+
+/// Issue 27, point 3: on a base that refuses `upgrade_model` (IBM's improved next-generation
+/// bases of 2023; here any base, by the simulator's `upgrade_by_retrain` knob, the shared
+/// harness playing the legacy profile), the upgrade is a forced retrain that sends
+/// `customization_weight` again; the model never stalls.
+#[tokio::test]
+async fn an_upgrade_refused_by_the_base_is_a_forced_retrain_that_keeps_the_weight() {
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "retrain-upgrade").await else {
+        return;
+    };
+    // A base no other test of this binary uses: the knob and the new version are global.
+    let base = "en-GB_Multimedia";
+    admin
+        .set_base_model_lifecycle(
+            base,
+            &watson_speech_operator::simulator::BaseModelLifecycle {
+                upgrade_by_retrain: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("knob");
+    let api = ns.api::<CustomLanguageModel>();
+    let spec = json!({
+        "baseModelName": base,
+        "words": [{"word": "watsonx", "soundsLike": ["watson ex"]}],
+        "training": {"customizationWeight": 0.4},
+    });
+    apply(&api, &language_model("improved", spec.clone())).await;
+    let id = id_of(&available(&api, "improved").await);
+    let new_version = admin
+        .publish_base_version(base, Some(&format!("{base}.v2027-03-01")))
+        .await
+        .expect("publish");
+    let mut upgraded = spec.clone();
+    upgraded["baseModelVersion"] = json!(new_version);
+    apply(&api, &language_model("improved", upgraded)).await;
+    let m = wait_for(&api, "improved", "upgraded and Ready", 120, |m| {
+        assert_ne!(
+            condition(m, "Stalled").map(|(s, _)| s),
+            Some("True".to_owned()),
+            "a model that serves never stalls"
+        );
+        is_ready(m)
+            && m.model().and_then(|s| s.base_model_version.clone()) == Some(new_version.clone())
+    })
+    .await;
+    assert_eq!(
+        condition(&m, "UpToDate").map(|(s, _)| s),
+        Some("True".to_owned())
+    );
+    let refused = operator::calls(&admin, &id, "upgrade_language_model").await;
+    assert!(
+        !refused.is_empty() && refused.iter().all(|r| r.status == 400),
+        "upgrade_model is refused on this base: {refused:?}"
+    );
+    let trainings = operator::calls(&admin, &id, "train_language_model").await;
+    let first_refusal = refused.iter().map(|r| r.seq).min().unwrap_or(u64::MAX);
+    assert!(
+        trainings
+            .iter()
+            .any(|r| r.seq > first_refusal && r.status == 200),
+        "a training followed the refused upgrade: {trainings:?}"
+    );
+    let weight = admin
+        .models()
+        .await
+        .expect("models")
+        .into_iter()
+        .find(|m| m.customization_id == id)
+        .and_then(|m| m.customization_weight);
+    assert_eq!(
+        weight,
+        Some(0.4),
+        "the weight was sent again with the forced retrain"
+    );
+}
+
+/// Issue 27, point 4: a model on a next-generation base whose locale has a large speech model
+/// says so in the condition `BaseModelCurrent` (False, `NewerFamilyRecommended`, the migration
+/// named) with one Warning Event; a model on the large speech model is current, without one.
+#[tokio::test]
+async fn base_model_lifecycle_is_a_condition_and_one_warning_event() {
+    let Some((ns, _admin, _)) = operator::setup(OPTIONS, "lifecycle-base").await else {
+        return;
+    };
+    let api = ns.api::<CustomLanguageModel>();
+    let words = json!([{"word": "watsonx", "soundsLike": ["watson ex"]}]);
+    apply(
+        &api,
+        &language_model(
+            "older",
+            json!({"baseModelName": "en-US_Telephony", "words": words}),
+        ),
+    )
+    .await;
+    apply(
+        &api,
+        &language_model("lsm", json!({"baseModelName": "en-US", "words": words})),
+    )
+    .await;
+    let older = available(&api, "older").await;
+    let lsm = available(&api, "lsm").await;
+    let base_condition = |m: &CustomLanguageModel| {
+        m.model()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "BaseModelCurrent"))
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let (status, reason, message) = base_condition(&older).expect("condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "NewerFamilyRecommended")
+    );
+    assert!(message.contains("large speech model en-US"), "{message}");
+    let (status, reason, _) = base_condition(&lsm).expect("condition");
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Current"));
+    // Exactly one Warning Event, for the older model only (a few reconciles happened since).
+    let events = ns
+        .api::<k8s_openapi::api::core::v1::Event>()
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items;
+    let of = |name: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("BaseModelNewerFamilyRecommended")
+                    && e.involved_object.name.as_deref() == Some(name)
+            })
+            .map(|e| e.count.unwrap_or(1))
+            .sum::<i32>()
+    };
+    assert_eq!(of("older"), 1, "one Warning Event: {events:?}");
+    assert_eq!(of("lsm"), 0);
+}

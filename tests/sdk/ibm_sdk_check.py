@@ -72,14 +72,27 @@ def main():
     tts = TextToSpeechV1(authenticator=auth)
     tts.set_service_url(os.environ["WSO_SIM_TTS_URL"])
 
+    # The simulator's profile: "ibm-cloud" (today's service: previous-generation models
+    # withdrawn, no acoustic customization) or "legacy" (the 2021-2022 service).
+    legacy = os.environ.get("WSO_SIM_PROFILE", "ibm-cloud") == "legacy"
+    base = "en-US_BroadbandModel" if legacy else "en-US"
+
     # --- base models ---
     models = stt.list_models().get_result()["models"]
-    check(any(m["name"] == "en-US_BroadbandModel" for m in models), "list_models")
+    check(any(m["name"] == base for m in models), "list_models")
+    check(
+        any(m["name"] == "en-US_BroadbandModel" for m in models) == legacy,
+        "previous-generation models are listed on the legacy profile only",
+    )
     check(stt.get_model("en-US_Telephony").get_result()["rate"] == 8000, "get_model")
+    if not legacy:
+        features = stt.get_model("en-US").get_result()["supported_features"]
+        check(features["custom_language_model"] and not features["custom_acoustic_model"],
+              "a large speech model: language models only")
 
     # --- custom language model ---
     created = stt.create_language_model(
-        "sdk-check", "en-US_BroadbandModel", description="created by the IBM Python SDK"
+        "sdk-check", base, description="created by the IBM Python SDK"
     )
     check(created.get_status_code() == 201, "create_language_model returns 201")
     lm = created.get_result()["customization_id"]
@@ -99,7 +112,9 @@ def main():
     wait("model ready after words", lambda: stt.get_language_model(lm).get_result()["status"] == "ready")
     stt.add_word(lm, "Kubernetes", sounds_like=["koo ber net ees"])
     words = stt.list_words(lm, sort="-count").get_result()["words"]
-    check({"IBM", "Kubernetes", "Watson"} <= {w["word"] for w in words}, "list_words")
+    # Only previous-generation models extract out-of-vocabulary words from corpora.
+    expected = {"IBM", "Kubernetes", "Watson"} if legacy else {"IBM", "Kubernetes"}
+    check(expected <= {w["word"] for w in words}, "list_words")
     check(stt.get_word(lm, "IBM").get_result()["sounds_like"] == ["I B M"], "get_word")
     try:
         stt.add_word(lm, "R2D2", sounds_like=["r 2 d 2"])
@@ -121,6 +136,20 @@ def main():
         check("X-global-transaction-id" in str(e), "error carries the transaction id")
 
     # --- custom acoustic model ---
+    if not legacy:
+        try:
+            stt.create_acoustic_model("sdk-am", "en-US_BroadbandModel")
+            raise AssertionError("an acoustic model on a withdrawn base must be refused")
+        except ApiException as e:
+            check(e.code == 400 and "discontinued" in e.message, "withdrawn base refused with 400")
+    else:
+        acoustic_model_check(stt)
+
+    tts_check(tts, legacy)
+    print("SDK CHECK OK", flush=True)
+
+
+def acoustic_model_check(stt):
     am = stt.create_acoustic_model("sdk-am", "en-US_BroadbandModel").get_result()["customization_id"]
     stt.add_audio(am, "audio1", tone_tar_gz("calls.wav", 16000, 660),
                   content_type="application/gzip", contained_content_type="audio/wav")
@@ -138,7 +167,8 @@ def main():
     stt.delete_audio(am, "audio1")
     stt.delete_acoustic_model(am)
 
-    # --- TTS custom model ---
+
+def tts_check(tts, legacy):
     vm = tts.create_custom_model("sdk-voice", language="en-US", description="d").get_result()["customization_id"]
     tts.add_words(vm, [Word(word="IBM", translation="eye bee em")])
     tts.add_word(vm, "NASA", "nassa")
@@ -151,9 +181,13 @@ def main():
     tts.update_custom_model(vm, name="renamed", words=[Word(word="ACL", translation="ackle")])
     check(tts.get_custom_model(vm).get_result()["name"] == "renamed", "tts update_custom_model")
     tts.delete_word(vm, "IBM")
+    if not legacy:
+        try:
+            tts.add_word(vm, "Kyoto", "kyoto", part_of_speech="Koyu")
+            raise AssertionError("part_of_speech on an en-US model must be refused")
+        except ApiException as e:
+            check(e.code == 400 and "ja-JP" in e.message, "part_of_speech is for ja-JP only")
     check(tts.delete_custom_model(vm).get_status_code() == 204, "tts delete_custom_model 204")
-
-    print("SDK CHECK OK", flush=True)
 
 
 if __name__ == "__main__":

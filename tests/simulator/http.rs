@@ -18,6 +18,7 @@ const KEY: &str = "test-key";
 
 async fn sim(time_scale: f64) -> RunningSimulator {
     simulator::start(SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         time_scale,
         api_keys: vec![KEY.to_owned(), "second-key".to_owned()],
         ..SimulatorConfig::default()
@@ -664,6 +665,8 @@ async fn state_file_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("state.json");
     let config = SimulatorConfig {
+        // Previous-generation bases and acoustic models: the legacy service.
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         state_file: Some(path.clone()),
         ..SimulatorConfig::default()
     };
@@ -689,6 +692,7 @@ async fn serves_https_with_a_given_certificate() {
     std::fs::write(&cert, ck.cert.pem()).expect("write");
     std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write");
     let s = simulator::start(SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         tls: Some(TlsFiles { cert, key }),
         ..SimulatorConfig::default()
     })
@@ -725,6 +729,7 @@ async fn serves_https_with_a_given_certificate() {
 #[ignore = "load check; run explicitly"]
 async fn ten_thousand_models_and_concurrent_reads() {
     let s = simulator::start(SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         time_scale: 0.001,
         model_cap: 20_000,
         ..SimulatorConfig::default()

@@ -82,6 +82,7 @@ async fn own_cold(
 ) -> Option<Own> {
     let cp = control_plane()?;
     let sim = simulator::start(SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

@@ -55,6 +55,7 @@ fn start_with(cp: &'static ControlPlane, options: Options, dry_run: bool) -> &'s
                 .try_init();
             rt.block_on(async move {
                 let sim = simulator::start(simulator::SimulatorConfig {
+                    profile: watson_speech_operator::simulator::Profile::Legacy,
                     listen: "127.0.0.1:0".parse().expect("addr"),
                     api_keys: vec![API_KEY.to_string(), OTHER_API_KEY.to_string()],
                     auth_required: true,

@@ -398,7 +398,15 @@ func almExamples(dir string, crds []apiextensionsv1.CustomResourceDefinition) (s
 	if err != nil {
 		return "", err
 	}
+	// deploy/examples/legacy/: the acoustic model (previous-generation base models), so that
+	// every owned CRD has an example.
+	legacy, err := filepath.Glob(filepath.Join(dir, "legacy", "*.yaml"))
+	if err != nil {
+		return "", err
+	}
 	sort.Strings(files)
+	sort.Strings(legacy)
+	files = append(files, legacy...)
 	var examples []map[string]any
 	for _, f := range files {
 		data, err := os.ReadFile(f)

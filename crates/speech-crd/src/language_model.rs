@@ -38,6 +38,7 @@ use super::common::{
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
 #[x_kube(validation = Rule::new("!has(self.corpora) || !has(self.grammars) || self.corpora.all(c, !self.grammars.exists(g, g.name == c.name))").message("spec.corpora and spec.grammars must not share a name (the service keeps them in one namespace)"))]
 #[x_kube(validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.customizationId)").message("spec.managementPolicy ObserveOnly requires spec.customizationId: the operator only observes an existing model and never creates one"))]
+#[x_kube(validation = Rule::new("!has(self.grammars) || size(self.grammars) == 0 || self.baseModelName.contains('_')").message("spec.grammars: a large speech model (a base model named by its locale alone, e.g. en-US) does not support grammars; remove spec.grammars or use a next-generation base model such as en-US_Telephony"))]
 pub struct CustomLanguageModelSpec {
     /// The SpeechService (SpeechToText, same namespace) the model lives in.
     pub service_ref: ServiceRef,

@@ -30,6 +30,7 @@ use super::language_model::WordsFrom;
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
 #[x_kube(validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.customizationId)").message("spec.managementPolicy ObserveOnly requires spec.customizationId: the operator only observes an existing model and never creates one"))]
+#[x_kube(validation = Rule::new("(has(self.language) && self.language == 'ja-JP') || !has(self.words) || self.words.all(w, !has(w.partOfSpeech))").message("spec.words[].partOfSpeech: the service accepts a part of speech for ja-JP models only (Part of speech is supported for ja-JP language only)"))]
 pub struct CustomVoiceModelSpec {
     /// The SpeechService (TextToSpeech, same namespace) the model lives in.
     pub service_ref: ServiceRef,

@@ -193,7 +193,9 @@ fn decide_dependency(
                 "the language model is on {lv}, older than this model's {mv}; it must be upgraded first"
             )));
         }
-        if matches!(status, ServiceStatus::Ready | ServiceStatus::Available) {
+        if matches!(status, ServiceStatus::Ready | ServiceStatus::Available)
+            && upgrade_blocked(f).is_none()
+        {
             return Err(Action::Upgrade {
                 custom_language_model_id: Some(customization_id.clone()),
             });
@@ -395,8 +397,46 @@ fn decide_data(f: &Facts, obs: &Observed) -> Option<Action> {
     None
 }
 
+/// IBM's audio cap per acoustic model (cut from 200 h to 50 h in Aug–Sep 2022): a model over it
+/// keeps serving but the service refuses to add audio to it, train it or upgrade it
+/// (`watson-api.md` §17).
+pub const AUDIO_CAP_SECONDS: i64 = 50 * 3600;
+
+/// Why a due upgrade is not attempted: an acoustic model over the audio cap, with a newer
+/// base-model version to go to. `Some(message)` for the `UpToDate` condition (reason
+/// `AudioOverCap`); the model stays Ready on its version.
+pub fn upgrade_blocked(f: &Facts) -> Option<String> {
+    if f.kind != ModelKind::Acoustic || f.audio_seconds <= AUDIO_CAP_SECONDS {
+        return None;
+    }
+    let obs = f.observed.as_ref()?;
+    let current = obs.versions.last()?;
+    let dependency = match &f.dependency {
+        Dependency::Available { version, .. } => version.as_ref(),
+        _ => None,
+    };
+    // The version an upgrade would go to: the spec's, the newest known, or the language
+    // model's (the first that the model is not on yet).
+    let target = [
+        f.desired.target_version.as_ref(),
+        f.newest_version.as_ref(),
+        dependency,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|t| !obs.versions.contains(t) && *t > current)?;
+    Some(format!(
+        "{target} is available, but the model holds {:.1} hours of audio, over IBM's cap of {} hours per acoustic model: the service refuses to upgrade it, so the operator does not try; it keeps serving on {current}. Remove audio to go below the cap, then it upgrades",
+        f.audio_seconds as f64 / 3600.0,
+        AUDIO_CAP_SECONDS / 3600
+    ))
+}
+
 fn decide_upgrade(f: &Facts, obs: &Observed, status: &ServiceStatus) -> Option<Action> {
     if f.kind == ModelKind::Voice || obs.versions.is_empty() {
+        return None;
+    }
+    if upgrade_blocked(f).is_some() {
         return None;
     }
     let current = obs.versions.last()?;

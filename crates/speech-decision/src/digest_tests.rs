@@ -243,5 +243,7 @@ fn steady_facts(
         dependency: Dependency::None,
         expected: Default::default(),
         dry_run: false,
+        audio_seconds: 0,
+        base_model_name: None,
     }
 }

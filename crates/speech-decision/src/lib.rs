@@ -9,7 +9,7 @@
 //! gathers the facts, calls these functions, performs the one action and writes what they
 //! computed. Table tests cover every branch (`tests.rs`).
 //!
-//! Modules: [`action`] (the next action), [`status`] (phase, conditions, history, Events, polling),
+//! Modules: [`action`] (the next action), [`capability`] (what a base model can do), [`status`] (phase, conditions, history, Events, polling),
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
 //! applications), [`text`] (messages cut to the API server's limits, URLs without secrets),
@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+pub mod capability;
 pub mod digest;
 #[cfg(test)]
 mod digest_tests;
@@ -58,7 +59,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The Kubernetes API types (crate `speech-crd`).
 use speech_crd as crd;
 
-pub use action::{decide, precheck, quota_guard};
+pub use action::{decide, precheck, quota_guard, upgrade_blocked};
 
 /// The kind of model being decided for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,6 +295,12 @@ pub struct Facts {
     /// `run --dry-run`: the shell skips every action that [`Action::skipped_in_dry_run`] and
     /// `status.nextAction` says so ([`next_action::text`]).
     pub dry_run: bool,
+    /// Seconds of audio the acoustic model holds (`status.totalMinutesOfAudio`; 0 for the other
+    /// kinds): over IBM's cap ([`action::AUDIO_CAP_SECONDS`]) no upgrade is attempted.
+    pub audio_seconds: i64,
+    /// `spec.baseModelName` (STT kinds): its lifecycle is shown in the condition
+    /// `BaseModelCurrent` ([`capability::lifecycle`]).
+    pub base_model_name: Option<String>,
 }
 
 /// Why the operator waits.

@@ -57,6 +57,8 @@ pub(super) fn base() -> Facts {
         dependency: Dependency::None,
         expected: Default::default(),
         dry_run: false,
+        audio_seconds: 0,
+        base_model_name: None,
     }
 }
 
@@ -510,6 +512,9 @@ fn acoustic_table() {
         ("lm behind: wait", |f| { obs(f).versions = vec!["b.v2021-01-01".into()]; }, Action::Wait { reason: WaitReason::Dependency("the language model is on b.v2020-01-01, older than this model's b.v2021-01-01; it must be upgraded first".into()) }),
         ("newer version with lm: waits for lm, no own upgrade", |f| f.newest_version = Some("b.v2021-01-01".into()), Action::UpToDate),
         ("data before dependency", |f| { f.dependency = Dependency::Missing; f.desired.resources.insert("a2".into(), "d".into()); }, Action::AddResource { name: "a2".into(), overwrite: false }),
+        ("over the audio cap: no upgrade with lm", |f| { f.audio_seconds = 51 * 3600; f.dependency = Dependency::Available { customization_id: "lm".into(), version: Some("b.v2021-01-01".into()) }; }, Action::UpToDate),
+        ("over the audio cap: no own upgrade", |f| { f.audio_seconds = 51 * 3600; f.dependency = Dependency::None; f.newest_version = Some("b.v2021-01-01".into()); }, Action::UpToDate),
+        ("at the cap: upgrades", |f| { f.audio_seconds = 50 * 3600; f.dependency = Dependency::None; f.newest_version = Some("b.v2021-01-01".into()); }, Action::Upgrade { custom_language_model_id: None }),
     ];
     for (name, mutate, want) in cases {
         let mut f = acoustic();
@@ -2474,4 +2479,44 @@ fn a_missing_service_says_how_to_let_go() {
         line.contains(crate::crd::RELEASE_WITHOUT_DELETING),
         "{line}"
     );
+}
+
+/// Issue 27, point 3: an acoustic model over IBM's 50 h audio cap is not upgraded (the service
+/// refuses): it stays Ready, with UpToDate False and the reason.
+#[test]
+fn an_acoustic_model_over_the_audio_cap_stays_ready_and_says_why_it_is_not_upgraded() {
+    let mut f = acoustic();
+    f.dependency = Dependency::None;
+    f.audio_seconds = 51 * 3600;
+    f.newest_version = Some("b.v2021-01-01".into());
+    let why = crate::upgrade_blocked(&f).expect("blocked");
+    assert!(
+        why.contains("b.v2021-01-01") && why.contains("51.0 hours") && why.contains("50 hours"),
+        "{why}"
+    );
+    let action = decide(&f);
+    assert_eq!(action, Action::UpToDate);
+    let u = st::next(
+        &StatusUpdate::default(),
+        &f,
+        &Observation::default(),
+        &action,
+        &Outcome::default(),
+        t0(),
+    );
+    let cond = |t: &str| {
+        u.model
+            .conditions
+            .iter()
+            .find(|c| c.type_ == t)
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    assert_eq!(cond("Ready"), Some(("True".into(), "Available".into())));
+    assert_eq!(
+        cond("UpToDate"),
+        Some(("False".into(), "AudioOverCap".into()))
+    );
+    assert_ne!(cond("Stalled").map(|c| c.0), Some("True".into()));
+    f.audio_seconds = 3600;
+    assert!(crate::upgrade_blocked(&f).is_none());
 }

@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::api::{
-    ConfigPatch, Counters, FailNextTraining, Faults, PublishVersion, Quirks, RequestPage,
-    RuntimeConfig, SimModel, SimModels,
+    BaseModelLifecycle, ConfigPatch, Counters, FailNextTraining, Faults, PublishVersion, Quirks,
+    RequestPage, RuntimeConfig, SimModel, SimModels,
 };
 
 /// Errors of the admin client.
@@ -92,6 +92,51 @@ impl AdminClient {
             .await?;
         let out: PublishVersion = Self::check(resp, StatusCode::CREATED).await?.json().await?;
         Ok(out.version.unwrap_or_default())
+    }
+
+    /// `PUT /_simulator/base-models/{name}/lifecycle`: withdraws a base model (or offers it
+    /// again) and marks versions defective or repaired.
+    pub async fn set_base_model_lifecycle(
+        &self,
+        base_model: &str,
+        change: &BaseModelLifecycle,
+    ) -> Result<(), AdminError> {
+        let resp = self
+            .http
+            .put(self.url(&format!("/base-models/{base_model}/lifecycle")))
+            .json(change)
+            .send()
+            .await?;
+        Self::check(resp, StatusCode::NO_CONTENT).await.map(drop)
+    }
+
+    /// Withdraws `base_model` (IBM's discontinuation): no new custom model can use it.
+    pub async fn withdraw_base_model(&self, base_model: &str) -> Result<(), AdminError> {
+        self.set_base_model_lifecycle(
+            base_model,
+            &BaseModelLifecycle {
+                withdrawn: Some(true),
+                ..BaseModelLifecycle::default()
+            },
+        )
+        .await
+    }
+
+    /// Marks `version` (`name.vYYYY-MM-DD`) of `base_model` defective: custom models on it
+    /// must be re-created.
+    pub async fn mark_base_version_defective(
+        &self,
+        base_model: &str,
+        version: &str,
+    ) -> Result<(), AdminError> {
+        self.set_base_model_lifecycle(
+            base_model,
+            &BaseModelLifecycle {
+                defective_versions: vec![version.to_owned()],
+                ..BaseModelLifecycle::default()
+            },
+        )
+        .await
     }
 
     /// `POST /_simulator/models/{id}/fail-next-training`.

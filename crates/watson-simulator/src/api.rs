@@ -29,6 +29,11 @@ pub struct SimModel {
     /// Scaled real seconds the simulator spent in this model's asynchronous operations
     /// (analysis, training, upgrade, reset).
     pub busy_seconds: f64,
+    /// Language models: the `customization_weight` recognition uses by default (the one the
+    /// last training stored, else the family's default: large speech models 0.5,
+    /// next-generation 0.2 or 0.1 on the improved bases, previous-generation 0.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customization_weight: Option<f64>,
     /// Creation time (Unix ms), used for ordering; not part of the wire format.
     #[serde(skip)]
     pub created_ms: u64,
@@ -178,6 +183,16 @@ pub struct RuntimeConfig {
     pub time_scale: f64,
     pub model_cap: usize,
     pub token_ttl_seconds: u64,
+    /// The profile the simulator plays (`ibm-cloud` or `legacy`); fixed at start.
+    #[serde(default)]
+    pub profile: crate::profile::Profile,
+    /// Maximum hours of audio per acoustic model (default 50).
+    #[serde(default = "default_audio_cap_hours")]
+    pub audio_cap_hours: f64,
+}
+
+fn default_audio_cap_hours() -> f64 {
+    crate::profile::DEFAULT_AUDIO_CAP_HOURS
 }
 
 /// `PUT /_simulator/config`: only the given fields change.
@@ -189,6 +204,31 @@ pub struct ConfigPatch {
     pub model_cap: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_ttl_seconds: Option<u64>,
+    /// Changes the acoustic audio cap at run time (hours, > 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_cap_hours: Option<f64>,
+}
+
+/// `PUT /_simulator/base-models/{name}/lifecycle`: withdraw a base model (or offer it again) and
+/// mark versions of it defective (or repaired).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseModelLifecycle {
+    /// `Some(true)`: no new custom model can use the base, and `GET /v1/models` no longer
+    /// lists it; `Some(false)`: offered again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<bool>,
+    /// Versions (`name.vYYYY-MM-DD`) to mark defective: custom models on them must be
+    /// re-created (`upgrade_model` refused, a warning on the model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defective_versions: Vec<String>,
+    /// Versions to unmark.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repaired_versions: Vec<String>,
+    /// `Some(true)`: custom models on the base upgrade by a forced retrain only
+    /// (`upgrade_model` refused, as on IBM's improved next-generation bases); `Some(false)`:
+    /// `upgrade_model` works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_by_retrain: Option<bool>,
 }
 
 /// `POST /_simulator/base-models/{name}/versions` request and response.

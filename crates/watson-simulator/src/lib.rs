@@ -24,6 +24,7 @@ pub mod faults;
 pub mod http;
 pub mod log;
 pub mod persist;
+pub mod profile;
 pub mod recognize;
 pub mod state;
 pub mod vocabulary;
@@ -48,11 +49,12 @@ use tokio::task::JoinHandle;
 
 pub use admin::{AdminClient, AdminError};
 pub use api::{
-    ConfigPatch, Counters, Faults, LoseAnswers, ModelKind, Quirks, RequestPage, RequestRecord,
-    RuntimeConfig, SimModel,
+    BaseModelLifecycle, ConfigPatch, Counters, Faults, LoseAnswers, ModelKind, Quirks, RequestPage,
+    RequestRecord, RuntimeConfig, SimModel,
 };
 use clock::{SharedClock, SystemClock};
 use http::Sim;
+pub use profile::Profile;
 
 /// Paths of a PEM certificate chain and private key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +82,9 @@ pub struct SimulatorConfig {
     pub state_file: Option<PathBuf>,
     /// Serve HTTPS with this certificate.
     pub tls: Option<TlsFiles>,
+    /// The IBM service played (default: IBM Cloud today). Ignored when a state file is
+    /// loaded: the state keeps the profile it was written with.
+    pub profile: Profile,
 }
 
 impl Default for SimulatorConfig {
@@ -93,6 +98,7 @@ impl Default for SimulatorConfig {
             model_cap: 1024,
             state_file: None,
             tls: None,
+            profile: Profile::IbmCloud,
         }
     }
 }
@@ -218,7 +224,9 @@ pub async fn start_with_clock(
         Some(p) => persist::load(p)?,
         None => None,
     }
-    .unwrap_or_else(|| state::State::new(uuid::Uuid::new_v4().to_string()));
+    .unwrap_or_else(|| {
+        state::State::with_profile(uuid::Uuid::new_v4().to_string(), config.profile)
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| SimulatorError::Bind {
@@ -239,6 +247,8 @@ pub async fn start_with_clock(
             time_scale: config.time_scale,
             model_cap: config.model_cap,
             token_ttl_seconds: config.token_ttl.as_secs().max(1),
+            profile: config.profile,
+            audio_cap_hours: profile::DEFAULT_AUDIO_CAP_HOURS,
         }),
         faults: Mutex::new(Faults::default()),
         quirks: Mutex::new(Quirks::default()),
@@ -307,6 +317,10 @@ pub struct SimulateArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The IBM service to play: `ibm-cloud` (the service as sold today: previous-generation
+    /// models withdrawn, no acoustic customization) or `legacy` (the 2021–2022 service).
+    #[arg(long, value_enum, default_value = "ibm-cloud", env = "WSO_SIM_PROFILE")]
+    pub profile: Profile,
 }
 
 impl SimulateArgs {
@@ -327,6 +341,7 @@ impl SimulateArgs {
                 }),
                 _ => None,
             },
+            profile: self.profile,
         }
     }
 }
@@ -348,6 +363,7 @@ pub async fn run(args: SimulateArgs) -> Result<(), SimulatorError> {
     println!("  TTS service URL: {}", sim.tts_url());
     println!("  IAM URL:         {}", sim.iam_url());
     println!("  Admin API:       {}/_simulator/", sim.base_url());
+    println!("  Profile:         {}", args.profile.as_str());
     wait_for_signal().await;
     sim.shutdown().await;
     Ok(())

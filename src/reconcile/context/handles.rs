@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::clients::{Clients, identity_verdict};
 use super::listings::{Entry, Listings};
 use super::wakeups::Waiters;
+use crate::decision::capability::Features;
 use crate::decision::{ModelKind, ServiceStatus};
 use crate::reconcile::error::Error;
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
@@ -32,6 +33,9 @@ pub struct ServiceHandle {
     identity: tokio::sync::Mutex<Option<Result<(), String>>>,
     /// `spec.url`, for messages.
     url: String,
+    /// `supported_features` of the base models asked about (`GET /v1/models/{id}`), by name;
+    /// `None`: the service does not offer it (404). Asked once per base model and handle.
+    base_models: tokio::sync::Mutex<std::collections::HashMap<String, Option<Features>>>,
 }
 
 impl ServiceHandle {
@@ -45,7 +49,31 @@ impl ServiceHandle {
             create_lock: tokio::sync::Mutex::new(()),
             identity: tokio::sync::Mutex::new(None),
             url,
+            base_models: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// What base model `name` supports (`GET /v1/models/{id}`, cached for the handle's life, so
+    /// once per SpeechService generation and credentials); `None` when the service does not
+    /// offer it (404: unknown, or withdrawn like the previous-generation models).
+    pub async fn base_model_features(&self, name: &str) -> Result<Option<Features>, Error> {
+        let mut known = self.base_models.lock().await;
+        if let Some(f) = known.get(name) {
+            return Ok(*f);
+        }
+        let features = match self.stt()?.get_model(name).await {
+            Ok(m) => {
+                let f = m.supported_features.unwrap_or_default();
+                Some(Features {
+                    custom_language_model: f.custom_language_model.unwrap_or(false),
+                    custom_acoustic_model: f.custom_acoustic_model.unwrap_or(false),
+                })
+            }
+            Err(crate::watson::Error::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        known.insert(name.to_owned(), features);
+        Ok(features)
     }
 
     /// `spec.url` of the SpeechService, as written (exported to applications without its user

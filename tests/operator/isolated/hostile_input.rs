@@ -121,6 +121,7 @@ where
 async fn hostile_inputs_keep_the_operator_small_and_the_others_working() {
     let Some(cp) = control_plane() else { return };
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

@@ -453,6 +453,7 @@ async fn import_refuses_bad_input_in_one_line_naming_the_fix() {
 
     // Refused credentials.
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec!["the-right-key".into()],
         auth_required: true,
@@ -516,6 +517,7 @@ async fn import_refuses_bad_input_in_one_line_naming_the_fix() {
 #[tokio::test]
 async fn import_reads_with_cloud_pak_and_trusted_profile_credentials() {
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec!["the-right-key".into()],
         auth_required: true,

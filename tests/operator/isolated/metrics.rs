@@ -66,6 +66,7 @@ fn value(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> f64 {
 async fn metrics_after_a_lifecycle() {
     let Some(cp) = control_plane() else { return };
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

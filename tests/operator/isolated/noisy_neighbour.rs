@@ -87,6 +87,7 @@ async fn a_flooded_service_does_not_stall_another() {
 
     // The neighbour: every request answered 429, Retry-After a day.
     let flooded_sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         auth_required: false,
         time_scale: OPTIONS.time_scale,
         ..Default::default()

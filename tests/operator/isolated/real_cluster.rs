@@ -125,6 +125,7 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     let Some(cp) = control_plane() else { return };
     let client = cp.client().await.expect("client");
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

@@ -41,6 +41,7 @@ async fn readyz(http: &reqwest::Client, url: &str) -> Option<u16> {
 async fn an_api_server_outage_of_a_minute_is_ridden_out() {
     let Some(cp) = control_plane() else { return };
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,
         time_scale: 0.01,

@@ -23,6 +23,7 @@ const CANARY_TOKEN: &str = "canary-token-b5d20e44-do-not-log";
 async fn canary_credentials_never_appear_anywhere() {
     let Some(cp) = control_plane() else { return };
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![CANARY_KEY.to_string()],
         auth_required: true,

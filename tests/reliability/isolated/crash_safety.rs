@@ -43,6 +43,7 @@ fn start_operator(
 async fn crash_between_create_and_status_write_leaves_exactly_one_model() {
     let Some(cp) = control_plane() else { return };
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

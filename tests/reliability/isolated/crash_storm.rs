@@ -53,6 +53,7 @@ async fn killed_again_and_again_it_converges_without_leaks_or_duplicates() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

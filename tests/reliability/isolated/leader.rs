@@ -194,6 +194,7 @@ struct Setup {
 async fn setup(prefix: &str) -> Option<Setup> {
     let cp = control_plane()?;
     let sim = simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
         listen: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![API_KEY.to_string()],
         auth_required: true,

@@ -19,6 +19,9 @@ pub const TRAINED: &str = "Trained";
 
 /// Condition type: the model is on the newest base-model version it should be on.
 pub const UP_TO_DATE: &str = "UpToDate";
+/// True while the model's base model is IBM's current line; False with reason `Withdrawn` or
+/// `NewerFamilyRecommended` and the migration in the message (issue 27, point 4).
+pub const BASE_MODEL_CURRENT: &str = "BaseModelCurrent";
 
 /// Condition type: the service, its credentials, every input and the language model are there.
 pub const DEPENDENCIES_READY: &str = "DependenciesReady";
@@ -333,16 +336,30 @@ pub(super) fn set_conditions(
                     reason: WaitReason::UpgradeRequested | WaitReason::Upgrading
                 }
         );
+        let blocked = crate::upgrade_blocked(facts);
         let (ur, um) = if upgrade_pending {
             (
                 "UpgradeAvailable",
                 "a newer base-model version is available".to_string(),
             )
+        } else if let Some(why) = &blocked {
+            ("AudioOverCap", why.clone())
         } else {
             let version = st.base_model_version.as_deref().unwrap_or("unknown");
             ("UpToDate", format!("on base-model version {version}"))
         };
-        set(st, UP_TO_DATE, !upgrade_pending, ur, um);
+        set(
+            st,
+            UP_TO_DATE,
+            !upgrade_pending && blocked.is_none(),
+            ur,
+            um,
+        );
+        if let Some(base) = facts.base_model_name.as_deref() {
+            let (state, message) = crate::capability::lifecycle(base);
+            let current = state == crate::capability::Lifecycle::Current;
+            set(st, BASE_MODEL_CURRENT, current, state.as_str(), message);
+        }
     }
     let (dr, dm, dok) = match action {
         Action::Wait {
@@ -355,6 +372,21 @@ pub(super) fn set_conditions(
         ),
     };
     set(st, DEPENDENCIES_READY, dok, dr, dm);
+}
+
+/// The Warning Event when the model's base model stops being current (withdrawn, another family
+/// recommended): one per change of the `BaseModelCurrent` condition to False.
+pub fn base_model_event(prev: &ModelStatus, next: &ModelStatus) -> Option<EventNote> {
+    let now = condition(&next.conditions, BASE_MODEL_CURRENT).filter(|c| c.status == "False")?;
+    let before = condition(&prev.conditions, BASE_MODEL_CURRENT);
+    if before.is_some_and(|b| b.status == now.status && b.reason == now.reason) {
+        return None;
+    }
+    Some(EventNote {
+        warning: true,
+        reason: format!("BaseModel{}", now.reason),
+        message: now.message.clone(),
+    })
 }
 
 /// The Event for a decision: one per change of phase.

@@ -14,7 +14,9 @@ use serde_json::json;
 
 use super::errors::ApiError;
 use super::{Sim, empty, json_response, parse_json, query_map};
-use crate::api::{ConfigPatch, FailNextTraining, Faults, PublishVersion, Quirks, SimModels};
+use crate::api::{
+    BaseModelLifecycle, ConfigPatch, FailNextTraining, Faults, PublishVersion, Quirks, SimModels,
+};
 use crate::faults;
 use crate::log::RequestLog;
 use crate::state::State;
@@ -27,6 +29,10 @@ pub fn router() -> Router<Arc<Sim>> {
     Router::new()
         .route("/reset", post(reset))
         .route("/base-models/{name}/versions", post(publish_version))
+        .route(
+            "/base-models/{name}/lifecycle",
+            axum::routing::put(put_lifecycle),
+        )
         .route("/models", get(models))
         .route("/models/{id}", axum::routing::delete(delete_model))
         .route("/models/{id}/fail-next-training", post(fail_next_training))
@@ -54,7 +60,8 @@ async fn reset(AxState(sim): S) -> Res {
     {
         let mut st = sim.state.lock();
         let owner = st.owner.clone();
-        *st = State::new(owner);
+        let profile = st.policy.profile;
+        *st = State::with_profile(owner, profile);
     }
     *sim.faults.lock() = Faults::default();
     *sim.quirks.lock() = Quirks::default();
@@ -81,6 +88,54 @@ async fn publish_version(AxState(sim): S, Path(name): Path<String>, body: Bytes)
             json!({ "version": version }),
         )),
     }
+}
+
+async fn put_lifecycle(AxState(sim): S, Path(name): Path<String>, body: Bytes) -> Res {
+    let req: BaseModelLifecycle = parse_json(&body)?;
+    let mut st = sim.state.lock();
+    let Some(base) = st.catalogue.get(&name) else {
+        return Err(ApiError::Status(
+            404,
+            format!("Unknown base model '{name}'."),
+        ));
+    };
+    let prefix = format!("{}.v", base.name);
+    if let Some(v) = req
+        .defective_versions
+        .iter()
+        .chain(&req.repaired_versions)
+        .find(|v| !v.starts_with(&prefix))
+    {
+        return Err(ApiError::bad_request(format!(
+            "version '{v}' must start with '{prefix}'"
+        )));
+    }
+    let policy = &mut st.policy;
+    match req.upgrade_by_retrain {
+        Some(true) => {
+            policy.retrain_to_upgrade.insert(name.clone());
+        }
+        Some(false) => {
+            policy.retrain_to_upgrade.remove(&name);
+        }
+        None => {}
+    }
+    match req.withdrawn {
+        Some(true) => {
+            policy.withdrawn.insert(name);
+        }
+        Some(false) => {
+            policy.withdrawn.remove(&name);
+        }
+        None => {}
+    }
+    for v in req.defective_versions {
+        policy.defective.insert(v);
+    }
+    for v in &req.repaired_versions {
+        policy.defective.remove(v);
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 async fn models(AxState(sim): S) -> Res {
@@ -212,7 +267,12 @@ async fn counters(AxState(sim): S) -> Res {
 }
 
 async fn get_config(AxState(sim): S) -> Res {
-    let c = sim.runtime.lock().clone();
+    let mut c = sim.runtime.lock().clone();
+    {
+        let st = sim.state.lock();
+        c.profile = st.policy.profile;
+        c.audio_cap_hours = st.policy.audio_cap_hours;
+    }
     to_json(StatusCode::OK, &c)
 }
 
@@ -225,6 +285,17 @@ async fn put_config(AxState(sim): S, body: Bytes) -> Res {
     }
     if patch.token_ttl_seconds == Some(0) {
         return Err(ApiError::bad_request("token_ttl_seconds must be positive"));
+    }
+    if patch
+        .audio_cap_hours
+        .is_some_and(|h| !h.is_finite() || h <= 0.0)
+    {
+        return Err(ApiError::bad_request(
+            "audio_cap_hours must be a finite number > 0",
+        ));
+    }
+    if let Some(h) = patch.audio_cap_hours {
+        sim.state.lock().policy.audio_cap_hours = h;
     }
     let mut c = sim.runtime.lock();
     if let Some(t) = patch.time_scale {

@@ -86,12 +86,7 @@ fn created_empty() -> Res {
 async fn list_models(AxState(sim): S, headers: HeaderMap) -> Res {
     let url = format!("{}/speech-to-text", request_base(&sim, &headers));
     let st = sim.state.lock();
-    let models: Vec<_> = st
-        .catalogue
-        .models
-        .iter()
-        .map(|m| m.to_json(&url))
-        .collect();
+    let models: Vec<_> = st.offered_base_models().map(|m| m.to_json(&url)).collect();
     ok(json!({ "models": models }))
 }
 
@@ -99,8 +94,7 @@ async fn get_model(AxState(sim): S, Path(model): Path<String>, headers: HeaderMa
     let url = format!("{}/speech-to-text", request_base(&sim, &headers));
     let st = sim.state.lock();
     let m = st
-        .catalogue
-        .get(&model)
+        .offered_base_model(&model)
         .ok_or_else(|| SimError::NotFound(format!("Model {model} not found")))?;
     ok(m.to_json(&url))
 }

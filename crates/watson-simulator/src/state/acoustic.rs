@@ -14,8 +14,22 @@ use crate::clock::iso8601;
 
 /// Minimum minutes of valid audio to train.
 pub const MIN_TRAINING_SECONDS: f64 = 600.0;
-/// Maximum hours of audio (IBM Cloud).
-pub const MAX_TRAINING_SECONDS: f64 = 50.0 * 3600.0;
+/// Maximum hours of audio (IBM Cloud since Aug–Sep 2022); the default of the policy's
+/// `audio_cap_hours` admin knob.
+pub const MAX_TRAINING_SECONDS: f64 = crate::profile::DEFAULT_AUDIO_CAP_HOURS * 3600.0;
+
+fn default_audio_cap_seconds() -> f64 {
+    MAX_TRAINING_SECONDS
+}
+
+/// The 400 of a model over the audio cap (adding audio, training, upgrading).
+fn over_cap(seconds: f64, cap_seconds: f64) -> SimError {
+    SimError::BadRequest(format!(
+        "The custom acoustic model contains {:.1} hours of audio; at most {} hours are allowed.",
+        seconds / 3600.0,
+        cap_seconds / 3600.0
+    ))
+}
 
 /// Status of an audio resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +224,11 @@ pub struct AcousticModel {
     #[serde(default)]
     pub held: bool,
     pub busy_ms: u64,
+    /// The audio cap (seconds) of the policy, refreshed on every access (admin knob
+    /// `audio_cap_hours`): a model over it keeps serving but cannot take audio, train or
+    /// upgrade.
+    #[serde(default = "default_audio_cap_seconds")]
+    pub audio_cap_seconds: f64,
 }
 
 impl AcousticModel {
@@ -245,7 +264,13 @@ impl AcousticModel {
             lagging: None,
             held: false,
             busy_ms: 0,
+            audio_cap_seconds: MAX_TRAINING_SECONDS,
         }
+    }
+
+    /// Seconds of all audio resources, whatever their status.
+    fn all_seconds(&self) -> f64 {
+        self.audio.values().map(AudioResource::duration_s).sum()
     }
 
     /// Applies every transition whose deadline has passed.
@@ -405,6 +430,15 @@ impl AcousticModel {
             )));
         }
         let duration: f64 = prepared.members.iter().map(|m| m.duration_s).sum();
+        let kept = self.all_seconds()
+            - self
+                .audio
+                .get(&name)
+                .map(AudioResource::duration_s)
+                .unwrap_or(0.0);
+        if kept + duration > self.audio_cap_seconds {
+            return Err(over_cap(kept + duration, self.audio_cap_seconds));
+        }
         let (until, ms) = ctx.schedule(timing::AUDIO_BASE_S + timing::AUDIO_PER_AUDIO_S * duration);
         self.busy_ms += ms;
         self.audio.insert(
@@ -496,14 +530,9 @@ impl AcousticModel {
                 ),
             ));
         }
-        if seconds > MAX_TRAINING_SECONDS {
-            return Err(self.fail(
-                ctx.now,
-                format!(
-                    "The custom acoustic model contains {:.1} hours of audio; at most 50 hours are allowed.",
-                    seconds / 3600.0
-                ),
-            ));
+        if seconds > self.audio_cap_seconds {
+            let message = over_cap(seconds, self.audio_cap_seconds).to_string();
+            return Err(self.fail(ctx.now, message));
         }
         if let Some(h) = &helper
             && let Err(msg) = self.check_helper(
@@ -584,6 +613,9 @@ impl AcousticModel {
                 "The custom model is already based on the latest version of base model '{}' ({latest}).",
                 self.base_model_name
             )));
+        }
+        if self.all_seconds() > self.audio_cap_seconds {
+            return Err(over_cap(self.all_seconds(), self.audio_cap_seconds));
         }
         if let Some(h) = &helper {
             self.check_helper(h, target).map_err(SimError::BadRequest)?;

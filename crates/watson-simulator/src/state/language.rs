@@ -256,6 +256,18 @@ pub struct LanguageModel {
     pub held: bool,
     /// Scaled milliseconds spent in asynchronous operations.
     pub busy_ms: u64,
+    /// Profile rule (refreshed from the policy on every access): the December 2025
+    /// `sounds_like` validation applies.
+    #[serde(default)]
+    pub strict_sounds_like: bool,
+    /// Profile rule (refreshed): the base is an improved next-generation model, upgraded by a
+    /// forced retrain only.
+    #[serde(default)]
+    pub improved: bool,
+    /// Profile rule (refreshed): the model's version is marked defective; it must be
+    /// re-created.
+    #[serde(default)]
+    pub defective: bool,
 }
 
 impl LanguageModel {
@@ -295,7 +307,18 @@ impl LanguageModel {
             lagging: None,
             held: false,
             busy_ms: 0,
+            strict_sounds_like: false,
+            improved: false,
+            defective: false,
         }
+    }
+
+    /// The `customization_weight` recognition uses when none is given: the one the last
+    /// training stored, else the default of the base's family.
+    pub fn effective_customization_weight(&self) -> f64 {
+        self.customization_weight.unwrap_or_else(|| {
+            crate::profile::default_customization_weight(self.family, self.improved)
+        })
     }
 
     fn counts_occurrences(&self) -> bool {
@@ -473,6 +496,11 @@ impl LanguageModel {
         });
         if let Some(e) = &self.error {
             v["error"] = json!(e);
+        }
+        if self.defective {
+            v["warnings"] = json!(super::defective_message(
+                self.versions.last().map(String::as_str).unwrap_or_default()
+            ));
         }
         v
     }
@@ -726,6 +754,7 @@ impl LanguageModel {
             let errors = words::validate_sounds_like(
                 def.sounds_like.as_deref().unwrap_or_default(),
                 japanese,
+                self.strict_sounds_like,
             );
             self.upsert_user_word(name, def, errors, customer_id.clone());
         }
@@ -770,6 +799,7 @@ impl LanguageModel {
         let errors = words::validate_sounds_like(
             def.sounds_like.as_deref().unwrap_or_default(),
             self.japanese(),
+            self.strict_sounds_like,
         );
         if let Some(first) = errors.first() {
             let message = first

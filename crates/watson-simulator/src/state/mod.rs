@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::catalogue::{BaseModel, Catalogue};
 use super::clock::scaled_ms;
+use super::profile::{Policy, Profile};
 pub use acoustic::AcousticModel;
 pub use language::LanguageModel;
 pub use voice::VoiceModel;
@@ -182,18 +183,56 @@ pub struct State {
     pub language: HashMap<String, LanguageModel>,
     pub acoustic: HashMap<String, AcousticModel>,
     pub voice: HashMap<String, VoiceModel>,
+    /// The profile's rules and the admin's run-time changes to them (a state file written
+    /// before profiles existed reads as the legacy profile).
+    #[serde(default)]
+    pub policy: Policy,
 }
 
 impl State {
-    /// An empty instance with the default catalogue.
+    /// An empty instance with the default catalogue and the legacy profile's rules.
     pub fn new(owner: String) -> Self {
+        Self::with_profile(owner, Profile::Legacy)
+    }
+
+    /// An empty instance with the default catalogue and the rules of `profile`.
+    pub fn with_profile(owner: String, profile: Profile) -> Self {
+        let catalogue = Catalogue::default();
+        let policy = Policy::new(profile, &catalogue);
         State {
             owner,
-            catalogue: Catalogue::default(),
+            catalogue,
             language: HashMap::new(),
             acoustic: HashMap::new(),
             voice: HashMap::new(),
+            policy,
         }
+    }
+
+    /// The base models `GET /v1/models` lists: the catalogue without withdrawn models.
+    pub fn offered_base_models(&self) -> impl Iterator<Item = &BaseModel> {
+        self.catalogue
+            .models
+            .iter()
+            .filter(|m| !self.policy.is_withdrawn(&m.name))
+    }
+
+    /// `GET /v1/models/{id}`: a base model that is offered (a withdrawn one is a 404, as an
+    /// unknown one).
+    pub fn offered_base_model(&self, name: &str) -> Option<&BaseModel> {
+        self.catalogue
+            .get(name)
+            .filter(|m| !self.policy.is_withdrawn(&m.name))
+    }
+
+    /// Brings a language model's copy of the run-time rules up to date.
+    fn apply_policy_lm(policy: &Policy, m: &mut LanguageModel) {
+        m.strict_sounds_like = policy.strict_sounds_like_for(m.family, &m.language);
+        m.improved = policy.upgrades_by_retrain(&m.base_model_name);
+        m.defective = m
+            .versions
+            .last()
+            .is_some_and(|v| policy.defective.contains(v));
     }
 
     fn new_id() -> String {
@@ -204,9 +243,14 @@ impl State {
         let name = name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| SimError::bad("Required parameter 'base_model_name' is missing."))?;
-        self.catalogue
+        let base = self
+            .catalogue
             .get(name)
-            .ok_or_else(|| SimError::bad(format!("The base model '{name}' is not valid.")))
+            .ok_or_else(|| SimError::bad(format!("The base model '{name}' is not valid.")))?;
+        if self.policy.is_withdrawn(name) {
+            return Err(SimError::bad(withdrawn_message(name)));
+        }
+        Ok(base)
     }
 
     // ---- language models ----
@@ -261,6 +305,7 @@ impl State {
             .get_mut(id)
             .ok_or_else(|| SimError::UnknownModel(id.to_owned()))?;
         m.settle(now);
+        Self::apply_policy_lm(&self.policy, m);
         Ok(m)
     }
 
@@ -275,6 +320,7 @@ impl State {
         out.into_iter()
             .map(|m| {
                 m.settle(now);
+                Self::apply_policy_lm(&self.policy, m);
                 m.to_json()
             })
             .collect()
@@ -292,7 +338,19 @@ impl State {
 
     /// `POST /v1/customizations/{id}/upgrade_model`.
     pub fn upgrade_language_model(&mut self, ctx: Ctx, id: &str) -> Result<(), SimError> {
-        let base_name = self.lm(id, ctx.now)?.base_model_name.clone();
+        let m = self.lm(id, ctx.now)?;
+        let base_name = m.base_model_name.clone();
+        if m.defective {
+            return Err(SimError::bad(defective_message(
+                m.versions.last().map(String::as_str).unwrap_or_default(),
+            )));
+        }
+        if m.improved {
+            // Release notes 27 Feb 2023, "Known issue" (exact text UNCONFIRMED).
+            return Err(SimError::bad(format!(
+                "Upgrading custom models based on the improved version of the base model '{base_name}' is not supported. To upgrade the model, retrain it with the 'force' query parameter set to 'true'."
+            )));
+        }
         let target = self
             .catalogue
             .get(&base_name)
@@ -314,7 +372,19 @@ impl State {
             .get(&base_name)
             .map(|b| b.newest_version().to_owned())
             .unwrap_or_default();
-        self.lm(id, ctx.now)?.train(ctx, params, &newest)
+        let m = self.lm(id, ctx.now)?;
+        let before = m.versions.last().cloned();
+        let out = m.train(ctx, params, &newest)?;
+        // On the improved next-generation bases, the forced retrain that upgrades the model
+        // drops a customization weight that is not sent again (custom-upgrade.md).
+        if m.improved
+            && params.force
+            && params.customization_weight.is_none()
+            && before.as_deref() != Some(newest.as_str())
+        {
+            m.customization_weight = None;
+        }
+        Ok(out)
     }
 
     // ---- acoustic models ----
@@ -359,6 +429,7 @@ impl State {
             .get_mut(id)
             .ok_or_else(|| SimError::UnknownModel(id.to_owned()))?;
         m.settle(now);
+        m.audio_cap_seconds = self.policy.audio_cap_seconds();
         Ok(m)
     }
 
@@ -440,9 +511,12 @@ impl State {
 
     /// A voice model, or 401.
     pub fn voice(&mut self, id: &str) -> Result<&mut VoiceModel, SimError> {
-        self.voice
+        let m = self
+            .voice
             .get_mut(id)
-            .ok_or_else(|| SimError::UnknownModel(id.to_owned()))
+            .ok_or_else(|| SimError::UnknownModel(id.to_owned()))?;
+        m.part_of_speech_ja_jp_only = self.policy.part_of_speech_ja_jp_only;
+        Ok(m)
     }
 
     /// `POST /text-to-speech/v1/customizations`.
@@ -452,7 +526,8 @@ impl State {
         req: &voice::CreateVoiceModel,
     ) -> Result<String, SimError> {
         let id = Self::new_id();
-        let model = VoiceModel::create(id.clone(), self.owner.clone(), req, ctx.now)?;
+        let mut model = VoiceModel::create(id.clone(), self.owner.clone(), req, ctx.now)?;
+        model.part_of_speech_ja_jp_only = self.policy.part_of_speech_ja_jp_only;
         self.voice.insert(id.clone(), model);
         Ok(id)
     }
@@ -557,7 +632,9 @@ impl State {
             Vec::with_capacity(self.language.len() + self.acoustic.len() + self.voice.len());
         for m in self.language.values_mut() {
             m.settle(now);
+            Self::apply_policy_lm(&self.policy, m);
             out.push(SimModel {
+                customization_weight: Some(m.effective_customization_weight()),
                 customization_id: m.id.clone(),
                 kind: ModelKind::Language,
                 name: m.name.clone(),
@@ -573,6 +650,7 @@ impl State {
         for m in self.acoustic.values_mut() {
             m.settle(now);
             out.push(SimModel {
+                customization_weight: None,
                 customization_id: m.id.clone(),
                 kind: ModelKind::Acoustic,
                 name: m.name.clone(),
@@ -587,6 +665,7 @@ impl State {
         }
         for m in self.voice.values() {
             out.push(SimModel {
+                customization_weight: None,
                 customization_id: m.id.clone(),
                 kind: ModelKind::Voice,
                 name: m.name.clone(),
@@ -606,6 +685,21 @@ impl State {
         });
         out
     }
+}
+
+/// The 400 for a custom model on a withdrawn base model (exact text UNCONFIRMED; IBM's
+/// discontinuation notice names the model and points to the migration page).
+pub fn withdrawn_message(base: &str) -> String {
+    format!(
+        "The base model '{base}' has been discontinued and is no longer available. Use a large speech model or a next-generation model instead (https://cloud.ibm.com/docs/speech-to-text?topic=speech-to-text-models-migrate)."
+    )
+}
+
+/// The text of a custom model on a defective base version (IBM, December 2021: re-create it).
+pub fn defective_message(version: &str) -> String {
+    format!(
+        "The custom model is based on version '{version}' of its base model, which has a defect. Re-create the model: create a new custom model, add the same data, train it, and delete this one."
+    )
 }
 
 /// The stringified 500 error stored in a model's `error` field after an asynchronous failure.

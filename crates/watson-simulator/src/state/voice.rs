@@ -81,6 +81,10 @@ pub struct VoiceModel {
     pub created: u64,
     pub last_modified: u64,
     pub words: BTreeMap<String, VoiceWord>,
+    /// Profile rule (refreshed from the policy on every access): `part_of_speech` only on
+    /// ja-JP models (400 `Part of speech is supported for ja-JP language only`).
+    #[serde(default)]
+    pub part_of_speech_ja_jp_only: bool,
 }
 
 fn validate_entry(
@@ -140,6 +144,7 @@ impl VoiceModel {
             created: now,
             last_modified: now,
             words: BTreeMap::new(),
+            part_of_speech_ja_jp_only: false,
         })
     }
 
@@ -195,6 +200,15 @@ impl VoiceModel {
                 SimError::BadRequest("Every entry needs a 'word' field.".to_owned())
             })?;
             validate_entry(word, d.translation.as_deref(), d.part_of_speech.as_deref())?;
+            if d.part_of_speech.is_some()
+                && self.part_of_speech_ja_jp_only
+                && self.language != "ja-JP"
+            {
+                // One such entry refuses the whole batch (text-to-speech release notes).
+                return Err(SimError::BadRequest(
+                    "Part of speech is supported for ja-JP language only".to_owned(),
+                ));
+            }
             entries.push((word, d));
         }
         let new = entries

@@ -175,7 +175,12 @@ fn trimmed(list: &[String]) -> Vec<String> {
 }
 
 /// Checks a word's `sounds_like` list. Returns the error entries (empty when valid).
-pub fn validate_sounds_like(sounds_like: &[String], japanese: bool) -> Vec<WordError> {
+/// `strict`: the December 2025 rules as well ([`crate::profile::strict_sounds_like_error`]).
+pub fn validate_sounds_like(
+    sounds_like: &[String],
+    japanese: bool,
+    strict: bool,
+) -> Vec<WordError> {
     let max_len = if japanese {
         MAX_SOUNDS_LIKE_LEN_JA
     } else {
@@ -204,6 +209,8 @@ pub fn validate_sounds_like(sounds_like: &[String], japanese: bool) -> Vec<WordE
             Some(format!(
                 "Sounds-like pronunciations can have at most {max_len} characters."
             ))
+        } else if strict {
+            crate::profile::strict_sounds_like_error(sl)
         } else {
             None
         };
@@ -314,20 +321,25 @@ mod tests {
 
     #[test]
     fn sounds_like_rules() {
-        assert!(validate_sounds_like(&s(&["tee eye"]), false).is_empty());
-        let e = validate_sounds_like(&s(&["75 dollars"]), false);
+        assert!(validate_sounds_like(&s(&["tee eye"]), false, false).is_empty());
+        let e = validate_sounds_like(&s(&["75 dollars"]), false, false);
         assert_eq!(
             e[0]["75 dollars"],
             "Numbers are not allowed in sounds_like. You can try for example 'seventy five dollars'."
         );
         assert_eq!(
-            validate_sounds_like(&s(&["a", "b", "c", "d", "e", "f"]), false).len(),
+            validate_sounds_like(&s(&["a", "b", "c", "d", "e", "f"]), false, false).len(),
             1
         );
         let long = "x".repeat(41);
-        assert_eq!(validate_sounds_like(&[long], false).len(), 1);
-        assert!(validate_sounds_like(&[format!("  {}  ", "x".repeat(40))], false).is_empty());
-        assert_eq!(validate_sounds_like(&["x".repeat(26)], true).len(), 1);
+        assert_eq!(validate_sounds_like(&[long], false, false).len(), 1);
+        assert!(
+            validate_sounds_like(&[format!("  {}  ", "x".repeat(40))], false, false).is_empty()
+        );
+        assert_eq!(
+            validate_sounds_like(&["x".repeat(26)], true, false).len(),
+            1
+        );
     }
 
     #[test]
