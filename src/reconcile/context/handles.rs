@@ -32,6 +32,9 @@ pub struct ServiceHandle {
     identity: tokio::sync::Mutex<Option<Result<(), String>>>,
     /// `spec.url`, for messages.
     url: String,
+    /// Reads the inputs of the service's models at upload time (`url` sources streamed to the
+    /// service); `None` in unit tests.
+    sources: Option<crate::reconcile::inputs::Resolver>,
 }
 
 impl ServiceHandle {
@@ -45,7 +48,22 @@ impl ServiceHandle {
             create_lock: tokio::sync::Mutex::new(()),
             identity: tokio::sync::Mutex::new(None),
             url,
+            sources: None,
         }
+    }
+
+    /// This handle, reading its models' inputs with `resolver` at upload time.
+    pub fn with_sources(mut self, resolver: crate::reconcile::inputs::Resolver) -> Self {
+        self.sources = Some(resolver);
+        self
+    }
+
+    /// The resolver of the service's namespace for inputs read at upload time (a model and its
+    /// SpeechService share a namespace).
+    pub fn sources(&self) -> Result<&crate::reconcile::inputs::Resolver, Error> {
+        self.sources
+            .as_ref()
+            .ok_or_else(|| Error::Service("no source resolver for this service handle".into()))
     }
 
     /// `spec.url` of the SpeechService, as written (exported to applications without its user
