@@ -936,6 +936,7 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
 
     let secret_source = |n: &str| json!({"secretKeyRef": {"name": n, "key": "key"}});
     let cm_source = |n: &str| json!({"configMapKeyRef": {"name": n, "key": "key"}});
+    let url_from = |n: &str| json!({"urlFrom": {"secretKeyRef": {"name": n, "key": "key"}}});
     // The policies take effect once the API server has loaded them: the first refusal waits.
     let first = object(
         "CustomLanguageModel",
@@ -1013,6 +1014,18 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
             "ConfigMap hidden-cm",
         ),
         (
+            "CustomLanguageModel",
+            lm_spec(json!({"corpora": [{"name": "c", "source": url_from("hidden-secret")}]})),
+            "Secret hidden-secret",
+        ),
+        (
+            "CustomAcousticModel",
+            lm_spec(
+                json!({"audio": [{"name": "a", "contentType": "audio/wav", "source": url_from("hidden-secret")}]}),
+            ),
+            "Secret hidden-secret",
+        ),
+        (
             "CustomVoiceModel",
             json!({"serviceRef": {"name": "tts"}, "language": "en-US", "wordsFrom": {"configMapKeyRef": {"name": "hidden-cm", "key": "key"}}}),
             "ConfigMap hidden-cm",
@@ -1044,7 +1057,7 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
         (
             "CustomAcousticModel",
             lm_spec(
-                json!({"audio": [{"name": "a", "contentType": "audio/wav", "source": secret_source("readable-secret")}]}),
+                json!({"audio": [{"name": "a", "contentType": "audio/wav", "source": secret_source("readable-secret")}, {"name": "b", "contentType": "audio/wav", "source": url_from("readable-secret")}]}),
             ),
         ),
         (
