@@ -634,6 +634,80 @@ mod tests {
     use crate::crd::language_model::CustomWord;
     use crate::decision::digest::sha256_hex as digest;
 
+    /// A loopback server answering every GET with the next of `bodies` (the last one repeats),
+    /// with Content-Length; a resolver allowed to fetch from it.
+    async fn serving(bodies: Vec<Vec<u8>>) -> (String, Resolver) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let mut n = 0usize;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = bodies[n.min(bodies.len() - 1)].clone();
+                n += 1;
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                });
+            }
+        });
+        let policy = SourcePolicy {
+            allow_http: true,
+            allowed_networks: vec!["127.0.0.1".parse().expect("net")],
+        };
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        let http = policy.http_client().expect("http");
+        (base, Resolver::new(client, "ns", http, policy))
+    }
+
+    async fn drain(upload: &Upload) -> Result<Vec<u8>, String> {
+        use futures::StreamExt;
+        let mut stream = upload.open();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_url_is_hashed_without_keeping_it_and_streamed_again_for_the_upload() {
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let (base, resolver) = serving(vec![content.clone()]).await;
+        let url = format!("{base}/audio.wav");
+        let streamed = resolver.url_sha256(&url).await.expect("hashed");
+        assert_eq!(streamed.sha256, digest(&content));
+        assert_eq!(streamed.length, content.len() as u64);
+        let upload = resolver.url_upload(&url).await.expect("upload");
+        assert_eq!(upload.length(), Some(content.len() as u64));
+        // Every attempt fetches the source again.
+        for _ in 0..2 {
+            assert_eq!(drain(&upload).await.expect("streamed"), content);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_that_changes_length_between_reads_fails_the_attempt() {
+        // The first GET (the length) sees 10 bytes, the upload's GET 12.
+        let (base, resolver) = serving(vec![vec![1; 10], vec![2; 12]]).await;
+        let upload = resolver
+            .url_upload(&format!("{base}/c.txt?sig=s3cr3t"))
+            .await
+            .expect("upload");
+        let e = drain(&upload).await.expect_err("changed");
+        assert!(e.contains("changed while it was uploaded"), "{e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+
     /// The ConfigMap of the report: about 270 KB, one anchor holding a long string and
     /// thousands of aliases to it (serde_yaml expanded it to over 1.5 GiB).
     pub(crate) fn alias_bomb() -> Vec<u8> {
