@@ -310,7 +310,8 @@ pub async fn run(args: &ImportArgs) -> Result<String, ImportError> {
         max_backoff: Duration::from_secs(2),
         max_elapsed: Duration::from_secs(5),
     };
-    config.timeout = Duration::from_secs(30);
+    config.first_byte_timeout = Duration::from_secs(30);
+    config.idle_timeout = Duration::from_secs(30);
     config.user_agent = format!(
         "watson-speech-operator-import/{}",
         env!("CARGO_PKG_VERSION")
@@ -539,6 +540,7 @@ fn placeholder(args: &ImportArgs, key: &str) -> Source {
         config_map_key_ref: Some(placeholder_ref(args, key)),
         secret_key_ref: None,
         url: None,
+        url_from: None,
     }
 }
 
@@ -737,6 +739,7 @@ async fn acoustic(
                 url: None,
                 config_map_key_ref: Some(placeholder_ref(args, &r.name)),
                 secret_key_ref: None,
+                url_from: None,
             },
             name: r.name,
         })

@@ -118,6 +118,18 @@ struct RunArgs {
     /// retried with backoff (reason `ReconcileDeadline`, counted in `wso_reconciles_total`).
     #[arg(long, default_value_t = 300, env = "WSO_RECONCILE_DEADLINE_SECONDS")]
     reconcile_deadline_seconds: u64,
+    /// Longest wait in seconds for a connection to an IBM service or token endpoint (TCP and
+    /// TLS).
+    #[arg(long, default_value_t = 10, env = "WSO_IBM_CONNECT_TIMEOUT_SECONDS")]
+    ibm_connect_timeout_seconds: u64,
+    /// Longest wait in seconds for an IBM service's answer once a request was sent in full.
+    #[arg(long, default_value_t = 60, env = "WSO_IBM_FIRST_BYTE_TIMEOUT_SECONDS")]
+    ibm_first_byte_timeout_seconds: u64,
+    /// Longest time in seconds no byte moves while an upload to an IBM service is sent or its
+    /// answer read. An upload that keeps moving is never cut, however long it takes (the
+    /// reconcile deadline still bounds it).
+    #[arg(long, default_value_t = 60, env = "WSO_IBM_IDLE_TIMEOUT_SECONDS")]
+    ibm_idle_timeout_seconds: u64,
     /// Ask the API server to stream each watch's initial state (Kubernetes streaming lists,
     /// where a start-up probe finds them) instead of LISTs in pages of 100 objects. Off by
     /// default: with 10,000 models it measured 15 MiB more memory than pages for no faster
@@ -209,6 +221,11 @@ fn settings(args: &RunArgs) -> Settings {
         dry_run: args.dry_run,
         max_reconciles_per_service: args.max_reconciles_per_service.max(1),
         reconcile_deadline: Duration::from_secs(args.reconcile_deadline_seconds.max(1)),
+        ibm_timeouts: watson_speech_operator::reconcile::context::IbmTimeouts {
+            connect: Duration::from_secs(args.ibm_connect_timeout_seconds.max(1)),
+            first_byte: Duration::from_secs(args.ibm_first_byte_timeout_seconds.max(1)),
+            idle: Duration::from_secs(args.ibm_idle_timeout_seconds.max(1)),
+        },
         sources: watson_speech_operator::reconcile::sources::SourcePolicy {
             allow_http: args.allow_http_sources,
             allowed_networks: args.source_allowed_networks.clone(),
@@ -217,7 +234,6 @@ fn settings(args: &RunArgs) -> Settings {
             token_file: args.trusted_profile_token_file.clone(),
             iam_url: args.trusted_profile_iam_url.clone(),
         },
-        ..Settings::default()
     }
 }
 

@@ -257,7 +257,11 @@ pub trait Referencing {
 fn source_refs(s: &crate::crd::Source, kind: RefKind) -> Option<&str> {
     match kind {
         RefKind::ConfigMap => s.config_map_key_ref.as_ref().map(|r| r.name.as_str()),
-        RefKind::Secret => s.secret_key_ref.as_ref().map(|r| r.name.as_str()),
+        RefKind::Secret => s
+            .secret_key_ref
+            .as_ref()
+            .or(s.url_from.as_ref().map(|u| &u.secret_key_ref))
+            .map(|r| r.name.as_str()),
         _ => None,
     }
 }
@@ -300,7 +304,13 @@ impl Referencing for CustomAcousticModel {
             RefKind::Secret => spec
                 .audio
                 .iter()
-                .filter_map(|a| a.source.secret_key_ref.as_ref())
+                .filter_map(|a| {
+                    a.source.secret_key_ref.as_ref().or(a
+                        .source
+                        .url_from
+                        .as_ref()
+                        .map(|u| &u.secret_key_ref))
+                })
                 .map(|r| r.name.as_str())
                 .collect(),
             RefKind::SpeechService => vec![spec.service_ref.name.as_str()],
@@ -361,7 +371,8 @@ mod tests {
             "metadata": {"name": "m", "namespace": "n"},
             "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
                      "corpora": [{"name": "a", "source": {"configMapKeyRef": {"name": "cm1", "key": "k"}}},
-                                 {"name": "b", "source": {"secretKeyRef": {"name": "s1", "key": "k"}}}],
+                                 {"name": "b", "source": {"secretKeyRef": {"name": "s1", "key": "k"}}},
+                                 {"name": "c", "source": {"urlFrom": {"secretKeyRef": {"name": "u1", "key": "url"}}}}],
                      "grammars": [{"name": "g", "contentType": "abnf",
                                    "source": {"configMapKeyRef": {"name": "cm2", "key": "k"}}}],
                      "wordsFrom": {"configMapKeyRef": {"name": "cm3", "key": "k"}},
@@ -372,7 +383,7 @@ mod tests {
             lm.references(RefKind::ConfigMap),
             vec!["cm1", "cm2", "cm3", "out"]
         );
-        assert_eq!(lm.references(RefKind::Secret), vec!["s1"]);
+        assert_eq!(lm.references(RefKind::Secret), vec!["s1", "u1"]);
         assert_eq!(lm.references(RefKind::SpeechService), vec!["stt"]);
         assert!(lm.references(RefKind::LanguageModel).is_empty());
         let am: CustomAcousticModel = serde_json::from_value(serde_json::json!({
@@ -381,11 +392,13 @@ mod tests {
             "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
                      "languageModelRef": {"name": "m"},
                      "audio": [{"name": "x", "contentType": "audio/wav",
-                                "source": {"secretKeyRef": {"name": "s2", "key": "k"}}}]}
+                                "source": {"secretKeyRef": {"name": "s2", "key": "k"}}},
+                               {"name": "y", "contentType": "audio/wav",
+                                "source": {"urlFrom": {"secretKeyRef": {"name": "u2", "key": "url"}}}}]}
         }))
         .expect("am");
         assert_eq!(am.references(RefKind::LanguageModel), vec!["m"]);
-        assert_eq!(am.references(RefKind::Secret), vec!["s2"]);
+        assert_eq!(am.references(RefKind::Secret), vec!["s2", "u2"]);
         assert!(am.references(RefKind::ConfigMap).is_empty());
     }
 }

@@ -7,6 +7,9 @@ mod support;
 #[path = "../benches/scenarios/mod.rs"]
 mod scenarios;
 
+#[path = "../benches/report/mod.rs"]
+mod report;
+
 use std::path::PathBuf;
 
 use scenarios::{Env, FleetConfig, LifecycleConfig, Plan};
@@ -49,6 +52,7 @@ async fn every_scenario_runs_at_tiny_sizes() {
         burst_models: 10,
         burst_rps: 50,
         burst_time_scale: 1.0,
+        large_audio: vec![(1, true)],
     };
     let started = std::time::Instant::now();
     let results = scenarios::run_all(&env, &plan, "cargo test --test bench_smoke").await;
@@ -56,4 +60,34 @@ async fn every_scenario_runs_at_tiny_sizes() {
     let json = serde_json::to_string_pretty(&results).expect("results serialize");
     let _ = std::fs::write(std::env::temp_dir().join("wso-bench-smoke.json"), json);
     eprintln!("bench smoke: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Scenario 9 alone at full size (a 200 MiB source past IBM's limit, a 95 MiB one uploaded) on
+/// the operator binary of this build, merged into `docs/bench/results.json` and rendered into
+/// `docs/benchmarks.md`: `cargo test --test bench_smoke -- --ignored large_audio_at_full_size`.
+/// For re-measuring this scenario without the whole `make bench`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full-size scenario 9; writes docs/bench/results.json and docs/benchmarks.md"]
+async fn large_audio_at_full_size() {
+    let Some(cp) = support::control_plane() else {
+        return;
+    };
+    let env = Env::new(
+        cp,
+        PathBuf::from(env!("CARGO_BIN_EXE_watson-speech-operator")),
+    );
+    let plan = scenarios::plan();
+    let large = scenarios::large_audio(&env, &plan.large_audio, 600).await;
+    let dir = scenarios::repo_path("docs/bench");
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
+    let mut results: scenarios::Results = serde_json::from_str(&text).expect("results.json parses");
+    results.large_audio = Some(large);
+    scenarios::check(&results);
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&results).expect("json"),
+    )
+    .expect("write results.json");
+    let md = report::write(&results, &plan, &dir);
+    std::fs::write(scenarios::repo_path("docs/benchmarks.md"), md).expect("write benchmarks.md");
 }

@@ -533,6 +533,28 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
             mark(u.restart.rss_peak_mib - u.baseline_peak_mib <= 10.0 && u.churn_cpu_cores <= 0.05),
         );
     }
+    if let Some(l) = &r.large_audio {
+        let worst = l.runs.iter().map(|x| x.rise_mib).fold(0.0, f64::max);
+        let runs: Vec<String> = l
+            .runs
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} MiB source, {}: +{} MiB",
+                    x.source_mib,
+                    x.outcome,
+                    f1(x.rise_mib)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| 9 | a 200 MB audio `url` source raises the peak RSS by ≤ 32 MiB (issue 26) | {} ({} build) | {} |",
+            runs.join("; "),
+            l.build,
+            mark(!l.runs.is_empty() && worst <= 32.0),
+        );
+    }
     let _ = writeln!(
         s,
         "\nCauses of missed targets and what limits them: see [Findings](#findings).\n"
@@ -872,6 +894,39 @@ pub fn write(r: &Results, plan: &Plan, dir: &Path) -> String {
             f2(u.churn_cpu_cores * 100.0),
             u.churn_reconciles,
         );
+    }
+    // Scenario 9.
+    if let Some(l) = &r.large_audio {
+        let _ = writeln!(
+            s,
+            "## 9. Large audio source streamed\n\n\
+             An acoustic model whose audio is a `url` source of raw 16 kHz L16 audio served from \
+             loopback by the benchmark process; one simulator, namespace and operator process per \
+             source ({} build). The operator reads the source once for its digest without keeping \
+             it, then streams it again to the service; a source larger than IBM's 100 MB limit \
+             that does not announce its length is read up to the limit and refused. **Rise** = \
+             the operator's peak RSS (VmHWM) once the outcome was seen minus its RSS just before \
+             the model was created (target ≤ 32 MiB, issue 26).\n\n\
+             | Source (MiB) | length announced | outcome | served by the source (MiB) | uploaded (MiB) | RSS before (MiB) | peak RSS (MiB) | rise (MiB) | time (s) |\n\
+             |---|---|---|---|---|---|---|---|---|",
+            l.build
+        );
+        for x in &l.runs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | **{}** | {} |",
+                x.source_mib,
+                if x.announced { "yes" } else { "no" },
+                x.outcome,
+                f1(x.served_bytes as f64 / 1048576.0),
+                f1(x.uploaded_bytes as f64 / 1048576.0),
+                f1(x.baseline_rss_mib),
+                f1(x.peak_rss_mib),
+                f1(x.rise_mib),
+                f1(x.seconds),
+            );
+        }
+        let _ = writeln!(s);
     }
     if !plots_ok {
         let _ = writeln!(

@@ -126,6 +126,9 @@ pub struct OperatorFlags {
     /// from results before issue 11: 0 there, meaning the operator's default of 1).
     #[serde(default)]
     pub training_seconds_per_audio_second: f64,
+    /// Further `run` flags (scenario 9: the `url` source policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
 }
 
 impl OperatorFlags {
@@ -141,6 +144,7 @@ impl OperatorFlags {
             concurrency: 8,
             model_quota: 1024,
             training_seconds_per_audio_second: time_scale,
+            extra: Vec::new(),
         }
     }
 
@@ -163,6 +167,7 @@ impl OperatorFlags {
             a.push("--fixed-poll-seconds".to_string());
             a.push(f.to_string());
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 }

@@ -34,6 +34,8 @@ use crate::support::{ControlPlane, TestNamespace, free_port};
 
 mod harness;
 pub use harness::*;
+mod large_audio;
+pub use large_audio::*;
 
 // ------------------------------------------------------------------------------------------
 // Scenarios 1, 2, 7: lifecycles
@@ -1046,6 +1048,9 @@ pub struct Results {
     pub modelled_polls: Vec<(u64, u64, u64)>,
     pub fleet: Fleet,
     pub burst: Burst,
+    /// Scenario 9 (absent from results before issue 26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_audio: Option<LargeAudio>,
     pub total_s: f64,
 }
 
@@ -1059,6 +1064,50 @@ pub struct Plan {
     pub burst_models: usize,
     pub burst_rps: u32,
     pub burst_time_scale: f64,
+    /// Scenario 9's sources: (MiB, whether the length is announced).
+    pub large_audio: Vec<(u64, bool)>,
+}
+
+/// The plan of `make bench`: default sizes, each overridable by its `WSO_BENCH_*` variable.
+pub fn plan() -> Plan {
+    let steady_small = env_size("WSO_BENCH_STEADY_SMALL", 100);
+    let steady_large = env_size("WSO_BENCH_STEADY_LARGE", 1000);
+    let restart_small = env_size("WSO_BENCH_RESTART_SMALL", 1000);
+    let restart_large = env_size("WSO_BENCH_RESTART_LARGE", 10_000);
+    Plan {
+        lifecycle: LifecycleConfig {
+            language_models: env_size("WSO_BENCH_LIFECYCLE_LMS", 20),
+            acoustic_models: env_size("WSO_BENCH_LIFECYCLE_AMS", 20),
+            time_scale: env_f64("WSO_BENCH_TIME_SCALE", 0.1),
+            audio_minutes: env_size("WSO_BENCH_AUDIO_MINUTES", 11) as u32,
+            fixed_poll_seconds: None,
+            timeout_seconds: 900,
+        },
+        fixed_poll_seconds: env_size("WSO_BENCH_FIXED_POLL_SECONDS", 10) as u64,
+        single_time_scale: env_f64("WSO_BENCH_SINGLE_TIME_SCALE", 0.1),
+        fleet: FleetConfig {
+            steady_sizes: vec![steady_small, steady_large],
+            restart_sizes: vec![restart_small, restart_large],
+            drift_interval_s: env_size("WSO_BENCH_DRIFT_SECONDS", 10) as u64,
+            steady_intervals: env_size("WSO_BENCH_STEADY_INTERVALS", 6) as u64,
+            settle_s: env_size("WSO_BENCH_SETTLE_SECONDS", 20) as u64,
+            build_concurrency: env_size("WSO_BENCH_BUILD_CONCURRENCY", 32) as u16,
+            timeout_seconds: 1800,
+            unrelated_at: Some(env_size("WSO_BENCH_UNRELATED_AT", 1000)),
+            unrelated_secrets: env_size("WSO_BENCH_UNRELATED_SECRETS", 2000),
+            unrelated_secret_kib: env_size("WSO_BENCH_UNRELATED_SECRET_KIB", 100),
+            unrelated_config_maps: env_size("WSO_BENCH_UNRELATED_CONFIG_MAPS", 2000),
+            churn_updates_per_s: env_size("WSO_BENCH_CHURN_PER_SECOND", 10) as u32,
+            churn_s: env_size("WSO_BENCH_CHURN_SECONDS", 60) as u64,
+        },
+        burst_models: env_size("WSO_BENCH_BURST_MODELS", 1000),
+        burst_rps: env_size("WSO_BENCH_BURST_RPS", 50) as u32,
+        burst_time_scale: env_f64("WSO_BENCH_BURST_TIME_SCALE", 1.0),
+        large_audio: vec![
+            (env_size("WSO_BENCH_LARGE_AUDIO_MIB", 200) as u64, false),
+            (env_size("WSO_BENCH_UPLOAD_AUDIO_MIB", 95) as u64, true),
+        ],
+    }
 }
 
 /// Runs every scenario of the plan.
@@ -1105,6 +1154,7 @@ pub async fn run_all(env: &Env, plan: &Plan, command: &str) -> Results {
         modelled_polls: modelled,
         fleet,
         burst,
+        large_audio: Some(large_audio(env, &plan.large_audio, plan.fleet.timeout_seconds).await),
         total_s: t0.elapsed().as_secs_f64(),
     }
 }
@@ -1164,6 +1214,22 @@ pub fn check(r: &Results) {
     let b = &r.burst;
     assert_eq!(b.series.len(), b.models);
     assert!(b.all_training_s > 0.0 && b.calls.values().sum::<u64>() >= b.models as u64);
+    for x in r.large_audio.iter().flat_map(|l| &l.runs) {
+        // An announced source within IBM's limit is uploaded whole, having been read twice
+        // (digest, upload); a larger one is refused having been read at most once past the limit.
+        let bytes = x.source_mib * 1024 * 1024;
+        if x.announced && bytes <= 100 * 1024 * 1024 {
+            assert_eq!(x.outcome, "uploaded", "{x:?}");
+            assert_eq!(x.uploaded_bytes, bytes, "{x:?}");
+            assert!(x.served_bytes >= 2 * bytes, "{x:?}");
+        } else {
+            assert_eq!(x.outcome, "InputTooLarge", "{x:?}");
+        }
+        assert!(
+            x.peak_rss_mib >= x.baseline_rss_mib && x.seconds > 0.0,
+            "{x:?}"
+        );
+    }
 }
 
 /// Where a file of the repository is.

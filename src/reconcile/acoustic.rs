@@ -16,6 +16,7 @@ use crate::crd::{
 };
 use crate::decision::status::{self, Observation, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, digest};
+use crate::watson::Upload;
 use crate::watson::stt_types::{
     AcousticModel, AudioFormat, CreateAcousticModel, ModelStatus, TrainAcousticModel,
     UpgradeAcousticModel,
@@ -73,10 +74,25 @@ impl KindOps for CustomAcousticModel {
         // An observed model's audio is never uploaded, so never read.
         let observe_only = self.spec.management_policy == ManagementPolicy::ObserveOnly;
         for a in &self.spec.audio {
+            let contained = a.contained_content_type.as_deref();
+            // A URL (up to 100 MB) is read to its end for the digest and not kept: the upload
+            // streams it again (`change`).
+            let url = match observe_only {
+                true => None,
+                false => {
+                    resolver
+                        .url_source(a.source.url.as_deref(), a.source.url_from.as_ref())
+                        .await?
+                }
+            };
+            if let Some(u) = url {
+                let streamed = resolver.source_sha256(&u).await?;
+                let d = digest::audio_of(&a.content_type, contained, &streamed.sha256);
+                resources.insert(a.name.clone(), d);
+                continue;
+            }
             let bytes = if observe_only {
                 Vec::new()
-            } else if let Some(u) = &a.source.url {
-                resolver.url(u).await?
             } else if let Some(r) = &a.source.config_map_key_ref {
                 resolver.config_map_key(r).await?
             } else if let Some(r) = &a.source.secret_key_ref {
@@ -84,7 +100,7 @@ impl KindOps for CustomAcousticModel {
             } else {
                 Vec::new()
             };
-            let d = digest::audio(&a.content_type, a.contained_content_type.as_deref(), &bytes);
+            let d = digest::audio(&a.content_type, contained, &bytes);
             resources.insert(a.name.clone(), d);
             contents.insert(a.name.clone(), bytes);
         }
@@ -233,12 +249,31 @@ impl KindOps for CustomAcousticModel {
             Action::DeleteResource { name } => stt.delete_audio(id, name).await?,
             Action::AddResource { name, overwrite } => {
                 let format = audio_format(self, name);
-                let bytes = || g.contents.get(name).cloned().unwrap_or_default();
-                match stt.add_audio(id, name, &format, bytes(), *overwrite).await {
+                let source = self
+                    .spec
+                    .audio
+                    .iter()
+                    .find(|a| &a.name == name)
+                    .map(|a| &a.source);
+                let (url, url_from) = match source {
+                    Some(s) => (s.url.as_deref(), s.url_from.as_ref()),
+                    None => (None, None),
+                };
+                // A URL streams from its source to the service; a ConfigMap or Secret key (at
+                // most 1 MiB, etcd's limit) is sent from the bytes read for the digest.
+                let resolver = svc.sources()?;
+                let data = match resolver.url_source(url, url_from).await? {
+                    Some(u) => resolver.source_upload(&u).await?,
+                    None => Upload::from(g.contents.get(name).cloned().unwrap_or_default()),
+                };
+                match stt
+                    .add_audio(id, name, &format, data.clone(), *overwrite)
+                    .await
+                {
                     // An earlier add whose answer was lost put it there: send it again with
                     // allow_overwrite, so the service holds exactly what the spec says.
                     Err(e) if !overwrite && e.is_already_exists() => {
-                        stt.add_audio(id, name, &format, bytes(), true).await?
+                        stt.add_audio(id, name, &format, data, true).await?
                     }
                     other => other?,
                 }

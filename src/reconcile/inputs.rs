@@ -12,6 +12,7 @@ use crate::crd::voice_model::VoiceWord;
 use crate::crd::{ConfigMapKeyRef, SecretKeyRef};
 use crate::decision::text::redact_url;
 use crate::errors::{Classified, RetryClass};
+use crate::watson::{Upload, UploadError, UploadStream};
 
 /// Largest URL download accepted (the service's own limit for audio is 100 MB).
 pub const MAX_URL_BYTES: usize = 100 * 1024 * 1024;
@@ -73,6 +74,142 @@ impl Classified for InputError {
             InputError::Fetch { .. } | InputError::Kube(_) => RetryClass::Backoff,
         }
     }
+}
+
+/// A `url` or `urlFrom` source, resolved: the URL, and how messages name it.
+#[derive(Clone)]
+pub struct UrlSource {
+    url: String,
+    /// For a URL held in a Secret: the Secret and key, shown instead of the URL.
+    label: Option<String>,
+}
+
+impl std::fmt::Debug for UrlSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.label {
+            Some(label) => f.write_str(label),
+            None => f.write_str(&redact_url(&self.url)),
+        }
+    }
+}
+
+impl UrlSource {
+    /// `e` naming this source: a URL held in a Secret is never shown, its Secret and key are.
+    fn relabel(&self, e: InputError) -> InputError {
+        let Some(label) = &self.label else {
+            return e;
+        };
+        match e {
+            InputError::Fetch { detail, .. } => InputError::Fetch {
+                url: label.clone(),
+                detail,
+            },
+            InputError::NotAllowed { why, .. } => InputError::NotAllowed {
+                url: label.clone(),
+                why,
+            },
+            InputError::TooLarge { limit, .. } => InputError::TooLarge {
+                what: label.clone(),
+                limit,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Longest wait for a `url` source's answer once the request was sent.
+pub const URL_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Longest time no byte of a `url` source arrives while it is read: a large download on a slow
+/// link is not cut as long as it keeps moving.
+pub const URL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What reading a `url` source to its end, without keeping it, tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Streamed {
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// Its length in bytes.
+    pub length: u64,
+}
+
+fn too_large(url: &str) -> InputError {
+    InputError::TooLarge {
+        what: redact_url(url),
+        limit: format!("{MAX_URL_BYTES} bytes"),
+    }
+}
+
+fn changed(url: &str, was: u64, now: u64) -> InputError {
+    InputError::Fetch {
+        url: redact_url(url),
+        detail: format!(
+            "the content changed while it was uploaded ({was} bytes when read, now {now}); it is read again"
+        ),
+    }
+}
+
+/// [`Resolver::open_url`] without a resolver (an upload's stream owns its client and policy).
+async fn open_url(
+    http: &reqwest::Client,
+    policy: &SourcePolicy,
+    url: &str,
+) -> Result<reqwest::Response, InputError> {
+    let shown = redact_url(url);
+    let fetch = |detail: String| InputError::Fetch {
+        url: shown.clone(),
+        detail,
+    };
+    let parsed = url::Url::parse(url).map_err(|_| InputError::NotAllowed {
+        url: shown.clone(),
+        why: "not a valid URL".into(),
+    })?;
+    if let Some(why) = policy.refuses_url(&parsed) {
+        return Err(InputError::NotAllowed {
+            url: shown.clone(),
+            why,
+        });
+    }
+    let resp = tokio::time::timeout(URL_FIRST_BYTE_TIMEOUT, http.get(url).send())
+        .await
+        .map_err(|_| {
+            fetch(format!(
+                "no answer within {} s",
+                URL_FIRST_BYTE_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| fetch(fetch_detail(e)))?;
+    if !resp.status().is_success() {
+        return Err(fetch(format!("HTTP {}", resp.status())));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|l| l > MAX_URL_BYTES as u64)
+    {
+        return Err(too_large(url));
+    }
+    Ok(resp)
+}
+
+/// The next chunk of a `url` source, or `None` at its end; a wait over [`URL_IDLE_TIMEOUT`] is
+/// an error.
+async fn next_chunk(
+    resp: &mut reqwest::Response,
+    url: &str,
+) -> Result<Option<crate::watson::Bytes>, InputError> {
+    let fetch = |detail: String| InputError::Fetch {
+        url: redact_url(url),
+        detail,
+    };
+    tokio::time::timeout(URL_IDLE_TIMEOUT, resp.chunk())
+        .await
+        .map_err(|_| {
+            fetch(format!(
+                "no data for {} s while reading",
+                URL_IDLE_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| fetch(fetch_detail(e)))
 }
 
 /// A reqwest error and its sources on one line, without the URL (which may hold what
@@ -166,53 +303,153 @@ impl Resolver {
         })
     }
 
+    /// Checks `url` against the policy and sends the GET: the response, once its status is a
+    /// success and its announced length (if any) within [`MAX_URL_BYTES`]. Errors show the URL
+    /// without userinfo and query ([`redact_url`]) and reqwest's text without its URL.
+    async fn open_url(&self, url: &str) -> Result<reqwest::Response, InputError> {
+        open_url(&self.http, &self.policy, url).await
+    }
+
     /// Downloads a URL with a size limit ([`MAX_URL_BYTES`]), read chunk by chunk so that a
-    /// body larger than announced (or announced not at all) stops at the limit. Errors show the
-    /// URL without userinfo and query ([`redact_url`]) and reqwest's text without its URL.
+    /// body larger than announced (or announced not at all) stops at the limit. For text
+    /// sources (corpora, grammars) a model keeps in memory anyway; audio is never read whole
+    /// ([`Resolver::url_sha256`], [`Resolver::url_upload`]).
     pub async fn url(&self, url: &str) -> Result<Vec<u8>, InputError> {
-        let shown = redact_url(url);
-        let fetch = |detail: String| InputError::Fetch {
-            url: shown.clone(),
-            detail,
-        };
-        let too_large = || InputError::TooLarge {
-            what: shown.clone(),
-            limit: format!("{MAX_URL_BYTES} bytes"),
-        };
-        let parsed = url::Url::parse(url).map_err(|_| InputError::NotAllowed {
-            url: shown.clone(),
-            why: "not a valid URL".into(),
-        })?;
-        if let Some(why) = self.policy.refuses_url(&parsed) {
-            return Err(InputError::NotAllowed {
-                url: shown.clone(),
-                why,
-            });
-        }
-        let mut resp = self
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .map_err(|e| fetch(fetch_detail(e)))?;
-        if !resp.status().is_success() {
-            return Err(fetch(format!("HTTP {}", resp.status())));
-        }
-        if resp
-            .content_length()
-            .is_some_and(|l| l > MAX_URL_BYTES as u64)
-        {
-            return Err(too_large());
-        }
+        let mut resp = self.open_url(url).await?;
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fetch(fetch_detail(e)))? {
+        while let Some(chunk) = next_chunk(&mut resp, url).await? {
             if body.len() + chunk.len() > MAX_URL_BYTES {
-                return Err(too_large());
+                return Err(too_large(url));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body)
+    }
+
+    /// Reads a URL to its end without keeping it: its SHA-256 (hex) and length. Memory stays
+    /// at one chunk whatever the size; the limit ([`MAX_URL_BYTES`]) is enforced as it reads.
+    pub async fn url_sha256(&self, url: &str) -> Result<Streamed, InputError> {
+        let mut resp = self.open_url(url).await?;
+        let mut hasher = crate::decision::digest::Hasher::default();
+        let mut length = 0usize;
+        while let Some(chunk) = next_chunk(&mut resp, url).await? {
+            length += chunk.len();
+            if length > MAX_URL_BYTES {
+                return Err(too_large(url));
+            }
+            hasher.update(&chunk);
+        }
+        Ok(Streamed {
+            sha256: hasher.finish_hex(),
+            length: length as u64,
+        })
+    }
+
+    /// The body of an upload that streams `url` to the service: every attempt fetches the URL
+    /// again and passes its chunks on as they arrive, so the operator holds a few chunks of it,
+    /// never the whole. One GET here learns the length the source announces, sent as
+    /// `Content-Length` (a source announcing none is sent chunked); a source that later
+    /// announces or yields another length, or more than [`MAX_URL_BYTES`], fails the attempt (the
+    /// next reconcile reads it again). The policy is checked at every GET and by the client's
+    /// resolver at every connection.
+    pub async fn url_upload(&self, url: &str) -> Result<Upload, InputError> {
+        let announced = self.open_url(url).await?.content_length();
+        let limit = announced.unwrap_or(MAX_URL_BYTES as u64);
+        let http = self.http.clone();
+        let policy = self.policy.clone();
+        let url = url.to_string();
+        Ok(Upload::new(announced, move || {
+            enum Step {
+                Start,
+                Body(reqwest::Response, u64),
+                Done,
+            }
+            let http = http.clone();
+            let policy = policy.clone();
+            let url = url.clone();
+            let stream = futures::stream::unfold(Step::Start, move |step| {
+                let http = http.clone();
+                let policy = policy.clone();
+                let url = url.clone();
+                async move {
+                    let fail = |e: InputError| -> Option<(Result<crate::watson::Bytes, UploadError>, Step)> {
+                        Some((Err(Box::new(e) as UploadError), Step::Done))
+                    };
+                    let (mut resp, read) = match step {
+                        Step::Done => return None,
+                        Step::Body(resp, read) => (resp, read),
+                        Step::Start => match open_url(&http, &policy, &url).await {
+                            Ok(resp) => match (announced, resp.content_length()) {
+                                (Some(was), Some(now)) if was != now => {
+                                    return fail(changed(&url, was, now));
+                                }
+                                _ => (resp, 0),
+                            },
+                            Err(e) => return fail(e),
+                        },
+                    };
+                    match next_chunk(&mut resp, &url).await {
+                        Ok(Some(chunk)) => {
+                            let read = read + chunk.len() as u64;
+                            if read > limit {
+                                return fail(match announced {
+                                    Some(was) => changed(&url, was, read),
+                                    None => too_large(&url),
+                                });
+                            }
+                            Some((Ok(chunk), Step::Body(resp, read)))
+                        }
+                        Ok(None) => match announced {
+                            Some(was) if read != was => fail(changed(&url, was, read)),
+                            _ => None,
+                        },
+                        Err(e) => fail(e),
+                    }
+                }
+            });
+            Box::pin(stream) as UploadStream
+        }))
+    }
+
+    /// The URL of a `url` (as written) or `urlFrom` source (read from its Secret: one line,
+    /// surrounding whitespace ignored), or `None` for another kind of source.
+    pub async fn url_source(
+        &self,
+        url: Option<&str>,
+        from: Option<&crate::crd::UrlFrom>,
+    ) -> Result<Option<UrlSource>, InputError> {
+        if let Some(u) = url {
+            return Ok(Some(UrlSource {
+                url: u.to_string(),
+                label: None,
+            }));
+        }
+        let Some(from) = from else {
+            return Ok(None);
+        };
+        let r = &from.secret_key_ref;
+        let label = format!("the URL in Secret {} key {:?}", r.name, r.key);
+        let url = String::from_utf8(self.secret_key(r).await?)
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
+            .ok_or_else(|| {
+                InputError::Malformed(format!("{label} is not a URL (one line of text expected)"))
+            })?;
+        Ok(Some(UrlSource {
+            url,
+            label: Some(label),
+        }))
+    }
+
+    /// [`Resolver::url_sha256`] of a resolved `url` or `urlFrom` source.
+    pub async fn source_sha256(&self, s: &UrlSource) -> Result<Streamed, InputError> {
+        self.url_sha256(&s.url).await.map_err(|e| s.relabel(e))
+    }
+
+    /// [`Resolver::url_upload`] of a resolved `url` or `urlFrom` source.
+    pub async fn source_upload(&self, s: &UrlSource) -> Result<Upload, InputError> {
+        self.url_upload(&s.url).await.map_err(|e| s.relabel(e))
     }
 
     /// Resolves a text source (corpus, grammar).
@@ -226,8 +463,11 @@ impl Resolver {
         if let Some(r) = &s.secret_key_ref {
             return self.secret_key(r).await;
         }
-        if let Some(u) = &s.url {
-            return self.url(u).await;
+        if let Some(u) = self
+            .url_source(s.url.as_deref(), s.url_from.as_ref())
+            .await?
+        {
+            return self.url(&u.url).await.map_err(|e| u.relabel(e));
         }
         Err(InputError::Malformed("source: no content set".into()))
     }
@@ -393,6 +633,80 @@ mod tests {
     use super::*;
     use crate::crd::language_model::CustomWord;
     use crate::decision::digest::sha256_hex as digest;
+
+    /// A loopback server answering every GET with the next of `bodies` (the last one repeats),
+    /// with Content-Length; a resolver allowed to fetch from it.
+    async fn serving(bodies: Vec<Vec<u8>>) -> (String, Resolver) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let mut n = 0usize;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = bodies[n.min(bodies.len() - 1)].clone();
+                n += 1;
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                });
+            }
+        });
+        let policy = SourcePolicy {
+            allow_http: true,
+            allowed_networks: vec!["127.0.0.1".parse().expect("net")],
+        };
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        let http = policy.http_client().expect("http");
+        (base, Resolver::new(client, "ns", http, policy))
+    }
+
+    async fn drain(upload: &Upload) -> Result<Vec<u8>, String> {
+        use futures::StreamExt;
+        let mut stream = upload.open();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_url_is_hashed_without_keeping_it_and_streamed_again_for_the_upload() {
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let (base, resolver) = serving(vec![content.clone()]).await;
+        let url = format!("{base}/audio.wav");
+        let streamed = resolver.url_sha256(&url).await.expect("hashed");
+        assert_eq!(streamed.sha256, digest(&content));
+        assert_eq!(streamed.length, content.len() as u64);
+        let upload = resolver.url_upload(&url).await.expect("upload");
+        assert_eq!(upload.length(), Some(content.len() as u64));
+        // Every attempt fetches the source again.
+        for _ in 0..2 {
+            assert_eq!(drain(&upload).await.expect("streamed"), content);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_that_changes_length_between_reads_fails_the_attempt() {
+        // The first GET (the length) sees 10 bytes, the upload's GET 12.
+        let (base, resolver) = serving(vec![vec![1; 10], vec![2; 12]]).await;
+        let upload = resolver
+            .url_upload(&format!("{base}/c.txt?sig=s3cr3t"))
+            .await
+            .expect("upload");
+        let e = drain(&upload).await.expect_err("changed");
+        assert!(e.contains("changed while it was uploaded"), "{e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
 
     /// The ConfigMap of the report: about 270 KB, one anchor holding a long string and
     /// thousands of aliases to it (serde_yaml expanded it to over 1.5 GiB).

@@ -17,6 +17,7 @@ use crate::decision::status::{
     Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
 };
 use crate::decision::{Action, Desired, Observed, ResourceState, WordDef, digest};
+use crate::watson::Upload;
 use crate::watson::stt_types::{
     CreateLanguageModel, GrammarFormat, LanguageModel, ListWords, ModelStatus, TrainLanguageModel,
     WordDefinition, WordType,
@@ -188,6 +189,20 @@ impl KindOps for CustomLanguageModel {
         // placeholders, as `import` writes them).
         let observe_only = self.spec.management_policy == ManagementPolicy::ObserveOnly;
         for c in &self.spec.corpora {
+            // A URL is read to its end for the digest and not kept: the upload streams it again.
+            let url = match observe_only {
+                true => None,
+                false => {
+                    resolver
+                        .url_source(c.source.url.as_deref(), c.source.url_from.as_ref())
+                        .await?
+                }
+            };
+            if let Some(u) = url {
+                let streamed = resolver.source_sha256(&u).await?;
+                resources.insert(c.name.clone(), digest::corpus_of(&streamed.sha256));
+                continue;
+            }
             let bytes = match observe_only {
                 true => Vec::new(),
                 false => resolver.source(&c.source).await?,
@@ -196,6 +211,22 @@ impl KindOps for CustomLanguageModel {
             contents.insert(c.name.clone(), bytes);
         }
         for gr in &self.spec.grammars {
+            let url = match observe_only {
+                true => None,
+                false => {
+                    resolver
+                        .url_source(gr.source.url.as_deref(), gr.source.url_from.as_ref())
+                        .await?
+                }
+            };
+            if let Some(u) = url {
+                let streamed = resolver.source_sha256(&u).await?;
+                resources.insert(
+                    gr.name.clone(),
+                    digest::grammar_of(gr.content_type, &streamed.sha256),
+                );
+                continue;
+            }
             let bytes = match observe_only {
                 true => Vec::new(),
                 false => resolver.source(&gr.source).await?,
@@ -325,8 +356,28 @@ impl KindOps for CustomLanguageModel {
             }
             Action::AddResource { name, overwrite } => {
                 let grammar = self.spec.grammars.iter().find(|gr| &gr.name == name);
+                let source = match grammar {
+                    Some(gr) => Some(&gr.source),
+                    None => self
+                        .spec
+                        .corpora
+                        .iter()
+                        .find(|c| &c.name == name)
+                        .map(|c| &c.source),
+                };
+                let (url, url_from) = match source {
+                    Some(s) => (s.url.as_deref(), s.url_from.as_ref()),
+                    None => (None, None),
+                };
+                // A URL streams from its source to the service; other sources are sent from the
+                // bytes read for the digest.
+                let resolver = svc.sources()?;
+                let data = match resolver.url_source(url, url_from).await? {
+                    Some(u) => resolver.source_upload(&u).await?,
+                    None => Upload::from(g.contents.get(name).cloned().unwrap_or_default()),
+                };
                 let add = |overwrite: bool| {
-                    let bytes = g.contents.get(name).cloned().unwrap_or_default();
+                    let bytes = data.clone();
                     async move {
                         match grammar {
                             Some(gr) => {

@@ -164,6 +164,7 @@ impl SourcePolicy {
             attempt.follow()
         });
         reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
             .redirect(redirects)
             .dns_resolver(Arc::new(Checked { policy }))
             .build()

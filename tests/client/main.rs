@@ -11,4 +11,5 @@ mod errors;
 mod lifecycle;
 mod requests;
 mod retry;
+mod timeouts;
 mod token_managers;

@@ -142,7 +142,8 @@ impl FakeServer {
     pub fn config(&self, auth: Auth) -> ClientConfig {
         let mut c = ClientConfig::new(self.url.clone(), auth);
         c.retry = RetryPolicy::none();
-        c.timeout = Duration::from_secs(10);
+        c.first_byte_timeout = Duration::from_secs(10);
+        c.idle_timeout = Duration::from_secs(10);
         c
     }
 }

@@ -38,7 +38,8 @@ pub fn config(sim: &RunningSimulator, service_url: &str, key: &str) -> ClientCon
         },
     );
     c.retry = RetryPolicy::none();
-    c.timeout = Duration::from_secs(20);
+    c.first_byte_timeout = Duration::from_secs(20);
+    c.idle_timeout = Duration::from_secs(20);
     c
 }
 

@@ -937,6 +937,7 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
 
     let secret_source = |n: &str| json!({"secretKeyRef": {"name": n, "key": "key"}});
     let cm_source = |n: &str| json!({"configMapKeyRef": {"name": n, "key": "key"}});
+    let url_from = |n: &str| json!({"urlFrom": {"secretKeyRef": {"name": n, "key": "key"}}});
     // The policies take effect once the API server has loaded them: the first refusal waits.
     let first = object(
         "CustomLanguageModel",
@@ -1014,6 +1015,18 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
             "ConfigMap hidden-cm",
         ),
         (
+            "CustomLanguageModel",
+            lm_spec(json!({"corpora": [{"name": "c", "source": url_from("hidden-secret")}]})),
+            "Secret hidden-secret",
+        ),
+        (
+            "CustomAcousticModel",
+            lm_spec(
+                json!({"audio": [{"name": "a", "contentType": "audio/wav", "source": url_from("hidden-secret")}]}),
+            ),
+            "Secret hidden-secret",
+        ),
+        (
             "CustomVoiceModel",
             json!({"serviceRef": {"name": "tts"}, "language": "en-US", "wordsFrom": {"configMapKeyRef": {"name": "hidden-cm", "key": "key"}}}),
             "ConfigMap hidden-cm",
@@ -1045,7 +1058,7 @@ async fn naming_a_secret_or_config_map_needs_the_right_to_read_it() {
         (
             "CustomAcousticModel",
             lm_spec(
-                json!({"audio": [{"name": "a", "contentType": "audio/wav", "source": secret_source("readable-secret")}]}),
+                json!({"audio": [{"name": "a", "contentType": "audio/wav", "source": secret_source("readable-secret")}, {"name": "b", "contentType": "audio/wav", "source": url_from("readable-secret")}]}),
             ),
         ),
         (
@@ -1145,4 +1158,107 @@ async fn config_map_writes_are_never_cluster_wide() {
         ],
     );
     assert!(writes(&off).is_empty());
+}
+
+/// Issue 26, least privilege: with `networkPolicy.enabled`, the operator's egress is DNS, the API
+/// server (at the addresses given) and HTTPS to public addresses (IBM endpoints have no fixed
+/// ones) only: in-cluster ranges, loopback and the link-local metadata endpoint are left out.
+/// The rendered policy is accepted by the API server; `restrictEgress: false` leaves egress open.
+#[tokio::test]
+async fn network_policy_allows_egress_to_dns_the_api_server_and_ibm_only() {
+    let Some(cp) = control_plane() else {
+        return;
+    };
+    let ns = restricted_namespace(cp, "chart-netpol").await;
+    let objs = render(
+        cp,
+        &ns.name,
+        &[
+            "networkPolicy.enabled=true",
+            "networkPolicy.apiServer.cidrs={10.0.0.5/32}",
+        ],
+    );
+    let policy = objs
+        .iter()
+        .find(|o| kind(o) == "NetworkPolicy")
+        .expect("a NetworkPolicy");
+    let spec = &policy["spec"];
+    assert!(
+        spec["policyTypes"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "Egress")),
+        "egress is restricted: {spec}"
+    );
+    let rules = spec["egress"].as_array().expect("egress rules");
+    let ports = |r: &Value| -> Vec<(i64, String)> {
+        r["ports"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        (
+                            p["port"].as_i64().unwrap_or(0),
+                            p["protocol"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        rules.len(),
+        3,
+        "DNS, API server, IBM and nothing else: {rules:#?}"
+    );
+    assert_eq!(
+        ports(&rules[0]),
+        vec![(53, "UDP".to_string()), (53, "TCP".to_string())]
+    );
+    assert!(rules[0].get("to").is_none(), "DNS to any resolver");
+    assert_eq!(
+        ports(&rules[1]),
+        vec![(443, "TCP".to_string()), (6443, "TCP".to_string())]
+    );
+    assert_eq!(
+        rules[1]["to"],
+        json!([{"ipBlock": {"cidr": "10.0.0.5/32"}}])
+    );
+    assert_eq!(ports(&rules[2]), vec![(443, "TCP".to_string())]);
+    let block = &rules[2]["to"][0]["ipBlock"];
+    assert_eq!(block["cidr"], "0.0.0.0/0");
+    let except: Vec<&str> = block["except"]
+        .as_array()
+        .expect("except")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for private in [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+    ] {
+        assert!(except.contains(&private), "{private} left out: {except:?}");
+    }
+    accept_all(&ns.client, &objs, &ns.name).await;
+
+    let open = render(
+        cp,
+        &ns.name,
+        &[
+            "networkPolicy.enabled=true",
+            "networkPolicy.restrictEgress=false",
+        ],
+    );
+    let policy = open
+        .iter()
+        .find(|o| kind(o) == "NetworkPolicy")
+        .expect("a NetworkPolicy");
+    assert!(
+        policy["spec"]["policyTypes"]
+            .as_array()
+            .is_some_and(|t| !t.iter().any(|t| t == "Egress")),
+        "{policy}"
+    );
 }

@@ -2,9 +2,12 @@
 //! `CloudPakForData` (a Secret with a username and a password or an API key, tokens from the
 //! simulator's `/icp4d-api/v1/authorize`) and `TrustedProfile` (no Secret; the operator's token
 //! file, exchanged at the simulator's IAM), each creating a model; a wrong password and an
-//! unknown profile each give one clear condition and create nothing. (Expiry and refresh, and an
-//! unreadable token file, are counted against the simulator in `tests/client/token_managers.rs`:
-//! the shared simulator's token lifetime is everyone's.)
+//! unknown profile each give one clear condition and create nothing. Expiry and refresh, and an
+//! unreadable token file, need a simulator with short-lived tokens and an operator with its own
+//! token-file flag: they run end to end in `tests/simulator/quirks.rs`
+//! (`cloud_pak_and_trusted_profile_tokens_expire_and_are_refreshed`,
+//! `an_unreadable_trusted_profile_token_file_is_one_clear_condition`), and are counted against
+//! the simulator in `tests/client/token_managers.rs`.
 
 use crate::support;
 

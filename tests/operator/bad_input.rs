@@ -207,6 +207,50 @@ async fn missing_inputs_and_credentials_are_named() {
         "the URL without its query: {shown}"
     );
 
+    // The same presigned URL held in a Secret (`urlFrom.secretKeyRef`): read from the Secret and
+    // fetched like `url`; the condition names the Secret and key, never the URL.
+    fixture::create(
+        &ns,
+        &fixture::secret(
+            "presigned",
+            &[
+                (
+                    "url",
+                    "https://no-such-host.invalid/corpus.txt?X-Amz-Signature=s3cr3t\n",
+                ),
+                ("loopback", "https://127.0.0.1:9/corpus.txt"),
+            ],
+        ),
+    )
+    .await;
+    let from = |key: &str| json!({"corpora": [{"name": "c", "source": {"urlFrom": {"secretKeyRef": {"name": "presigned", "key": key}}}}]});
+    api.create(
+        &PostParams::default(),
+        &language_model("urlfrom", from("url")),
+    )
+    .await
+    .expect("create");
+    let m = wait_for(&api, "urlfrom", "InputFetchFailed", 60, |m| {
+        condition(m, "Ready") == Some(("False".into(), "InputFetchFailed".into()))
+    })
+    .await;
+    let shown = format!("{:?}", m.model().map(|s| &s.conditions));
+    assert!(
+        shown.contains(r#"the URL in Secret presigned key \"url\""#)
+            && !shown.contains("no-such-host")
+            && !shown.contains("s3cr3t"),
+        "the Secret and key, not the URL: {shown}"
+    );
+    no_model_named(&admin, &ns, "urlfrom").await;
+    api.create(
+        &PostParams::default(),
+        &language_model("urlfromloop", from("loopback")),
+    )
+    .await
+    .expect("create");
+    expect_stuck(&ns, &api, "urlfromloop", "InputNotAllowed", "loopback").await;
+    no_model_named(&admin, &ns, "urlfromloop").await;
+
     // URL sources the operator does not fetch (its default policy): plain http, loopback, the
     // cloud metadata endpoint. Each names the URL and the reason, and no model is created.
     for (name, url, why) in [

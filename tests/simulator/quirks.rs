@@ -40,9 +40,14 @@ struct Own {
 impl Own {
     /// Starts the operator (when the test did not start it yet).
     fn start_operator(&mut self) {
+        self.start_operator_with(&[]);
+    }
+
+    /// Starts the operator with further `run` flags.
+    fn start_operator_with(&mut self, extra: &[&str]) {
         let cp = control_plane().expect("control plane");
         let drift = self.drift_seconds.to_string();
-        let args = [
+        let mut args = vec![
             "--namespaces",
             &self.ns.name,
             "--drift-interval-seconds",
@@ -56,6 +61,7 @@ impl Own {
             "--log-level",
             "watson_speech_operator=debug",
         ];
+        args.extend_from_slice(extra);
         let log = cp.dir.join(format!("{}-operator.log", self.ns.name));
         self.op = Some(OperatorProcess::start(&cp.kubeconfig, &args, &[], &log));
     }
@@ -1010,4 +1016,162 @@ async fn audio_is_measured_not_declared() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let trains = count(&log(&own.admin).await, "train_acoustic_model");
     assert_eq!(trains, 1, "one training attempt for these inputs");
+}
+
+/// The token-based modes of issue 29 (`CloudPakForData`, `TrustedProfile`): on a simulator of the
+/// test's own whose tokens live 15 s (usable for 5 s: the client never uses one within 10 s of
+/// its expiry), each mode's token expires while its model is idle; the next change reaches the
+/// service with a fresh token from that mode's endpoint (the first request after the pause), no
+/// request is refused, and the model trains again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_pak_and_trusted_profile_tokens_expire_and_are_refreshed() {
+    let Some(mut o) = own_cold(
+        "token-expiry",
+        Quirks::default(),
+        Duration::from_secs(15),
+        600,
+    )
+    .await
+    else {
+        return;
+    };
+    let cp = control_plane().expect("control plane");
+    let base = o.sim.base_url();
+    let token_file = support::operator::trusted_profile_token_file(cp);
+    let token_file = token_file.to_str().expect("utf-8 path");
+    o.start_operator_with(&[
+        "--trusted-profile-token-file",
+        token_file,
+        "--trusted-profile-iam-url",
+        &base,
+    ]);
+    let secret = fixture::secret("cp4d", &[("username", "admin"), ("password", API_KEY)]);
+    fixture::create(&o.ns, &secret).await;
+    let modes = [
+        (
+            "cp4d",
+            "/icp4d-api/v1/authorize",
+            json!({"type": "CloudPakForData", "cloudPakUrl": format!("{base}/icp4d-api"),
+                   "secretRef": {"name": "cp4d"}}),
+        ),
+        (
+            "profile",
+            "/identity/token",
+            json!({"type": "TrustedProfile",
+                   "trustedProfile": {"id": simulator::http::iam::TRUSTED_PROFILE_ID}}),
+        ),
+    ];
+    let api = o.ns.api::<CustomLanguageModel>();
+    let spec = |text: &str| json!({"corpora": [{"name": "c", "source": {"text": text}}]});
+    for (service, _, auth) in &modes {
+        let svc = fixture::speech_service(
+            service,
+            Service::Stt.kind(),
+            &Service::Stt.url(&base),
+            auth.clone(),
+        );
+        fixture::create(&o.ns, &svc).await;
+        apply(&api, &lm(service, service, spec("before the pause"))).await;
+    }
+    let mut ids = Vec::new();
+    for (service, _, _) in &modes {
+        ids.push(id_of(&available(&api, service).await));
+    }
+    for ((service, token_path, _), id) in modes.iter().zip(&ids) {
+        // Idle for longer than a token lives (the drift interval is long: no call meanwhile).
+        let quiet_from = o.admin.requests(0).await.expect("log").next_seq;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let idle_calls = o.admin.requests(quiet_from).await.expect("log").requests;
+        assert!(
+            idle_calls.is_empty(),
+            "the operator was idle: {idle_calls:#?}"
+        );
+        apply(&api, &lm(service, service, spec("after the pause"))).await;
+        let m = available(&api, service).await;
+        assert_eq!(&id_of(&m), id, "{service}: the same model");
+        let after = o.admin.requests(quiet_from).await.expect("log").requests;
+        let first = after.first().expect("calls after the pause");
+        assert_eq!(
+            (first.operation.as_deref(), first.path.as_str()),
+            (Some("get_token"), *token_path),
+            "{service}: a fresh token from its own endpoint before the first call: {after:#?}"
+        );
+    }
+    let sim_log = log(&o.admin).await;
+    let refused: Vec<&RequestRecord> = sim_log.iter().filter(|r| r.status == 401).collect();
+    assert!(refused.is_empty(), "no 401: {refused:#?}");
+    assert_eq!(
+        count(&sim_log, "train_language_model"),
+        4,
+        "each model trained twice"
+    );
+    let cp4d_tokens = sim_log
+        .iter()
+        .filter(|r| r.path == "/icp4d-api/v1/authorize" && r.status == 200)
+        .count();
+    assert!(
+        cp4d_tokens >= 2,
+        "the Cloud Pak token was fetched again: {cp4d_tokens}"
+    );
+}
+
+/// The operator's trusted-profile token file (an operator flag, so an operator process of the
+/// test's own) cannot be read: the model gets one clear condition naming the file, and no model
+/// is created on the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_trusted_profile_token_file_is_one_clear_condition() {
+    let Some(mut o) = own_cold(
+        "token-file",
+        Quirks::default(),
+        Duration::from_secs(3600),
+        600,
+    )
+    .await
+    else {
+        return;
+    };
+    let base = o.sim.base_url();
+    let missing = format!("/nonexistent/{}/vault-token", o.ns.name);
+    o.start_operator_with(&[
+        "--trusted-profile-token-file",
+        &missing,
+        "--trusted-profile-iam-url",
+        &base,
+    ]);
+    let auth = json!({"type": "TrustedProfile",
+                      "trustedProfile": {"id": simulator::http::iam::TRUSTED_PROFILE_ID}});
+    let svc = fixture::speech_service(
+        "profile",
+        Service::Stt.kind(),
+        &Service::Stt.url(&base),
+        auth,
+    );
+    fixture::create(&o.ns, &svc).await;
+    let api = o.ns.api::<CustomLanguageModel>();
+    let from = o.admin.requests(0).await.expect("log").next_seq;
+    apply(&api, &lm("lm", "profile", json!({}))).await;
+    let m = wait_for(&api, "lm", "IamTokenFailure", 90, |m| {
+        condition(m, "Ready").is_some_and(|(s, r)| s == "False" && r == "IamTokenFailure")
+    })
+    .await;
+    assert!(
+        m.model().and_then(|s| s.customization_id.clone()).is_none(),
+        "nothing created"
+    );
+    let message = ready_message(&m);
+    assert!(
+        message.contains("cannot read the trusted profile token file")
+            && message.contains(&missing),
+        "{message}"
+    );
+    let reached: Vec<RequestRecord> = o
+        .admin
+        .requests(from)
+        .await
+        .expect("log")
+        .requests
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("create_language_model"))
+        .collect();
+    assert!(reached.is_empty(), "no model was created: {reached:#?}");
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ConfigMapKeyRef, DeletionPolicy, Export, LocalRef, ManagementPolicy, ModelStatus,
-    ResourceStatus, SecretKeyRef, ServiceRef, TrainingPolicy, UpgradePolicy,
+    ResourceStatus, SecretKeyRef, ServiceRef, TrainingPolicy, UpgradePolicy, UrlFrom,
 };
 
 /// A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only),
@@ -129,12 +129,12 @@ pub struct AudioResource {
 /// Where audio bytes come from. Set exactly one field.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url)].filter(x, x).size() == 1").message("source: set exactly one of configMapKeyRef, secretKeyRef or url"))]
+#[x_kube(validation = Rule::new("[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url), has(self.urlFrom)].filter(x, x).size() == 1").message("source: set exactly one of configMapKeyRef, secretKeyRef, url or urlFrom"))]
 pub struct AudioSource {
     /// An http(s) URL to download (at most 100 MB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
-    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): status, Events and logs would show them; serve the content without them, or put it in a Secret and use secretKeyRef"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): status, Events and logs would show them; put the URL in a Secret and use urlFrom.secretKeyRef"))]
     pub url: Option<String>,
     /// A ConfigMap key (`binaryData`) holding the bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +142,9 @@ pub struct AudioSource {
     /// A Secret key holding the bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_ref: Option<SecretKeyRef>,
+    /// A URL held in a Secret (a presigned URL, or one with credentials), fetched like `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_from: Option<UrlFrom>,
 }
 
 /// Training parameters for an acoustic model.

@@ -73,12 +73,24 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// A URL held in a Secret: for a presigned URL (its query is a credential) or a URL that carries
+/// credentials, which `url` refuses.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlFrom {
+    /// The Secret key whose value is the URL (one line; `https` unless the operator allows
+    /// `http`; the same address rules as `url`). Status, Events and logs name the Secret and key,
+    /// never the URL. The Secret is read again at every drift check, so a rotated presigned URL
+    /// is picked up; a new URL serving the same content changes nothing on the service.
+    pub secret_key_ref: SecretKeyRef,
+}
+
 /// Where the content of a corpus, grammar or audio resource comes from. Set exactly one field.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(
-    "[has(self.text), has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url)].filter(x, x).size() == 1"
-).message("source: set exactly one of text, configMapKeyRef, secretKeyRef or url"))]
+    "[has(self.text), has(self.configMapKeyRef), has(self.secretKeyRef), has(self.url), has(self.urlFrom)].filter(x, x).size() == 1"
+).message("source: set exactly one of text, configMapKeyRef, secretKeyRef, url or urlFrom"))]
 pub struct Source {
     /// The content itself, inline (text resources only: corpora and grammars).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,8 +106,11 @@ pub struct Source {
     /// The content is fetched again at every drift check; a change triggers retraining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
-    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): status, Events and logs would show them; serve the content without them, or put it in a Secret and use secretKeyRef"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')").message("a URL must not hold credentials (user:password@): status, Events and logs would show them; put the URL in a Secret and use urlFrom.secretKeyRef"))]
     pub url: Option<String>,
+    /// A URL held in a Secret (a presigned URL, or one with credentials), fetched like `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_from: Option<UrlFrom>,
 }
 
 /// `spec.export` of the model kinds: the ConfigMap that hands a model to applications. The field

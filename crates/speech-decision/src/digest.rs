@@ -38,26 +38,52 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// SHA-256 computed over content read in pieces (a source streamed, never held whole).
+#[derive(Clone, Default)]
+pub struct Hasher(Sha256);
+
+impl Hasher {
+    /// Adds the next piece.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Lower-case hex of everything added (what [`sha256_hex`] gives for the whole).
+    pub fn finish_hex(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
 /// The resource digest of a corpus.
 pub fn corpus(bytes: &[u8]) -> String {
-    format!("corpus:{}", sha256_hex(bytes))
+    corpus_of(&sha256_hex(bytes))
+}
+
+/// The resource digest of a corpus whose SHA-256 (hex) is `sha256`.
+pub fn corpus_of(sha256: &str) -> String {
+    format!("corpus:{sha256}")
 }
 
 /// The resource digest of a grammar.
 pub fn grammar(content_type: GrammarType, bytes: &[u8]) -> String {
-    format!(
-        "grammar:{}:{}",
-        content_type.content_type(),
-        sha256_hex(bytes)
-    )
+    grammar_of(content_type, &sha256_hex(bytes))
+}
+
+/// The resource digest of a grammar whose SHA-256 (hex) is `sha256`.
+pub fn grammar_of(content_type: GrammarType, sha256: &str) -> String {
+    format!("grammar:{}:{sha256}", content_type.content_type())
 }
 
 /// The resource digest of an audio resource.
 pub fn audio(content_type: &str, contained: Option<&str>, bytes: &[u8]) -> String {
+    audio_of(content_type, contained, &sha256_hex(bytes))
+}
+
+/// The resource digest of an audio resource whose SHA-256 (hex) is `sha256`.
+pub fn audio_of(content_type: &str, contained: Option<&str>, sha256: &str) -> String {
     format!(
-        "audio:{content_type}:{}:{}",
+        "audio:{content_type}:{}:{sha256}",
         option_text(contained.map(|c| format!("\"{}\"", c.escape_debug()))),
-        sha256_hex(bytes)
     )
 }
 

@@ -613,7 +613,7 @@ async fn fetch_iam_token(
     let status = response.status();
     let code = Some(status.as_u16());
     let transaction_id = super::error::transaction_id(response.headers());
-    let body = match super::http::read_body(response, MAX_IAM_RESPONSE_BYTES).await {
+    let body = match super::http::read_body(response, MAX_IAM_RESPONSE_BYTES, timeout).await {
         Ok(b) => b,
         Err(super::http::BodyError::Transport(e)) => {
             return (
@@ -627,6 +627,18 @@ async fn fetch_iam_token(
                 Err(iam_error(
                     code,
                     format!("the answer is larger than {MAX_IAM_RESPONSE_BYTES} bytes"),
+                )),
+            );
+        }
+        Err(super::http::BodyError::Idle(idle)) => {
+            return (
+                code,
+                Err(iam_error(
+                    code,
+                    format!(
+                        "timed out: the answer made no progress for {} s",
+                        idle.as_secs()
+                    ),
                 )),
             );
         }

@@ -75,8 +75,15 @@ pub struct ClientConfig {
     /// Extra trusted root certificates (PEM, one or more), merged with the system roots. Also used
     /// for the IAM endpoint.
     pub ca_bundle_pem: Option<Vec<u8>>,
-    /// Timeout of one HTTP attempt to the service (connect + request + response).
-    pub timeout: Duration,
+    /// Longest wait for a connection to the service (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// Longest wait for the response headers once the request body was sent (the service's
+    /// think time; IBM answers an upload only after reading all of it).
+    pub first_byte_timeout: Duration,
+    /// Longest time no byte moves while the request body is sent or the response body is read.
+    /// A large upload on a slow link is not cut as long as it keeps moving: no attempt has an
+    /// overall limit (the operator's reconcile deadline bounds a reconcile).
+    pub idle_timeout: Duration,
     /// Timeout of one IAM token request.
     pub token_timeout: Duration,
     /// Labels added data with `X-Watson-Metadata: customer_id={id}` (on the calls IBM documents);
@@ -101,14 +108,17 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with defaults: 60 s request timeout, 30 s token timeout, the default
+    /// A configuration with defaults: 10 s connect, 60 s first-byte and 60 s idle timeouts, 30 s
+    /// token timeout, the default
     /// [`RetryPolicy`], no customer id, no hooks.
     pub fn new(url: Url, auth: Auth) -> Self {
         ClientConfig {
             url,
             auth,
             ca_bundle_pem: None,
-            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
             token_timeout: Duration::from_secs(30),
             customer_id: None,
             learning_opt_out: false,
@@ -133,7 +143,9 @@ impl fmt::Debug for ClientConfig {
                     .as_ref()
                     .map(|b| format!("{} bytes", b.len())),
             )
-            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .field("token_timeout", &self.token_timeout)
             .field("customer_id", &self.customer_id)
             .field("learning_opt_out", &self.learning_opt_out)

@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +29,7 @@ use super::error::{
     Error, ErrorContext, FailedResponse, TransportKind, classify, describe_reqwest, transaction_id,
 };
 use super::retry::{Outcome, RetryPolicy, is_retryable, parse_retry_after};
+use super::upload::{Progress, Upload};
 
 /// Path segments are encoded like the IBM SDKs do (`quote(x, safe='')`): everything but ASCII
 /// letters, digits and `-_.~` is percent-encoded, so `/`, `+`, `?`, spaces and non-ASCII are safe.
@@ -60,20 +63,27 @@ pub(crate) enum BodyError {
     Transport(reqwest::Error),
     /// The body (announced or read so far) passed the limit.
     TooLarge,
+    /// No byte arrived for this long (the idle timeout).
+    Idle(Duration),
 }
 
 /// Reads a response body of at most `limit` bytes, chunk by chunk: an announced length past the
 /// limit is refused before reading, and a body longer than announced (or not announced) stops
-/// at the limit.
+/// at the limit. A wait of more than `idle` for the next chunk ends the read.
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
+    idle: Duration,
 ) -> Result<Bytes, BodyError> {
     if response.content_length().is_some_and(|l| l > limit as u64) {
         return Err(BodyError::TooLarge);
     }
     let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+    while let Some(chunk) = tokio::time::timeout(idle, response.chunk())
+        .await
+        .map_err(|_| BodyError::Idle(idle))?
+        .map_err(BodyError::Transport)?
+    {
         if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge);
         }
@@ -134,17 +144,18 @@ pub enum ServedApi {
 pub(crate) enum Payload {
     Empty,
     Json(Bytes),
-    /// Raw bytes with their content type (grammars, audio, archives).
+    /// A body with its content type (grammars, audio, archives), in memory or streamed from its
+    /// source.
     Raw {
         content_type: String,
         contained_content_type: Option<String>,
-        data: Bytes,
+        data: Upload,
     },
     /// A corpus as the raw body, `text/plain; charset=utf-8`. Not multipart (what the IBM SDKs
     /// send): in 2017 the service stored a multipart envelope as corpus text, so boundary lines,
     /// part headers and the file name became custom words (`watson-api.md` §4.7, §16); the raw
     /// text is read the same way by every version of the service.
-    CorpusText(Bytes),
+    CorpusText(Upload),
 }
 
 /// One logical operation.
@@ -278,6 +289,8 @@ pub(crate) struct Transport {
     budget: Option<Arc<dyn RequestBudget>>,
     patience: Option<Duration>,
     token_timeout: Duration,
+    first_byte_timeout: Duration,
+    idle_timeout: Duration,
     secrets: Vec<SecretString>,
 }
 
@@ -395,8 +408,9 @@ impl Transport {
         };
         let mut builder = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            // No overall timeout: the transport watches the connect, the first byte and idle
+            // time itself (`Progress`), so a large upload that keeps moving is never cut.
+            .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &config.ca_bundle_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -429,6 +443,8 @@ impl Transport {
             budget: config.budget.clone(),
             patience: config.patience,
             token_timeout: config.token_timeout,
+            first_byte_timeout: config.first_byte_timeout,
+            idle_timeout: config.idle_timeout,
             secrets,
         })
     }
@@ -604,11 +620,12 @@ impl Transport {
         }
     }
 
+    /// The request of one attempt, and the progress its body reports (the timeouts watch it).
     fn build(
         &self,
         call: &Call,
         authorization: Option<HeaderValue>,
-    ) -> Result<reqwest::RequestBuilder, Error> {
+    ) -> Result<(reqwest::RequestBuilder, Arc<Progress>), Error> {
         let invalid = |message: String| Error::InvalidArgument(ErrorContext::new(call.op, message));
         let url = Url::parse(&format!("{}{}", self.base, call.path))
             .map_err(|e| invalid(format!("cannot build the request URL: {e}")))?;
@@ -630,11 +647,12 @@ impl Transport {
         if self.learning_opt_out {
             request = request.header(LEARNING_OPT_OUT, "true");
         }
-        request = match &call.payload {
-            Payload::Empty => request,
-            Payload::Json(bytes) => request
-                .header(CONTENT_TYPE, "application/json")
-                .body(bytes.clone()),
+        let (content_type, body) = match &call.payload {
+            Payload::Empty => return Ok((request, Progress::start(Some(0)))),
+            Payload::Json(bytes) => (
+                HeaderValue::from_static("application/json"),
+                Upload::from_bytes(bytes.clone()),
+            ),
             Payload::Raw {
                 content_type,
                 contained_content_type,
@@ -642,20 +660,28 @@ impl Transport {
             } => {
                 let ct = HeaderValue::from_str(content_type)
                     .map_err(|_| invalid(format!("invalid content type {content_type:?}")))?;
-                let mut r = request.header(CONTENT_TYPE, ct).body(data.clone());
                 if let Some(contained) = contained_content_type {
                     let v = HeaderValue::from_str(contained).map_err(|_| {
                         invalid(format!("invalid contained content type {contained:?}"))
                     })?;
-                    r = r.header(CONTAINED_CONTENT_TYPE, v);
+                    request = request.header(CONTAINED_CONTENT_TYPE, v);
                 }
-                r
+                (ct, data.clone())
             }
-            Payload::CorpusText(bytes) => request
-                .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-                .body(bytes.clone()),
+            Payload::CorpusText(text) => (
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+                text.clone(),
+            ),
         };
-        Ok(request)
+        let progress = Progress::start(body.length());
+        if let Some(length) = body.length() {
+            request = request.header(CONTENT_LENGTH, length);
+        }
+        let stream = progress.track(body.open());
+        let request = request
+            .header(CONTENT_TYPE, content_type)
+            .body(reqwest::Body::wrap_stream(stream));
+        Ok((request, progress))
     }
 
     async fn attempt(&self, call: &Call) -> Result<Success, Failure> {
@@ -691,7 +717,7 @@ impl Transport {
                 budget.feedback(attempt);
             }
         };
-        let request = self.build(call, authorization).map_err(|error| {
+        let (request, progress) = self.build(call, authorization).map_err(|error| {
             feedback(Attempt::NotSent);
             Failure {
                 error,
@@ -718,12 +744,25 @@ impl Transport {
                 outcome: Some(outcome),
             }
         };
-        let response = match request.send().await {
+        let stalled = |why: String| Failure {
+            error: Error::Transport {
+                context: ErrorContext::new(call.op, why),
+                kind: TransportKind::Timeout,
+            },
+            outcome: Some(Outcome::Transport),
+        };
+        let sent = tokio::select! {
+            sent = request.send() => sent.map_err(transport_failure),
+            why = progress.stalled(self.idle_timeout, self.first_byte_timeout) => {
+                Err(stalled(why.to_string()))
+            }
+        };
+        let response = match sent {
             Ok(r) => r,
-            Err(e) => {
+            Err(failure) => {
                 self.observe(call.op, None, started.elapsed());
                 feedback(Attempt::NoResponse);
-                return Err(transport_failure(e));
+                return Err(failure);
             }
         };
         let status = response.status().as_u16();
@@ -736,11 +775,17 @@ impl Transport {
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
         ));
         let limit = response_limit(call.op);
-        let body = read_body(response, limit).await;
+        let body = read_body(response, limit, self.idle_timeout).await;
         self.observe(call.op, Some(status), started.elapsed());
         let body = match body {
             Ok(body) => body,
             Err(BodyError::Transport(e)) => return Err(transport_failure(e)),
+            Err(BodyError::Idle(idle)) => {
+                return Err(stalled(format!(
+                    "HTTP {status}: timed out: the response body made no progress for {} s",
+                    idle.as_secs()
+                )));
+            }
             Err(BodyError::TooLarge) => {
                 return Err(Failure {
                     error: Error::Decode(ErrorContext::new(
@@ -941,6 +986,7 @@ mod tests {
         let req = t
             .build(&call, auth)
             .expect("build")
+            .0
             .build()
             .expect("request");
         assert_eq!(
@@ -964,6 +1010,7 @@ mod tests {
         let req = t
             .build(&call, None)
             .expect("build")
+            .0
             .build()
             .expect("request");
         assert!(req.headers().get(ACCEPT).is_none());

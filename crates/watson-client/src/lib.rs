@@ -39,11 +39,16 @@ pub mod stt;
 pub mod tls;
 #[cfg(feature = "client")]
 pub mod tts;
+#[cfg(feature = "client")]
+pub mod upload;
 
 pub use operation::Operation;
 
 #[cfg(feature = "client")]
 pub use auth::{Auth, CloudPakSecret, TrustedProfileRef};
+/// The chunk type of an [`UploadStream`].
+#[cfg(feature = "client")]
+pub use bytes::Bytes;
 #[cfg(feature = "client")]
 pub use config::{Attempt, CallObserver, ClientConfig, RequestBudget};
 #[cfg(feature = "client")]
@@ -56,3 +61,5 @@ pub use retry::RetryPolicy;
 pub use stt::SttClient;
 #[cfg(feature = "client")]
 pub use tts::TtsClient;
+#[cfg(feature = "client")]
+pub use upload::{Upload, UploadError, UploadStream};

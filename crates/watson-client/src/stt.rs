@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use super::upload::Upload;
 
 use super::Operation;
 use super::config::ClientConfig;
@@ -150,7 +150,7 @@ impl SttClient {
         &self,
         id: &str,
         corpus_name: &str,
-        text: impl Into<Bytes>,
+        text: impl Into<Upload>,
         allow_overwrite: bool,
     ) -> Result<(), Error> {
         let op = Operation::AddCorpus;
@@ -258,7 +258,7 @@ impl SttClient {
         id: &str,
         grammar_name: &str,
         format: GrammarFormat,
-        grammar: impl Into<Bytes>,
+        grammar: impl Into<Upload>,
         allow_overwrite: bool,
     ) -> Result<(), Error> {
         let op = Operation::AddGrammar;
@@ -386,13 +386,14 @@ impl SttClient {
     }
 
     /// `POST /v1/acoustic_customizations/{id}/audio/{name}`: a single audio file or a zip/gzip
-    /// archive (with `Contained-Content-Type` when given).
+    /// archive (with `Contained-Content-Type` when given). `data` may be an [`Upload`] streamed
+    /// from its source (opened again for each attempt), so up to IBM's 100 MB is never held whole.
     pub async fn add_audio(
         &self,
         id: &str,
         audio_name: &str,
         format: &AudioFormat,
-        data: impl Into<Bytes>,
+        data: impl Into<Upload>,
         allow_overwrite: bool,
     ) -> Result<(), Error> {
         let op = Operation::AddAudio;

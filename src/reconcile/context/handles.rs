@@ -36,6 +36,9 @@ pub struct ServiceHandle {
     /// `supported_features` of the base models asked about (`GET /v1/models/{id}`), by name;
     /// `None`: the service does not offer it (404). Asked once per base model and handle.
     base_models: tokio::sync::Mutex<std::collections::HashMap<String, Option<Features>>>,
+    /// Reads the inputs of the service's models at upload time (`url` sources streamed to the
+    /// service); `None` in unit tests.
+    sources: Option<crate::reconcile::inputs::Resolver>,
 }
 
 impl ServiceHandle {
@@ -50,7 +53,22 @@ impl ServiceHandle {
             identity: tokio::sync::Mutex::new(None),
             url,
             base_models: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+            sources: None,
         }
+    }
+
+    /// This handle, reading its models' inputs with `resolver` at upload time.
+    pub fn with_sources(mut self, resolver: crate::reconcile::inputs::Resolver) -> Self {
+        self.sources = Some(resolver);
+        self
+    }
+
+    /// The resolver of the service's namespace for inputs read at upload time (a model and its
+    /// SpeechService share a namespace).
+    pub fn sources(&self) -> Result<&crate::reconcile::inputs::Resolver, Error> {
+        self.sources
+            .as_ref()
+            .ok_or_else(|| Error::Service("no source resolver for this service handle".into()))
     }
 
     /// What base model `name` supports (`GET /v1/models/{id}`, cached for the handle's life, so

@@ -31,7 +31,7 @@ use kube::runtime::events::{Recorder, Reporter};
 pub use handles::ServiceHandle;
 pub use memory::Memory;
 pub use services::Services;
-pub use settings::{Settings, TrustedProfileSettings};
+pub use settings::{IbmTimeouts, Settings, TrustedProfileSettings};
 pub use slots::Slots;
 pub use users::Users;
 pub use wakeups::{Notices, Woken};
@@ -96,11 +96,12 @@ impl Context {
         let services = Services::new(
             client.clone(),
             http.clone(),
-            settings.request_timeout,
+            settings.ibm_timeouts,
             metrics.clone(),
             notices.model_woken.clone(),
             settings.trusted_profile.clone(),
-        );
+        )
+        .with_sources(sources_http.clone(), settings.sources.clone());
         Ok(Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use kube::{Api, Client, ResourceExt};
 use parking_lot::Mutex;
@@ -30,8 +29,8 @@ type Budget = (Option<(u32, u32)>, Arc<ServiceBudget>);
 pub struct Services {
     client: Client,
     http: reqwest::Client,
-    /// Request timeout for IBM calls.
-    timeout: Duration,
+    /// The timeouts of IBM calls.
+    timeouts: super::IbmTimeouts,
     /// Observes every IBM call, when metrics are served.
     metrics: Option<Arc<Metrics>>,
     /// Where the handles send the models a LIST shows done waiting.
@@ -43,15 +42,18 @@ pub struct Services {
     /// Whether each SpeechService carried the in-use finalizer at its last read by
     /// [`Services::handle`].
     protected: Mutex<HashMap<String, bool>>,
+    /// The client and policy of `url` sources, given to each handle so uploads can stream from
+    /// them ([`Services::with_sources`]).
+    sources: Option<(reqwest::Client, crate::reconcile::sources::SourcePolicy)>,
 }
 
 impl Services {
     /// An empty registry whose clients use `client` and `http` (CA bundles, Secrets), time out
-    /// after `timeout` and report to `metrics`.
+    /// as `timeouts` say and report to `metrics`.
     pub fn new(
         client: Client,
         http: reqwest::Client,
-        timeout: Duration,
+        timeouts: super::IbmTimeouts,
         metrics: Option<Arc<Metrics>>,
         woken: tokio::sync::broadcast::Sender<Woken>,
         trusted_profile: super::TrustedProfileSettings,
@@ -59,14 +61,29 @@ impl Services {
         Services {
             client,
             http,
-            timeout,
+            timeouts,
             metrics,
             woken,
             handles: Mutex::new(HashMap::new()),
             budgets: Mutex::new(HashMap::new()),
             trusted_profile,
             protected: Mutex::new(HashMap::new()),
+            sources: None,
         }
+    }
+
+    /// Gives every handle built from now on a [`Resolver`] of its namespace with this client
+    /// and policy of `url` sources (`http` built by [`SourcePolicy::http_client`]), so a model's
+    /// upload can stream its source ([`ServiceHandle::sources`]).
+    ///
+    /// [`SourcePolicy::http_client`]: crate::reconcile::sources::SourcePolicy::http_client
+    pub fn with_sources(
+        mut self,
+        http: reqwest::Client,
+        policy: crate::reconcile::sources::SourcePolicy,
+    ) -> Self {
+        self.sources = Some((http, policy));
+        self
     }
 
     /// The handle for `namespace/name`, building (or rebuilding after a spec, Secret or CA
@@ -117,7 +134,7 @@ impl Services {
             .map_err(|e| Error::InvalidSpec(format!("spec.url {:?}: {e}", svc.spec.url)))?;
         let mut config = ClientConfig::new(url, auth);
         config.ca_bundle_pem = ca;
-        config.timeout = self.timeout;
+        self.timeouts.apply(&mut config);
         config.customer_id = svc.spec.customer_id.clone();
         config.learning_opt_out = svc.spec.learning_opt_out;
         config.budget = self.budget(&id, &svc);
@@ -139,12 +156,16 @@ impl Services {
             },
         };
         let waiters = Waiters::new(self.woken.clone());
-        let handle = Arc::new(ServiceHandle::new(
-            key,
-            clients,
-            waiters,
-            svc.spec.url.clone(),
-        ));
+        let mut handle = ServiceHandle::new(key, clients, waiters, svc.spec.url.clone());
+        if let Some((http, policy)) = &self.sources {
+            handle = handle.with_sources(Resolver::new(
+                self.client.clone(),
+                namespace,
+                http.clone(),
+                policy.clone(),
+            ));
+        }
+        let handle = Arc::new(handle);
         // Two reconciles may build the handle at once: the first one stored wins, so every
         // model of the service shares one listing and one record of the operator's changes.
         let mut handles = self.handles.lock();
@@ -221,7 +242,7 @@ mod tests {
         let services = Services::new(
             client,
             reqwest::Client::new(),
-            Duration::from_secs(1),
+            Default::default(),
             None,
             tokio::sync::broadcast::channel(1).0,
             Default::default(),

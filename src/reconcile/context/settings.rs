@@ -11,8 +11,9 @@ pub struct Settings {
     pub max_poll_interval: Duration,
     /// Expected duration of a training (any kind), until the model's history says better.
     pub expected_training: Duration,
-    /// Request timeout for IBM calls.
-    pub request_timeout: Duration,
+    /// The timeouts of IBM calls (`--ibm-connect-timeout-seconds`,
+    /// `--ibm-first-byte-timeout-seconds`, `--ibm-idle-timeout-seconds`).
+    pub ibm_timeouts: IbmTimeouts,
     /// The per-instance limit of custom models of one kind (1024 on IBM Cloud). The operator
     /// never sends a create past it and warns at 90 %.
     pub model_quota: usize,
@@ -47,6 +48,39 @@ pub struct Settings {
     pub trusted_profile: TrustedProfileSettings,
 }
 
+/// The timeouts of one IBM call attempt, split so that a large upload on a slow link is not cut
+/// while it keeps moving (issue 26): no attempt has an overall limit; the reconcile deadline
+/// ([`Settings::reconcile_deadline`]) bounds a reconcile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IbmTimeouts {
+    /// Longest wait for a connection (TCP and TLS). Default 10 s.
+    pub connect: Duration,
+    /// Longest wait for the response headers once the request was sent. Default 60 s.
+    pub first_byte: Duration,
+    /// Longest time no byte moves while the request body is sent or the response read.
+    /// Default 60 s.
+    pub idle: Duration,
+}
+
+impl Default for IbmTimeouts {
+    fn default() -> Self {
+        IbmTimeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+impl IbmTimeouts {
+    /// Sets these timeouts on a client configuration.
+    pub fn apply(&self, config: &mut crate::watson::ClientConfig) {
+        config.connect_timeout = self.connect;
+        config.first_byte_timeout = self.first_byte;
+        config.idle_timeout = self.idle;
+    }
+}
+
 /// Where the operator's trusted-profile token comes from and goes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrustedProfileSettings {
@@ -74,7 +108,7 @@ impl Default for Settings {
             expected_training: Duration::from_secs(600),
             model_quota: 1024,
             fixed_poll: None,
-            request_timeout: Duration::from_secs(60),
+            ibm_timeouts: IbmTimeouts::default(),
             expected_analysis: Duration::from_secs(600),
             overdue_factor: 3,
             training_per_audio_second: 1.0,
