@@ -37,6 +37,9 @@ pub trait Entry: Clone + Send + Sync + 'static {
     fn error(&self) -> Option<&str> {
         None
     }
+    /// The model's last-change time as the service wrote it (STT `updated`, TTS
+    /// `last_modified`): a change made elsewhere moves it (issue 25).
+    fn updated(&self) -> Option<&str>;
     /// One LIST of every model of this kind the instance holds.
     fn list(clients: &Clients) -> impl Future<Output = Result<Vec<Self>, Error>> + Send;
     /// This kind's listing in `listings`.
@@ -67,6 +70,9 @@ macro_rules! stt_entry {
             }
             fn error(&self) -> Option<&str> {
                 self.error.as_deref()
+            }
+            fn updated(&self) -> Option<&str> {
+                self.updated.as_deref()
             }
             async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
                 Ok(clients.stt()?.$list(None).await?.customizations)
@@ -101,6 +107,9 @@ impl Entry for VoiceModel {
     }
     fn description(&self) -> Option<&str> {
         self.description.as_deref()
+    }
+    fn updated(&self) -> Option<&str> {
+        self.last_modified.as_deref()
     }
     async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
         Ok(clients
