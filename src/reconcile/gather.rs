@@ -179,6 +179,7 @@ pub(crate) async fn gather<K: KindOps>(
         read_all: requested,
         requested,
         drift_interval: drift_interval(obj, ctx),
+        deleting: facts.deleting,
     };
     let observed = match &facts.recorded.customization_id {
         Some(id) => match observe(obj, svc, id, &check, &facts.desired, ctx).await {
@@ -261,8 +262,20 @@ pub(crate) async fn observe<K: KindOps>(
     let list = svc
         .models::<K::Entry>(check.listing_age(), Some(id))
         .await?;
-    let Some(entry) = list.iter().find(|m| m.id() == id) else {
-        return Ok(None);
+    let confirmed;
+    let entry = match list.iter().find(|m| m.id() == id) {
+        Some(entry) => entry,
+        // Missing from a fresh listing: one bad or partial listing is not a verdict (issue 25).
+        // A GET of its own ID confirms it before anything is re-created; a deletion needs no
+        // confirmation (nothing is re-created, and a gone model lets the finalizer go).
+        None if !check.deleting => match svc.confirm::<K::Entry>(id).await? {
+            Some(found) => {
+                confirmed = found;
+                &confirmed
+            }
+            None => return Ok(None),
+        },
+        None => return Ok(None),
     };
     // Issue 25: the service is the truth. A steady model whose listing shows a change the
     // operator did not make has all its data read before the decision.

@@ -118,6 +118,8 @@ pub(crate) struct Check<'a> {
     pub requested: bool,
     /// This model's drift interval (`speech.watson.dev/drift-interval`, else the operator's).
     pub drift_interval: Duration,
+    /// The resource is being deleted: a model missing from the listing needs no confirmation.
+    pub deleting: bool,
 }
 
 impl Check<'_> {

@@ -181,6 +181,7 @@ async fn adopt<K: KindOps>(
         read_all: false,
         requested: false,
         drift_interval: ctx.settings.drift_interval,
+        deleting: false,
     };
     let Some(found) = observe(obj, svc, customization_id, &check, &g.facts.desired, ctx).await?
     else {

@@ -168,7 +168,11 @@ pub(crate) async fn record_failure<K: ModelResource>(
         message: &message,
         dependency: matches!(
             err,
-            Error::Service(_) | Error::ServiceMissing(_) | Error::Input(_) | Error::WrongService(_)
+            Error::Service(_)
+                | Error::ServiceMissing(_)
+                | Error::Input(_)
+                | Error::WrongService(_)
+                | Error::Unconfirmed(_)
         ) || err.retry_class() == RetryClass::Credentials,
         terminal: err.retry_class_deleting(deleting) == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),

@@ -520,3 +520,55 @@ async fn drift_interval_and_reconcile_request_annotations() {
     let reads = count(&admin, hourly, "get_voice_model", mark).await;
     assert!((1..=2).contains(&reads), "{reads} reads of the model");
 }
+
+/// Issue 25 (point 4): a model missing from the service's listing (the simulator leaves this
+/// test's models out of every listing, as a partial listing during an IBM incident would) is
+/// confirmed by a GET of its own ID before anything is re-created: nothing is.
+#[tokio::test]
+async fn a_model_missing_from_a_listing_is_looked_up_by_its_id_and_not_recreated() {
+    use watson_speech_operator::simulator::api::Faults;
+    let Some((ns, admin, _)) = operator::setup(OPTIONS, "drift-hidden").await else {
+        return;
+    };
+    let api: Api<CustomLanguageModel> = ns.api();
+    let spec = json!({"words": [{"word": "tomato", "soundsLike": ["tomahto"]}]});
+    apply(&api, &language_model("hidden", spec)).await;
+    let id = id_of(&wait_for(&api, "hidden", "Available", 90, available).await);
+    let mark = admin.requests(0).await.expect("log").next_seq;
+    let prefix = format!("{}-", ns.name);
+    admin
+        .set_faults(&Faults {
+            hidden_from_listings: vec![prefix.clone()],
+            ..Default::default()
+        })
+        .await
+        .expect("hide");
+    // Checks at the drift interval (3 s) look the model up by its ID, several times.
+    let (admin_ref, id_ref) = (&admin, &id);
+    support::eventually(
+        "three lookups by ID",
+        Duration::from_secs(60),
+        || async move {
+            (count(admin_ref, id_ref, "get_language_model", mark).await >= 3).then_some(())
+        },
+    )
+    .await;
+    admin.set_faults(&Faults::default()).await.expect("clear");
+    let creates = admin
+        .requests(0)
+        .await
+        .expect("log")
+        .requests
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("create_language_model") && r.status < 300)
+        .filter(|r| {
+            r.model_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .count();
+    assert_eq!(creates, 1, "nothing re-created");
+    let m = api.get("hidden").await.expect("model");
+    assert_eq!(id_of(&m), id, "the same model");
+    assert!(available(&m), "still Available");
+}
