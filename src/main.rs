@@ -44,6 +44,11 @@ struct RunArgs {
     /// Seconds between drift checks of Available models and services.
     #[arg(long, default_value_t = 600, env = "WSO_DRIFT_INTERVAL_SECONDS")]
     drift_interval_seconds: u64,
+    /// The shortest drift interval a model's annotation `speech.watson.dev/drift-interval` may
+    /// set, in seconds; shorter values are raised to it (the operator's own interval is not
+    /// bound by it).
+    #[arg(long, default_value_t = watson_speech_operator::reconcile::context::MIN_DRIFT_INTERVAL_SECONDS, env = "WSO_MIN_DRIFT_INTERVAL_SECONDS")]
+    min_drift_interval_seconds: u64,
     /// Custom models of one kind a service instance may hold (IBM Cloud: 1024). The operator
     /// never sends a create past it and warns at 90 %.
     #[arg(long, default_value_t = 1024, env = "WSO_MODEL_QUOTA")]
@@ -207,6 +212,7 @@ fn parse_network(s: &str) -> Result<watson_speech_operator::reconcile::sources::
 fn settings(args: &RunArgs) -> Settings {
     Settings {
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
+        min_drift_interval: Duration::from_secs(args.min_drift_interval_seconds),
         model_quota: args.model_quota,
         fixed_poll: args.fixed_poll_seconds.map(Duration::from_secs),
         max_poll_interval: timing(args.max_poll_seconds, 300, args),

@@ -11,8 +11,8 @@ use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::acoustic_model::CustomAcousticModel;
 use crate::crd::language_model::CustomLanguageModel;
 use crate::crd::{
-    ManagementPolicy, RESET_REQUESTED_AT, ResourceServiceStatus, ResourceStatus,
-    TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+    ManagementPolicy, RECONCILE_REQUESTED_AT, RESET_REQUESTED_AT, ResourceServiceStatus,
+    ResourceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{self, Observation, Outcome, READY, ResourceClass, TrackedResource};
 use crate::decision::{Action, Dependency, Desired, Observed, ResourceState, digest};
@@ -125,6 +125,7 @@ impl KindOps for CustomAcousticModel {
                 train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
                 reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
+                reconcile_token: annotations.get(RECONCILE_REQUESTED_AT).cloned(),
                 strict: training.strict.unwrap_or(true),
             },
             contents,
@@ -195,16 +196,24 @@ impl KindOps for CustomAcousticModel {
                 let known = recorded.iter().find(|r| r.status.name == a.name);
                 let digest = known.and_then(|r| r.status.digest.clone());
                 let added_at = known.and_then(|r| r.status.added_at.clone());
+                let mut listed = ResourceStatus {
+                    service_status: status,
+                    name: a.name,
+                    digest,
+                    added_at,
+                    duration_seconds: a.duration.map(|d| d as i64),
+                    ..Default::default()
+                };
+                // Replaced elsewhere (issue 25): what the service holds is no longer known to
+                // be the spec's audio, so it is uploaded again.
+                if check.read_all
+                    && known.is_some_and(|k| status::replaced_elsewhere(&k.status, &listed))
+                {
+                    listed.digest = None;
+                }
                 seen.resources.push(TrackedResource {
                     class: ResourceClass::Audio,
-                    status: ResourceStatus {
-                        service_status: status,
-                        name: a.name,
-                        digest,
-                        added_at,
-                        duration_seconds: a.duration.map(|d| d as i64),
-                        ..Default::default()
-                    },
+                    status: listed,
                 });
             }
         }

@@ -3,8 +3,10 @@
 //! (`timing`: the operator's flags as the decision's polling [`Timing`]), and says which actions
 //! a dry run skips.
 
+use std::time::Duration;
+
 use kube::ResourceExt;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::context::Context;
 use crate::decision::status::Timing;
@@ -30,10 +32,26 @@ pub(crate) fn skipped_in_dry_run(ctx: &Context, action: &Action) -> bool {
     ctx.settings.dry_run && action.skipped_in_dry_run()
 }
 
-/// The settings the decision's timing reads (polling, expected durations, overdue factor).
-pub(crate) fn timing(ctx: &Context) -> Timing {
+/// The drift interval of `obj`: its annotation `speech.watson.dev/drift-interval` within the
+/// operator's minimum, else the operator's interval (a value that is not a duration is logged
+/// and ignored).
+pub(crate) fn drift_interval<K: ResourceExt>(obj: &K, ctx: &Context) -> Duration {
+    let annotation = obj
+        .annotations()
+        .get(crate::crd::DRIFT_INTERVAL)
+        .map(String::as_str);
+    let (default, floor) = (ctx.settings.drift_interval, ctx.settings.min_drift_interval);
+    decision::status::drift_interval(annotation, default, floor).unwrap_or_else(|message| {
+        warn!(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any(), "{message}");
+        default
+    })
+}
+
+/// The settings the decision's timing reads (polling, expected durations, overdue factor), with
+/// the model's own `drift_interval`.
+pub(crate) fn timing(ctx: &Context, drift_interval: Duration) -> Timing {
     Timing {
-        drift_interval: ctx.settings.drift_interval,
+        drift_interval,
         max_poll_interval: ctx.settings.max_poll_interval,
         expected_training: ctx.settings.expected_training,
         fixed_poll: ctx.settings.fixed_poll,

@@ -25,6 +25,10 @@ pub enum Error {
     /// (a path below it): found by asking which API answers there (issue 15, case 10).
     #[error("{0}")]
     WrongService(String),
+    /// One answer said `spec.url` serves the wrong API: asked again before concluding
+    /// `WrongService` (issue 25: one bad answer is not a verdict).
+    #[error("{0} (one answer so far; asking again before concluding)")]
+    Unconfirmed(String),
     /// The spec cannot work as written (a mismatch the schema cannot see).
     #[error("{0}")]
     InvalidSpec(String),
@@ -55,6 +59,7 @@ impl Classified for Error {
             Error::ServiceMissing(_) => "ServiceNotFound",
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::WrongService(_) => "WrongService",
+            Error::Unconfirmed(_) => "ServiceAnswerUnconfirmed",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
             Error::Unsupported(r) => r.reason,
             Error::QuotaExceeded(_) => "QuotaExceeded",
@@ -74,6 +79,8 @@ impl Classified for Error {
             }
             // Woken by the SpeechService watch once its spec is fixed.
             Error::WrongService(_) => RetryClass::WaitForSpecChange,
+            // Asked again soon.
+            Error::Unconfirmed(_) => RetryClass::Backoff,
             // Checked with one LIST per attempt; retried at most every minute.
             Error::QuotaExceeded(_) => RetryClass::Backoff,
             Error::Deadline(_) => RetryClass::Backoff,

@@ -10,15 +10,16 @@ use k8s_openapi::jiff::Timestamp;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
+use tracing::info;
 
 use super::context::listings::Entry;
 use super::context::memory::key_of;
 use super::context::{Context, ServiceHandle};
-use super::decide::timing;
+use super::decide::{drift_interval, timing};
 use super::error::Error;
-use super::kind::{Check, Gathered, KindOps};
+use super::kind::{Check, Gathered, KindOps, listing_age};
 use super::watches::{Dependent, Router};
-use crate::decision::status::{self as decided, Observation, Previous};
+use crate::decision::status::{self as decided, Observation, Previous, changed_elsewhere};
 use crate::decision::{Dependency, Desired, Facts, Observed, Recorded};
 use crate::model::{ModelResource, Referencing};
 
@@ -69,7 +70,8 @@ pub(crate) async fn read<K: KindOps + Referencing>(
 
 /// The facts that need no call to the service (the inputs are resolved later).
 pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> Facts {
-    let expected = decided::expectations(&prev.model, obj.audio_seconds(), &timing(ctx));
+    let timing = timing(ctx, ctx.settings.drift_interval);
+    let expected = decided::expectations(&prev.model, obj.audio_seconds(), &timing);
     Facts {
         kind: K::KIND,
         generation: obj.meta().generation,
@@ -168,10 +170,16 @@ pub(crate) async fn gather<K: KindOps>(
         facts.dependency,
         Dependency::Missing | Dependency::NotReady { .. }
     );
+    // A new `reconcile-requested-at` token: a new listing and all the data (issue 29).
+    let requested = facts.reconcile_requested();
     let check = Check {
         steady,
         prev,
         waits_for_dependency,
+        read_all: requested,
+        requested,
+        drift_interval: drift_interval(obj, ctx),
+        deleting: facts.deleting,
     };
     let observed = match &facts.recorded.customization_id {
         Some(id) => match observe(obj, svc, id, &check, &facts.desired, ctx).await {
@@ -210,7 +218,8 @@ pub(crate) async fn gather<K: KindOps>(
         } else if unknown {
             ctx.settings.drift_interval
         } else {
-            check.listing_age(ctx)
+            // Made anew by the observation on request: current now.
+            listing_age(check.steady, check.drift_interval)
         };
         // With the model in hand, the listing its observation used: its entry is current, so no
         // LIST (a check of the whole list would list again whenever the operator changed any
@@ -251,14 +260,47 @@ pub(crate) async fn observe<K: KindOps>(
     ctx: &Context,
 ) -> Result<Option<ObservedFull>, Error> {
     let list = svc
-        .models::<K::Entry>(check.listing_age(ctx), Some(id))
+        .models::<K::Entry>(check.listing_age(), Some(id))
         .await?;
-    let Some(entry) = list.iter().find(|m| m.id() == id) else {
+    let confirmed;
+    let entry = match list.iter().find(|m| m.id() == id) {
+        Some(entry) => entry,
+        // Missing from a fresh listing: one bad or partial listing is not a verdict (issue 25).
+        // A GET of its own ID confirms it before anything is re-created; a deletion needs no
+        // confirmation (nothing is re-created, and a gone model lets the finalizer go).
+        None if !check.deleting => match svc.confirm::<K::Entry>(id).await? {
+            Some(found) => {
+                confirmed = found;
+                &confirmed
+            }
+            None => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    // Issue 25: the service is the truth. A steady model whose listing shows a change the
+    // operator did not make has all its data read before the decision.
+    let elsewhere = changed_elsewhere(
+        check.steady,
+        entry.status().as_ref(),
+        check.prev.model.service_updated.as_deref(),
+        entry.updated(),
+    );
+    if elsewhere {
+        info!(
+            customization_id = id,
+            service_status = ?entry.status(),
+            updated = entry.updated().unwrap_or(""),
+            "the service shows the model changed elsewhere: reading all its data"
+        );
+    }
+    let check = Check {
+        read_all: check.read_all || elsewhere,
+        ..*check
+    };
+    let Some((observed, mut seen)) = obj.observe(svc, entry, &check, desired, ctx).await? else {
         return Ok(None);
     };
-    let Some((observed, seen)) = obj.observe(svc, entry, check, desired, ctx).await? else {
-        return Ok(None);
-    };
+    seen.service_updated = entry.updated().map(str::to_string);
     Ok(Some(ObservedFull {
         observed,
         seen,

@@ -27,10 +27,10 @@ use crate::model::ModelResource;
 /// How fresh the shared listing must be while work is in flight.
 pub(crate) const IN_FLIGHT_AGE: Duration = Duration::from_millis(500);
 
-/// The listing age for a check: the drift interval when the model is steady, else fresh.
-pub(crate) fn listing_age(steady: bool, ctx: &Context) -> Duration {
+/// The listing age for a check: the model's drift interval when it is steady, else fresh.
+pub(crate) fn listing_age(steady: bool, drift_interval: Duration) -> Duration {
     if steady {
-        ctx.settings.drift_interval
+        drift_interval
     } else {
         IN_FLIGHT_AGE
     }
@@ -100,6 +100,7 @@ pub(crate) struct Gathered {
 
 /// What a check of a model knows before it calls the service: the record, read once for this
 /// reconcile, and whether the model is steady (Available on its current inputs and spec).
+#[derive(Clone, Copy)]
 pub(crate) struct Check<'a> {
     /// Available on its current inputs and spec: the listing may be as old as the drift
     /// interval.
@@ -109,12 +110,27 @@ pub(crate) struct Check<'a> {
     /// The model waits for its dependency (an acoustic model's language model is missing or
     /// not Available).
     pub waits_for_dependency: bool,
+    /// Read all the model's data, nothing from the record: a new `reconcile-requested-at`
+    /// token, or the listing shows the model changed elsewhere
+    /// ([`changed_elsewhere`](crate::decision::status::changed_elsewhere), issue 25).
+    pub read_all: bool,
+    /// A new `reconcile-requested-at` token: the listing of the service's models is made anew.
+    pub requested: bool,
+    /// This model's drift interval (`speech.watson.dev/drift-interval`, else the operator's).
+    pub drift_interval: Duration,
+    /// The resource is being deleted: a model missing from the listing needs no confirmation.
+    pub deleting: bool,
 }
 
 impl Check<'_> {
-    /// The listing age for this check: the drift interval when steady, else fresh.
-    pub fn listing_age(&self, ctx: &Context) -> Duration {
-        listing_age(self.steady, ctx)
+    /// The listing age for this check: a new listing on request, the drift interval when
+    /// steady, else fresh.
+    pub fn listing_age(&self) -> Duration {
+        if self.requested {
+            Duration::ZERO
+        } else {
+            listing_age(self.steady, self.drift_interval)
+        }
     }
 
     /// Whether this check may take the model's data from its record (see
@@ -126,16 +142,17 @@ impl Check<'_> {
         words: crate::decision::status::Words,
         ctx: &Context,
     ) -> bool {
-        crate::decision::status::data_from_record(
-            observed.status.as_ref(),
-            self.steady,
-            &self.prev.model,
-            &self.prev.resources,
-            words,
-            self.waits_for_dependency,
-            ctx.settings.expected_analysis,
-            Timestamp::now(),
-        )
+        !self.read_all
+            && crate::decision::status::data_from_record(
+                observed.status.as_ref(),
+                self.steady,
+                &self.prev.model,
+                &self.prev.resources,
+                words,
+                self.waits_for_dependency,
+                ctx.settings.expected_analysis,
+                Timestamp::now(),
+            )
     }
 }
 

@@ -10,8 +10,8 @@ use super::inputs::parse_word_list;
 use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
-    ManagementPolicy, RESET_REQUESTED_AT, ResourceServiceStatus, TRAIN_REQUESTED_AT,
-    TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+    ManagementPolicy, RECONCILE_REQUESTED_AT, RESET_REQUESTED_AT, ResourceServiceStatus,
+    TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{
     Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
@@ -57,12 +57,17 @@ fn text_state(status: Option<&ResourceServiceStatus>, error: Option<&String>) ->
 }
 
 /// Lists corpora, grammars (when any may exist) and user words (when any may exist).
+/// `read_all`: nothing is skipped on the record's word (the model changed elsewhere, or a full
+/// read was requested), and a corpus or grammar whose listing shows it replaced elsewhere loses
+/// its recorded digest, so it is uploaded again.
+#[allow(clippy::too_many_arguments)]
 async fn list_data(
     lm: &CustomLanguageModel,
     svc: &ServiceHandle,
     id: &str,
     desired: &Desired,
     prev: &Previous,
+    read_all: bool,
     observed: &mut Observed,
     seen: &mut Observation,
 ) -> Result<(), Error> {
@@ -70,6 +75,15 @@ async fn list_data(
     let recorded = &prev.resources;
     let find = |name: &str| recorded.iter().find(|r| r.status.name == name);
     let digest_of = |name: &str| find(name).and_then(|r| r.status.digest.clone());
+    // The recorded digest, unless the listing shows the resource replaced elsewhere.
+    let kept = |listed: &mut crate::crd::ResourceStatus| {
+        if read_all
+            && find(&listed.name)
+                .is_some_and(|r| crate::decision::status::replaced_elsewhere(&r.status, listed))
+        {
+            listed.digest = None;
+        }
+    };
     let added_of = |name: &str| find(name).and_then(|r| r.status.added_at.clone());
     for c in stt.list_corpora(id).await?.corpora {
         let status = c
@@ -80,24 +94,26 @@ async fn list_data(
             c.name.clone(),
             text_state(status.as_ref(), c.error.as_ref()),
         );
+        let mut listed = crate::crd::ResourceStatus {
+            digest: digest_of(&c.name),
+            added_at: added_of(&c.name),
+            name: c.name,
+            service_status: status,
+            total_words: c.total_words.map(|v| v as i64),
+            out_of_vocabulary_words: c.out_of_vocabulary_words.map(|v| v as i64),
+            duration_seconds: None,
+            error: c.error,
+        };
+        kept(&mut listed);
         seen.resources.push(TrackedResource {
             class: ResourceClass::Corpus,
-            status: crate::crd::ResourceStatus {
-                digest: digest_of(&c.name),
-                added_at: added_of(&c.name),
-                name: c.name,
-                service_status: status,
-                total_words: c.total_words.map(|v| v as i64),
-                out_of_vocabulary_words: c.out_of_vocabulary_words.map(|v| v as i64),
-                duration_seconds: None,
-                error: c.error,
-            },
+            status: listed,
         });
     }
     // Skipped only when neither the spec nor the last listing has a grammar.
     let had_grammars = recorded.iter().any(|r| r.class == ResourceClass::Grammar);
     let observe_only = lm.spec.management_policy == ManagementPolicy::ObserveOnly;
-    if !lm.spec.grammars.is_empty() || had_grammars || observe_only {
+    if read_all || !lm.spec.grammars.is_empty() || had_grammars || observe_only {
         for gr in stt.list_grammars(id).await?.grammars {
             let status = gr
                 .status
@@ -108,24 +124,26 @@ async fn list_data(
                 text_state(status.as_ref(), gr.error.as_ref()),
             );
             observed.grammars.insert(gr.name.clone());
+            let mut listed = crate::crd::ResourceStatus {
+                digest: digest_of(&gr.name),
+                added_at: added_of(&gr.name),
+                name: gr.name,
+                service_status: status,
+                out_of_vocabulary_words: gr.out_of_vocabulary_words.map(|v| v as i64),
+                error: gr.error,
+                ..Default::default()
+            };
+            kept(&mut listed);
             seen.resources.push(TrackedResource {
                 class: ResourceClass::Grammar,
-                status: crate::crd::ResourceStatus {
-                    digest: digest_of(&gr.name),
-                    added_at: added_of(&gr.name),
-                    name: gr.name,
-                    service_status: status,
-                    out_of_vocabulary_words: gr.out_of_vocabulary_words.map(|v| v as i64),
-                    error: gr.error,
-                    ..Default::default()
-                },
+                status: listed,
             });
         }
     }
     // Skipped while the record says the model holds no word (a new or reset model, or the last
     // listing found none; adding words clears the count). Adding words again is harmless (the
     // service overwrites them), so a missed addition costs nothing.
-    if prev.word_count == Some(0) {
+    if !read_all && prev.word_count == Some(0) {
         return Ok(());
     }
     // Skipped while the record says the service holds exactly the spec's words (the operator
@@ -133,7 +151,8 @@ async fn list_data(
     // at training (watson-api.md §8.3), and the listing then shows it. One call fewer per
     // lifecycle (issue 11).
     let spec_words = digest::language_words(&desired.words);
-    if prev.words_digest.as_deref() == Some(spec_words.as_str())
+    if !read_all
+        && prev.words_digest.as_deref() == Some(spec_words.as_str())
         && observed.status != Some(crate::decision::ServiceStatus::Failed)
     {
         observed.words = desired.words.clone();
@@ -265,6 +284,7 @@ impl KindOps for CustomLanguageModel {
                 train_token: annotations.get(TRAIN_REQUESTED_AT).cloned(),
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
                 reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
+                reconcile_token: annotations.get(RECONCILE_REQUESTED_AT).cloned(),
                 strict: t.strict.unwrap_or(true),
             },
             contents,
@@ -293,7 +313,8 @@ impl KindOps for CustomLanguageModel {
             }
         } else {
             let id = &m.customization_id;
-            list_data(self, svc, id, desired, check.prev, &mut observed, &mut seen).await?;
+            let (prev, all) = (check.prev, check.read_all);
+            list_data(self, svc, id, desired, prev, all, &mut observed, &mut seen).await?;
         }
         Ok(Some((observed, seen)))
     }

@@ -197,7 +197,7 @@ async fn steps<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         }
         Err(e) => return Err(e),
     };
-    svc.verify().await?;
+    svc.verify(ctx.settings.drift_interval).await?;
     let mut contents = Default::default();
     if !facts.deleting {
         contents = gather::inputs(obj, ctx, &mut facts).await?;

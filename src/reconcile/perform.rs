@@ -178,6 +178,10 @@ async fn adopt<K: KindOps>(
         steady: false,
         prev: &prev,
         waits_for_dependency: false,
+        read_all: false,
+        requested: false,
+        drift_interval: ctx.settings.drift_interval,
+        deleting: false,
     };
     let Some(found) = observe(obj, svc, customization_id, &check, &g.facts.desired, ctx).await?
     else {

@@ -43,7 +43,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         tracing::info_span!("reconcile", kind = "SpeechService", namespace = %ns, name = %name);
     let check = async {
         let handle = ctx.services.handle(&ns, &name).await?;
-        handle.verify().await?;
+        handle.verify(ctx.settings.drift_interval).await?;
         // Half the drift interval: the check proves the credentials at least once per interval
         // and the models of the service reuse the same LIST.
         let age = ctx.settings.drift_interval / 2;

@@ -52,6 +52,10 @@ impl KindOps for CustomVoiceModel {
                 },
                 words,
                 strict: true,
+                reconcile_token: self
+                    .annotations()
+                    .get(crate::crd::RECONCILE_REQUESTED_AT)
+                    .cloned(),
                 ..Default::default()
             },
             BTreeMap::new(),
@@ -72,7 +76,8 @@ impl KindOps for CustomVoiceModel {
             ..Default::default()
         };
         let mut seen = Observation::default();
-        if check.steady {
+        // Steady, and nothing says it changed elsewhere (`read_all`): the words are the spec's.
+        if check.steady && !check.read_all {
             observed.words = desired.words.clone();
         } else {
             let m = match svc.tts()?.get_custom_model(id).await {

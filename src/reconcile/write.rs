@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::context::memory::key_of;
 use super::context::{Context, ServiceHandle};
-use super::decide::timing;
+use super::decide::{drift_interval, timing};
 use super::error::Error;
 use super::export;
 use crate::decision::export::LanguageModel;
@@ -71,7 +71,13 @@ pub(crate) async fn settle<K: ModelResource>(
     if let Some(note) = exported.and_then(|e| e.event) {
         publish(ctx, obj, &note).await;
     }
-    let after = decided::look_again(action, &update.model, &timing(ctx), &facts.expected, now);
+    let after = decided::look_again(
+        action,
+        &update.model,
+        &timing(ctx, drift_interval(obj, ctx)),
+        &facts.expected,
+        now,
+    );
     Ok(match (after, retry_export) {
         (Some(after), true) => Requeue::requeue(after.min(export::RETRY_AFTER)),
         (None, true) => Requeue::requeue(export::RETRY_AFTER),
@@ -138,7 +144,7 @@ pub(crate) async fn skip<K: ModelResource>(
         "dry run: skipped"
     );
     write_remembered(obj, ctx, api, &update).await?;
-    Ok(Requeue::requeue(ctx.settings.drift_interval))
+    Ok(Requeue::requeue(drift_interval(obj, ctx)))
 }
 
 /// Writes the failure the decision computed and its Warning Event.
@@ -162,7 +168,11 @@ pub(crate) async fn record_failure<K: ModelResource>(
         message: &message,
         dependency: matches!(
             err,
-            Error::Service(_) | Error::ServiceMissing(_) | Error::Input(_) | Error::WrongService(_)
+            Error::Service(_)
+                | Error::ServiceMissing(_)
+                | Error::Input(_)
+                | Error::WrongService(_)
+                | Error::Unconfirmed(_)
         ) || err.retry_class() == RetryClass::Credentials,
         terminal: err.retry_class_deleting(deleting) == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),

@@ -12,6 +12,7 @@ mod support;
 mod auth_modes;
 mod bad_input;
 mod decisions;
+mod drift;
 
 use support::operator;
 

@@ -34,6 +34,16 @@ pub const RESET_REQUESTED_AT: &str = "speech.watson.dev/reset-requested-at";
 /// model resource that uses the service is gone.
 pub const ERASE_CUSTOMER_DATA_REQUESTED_AT: &str =
     "speech.watson.dev/erase-customer-data-requested-at";
+/// Annotation on a model resource: set it to a new value to make the operator look at once and
+/// read everything it would normally skip: a new listing of the service's models, and the
+/// model's corpora, grammars, words or audio. The value is echoed into
+/// `status.reconcileRequestToken` once that read is done (issue 29).
+pub const RECONCILE_REQUESTED_AT: &str = "speech.watson.dev/reconcile-requested-at";
+/// Annotation on a model resource: how often this model is checked for changes made elsewhere
+/// while it is Available (a duration such as `90s`, `10m` or `1h30m`), instead of the operator's
+/// `--drift-interval-seconds`; never shorter than the operator's `--min-drift-interval-seconds`
+/// (issue 29).
+pub const DRIFT_INTERVAL: &str = "speech.watson.dev/drift-interval";
 
 /// A reference to a SpeechService in the same namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -306,6 +316,16 @@ pub struct ModelStatus {
     /// The last `reset-requested-at` token acted upon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_request_token: Option<String>,
+    /// The last `reconcile-requested-at` token acted upon: the check that carried it read the
+    /// model's listing and all its data from the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_request_token: Option<String>,
+    /// The model's last-change time as the service reported it at the last check (`updated`;
+    /// for voice models `last_modified`), as the service wrote it. On a model the operator left
+    /// Available, another value is a change made elsewhere: the operator then reads all the
+    /// model's data before it decides (issue 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_updated: Option<String>,
     /// The ConfigMap the operator last wrote for `spec.export` (and owns). When `spec.export`
     /// names another one or is removed, the operator deletes this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -157,6 +157,9 @@ pub struct Desired {
     pub upgrade_token: Option<String>,
     /// The current `reset-requested-at` annotation (language and acoustic models).
     pub reset_token: Option<String>,
+    /// The current `reconcile-requested-at` annotation: a full read of the model and a new
+    /// listing of its service's models (issue 29).
+    pub reconcile_token: Option<String>,
     /// Train only when every resource is valid (the service's `strict`, default true).
     pub strict: bool,
 }
@@ -174,6 +177,8 @@ pub struct Recorded {
     pub train_token: Option<String>,
     pub upgrade_token: Option<String>,
     pub reset_token: Option<String>,
+    /// The last `reconcile-requested-at` token acted upon.
+    pub reconcile_token: Option<String>,
     /// The operation the operator started and has not seen finish.
     pub operation: Option<(OperationKind, String)>,
     /// The last failure that needs the user (a terminal reason on the Ready condition), with the
@@ -472,6 +477,15 @@ impl Facts {
     pub fn reset_requested(&self) -> bool {
         new_token(&self.desired.reset_token, &self.recorded.reset_token)
     }
+
+    /// A request for a full read (annotation `speech.watson.dev/reconcile-requested-at`) not
+    /// acted on yet.
+    pub fn reconcile_requested(&self) -> bool {
+        new_token(
+            &self.desired.reconcile_token,
+            &self.recorded.reconcile_token,
+        )
+    }
 }
 
 impl Recorded {
@@ -494,6 +508,7 @@ impl Recorded {
             train_token: st.train_request_token.clone(),
             upgrade_token: st.upgrade_request_token.clone(),
             reset_token: st.reset_request_token.clone(),
+            reconcile_token: st.reconcile_request_token.clone(),
             operation: st.current_operation.as_ref().map(|o| {
                 let digest = o.inputs_digest.clone().unwrap_or_default();
                 (OperationKind::of_record(&o.kind), digest)

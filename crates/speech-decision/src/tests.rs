@@ -38,6 +38,7 @@ pub(super) fn base() -> Facts {
             train_token: None,
             upgrade_token: None,
             reset_token: None,
+            reconcile_token: None,
             strict: true,
         },
         recorded: Recorded {

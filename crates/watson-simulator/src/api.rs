@@ -66,6 +66,11 @@ pub struct Faults {
     /// One-shot lost answers, by operation and/or model: the next `count` successful answers
     /// each rule matches are lost after the request was performed.
     pub lose_answers: Vec<LoseAnswers>,
+    /// Models whose name starts with one of these are left out of the STT model listings
+    /// (`GET /v1/customizations`, `/v1/acoustic_customizations`); a GET of a model's own ID
+    /// still finds it: a partial listing, as during an IBM incident (issue 25). Scope it to a
+    /// test's models by their name prefix.
+    pub hidden_from_listings: Vec<String>,
 }
 
 /// A rule of [`Faults::lose_answers`]: which answers to lose after the service acted.

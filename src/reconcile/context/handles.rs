@@ -3,7 +3,7 @@
 //! creates take to respect the quota, and what answers at its URL.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::clients::{Clients, identity_verdict};
 use super::listings::{Entry, Listings};
@@ -14,6 +14,41 @@ use crate::reconcile::error::Error;
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
 use crate::watson::tts_types::VoiceModel;
 use crate::watson::{SttClient, TtsClient};
+
+/// What answers at a SpeechService's `spec.url`, as far as its handle knows (issue 25: one bad
+/// answer is not a verdict).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// Not asked yet.
+    Unknown,
+    /// The API `spec.service` needs answered.
+    Right,
+    /// One answer said it is the wrong API (the condition message): asked again.
+    Suspect(String),
+    /// Two answers in a row said so, the last at `at`: asked again after the drift interval.
+    Wrong {
+        /// The condition message (what is wrong and the fix).
+        message: String,
+        /// When the last wrong answer came.
+        at: Instant,
+    },
+}
+
+/// What the handle knows after `answer` (from [`identity_verdict`]), given what it knew: a right
+/// answer is remembered at once; a wrong one is a suspicion until it repeats. Pure.
+pub(crate) fn identity_after(
+    known: &Identity,
+    answer: Result<(), String>,
+    now: Instant,
+) -> Identity {
+    match (answer, known) {
+        (Ok(()), _) => Identity::Right,
+        (Err(message), Identity::Suspect(_) | Identity::Wrong { .. }) => {
+            Identity::Wrong { message, at: now }
+        }
+        (Err(message), _) => Identity::Suspect(message),
+    }
+}
 
 /// One SpeechService's IBM client(s) and shared listings.
 pub struct ServiceHandle {
@@ -28,9 +63,8 @@ pub struct ServiceHandle {
     /// Held while counting models and creating one, so concurrent creates cannot overshoot the
     /// quota.
     pub create_lock: tokio::sync::Mutex<()>,
-    /// Which API answers at `spec.url`, once known (`Ok`: the right one; `Err`: the condition
-    /// message). Asked once per handle, so once per SpeechService generation and credentials.
-    identity: tokio::sync::Mutex<Option<Result<(), String>>>,
+    /// Which API answers at `spec.url`, as far as the handle knows ([`Identity`]).
+    identity: tokio::sync::Mutex<Identity>,
     /// `spec.url`, for messages.
     url: String,
     /// `supported_features` of the base models asked about (`GET /v1/models/{id}`), by name;
@@ -50,7 +84,7 @@ impl ServiceHandle {
             listings: tokio::sync::Mutex::new(Listings::empty()),
             waiters,
             create_lock: tokio::sync::Mutex::new(()),
-            identity: tokio::sync::Mutex::new(None),
+            identity: tokio::sync::Mutex::new(Identity::Unknown),
             url,
             base_models: tokio::sync::Mutex::new(std::collections::HashMap::new()),
             sources: None,
@@ -112,21 +146,33 @@ impl ServiceHandle {
 
     /// Checks that `spec.url` serves the API of `spec.service` (people paste the URL of the other
     /// service, or one with a path below the instance's base URL, and the other service then
-    /// answers some calls in a confusing way). One probe per handle ([`crate::watson::ServedApi`],
-    /// at most two GETs), shared by the service check and every model of the service, so models
-    /// of a wrong URL make no call of their own. Transient and credential failures are not
-    /// remembered.
-    pub async fn verify(&self) -> Result<(), Error> {
+    /// answers some calls in a confusing way). One probe ([`crate::watson::ServedApi`], at most
+    /// two GETs) shared by the service check and every model of the service, so models of a
+    /// wrong URL make no call of their own. The right API is remembered for the handle (once per
+    /// SpeechService generation and credentials). One wrong answer is not a verdict (issue 25: a
+    /// transient 404, 400 or HTML page): it is asked again at the next look (`Unconfirmed`,
+    /// retried with backoff), and only a repeated wrong answer is `WrongService`, itself asked
+    /// again once `recheck` (the drift interval) has passed. Transient and credential failures
+    /// are not remembered.
+    pub async fn verify(&self, recheck: Duration) -> Result<(), Error> {
         let mut known = self.identity.lock().await;
-        if let Some(result) = known.as_ref() {
-            return result.clone().map_err(Error::WrongService);
+        match &*known {
+            Identity::Right => return Ok(()),
+            Identity::Wrong { message, at } if at.elapsed() < recheck => {
+                return Err(Error::WrongService(message.clone()));
+            }
+            _ => {}
         }
         let Some(served) = self.clients.served_api().await? else {
             return Ok(());
         };
-        let result = identity_verdict(self.clients.kind, served, &self.url);
-        *known = Some(result.clone());
-        result.map_err(Error::WrongService)
+        let answer = identity_verdict(self.clients.kind, served, &self.url);
+        *known = identity_after(&known, answer, Instant::now());
+        match &*known {
+            Identity::Right | Identity::Unknown => Ok(()),
+            Identity::Suspect(message) => Err(Error::Unconfirmed(message.clone())),
+            Identity::Wrong { message, .. } => Err(Error::WrongService(message.clone())),
+        }
     }
 
     /// All models of `E`'s kind on the instance, listed at most `max_age` ago, for a look at
@@ -146,6 +192,22 @@ impl ServiceHandle {
         let list = E::list(&self.clients).await?;
         self.waiters.after_listing(&list, about);
         Ok(l.store(list))
+    }
+
+    /// A model missing from a listing, looked up by a GET of its own ID (issue 25: one bad or
+    /// partial listing is not a verdict): `Some` when the service still has it (the listing was
+    /// partial; logged, and nothing is re-created), `None` when the service answers that it does
+    /// not exist.
+    pub async fn confirm<E: Entry>(&self, id: &str) -> Result<Option<E>, Error> {
+        let found = E::get(&self.clients, id).await?;
+        if found.is_some() {
+            tracing::warn!(
+                customization_id = id,
+                kind = ?E::KIND,
+                "a model missing from the service's listing answers a GET of its own ID: the listing was partial; nothing is re-created"
+            );
+        }
+        Ok(found)
     }
 
     /// How many models of `kind` the instance holds (for the quota and the SpeechService's
@@ -235,6 +297,30 @@ impl ServiceHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25: one wrong answer about what serves `spec.url` is a suspicion; the second in a
+    /// row is the verdict; a right answer at any point clears it.
+    #[test]
+    fn one_wrong_answer_is_not_a_verdict() {
+        let now = Instant::now();
+        let wrong = || Err::<(), String>("the Text to Speech API answers here".into());
+        let first = identity_after(&Identity::Unknown, wrong(), now);
+        assert_eq!(
+            first,
+            Identity::Suspect("the Text to Speech API answers here".into())
+        );
+        let flapped = identity_after(&first, Ok(()), now);
+        assert_eq!(flapped, Identity::Right);
+        let second = identity_after(&first, wrong(), now);
+        assert!(matches!(second, Identity::Wrong { .. }), "{second:?}");
+        // Re-checked after the drift interval: a right answer clears the verdict, a wrong one
+        // keeps it.
+        assert_eq!(identity_after(&second, Ok(()), now), Identity::Right);
+        assert!(matches!(
+            identity_after(&second, wrong(), now),
+            Identity::Wrong { .. }
+        ));
+    }
     use crate::crd::speech_service::ServiceKind;
     use crate::reconcile::context::wakeups::Woken;
     use crate::reconcile::context::wakeups::tests::listed;

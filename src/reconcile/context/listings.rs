@@ -37,15 +37,22 @@ pub trait Entry: Clone + Send + Sync + 'static {
     fn error(&self) -> Option<&str> {
         None
     }
+    /// The model's last-change time as the service wrote it (STT `updated`, TTS
+    /// `last_modified`): a change made elsewhere moves it (issue 25).
+    fn updated(&self) -> Option<&str>;
     /// One LIST of every model of this kind the instance holds.
     fn list(clients: &Clients) -> impl Future<Output = Result<Vec<Self>, Error>> + Send;
+    /// The model `id` by a GET of its own ID (`None`: the service answers that it does not
+    /// exist): confirms a model missing from a listing before anything is re-created (issue 25).
+    fn get(clients: &Clients, id: &str)
+    -> impl Future<Output = Result<Option<Self>, Error>> + Send;
     /// This kind's listing in `listings`.
     fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>>;
 }
 
 /// The entry of an STT kind: the two listings have the same fields.
 macro_rules! stt_entry {
-    ($entry:ty, $kind:expr, $slot:ident, $list:ident) => {
+    ($entry:ty, $kind:expr, $slot:ident, $list:ident, $get:ident) => {
         impl Entry for $entry {
             const KIND: ModelKind = $kind;
             fn id(&self) -> &str {
@@ -68,8 +75,18 @@ macro_rules! stt_entry {
             fn error(&self) -> Option<&str> {
                 self.error.as_deref()
             }
+            fn updated(&self) -> Option<&str> {
+                self.updated.as_deref()
+            }
             async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
                 Ok(clients.stt()?.$list(None).await?.customizations)
+            }
+            async fn get(clients: &Clients, id: &str) -> Result<Option<Self>, Error> {
+                match clients.stt()?.$get(id).await {
+                    Ok(m) => Ok(Some(m)),
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
             }
             fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>> {
                 &mut listings.$slot
@@ -82,13 +99,15 @@ stt_entry!(
     LanguageModel,
     ModelKind::Language,
     language,
-    list_language_models
+    list_language_models,
+    get_language_model
 );
 stt_entry!(
     AcousticModel,
     ModelKind::Acoustic,
     acoustic,
-    list_acoustic_models
+    list_acoustic_models,
+    get_acoustic_model
 );
 
 impl Entry for VoiceModel {
@@ -102,12 +121,22 @@ impl Entry for VoiceModel {
     fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+    fn updated(&self) -> Option<&str> {
+        self.last_modified.as_deref()
+    }
     async fn list(clients: &Clients) -> Result<Vec<Self>, Error> {
         Ok(clients
             .tts()?
             .list_custom_models(None)
             .await?
             .customizations)
+    }
+    async fn get(clients: &Clients, id: &str) -> Result<Option<Self>, Error> {
+        match clients.tts()?.get_custom_model(id).await {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
     fn slot(listings: &mut Listings) -> &mut Option<Listing<Self>> {
         &mut listings.voice

@@ -31,7 +31,7 @@ use kube::runtime::events::{Recorder, Reporter};
 pub use handles::ServiceHandle;
 pub use memory::Memory;
 pub use services::Services;
-pub use settings::{IbmTimeouts, Settings, TrustedProfileSettings};
+pub use settings::{IbmTimeouts, MIN_DRIFT_INTERVAL_SECONDS, Settings, TrustedProfileSettings};
 pub use slots::Slots;
 pub use users::Users;
 pub use wakeups::{Notices, Woken};

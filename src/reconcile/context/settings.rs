@@ -2,11 +2,20 @@
 //! directly).
 
 use std::time::Duration;
+
+/// The default of `--min-drift-interval-seconds`: a model's annotation cannot make it checked
+/// more often than every 30 s (each check of a steady model is at most a share of one LIST, but
+/// a full read on evidence of change costs several calls).
+pub const MIN_DRIFT_INTERVAL_SECONDS: u64 = 30;
 /// Settings of the reconcilers (from the command line).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// How often an Available model (and each service) is checked for drift.
     pub drift_interval: Duration,
+    /// The shortest drift interval a model's annotation `speech.watson.dev/drift-interval` may
+    /// set (`--min-drift-interval-seconds`); shorter values are raised to it. The operator's own
+    /// `drift_interval` is not bound by it.
+    pub min_drift_interval: Duration,
     /// Longest wait between two checks of a running operation.
     pub max_poll_interval: Duration,
     /// Expected duration of a training (any kind), until the model's history says better.
@@ -104,6 +113,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             drift_interval: Duration::from_secs(600),
+            min_drift_interval: Duration::from_secs(MIN_DRIFT_INTERVAL_SECONDS),
             max_poll_interval: Duration::from_secs(300),
             expected_training: Duration::from_secs(600),
             model_quota: 1024,

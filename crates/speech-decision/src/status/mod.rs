@@ -78,6 +78,8 @@ pub struct Observation {
     pub words_digest: Option<String>,
     /// The model's `error` field as the service reports it (raw; see [`service_error_summary`]).
     pub service_error: Option<String>,
+    /// The model's last-change time as the listing shows it (`updated`; TTS `last_modified`).
+    pub service_updated: Option<String>,
 }
 
 /// What performing the action produced.
@@ -158,6 +160,13 @@ pub fn next(
         {
             op.running_seen_at = Some(Time(now));
         }
+    }
+    if seen.service_updated.is_some() {
+        st.service_updated = seen.service_updated.clone();
+    }
+    // The check that carried a new `reconcile-requested-at` read everything: done.
+    if facts.reconcile_requested() {
+        st.reconcile_request_token = facts.desired.reconcile_token.clone();
     }
     if !seen.versions.is_empty() {
         st.versions = seen.versions.clone();

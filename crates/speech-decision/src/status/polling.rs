@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::history::Expected;
 use super::{Timing, TrackedResource};
-use crate::crd::{ModelStatus, ResourceServiceStatus};
+use crate::crd::{ModelStatus, ResourceServiceStatus, ResourceStatus};
 use crate::{Action, OperationKind, ServiceStatus, WaitReason};
 
 /// What a check knows of a model's custom words before it reads anything, for
@@ -274,6 +274,251 @@ pub fn listing_wakes(last: Option<&ServiceStatus>, now: Option<&ServiceStatus>) 
                     now,
                     ServiceStatus::Pending | ServiceStatus::Training | ServiceStatus::Upgrading
                 )
+        }
+    }
+}
+
+/// Whether the service shows that a model changed without the operator (issue 25), from the
+/// shared listing alone (no call of the model's own). Only for a `steady` model (Available on
+/// the inputs it was trained with: the operator has nothing in flight on it, so nothing it did
+/// can explain a change):
+///
+/// - the listing's `status` moved away from `available` (`pending`, `ready` or `failed`: IBM
+///   marks a trained model `ready` again when its data changes, watson-api.md §8.2);
+/// - the listing's last-change time (`updated`; TTS `last_modified`) differs from the one the
+///   operator recorded at its last check (`recorded`; `None` in a status written before this
+///   field existed: no evidence, the time is recorded by this check).
+///
+/// On evidence the check reads all the model's data (corpora, grammars, words, audio) instead of
+/// taking it from the record, so the spec is restored and never reported as current while the
+/// service lacks part of it. Without evidence a steady check makes no call of its own.
+pub fn changed_elsewhere(
+    steady: bool,
+    status: Option<&ServiceStatus>,
+    recorded: Option<&str>,
+    listed: Option<&str>,
+) -> bool {
+    use ServiceStatus as S;
+    if !steady {
+        return false;
+    }
+    let moved = matches!(status, Some(S::Pending | S::Ready | S::Failed));
+    let touched = matches!((recorded, listed), (Some(r), Some(l)) if r != l);
+    moved || touched
+}
+
+/// Whether a resource the record shows analysed was replaced elsewhere, from the listing made on
+/// evidence of a change ([`changed_elsewhere`]): the service analyses it again
+/// (`being_processed` where the record says valid), or the listing's counts (words of a corpus,
+/// out-of-vocabulary words of a grammar, seconds of audio) differ from the recorded ones, both
+/// analysed. The operator then no longer knows what the service holds under that name and
+/// uploads the spec's content again (with `allow_overwrite`).
+pub fn replaced_elsewhere(recorded: &ResourceStatus, listed: &ResourceStatus) -> bool {
+    let valid = |r: &ResourceStatus| r.service_status.as_ref().is_some_and(|s| s.is_valid());
+    if !valid(recorded) {
+        return false;
+    }
+    if listed.service_status == Some(ResourceServiceStatus::BeingProcessed) {
+        return true;
+    }
+    let differs = |a: Option<i64>, b: Option<i64>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    valid(listed)
+        && (differs(recorded.total_words, listed.total_words)
+            || differs(
+                recorded.out_of_vocabulary_words,
+                listed.out_of_vocabulary_words,
+            )
+            || differs(recorded.duration_seconds, listed.duration_seconds))
+}
+
+/// The drift interval of one resource: the annotation `speech.watson.dev/drift-interval` (a
+/// duration: a sequence of numbers with the units `h`, `m` or `s`, e.g. `90s`, `10m`, `1h30m`)
+/// when set and valid, never shorter than `floor` (the operator's minimum); else `default` (the
+/// operator's interval). `Err` names what is wrong with a value that is not a duration (the
+/// default then applies).
+pub fn drift_interval(
+    annotation: Option<&str>,
+    default: Duration,
+    floor: Duration,
+) -> Result<Duration, String> {
+    let Some(text) = annotation.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(default);
+    };
+    parse_duration(text)
+        .map(|d| d.max(floor))
+        .ok_or_else(|| {
+            format!(
+                "annotation speech.watson.dev/drift-interval: {text:?} is not a duration such as 90s, 10m or 1h30m; the operator's interval applies"
+            )
+        })
+}
+
+/// `1h30m`, `90s`, `10m`: numbers with the units `h`, `m`, `s`; at least one, each unit at most
+/// once, in that order. `None` for anything else (and for zero).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = 0u8;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let (rank, seconds) = match c {
+            'h' => (1, 3600),
+            'm' => (2, 60),
+            's' => (3, 1),
+            _ => return None,
+        };
+        if number.is_empty() || rank <= last_unit {
+            return None;
+        }
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(seconds)?)?;
+        number.clear();
+        last_unit = rank;
+    }
+    (number.is_empty() && last_unit > 0 && total > 0).then(|| Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::*;
+
+    /// Issue 25: the listing alone says when a steady model changed elsewhere.
+    #[test]
+    fn changed_elsewhere_table() {
+        use ServiceStatus as S;
+        let t = "2026-12-07T10:00:00.000Z";
+        let later = "2026-12-07T11:00:00.000Z";
+        type Case<'a> = (
+            &'a str,
+            bool,
+            Option<S>,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+        );
+        let cases: [Case; 9] = [
+            (
+                "steady, unchanged",
+                true,
+                Some(S::Available),
+                Some(t),
+                Some(t),
+                false,
+            ),
+            (
+                "status moved to ready",
+                true,
+                Some(S::Ready),
+                Some(t),
+                Some(t),
+                true,
+            ),
+            (
+                "status moved to pending",
+                true,
+                Some(S::Pending),
+                Some(t),
+                Some(t),
+                true,
+            ),
+            (
+                "status failed",
+                true,
+                Some(S::Failed),
+                Some(t),
+                Some(t),
+                true,
+            ),
+            (
+                "updated moved",
+                true,
+                Some(S::Available),
+                Some(t),
+                Some(later),
+                true,
+            ),
+            (
+                "voice: updated moved",
+                true,
+                None,
+                Some(t),
+                Some(later),
+                true,
+            ),
+            (
+                "nothing recorded yet",
+                true,
+                Some(S::Available),
+                None,
+                Some(later),
+                false,
+            ),
+            (
+                "not steady: the operator's own work",
+                false,
+                Some(S::Ready),
+                Some(t),
+                Some(later),
+                false,
+            ),
+            (
+                "training elsewhere locks the data",
+                true,
+                Some(S::Training),
+                Some(t),
+                Some(t),
+                false,
+            ),
+        ];
+        for (what, steady, status, recorded, listed, want) in cases {
+            assert_eq!(
+                changed_elsewhere(steady, status.as_ref(), recorded, listed),
+                want,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_replaced_resource_is_seen_by_its_counts_or_a_new_analysis() {
+        use ResourceServiceStatus as R;
+        let res = |status: R, words: i64, seconds: Option<i64>| ResourceStatus {
+            name: "c".into(),
+            service_status: Some(status),
+            total_words: Some(words),
+            duration_seconds: seconds,
+            ..Default::default()
+        };
+        let recorded = res(R::Analyzed, 10, None);
+        assert!(!replaced_elsewhere(&recorded, &res(R::Analyzed, 10, None)));
+        assert!(replaced_elsewhere(&recorded, &res(R::Analyzed, 11, None)));
+        assert!(replaced_elsewhere(
+            &recorded,
+            &res(R::BeingProcessed, 0, None)
+        ));
+        let audio = res(R::Ok, 0, Some(60));
+        assert!(replaced_elsewhere(&audio, &res(R::Ok, 0, Some(30))));
+        // The operator's own upload, recorded while analysed: no verdict.
+        let own = res(R::BeingProcessed, 0, None);
+        assert!(!replaced_elsewhere(&own, &res(R::Analyzed, 10, None)));
+    }
+
+    #[test]
+    fn a_drift_interval_annotation_is_a_duration_within_the_floor() {
+        let (default, floor) = (Duration::from_secs(600), Duration::from_secs(30));
+        let d = |a: Option<&str>| drift_interval(a, default, floor);
+        assert_eq!(d(None), Ok(default));
+        assert_eq!(d(Some("")), Ok(default));
+        assert_eq!(d(Some("90s")), Ok(Duration::from_secs(90)));
+        assert_eq!(d(Some("1h30m")), Ok(Duration::from_secs(5400)));
+        assert_eq!(d(Some("2m10s")), Ok(Duration::from_secs(130)));
+        assert_eq!(d(Some("5s")), Ok(floor), "floored");
+        for bad in ["10", "m", "1m1h", "1.5h", "-3m", "0s", "1d", "1m1m"] {
+            let err = d(Some(bad)).expect_err(bad);
+            assert!(err.contains("speech.watson.dev/drift-interval"), "{err}");
         }
     }
 }

@@ -125,6 +125,18 @@ async fn create_lm(AxState(sim): S, body: Bytes) -> Res {
     ))
 }
 
+/// A listing without the models the fault `hidden_from_listings` hides (by name prefix).
+fn unhidden(sim: &Sim, mut list: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let hidden = sim.faults.lock().hidden_from_listings.clone();
+    if !hidden.is_empty() {
+        list.retain(|m| {
+            let name = m["name"].as_str().unwrap_or_default();
+            !hidden.iter().any(|p| name.starts_with(p.as_str()))
+        });
+    }
+    list
+}
+
 async fn list_lms(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
     let q = query_map(q.as_deref());
     let now = sim.now();
@@ -132,7 +144,7 @@ async fn list_lms(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
         .state
         .lock()
         .list_language_models(now, q.get("language").map(String::as_str));
-    ok(json!({ "customizations": list }))
+    ok(json!({ "customizations": unhidden(&sim, list) }))
 }
 
 async fn get_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
@@ -393,7 +405,7 @@ async fn list_ams(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
         .state
         .lock()
         .list_acoustic_models(now, q.get("language").map(String::as_str));
-    ok(json!({ "customizations": list }))
+    ok(json!({ "customizations": unhidden(&sim, list) }))
 }
 
 async fn get_am(AxState(sim): S, Path(id): Path<String>) -> Res {
