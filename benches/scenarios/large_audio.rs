@@ -174,15 +174,7 @@ pub async fn large_audio(env: &Env, sources: &[(u64, bool)], timeout_s: u64) -> 
         drop(op);
     }
     LargeAudio {
-        build: if env
-            .operator_bin
-            .components()
-            .any(|c| c.as_os_str() == "release")
-        {
-            "release".into()
-        } else {
-            "debug".into()
-        },
+        build: super::build_of(env),
         runs,
     }
 }

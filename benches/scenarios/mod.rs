@@ -36,6 +36,8 @@ mod harness;
 pub use harness::*;
 mod large_audio;
 pub use large_audio::*;
+mod fair_share;
+pub use fair_share::*;
 
 // ------------------------------------------------------------------------------------------
 // Scenarios 1, 2, 7: lifecycles
@@ -1051,6 +1053,9 @@ pub struct Results {
     /// Scenario 9 (absent from results before issue 26).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_audio: Option<LargeAudio>,
+    /// Scenario 10 (absent from results before issue 26's fair-share times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fair_share: Option<FairShare>,
     pub total_s: f64,
 }
 
@@ -1066,6 +1071,8 @@ pub struct Plan {
     pub burst_time_scale: f64,
     /// Scenario 9's sources: (MiB, whether the length is announced).
     pub large_audio: Vec<(u64, bool)>,
+    /// Scenario 10's models on the flooded service.
+    pub fair_share_neighbours: usize,
 }
 
 /// The plan of `make bench`: default sizes, each overridable by its `WSO_BENCH_*` variable.
@@ -1107,6 +1114,7 @@ pub fn plan() -> Plan {
             (env_size("WSO_BENCH_LARGE_AUDIO_MIB", 200) as u64, false),
             (env_size("WSO_BENCH_UPLOAD_AUDIO_MIB", 95) as u64, true),
         ],
+        fair_share_neighbours: env_size("WSO_BENCH_FAIR_SHARE_NEIGHBOURS", 50),
     }
 }
 
@@ -1155,6 +1163,7 @@ pub async fn run_all(env: &Env, plan: &Plan, command: &str) -> Results {
         fleet,
         burst,
         large_audio: Some(large_audio(env, &plan.large_audio, plan.fleet.timeout_seconds).await),
+        fair_share: Some(fair_share(env, plan.fair_share_neighbours, 300).await),
         total_s: t0.elapsed().as_secs_f64(),
     }
 }
@@ -1214,6 +1223,15 @@ pub fn check(r: &Results) {
     let b = &r.burst;
     assert_eq!(b.series.len(), b.models);
     assert!(b.all_training_s > 0.0 && b.calls.values().sum::<u64>() >= b.models as u64);
+    if let Some(f) = &r.fair_share {
+        // Every time measured; the flooded service saw a handful of requests, not one per
+        // neighbour and retry.
+        assert!(
+            f.alone_ready_s > 0.0 && f.beside_ready_s > 0.0 && f.neighbours_reconciled_s > 0.0,
+            "{f:?}"
+        );
+        assert!((1..=6).contains(&f.flooded_requests), "{f:?}");
+    }
     for x in r.large_audio.iter().flat_map(|l| &l.runs) {
         // An announced source within IBM's limit is uploaded whole, having been read twice
         // (digest, upload); a larger one is refused having been read at most once past the limit.
