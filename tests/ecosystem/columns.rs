@@ -194,3 +194,46 @@ async fn every_printer_column_reads_right_in_kubectl_get() {
     assert_eq!(row.get("ETA").map(String::as_str), Some(""), "{row:?}");
     assert_eq!(row.get("PHASE").map(String::as_str), Some("Training"));
 }
+
+/// `kubectl explain` of each model kind names the two per-resource annotations (issue 29 point
+/// 4), and the status field that echoes a reconcile request explains itself, as the API server
+/// publishes the CRDs.
+#[tokio::test]
+async fn kubectl_explain_names_the_reconcile_and_drift_annotations() {
+    let Some(cp) = control_plane() else { return };
+    let explain = |what: &str| {
+        let out = Command::new(cp.bins.join("kubectl"))
+            .args(["--kubeconfig", &cp.kubeconfig.display().to_string()])
+            .args(["explain", what])
+            .output()
+            .expect("run kubectl");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    for kind in [
+        "customlanguagemodels",
+        "customacousticmodels",
+        "customvoicemodels",
+    ] {
+        // The API server publishes a CRD's OpenAPI a moment after it is established.
+        let text = support::eventually(
+            "kubectl explain",
+            std::time::Duration::from_secs(30),
+            || async { explain(kind) },
+        )
+        .await;
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for annotation in [
+            "speech.watson.dev/reconcile-requested-at",
+            "speech.watson.dev/drift-interval",
+        ] {
+            assert!(flat.contains(annotation), "{kind}: {annotation} in {text}");
+        }
+        let field = explain(&format!("{kind}.status.reconcileRequestToken")).expect("explain");
+        assert!(
+            field.contains("reconcile-requested-at"),
+            "{kind}.status.reconcileRequestToken: {field}"
+        );
+    }
+}

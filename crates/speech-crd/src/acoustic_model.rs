@@ -14,7 +14,7 @@ use super::common::{
 /// trained on audio and, optionally, with a CustomLanguageModel of the same base model.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
-    doc = "A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only), trained on audio and, optionally, with a CustomLanguageModel of the same base model.",
+    doc = "A custom acoustic model of IBM Watson Speech to Text (previous-generation base models only), trained on audio and, optionally, with a CustomLanguageModel of the same base model. Annotations: speech.watson.dev/reconcile-requested-at (any new value: look now, re-reading the model and all its data on the service; echoed in status.reconcileRequestToken), speech.watson.dev/drift-interval (a duration such as 10m: how often this model is compared with the service, at least the operator's --min-drift-interval-seconds).",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomAcousticModel",

@@ -14,7 +14,7 @@ use super::common::{
 /// corpora, words and grammars, trained, and upgraded when the base model gets a new version.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
-    doc = "A custom language model of IBM Watson Speech to Text: created on a base model, fed with corpora, words and grammars, trained, and upgraded when the base model gets a new version.",
+    doc = "A custom language model of IBM Watson Speech to Text: created on a base model, fed with corpora, words and grammars, trained, and upgraded when the base model gets a new version. Annotations: speech.watson.dev/reconcile-requested-at (any new value: look now, re-reading the model and all its data on the service; echoed in status.reconcileRequestToken), speech.watson.dev/drift-interval (a duration such as 10m: how often this model is compared with the service, at least the operator's --min-drift-interval-seconds).",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomLanguageModel",

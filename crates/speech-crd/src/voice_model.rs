@@ -10,7 +10,7 @@ use super::language_model::WordsFrom;
 /// A custom model of IBM Watson Text to Speech: words and how to pronounce them.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
-    doc = "A custom model of IBM Watson Text to Speech: words and how to pronounce them.",
+    doc = "A custom model of IBM Watson Text to Speech: words and how to pronounce them. Annotations: speech.watson.dev/reconcile-requested-at (any new value: look now, re-reading the model and all its data on the service; echoed in status.reconcileRequestToken), speech.watson.dev/drift-interval (a duration such as 10m: how often this model is compared with the service, at least the operator's --min-drift-interval-seconds).",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomVoiceModel",
