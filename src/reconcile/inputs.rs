@@ -353,11 +353,26 @@ impl Resolver {
     /// next reconcile reads it again). The policy is checked at every GET and by the client's
     /// resolver at every connection.
     pub async fn url_upload(&self, url: &str) -> Result<Upload, InputError> {
-        let announced = self.open_url(url).await?.content_length();
+        self.upload_of(UrlSource {
+            url: url.to_string(),
+            label: None,
+        })
+        .await
+    }
+
+    /// [`Resolver::url_upload`] of `source`: every error, the first GET's and those of each
+    /// attempt's stream, names the source as [`UrlSource::relabel`] does (a URL held in a
+    /// Secret by its Secret and key, never the URL).
+    async fn upload_of(&self, source: UrlSource) -> Result<Upload, InputError> {
+        let url = source.url.clone();
+        let announced = self
+            .open_url(&url)
+            .await
+            .map_err(|e| source.relabel(e))?
+            .content_length();
         let limit = announced.unwrap_or(MAX_URL_BYTES as u64);
         let http = self.http.clone();
         let policy = self.policy.clone();
-        let url = url.to_string();
         Ok(Upload::new(announced, move || {
             enum Step {
                 Start,
@@ -367,13 +382,15 @@ impl Resolver {
             let http = http.clone();
             let policy = policy.clone();
             let url = url.clone();
+            let source = source.clone();
             let stream = futures::stream::unfold(Step::Start, move |step| {
                 let http = http.clone();
                 let policy = policy.clone();
                 let url = url.clone();
+                let source = source.clone();
                 async move {
                     let fail = |e: InputError| -> Option<(Result<crate::watson::Bytes, UploadError>, Step)> {
-                        Some((Err(Box::new(e) as UploadError), Step::Done))
+                        Some((Err(Box::new(source.relabel(e)) as UploadError), Step::Done))
                     };
                     let (mut resp, read) = match step {
                         Step::Done => return None,
@@ -449,7 +466,7 @@ impl Resolver {
 
     /// [`Resolver::url_upload`] of a resolved `url` or `urlFrom` source.
     pub async fn source_upload(&self, s: &UrlSource) -> Result<Upload, InputError> {
-        self.url_upload(&s.url).await.map_err(|e| s.relabel(e))
+        self.upload_of(s.clone()).await
     }
 
     /// Resolves a text source (corpus, grammar).
@@ -706,6 +723,20 @@ mod tests {
         let e = drain(&upload).await.expect_err("changed");
         assert!(e.contains("changed while it was uploaded"), "{e}");
         assert!(!e.contains("s3cr3t"), "{e}");
+        // A URL held in a Secret: the error names the Secret and key, not even the host.
+        let (base, resolver) = serving(vec![vec![1; 10], vec![2; 12]]).await;
+        let held = UrlSource {
+            url: format!("{base}/c.txt?sig=s3cr3t"),
+            label: Some("the URL in Secret presigned key \"url\"".into()),
+        };
+        let upload = resolver.source_upload(&held).await.expect("upload");
+        let e = drain(&upload).await.expect_err("changed");
+        assert!(
+            e.contains("the URL in Secret presigned key \"url\"")
+                && e.contains("changed while it was uploaded"),
+            "{e}"
+        );
+        assert!(!e.contains("127.0.0.1") && !e.contains("c.txt"), "{e}");
     }
 
     /// The ConfigMap of the report: about 270 KB, one anchor holding a long string and
