@@ -452,12 +452,22 @@ impl KindOps for CustomLanguageModel {
                 };
                 return Ok(trained(stt.train_language_model(id, &params).await?));
             }
-            Action::Upgrade { .. } => match stt.upgrade_language_model(id).await {
-                Ok(()) => {}
+            Action::Upgrade { .. } => {
                 // IBM's improved next-generation bases (release notes, 27 Feb 2023) refuse
                 // upgrade_model; the upgrade is a forced retrain, which drops a non-default
-                // customization_weight unless it is sent again (custom-upgrade.md).
-                Err(e) if upgrades_by_retrain(&e) => {
+                // customization_weight unless it is sent again (custom-upgrade.md). Once the
+                // service said so for a base, its next upgrades go straight to the retrain.
+                let base = self.spec.base_model_name.as_str();
+                let by_retrain = svc.upgrades_by_retrain(base)
+                    || match stt.upgrade_language_model(id).await {
+                        Ok(()) => false,
+                        Err(e) if upgrades_by_retrain(&e) => {
+                            svc.learned_upgrades_by_retrain(base);
+                            true
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                if by_retrain {
                     let t = &self.spec.training;
                     let params = TrainLanguageModel {
                         word_type_to_add: None,
@@ -467,8 +477,7 @@ impl KindOps for CustomLanguageModel {
                     };
                     stt.train_language_model(id, &params).await?;
                 }
-                Err(e) => return Err(e.into()),
-            },
+            }
             Action::Reset => stt.reset_language_model(id).await?,
             _ => {}
         }

@@ -626,14 +626,16 @@ async fn an_upgrade_refused_by_the_base_is_a_forced_retrain_that_keeps_the_weigh
         "training": {"customizationWeight": 0.4},
     });
     apply(&api, &language_model("improved", spec.clone())).await;
+    apply(&api, &language_model("second", spec.clone())).await;
     let id = id_of(&available(&api, "improved").await);
+    let second_id = id_of(&available(&api, "second").await);
     let new_version = admin
         .publish_base_version(base, Some(&format!("{base}.v2027-03-01")))
         .await
         .expect("publish");
     let mut upgraded = spec.clone();
     upgraded["baseModelVersion"] = json!(new_version);
-    apply(&api, &language_model("improved", upgraded)).await;
+    apply(&api, &language_model("improved", upgraded.clone())).await;
     let m = wait_for(&api, "improved", "upgraded and Ready", 120, |m| {
         assert_ne!(
             condition(m, "Stalled").map(|(s, _)| s),
@@ -672,6 +674,24 @@ async fn an_upgrade_refused_by_the_base_is_a_forced_retrain_that_keeps_the_weigh
         weight,
         Some(0.4),
         "the weight was sent again with the forced retrain"
+    );
+    // The operator learned that this base upgrades by retrain: the second model's upgrade
+    // makes no refused call.
+    apply(&api, &language_model("second", upgraded)).await;
+    wait_for(&api, "second", "upgraded and Ready", 120, |m| {
+        is_ready(m)
+            && m.model().and_then(|s| s.base_model_version.clone()) == Some(new_version.clone())
+    })
+    .await;
+    let second_refused = operator::calls(&admin, &second_id, "upgrade_language_model").await;
+    assert!(
+        second_refused.is_empty(),
+        "no upgrade_model call once the base is known: {second_refused:?}"
+    );
+    let second_trainings = operator::calls(&admin, &second_id, "train_language_model").await;
+    assert!(
+        second_trainings.len() >= 2,
+        "the first training and the forced retrain: {second_trainings:?}"
     );
 }
 

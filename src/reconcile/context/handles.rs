@@ -70,6 +70,10 @@ pub struct ServiceHandle {
     /// `supported_features` of the base models asked about (`GET /v1/models/{id}`), by name;
     /// `None`: the service does not offer it (404). Asked once per base model and handle.
     base_models: tokio::sync::Mutex<std::collections::HashMap<String, Option<Features>>>,
+    /// Base models whose custom models upgrade by a forced retrain, as the service said once
+    /// (a 400 to `upgrade_model` naming `train`'s `force`: IBM's improved next-generation
+    /// bases): the next upgrade on them makes no refused call.
+    retrain_upgrades: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// Reads the inputs of the service's models at upload time (`url` sources streamed to the
     /// service); `None` in unit tests.
     sources: Option<crate::reconcile::inputs::Resolver>,
@@ -87,6 +91,7 @@ impl ServiceHandle {
             identity: tokio::sync::Mutex::new(Identity::Unknown),
             url,
             base_models: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+            retrain_upgrades: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             sources: None,
         }
     }
@@ -103,6 +108,23 @@ impl ServiceHandle {
         self.sources
             .as_ref()
             .ok_or_else(|| Error::Service("no source resolver for this service handle".into()))
+    }
+
+    /// Whether custom models on base model `base` upgrade by a forced retrain, as learned by
+    /// [`Self::learned_upgrades_by_retrain`] (for the handle's life: once per SpeechService
+    /// generation and credentials).
+    pub fn upgrades_by_retrain(&self, base: &str) -> bool {
+        self.retrain_upgrades
+            .lock()
+            .is_ok_and(|known| known.contains(base))
+    }
+
+    /// The service refused `upgrade_model` on base model `base` because its models upgrade by a
+    /// forced retrain: later upgrades on it go straight to the retrain.
+    pub fn learned_upgrades_by_retrain(&self, base: &str) {
+        if let Ok(mut known) = self.retrain_upgrades.lock() {
+            known.insert(base.to_owned());
+        }
     }
 
     /// What base model `name` supports (`GET /v1/models/{id}`, cached for the handle's life, so
