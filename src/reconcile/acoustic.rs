@@ -75,34 +75,27 @@ impl KindOps for CustomAcousticModel {
         let observe_only = self.spec.management_policy == ManagementPolicy::ObserveOnly;
         for a in &self.spec.audio {
             let contained = a.contained_content_type.as_deref();
-            // A URL (up to 100 MB) is read to its end for the digest and not kept: the upload
-            // streams it again (`change`).
-            let url = match observe_only {
-                true => None,
-                false => {
-                    resolver
-                        .url_source(a.source.url.as_deref(), a.source.url_from.as_ref())
-                        .await?
+            let src = &a.source;
+            let read = async {
+                match (&src.config_map_key_ref, &src.secret_key_ref) {
+                    (Some(r), _) => resolver.config_map_key(r).await,
+                    (None, Some(r)) => resolver.secret_key(r).await,
+                    (None, None) => Ok(Vec::new()),
                 }
             };
-            if let Some(u) = url {
-                let streamed = resolver.source_sha256(&u).await?;
-                let d = digest::audio_of(&a.content_type, contained, &streamed.sha256);
-                resources.insert(a.name.clone(), d);
-                continue;
-            }
-            let bytes = if observe_only {
-                Vec::new()
-            } else if let Some(r) = &a.source.config_map_key_ref {
-                resolver.config_map_key(r).await?
-            } else if let Some(r) = &a.source.secret_key_ref {
-                resolver.secret_key(r).await?
-            } else {
-                Vec::new()
-            };
-            let d = digest::audio(&a.content_type, contained, &bytes);
+            let content = resolver
+                .content(
+                    observe_only,
+                    src.url.as_deref(),
+                    src.url_from.as_ref(),
+                    read,
+                )
+                .await?;
+            let d = digest::audio_of(&a.content_type, contained, &content.sha256);
             resources.insert(a.name.clone(), d);
-            contents.insert(a.name.clone(), bytes);
+            if let Some(bytes) = content.bytes {
+                contents.insert(a.name.clone(), bytes);
+            }
         }
         let training = &self.spec.training;
         let language_model = self

@@ -76,6 +76,15 @@ impl Classified for InputError {
     }
 }
 
+/// A data source's content for the desired state ([`Resolver::content`]).
+#[derive(Debug)]
+pub struct Content {
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// The content; `None` for a `url` or `urlFrom` source, which the upload streams again.
+    pub bytes: Option<Vec<u8>>,
+}
+
 /// A `url` or `urlFrom` source, resolved: the URL, and how messages name it.
 #[derive(Clone)]
 pub struct UrlSource {
@@ -457,6 +466,35 @@ impl Resolver {
             url,
             label: Some(label),
         }))
+    }
+
+    /// A data source as the desired state takes it: a `url` or `urlFrom` source (`url`,
+    /// `url_from`) is read to its end for its SHA-256 and not kept (the upload streams it again);
+    /// any other is read whole by `read` (a ConfigMap or Secret key, inline text). With `skip`
+    /// (an observed model, whose data is never uploaded) nothing is read: the content is empty.
+    pub async fn content(
+        &self,
+        skip: bool,
+        url: Option<&str>,
+        url_from: Option<&crate::crd::UrlFrom>,
+        read: impl std::future::Future<Output = Result<Vec<u8>, InputError>>,
+    ) -> Result<Content, InputError> {
+        let bytes = match skip {
+            true => Vec::new(),
+            false => match self.url_source(url, url_from).await? {
+                Some(u) => {
+                    return Ok(Content {
+                        sha256: self.source_sha256(&u).await?.sha256,
+                        bytes: None,
+                    });
+                }
+                None => read.await?,
+            },
+        };
+        Ok(Content {
+            sha256: crate::decision::digest::sha256_hex(&bytes),
+            bytes: Some(bytes),
+        })
     }
 
     /// [`Resolver::url_sha256`] of a resolved `url` or `urlFrom` source.

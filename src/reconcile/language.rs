@@ -208,50 +208,37 @@ impl KindOps for CustomLanguageModel {
         // placeholders, as `import` writes them).
         let observe_only = self.spec.management_policy == ManagementPolicy::ObserveOnly;
         for c in &self.spec.corpora {
-            // A URL is read to its end for the digest and not kept: the upload streams it again.
-            let url = match observe_only {
-                true => None,
-                false => {
-                    resolver
-                        .url_source(c.source.url.as_deref(), c.source.url_from.as_ref())
-                        .await?
-                }
-            };
-            if let Some(u) = url {
-                let streamed = resolver.source_sha256(&u).await?;
-                resources.insert(c.name.clone(), digest::corpus_of(&streamed.sha256));
-                continue;
+            let src = &c.source;
+            let content = resolver
+                .content(
+                    observe_only,
+                    src.url.as_deref(),
+                    src.url_from.as_ref(),
+                    resolver.source(src),
+                )
+                .await?;
+            resources.insert(c.name.clone(), digest::corpus_of(&content.sha256));
+            if let Some(bytes) = content.bytes {
+                contents.insert(c.name.clone(), bytes);
             }
-            let bytes = match observe_only {
-                true => Vec::new(),
-                false => resolver.source(&c.source).await?,
-            };
-            resources.insert(c.name.clone(), digest::corpus(&bytes));
-            contents.insert(c.name.clone(), bytes);
         }
         for gr in &self.spec.grammars {
-            let url = match observe_only {
-                true => None,
-                false => {
-                    resolver
-                        .url_source(gr.source.url.as_deref(), gr.source.url_from.as_ref())
-                        .await?
-                }
-            };
-            if let Some(u) = url {
-                let streamed = resolver.source_sha256(&u).await?;
-                resources.insert(
-                    gr.name.clone(),
-                    digest::grammar_of(gr.content_type, &streamed.sha256),
-                );
-                continue;
+            let src = &gr.source;
+            let content = resolver
+                .content(
+                    observe_only,
+                    src.url.as_deref(),
+                    src.url_from.as_ref(),
+                    resolver.source(src),
+                )
+                .await?;
+            resources.insert(
+                gr.name.clone(),
+                digest::grammar_of(gr.content_type, &content.sha256),
+            );
+            if let Some(bytes) = content.bytes {
+                contents.insert(gr.name.clone(), bytes);
             }
-            let bytes = match observe_only {
-                true => Vec::new(),
-                false => resolver.source(&gr.source).await?,
-            };
-            resources.insert(gr.name.clone(), digest::grammar(gr.content_type, &bytes));
-            contents.insert(gr.name.clone(), bytes);
         }
         let mut words: BTreeMap<String, WordDef> = BTreeMap::new();
         if let Some(from) = &self.spec.words_from {
