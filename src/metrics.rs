@@ -106,6 +106,20 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+/// One thing counted by a gauge family moved from the series `from` to `to` (`None`: it was not
+/// counted there).
+fn moved<L>(family: &Family<L, Gauge>, from: Option<L>, to: Option<L>)
+where
+    L: Clone + std::hash::Hash + Eq,
+{
+    if let Some(l) = from {
+        family.get_or_create(&l).dec();
+    }
+    if let Some(l) = to {
+        family.get_or_create(&l).inc();
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     kind: &'static str,
@@ -303,42 +317,28 @@ impl Metrics {
             .observe(duration.as_secs_f64());
     }
 
-    /// A model of `kind` moved from phase label `from` to `to` (`None`: it was not counted, or
-    /// is gone).
+    /// A model of `kind` moved from base-model state `from` to `to` (`None`: it was not
+    /// counted, or is gone).
     fn base_model_moved(
         &self,
         kind: &'static str,
         from: Option<&'static str>,
         to: Option<&'static str>,
     ) {
-        if let Some(state) = from {
-            self.base_models
-                .get_or_create(&LifecycleLabels { kind, state })
-                .dec();
-        }
-        if let Some(state) = to {
-            self.base_models
-                .get_or_create(&LifecycleLabels { kind, state })
-                .inc();
-        }
+        let labels = |state| LifecycleLabels { kind, state };
+        moved(&self.base_models, from.map(labels), to.map(labels));
     }
 
+    /// A model of `kind` moved from phase label `from` to `to` (`None`: it was not counted, or
+    /// is gone).
     fn model_moved(
         &self,
         kind: &'static str,
         from: Option<&'static str>,
         to: Option<&'static str>,
     ) {
-        if let Some(phase) = from {
-            self.models
-                .get_or_create(&PhaseLabels { kind, phase })
-                .dec();
-        }
-        if let Some(phase) = to {
-            self.models
-                .get_or_create(&PhaseLabels { kind, phase })
-                .inc();
-        }
+        let labels = |phase| PhaseLabels { kind, phase };
+        moved(&self.models, from.map(labels), to.map(labels));
     }
 
     /// A model's status as a reconcile read it from the API server or wrote it (`key`:
