@@ -27,7 +27,6 @@ use serde_json::{Value, json};
 use support::fixture::{self, Service};
 use support::{ControlPlane, control_plane, eventually};
 use watson_speech_operator::crd::CustomLanguageModel;
-use watson_speech_operator::simulator;
 
 const CHART: &str = "charts/watson-speech-operator";
 const API_KEY: &str = "chart-api-key";
@@ -555,16 +554,7 @@ async fn operator_as_the_chart_service_account_takes_a_language_model_to_ready()
         .await
         .expect("elected within 20 s");
 
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.002,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.002).await;
     let base = sim.base_url();
     let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
     let shutdown = tokio_util::sync::CancellationToken::new();

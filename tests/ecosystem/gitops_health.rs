@@ -163,16 +163,7 @@ async fn customization_id(api: &Api<CustomLanguageModel>, name: &str) -> String 
 async fn kstatus_and_the_argo_cd_script_read_every_phase_right() {
     let Some(cp) = control_plane() else { return };
     let tool = health_tool();
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.01,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.01).await;
     let admin = AdminClient::new(sim.base_url()).expect("admin");
     let ns = cp.namespace("gitops").await;
     setup_services(&ns, &sim).await;

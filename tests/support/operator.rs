@@ -17,6 +17,22 @@ pub const API_KEY: &str = "e2e-api-key";
 /// A second valid key (for rotation tests).
 pub const OTHER_API_KEY: &str = "e2e-rotated-key";
 
+/// A simulator of a test's own on the `legacy` profile (the previous-generation base models the
+/// fixtures use), requiring `api_key`, at `time_scale`: for tests that start their own operator
+/// process.
+pub async fn own_simulator(api_key: &str, time_scale: f64) -> simulator::RunningSimulator {
+    simulator::start(simulator::SimulatorConfig {
+        profile: watson_speech_operator::simulator::Profile::Legacy,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        api_keys: vec![api_key.to_string()],
+        auth_required: true,
+        time_scale,
+        ..Default::default()
+    })
+    .await
+    .expect("simulator")
+}
+
 /// How the shared operator and simulator run.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {

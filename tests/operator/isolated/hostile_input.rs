@@ -23,7 +23,6 @@ use support::operator::{HasModelStatus, condition, is_ready, wait_for};
 use support::process::OperatorProcess;
 use support::{control_plane, eventually, free_port};
 use watson_speech_operator::crd::{CustomLanguageModel, CustomVoiceModel, SpeechService};
-use watson_speech_operator::simulator;
 
 const API_KEY: &str = "hostile-api-key";
 const MIB: u64 = 1024 * 1024;
@@ -120,16 +119,7 @@ where
 #[tokio::test]
 async fn hostile_inputs_keep_the_operator_small_and_the_others_working() {
     let Some(cp) = control_plane() else { return };
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.002,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.002).await;
     let ns = cp.namespace("hostile").await;
     fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt, Service::Tts])
         .await;

@@ -15,7 +15,6 @@ use serde_json::json;
 use support::fixture::{self, Service};
 use support::{control_plane, eventually, free_port};
 use watson_speech_operator::crd::CustomLanguageModel;
-use watson_speech_operator::simulator;
 
 const API_KEY: &str = "metrics-api-key";
 
@@ -65,16 +64,7 @@ fn value(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn metrics_after_a_lifecycle() {
     let Some(cp) = control_plane() else { return };
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.002,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.002).await;
     let ns = cp.namespace("metrics").await;
     fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
 

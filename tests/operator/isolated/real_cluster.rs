@@ -19,7 +19,6 @@ use support::fixture::{self, Service};
 use support::process::OperatorProcess;
 use support::{control_plane, eventually, free_port};
 use watson_speech_operator::crd::CustomLanguageModel;
-use watson_speech_operator::simulator;
 
 const API_KEY: &str = "real-cluster-key";
 
@@ -124,16 +123,7 @@ fn config_map(name: &str, data: &str) -> ConfigMap {
 async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     let Some(cp) = control_plane() else { return };
     let client = cp.client().await.expect("client");
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.002,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.002).await;
     let ns = cp.namespace("real-cluster").await;
     let secrets = ns.api::<Secret>();
     let config_maps = ns.api::<ConfigMap>();

@@ -42,16 +42,7 @@ fn start_operator(
 #[tokio::test]
 async fn crash_between_create_and_status_write_leaves_exactly_one_model() {
     let Some(cp) = control_plane() else { return };
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.002,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.002).await;
     let admin = sim.admin();
     let ns = cp.namespace("crash").await;
     fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;

@@ -52,16 +52,7 @@ async fn killed_again_and_again_it_converges_without_leaks_or_duplicates() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
-    let sim = simulator::start(simulator::SimulatorConfig {
-        profile: watson_speech_operator::simulator::Profile::Legacy,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        api_keys: vec![API_KEY.to_string()],
-        auth_required: true,
-        time_scale: 0.005,
-        ..Default::default()
-    })
-    .await
-    .expect("simulator");
+    let sim = support::operator::own_simulator(API_KEY, 0.005).await;
     let admin = sim.admin();
     let ns = cp.namespace("crashstorm").await;
     fixture::credentials_and_services(&ns, API_KEY, &sim.base_url(), &[Service::Stt]).await;
