@@ -18,34 +18,10 @@ use watson_speech_operator::simulator::api::RequestRecord;
 use watson_speech_operator::watson::SttClient;
 use watson_speech_operator::watson::stt_types::{ListWords, WordType};
 
-use crate::OPTIONS;
-
-const ABNF: &str =
-    "#ABNF 1.0 ISO-8859-1;\nlanguage en-US;\nmode voice;\nroot $yesno;\n$yesno = yes | no ;\n";
-
-async fn apply(api: &Api<CustomLanguageModel>, m: &CustomLanguageModel) {
-    api.patch(
-        &m.name_any(),
-        &PatchParams::apply("e2e").force(),
-        &Patch::Apply(m),
-    )
-    .await
-    .expect("apply");
-}
+use crate::{ABNF_YES_NO as ABNF, OPTIONS, apply, id_of, is_available};
 
 async fn available(api: &Api<CustomLanguageModel>, name: &str) -> CustomLanguageModel {
-    wait_for(api, name, "Available on its current spec", 90, |m| {
-        is_ready(m)
-            && m.model().and_then(|s| s.observed_generation) == m.metadata.generation
-            && m.model().and_then(|s| s.phase.clone()) == Some(Phase::Available)
-    })
-    .await
-}
-
-fn id_of(m: &CustomLanguageModel) -> String {
-    m.model()
-        .and_then(|s| s.customization_id.clone())
-        .expect("customization id")
+    wait_for(api, name, "Available on its current spec", 90, is_available).await
 }
 
 /// The model's requests in the simulator's log, as `operation status`, in order.

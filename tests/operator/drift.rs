@@ -17,10 +17,8 @@ use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use support::fixture::{acoustic_model, language_model, voice_model};
-use support::operator::{self, HasModelStatus, is_ready, wait_for};
-use watson_speech_operator::crd::{
-    CustomAcousticModel, CustomLanguageModel, CustomVoiceModel, Phase,
-};
+use support::operator::{self, HasModelStatus, wait_for};
+use watson_speech_operator::crd::{CustomAcousticModel, CustomLanguageModel, CustomVoiceModel};
 use watson_speech_operator::simulator::admin::AdminClient;
 use watson_speech_operator::watson::stt_types::{
     AudioFormat, GrammarFormat, ListWords, WordDefinition, WordType,
@@ -28,10 +26,8 @@ use watson_speech_operator::watson::stt_types::{
 use watson_speech_operator::watson::tts_types::Translation;
 use watson_speech_operator::watson::{Auth, ClientConfig, SttClient, TtsClient};
 
-use crate::OPTIONS;
+use crate::{ABNF_YES_NO as YES_NO, OPTIONS, apply, id_of, is_available as available};
 
-const YES_NO: &str =
-    "#ABNF 1.0 ISO-8859-1;\nlanguage en-US;\nmode voice;\nroot $yesno;\n$yesno = yes | no ;\n";
 const YES_NO_ODD: &str = "#ABNF 1.0 ISO-8859-1;\nlanguage en-US;\nmode voice;\nroot $yesno;\n$yesno = yes | no | zyzzogeton ;\n";
 
 /// A TTS client of the simulator with the operator's credentials (what a colleague would use).
@@ -42,32 +38,6 @@ fn tts_client(sim_base: &str) -> TtsClient {
         url: url::Url::parse(sim_base).expect("iam"),
     };
     TtsClient::new(ClientConfig::new(url, auth)).expect("client")
-}
-
-async fn apply<K>(api: &Api<K>, m: &K)
-where
-    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    api.patch(
-        &m.name_any(),
-        &PatchParams::apply("e2e").force(),
-        &Patch::Apply(m),
-    )
-    .await
-    .expect("apply");
-}
-
-fn available<K: HasModelStatus + Resource>(m: &K) -> bool {
-    is_ready(m)
-        && m.model().and_then(|s| s.observed_generation) == m.meta().generation
-        && m.model().and_then(|s| s.phase.clone()) == Some(Phase::Available)
-}
-
-fn id_of(m: &impl HasModelStatus) -> String {
-    m.model()
-        .and_then(|s| s.customization_id.clone())
-        .expect("customization id")
 }
 
 /// Successful calls of `op` naming model `id` from log position `since` on.
