@@ -156,82 +156,59 @@ mod tests {
             }],
             ..Faults::default()
         };
-        // Another operation, another model, a read, a failure: kept.
-        assert!(!lose_answer(
-            &mut f,
-            true,
-            Some("train_language_model"),
-            Some("m1"),
-            None,
-            200,
-            0.0
-        ));
-        assert!(!lose_answer(
-            &mut f,
-            true,
-            Some("add_corpus"),
-            Some("m2"),
-            None,
-            201,
-            0.0
-        ));
-        assert!(!lose_answer(
-            &mut f,
-            false,
-            Some("add_corpus"),
-            Some("m1"),
-            None,
-            200,
-            0.0
-        ));
-        assert!(!lose_answer(
-            &mut f,
-            true,
-            Some("add_corpus"),
-            Some("m1"),
-            None,
-            409,
-            0.0
-        ));
-        // The one matching answer is lost, once.
-        assert!(lose_answer(
-            &mut f,
-            true,
-            Some("add_corpus"),
-            Some("m1"),
-            None,
-            201,
-            0.9
-        ));
-        assert!(!lose_answer(
-            &mut f,
-            true,
-            Some("add_corpus"),
-            Some("m1"),
-            None,
-            201,
-            0.9
-        ));
+        // In order (the one-shot rule is used up): (why, write, operation, model, status,
+        // roll, lost).
+        type Case = (
+            &'static str,
+            bool,
+            &'static str,
+            Option<&'static str>,
+            u16,
+            f64,
+            bool,
+        );
+        let cases: [Case; 6] = [
+            (
+                "another operation",
+                true,
+                "train_language_model",
+                Some("m1"),
+                200,
+                0.0,
+                false,
+            ),
+            (
+                "another model",
+                true,
+                "add_corpus",
+                Some("m2"),
+                201,
+                0.0,
+                false,
+            ),
+            ("a read", false, "add_corpus", Some("m1"), 200, 0.0, false),
+            ("a failure", true, "add_corpus", Some("m1"), 409, 0.0, false),
+            (
+                "the one matching answer",
+                true,
+                "add_corpus",
+                Some("m1"),
+                201,
+                0.9,
+                true,
+            ),
+            ("only once", true, "add_corpus", Some("m1"), 201, 0.9, false),
+        ];
+        for (why, write, op, id, status, roll, lost) in cases {
+            let got = lose_answer(&mut f, write, Some(op), id, None, status, roll);
+            assert_eq!(got, lost, "{why}");
+        }
         // The rate.
         f.lost_answer_rate = 0.5;
-        assert!(lose_answer(
-            &mut f,
-            true,
-            Some("delete_corpus"),
-            None,
-            None,
-            200,
-            0.4
-        ));
-        assert!(!lose_answer(
-            &mut f,
-            true,
-            Some("delete_corpus"),
-            None,
-            None,
-            200,
-            0.6
-        ));
+        for (roll, lost) in [(0.4, true), (0.6, false)] {
+            let got = lose_answer(&mut f, true, Some("delete_corpus"), None, None, 200, roll);
+            assert_eq!(got, lost, "rate 0.5, roll {roll}");
+        }
         assert!(validate(&f).is_ok());
         f.lose_answers[0].operation = Some("nonsense".into());
         assert!(validate(&f).is_err());
