@@ -76,6 +76,87 @@ impl Classified for InputError {
     }
 }
 
+/// How many URL sources [`UrlDigests`] remembers: beyond, the least recently read is forgotten
+/// (and read whole at its next use). An entry is about 200 bytes.
+pub const URL_DIGESTS: usize = 4096;
+
+/// What the last full read of a URL source found, for a conditional GET next time.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    /// The `ETag` the server sent with the content.
+    etag: Option<reqwest::header::HeaderValue>,
+    /// The `Last-Modified` the server sent with the content.
+    last_modified: Option<reqwest::header::HeaderValue>,
+    /// The content's digest and length.
+    streamed: Streamed,
+}
+
+impl Validated {
+    /// The response's `ETag` and `Last-Modified`, or `None` when it has neither (a conditional
+    /// GET is then impossible).
+    fn validators_of(
+        resp: &reqwest::Response,
+    ) -> Option<(
+        Option<reqwest::header::HeaderValue>,
+        Option<reqwest::header::HeaderValue>,
+    )> {
+        let h = resp.headers();
+        let etag = h.get(reqwest::header::ETAG).cloned();
+        let modified = h.get(reqwest::header::LAST_MODIFIED).cloned();
+        (etag.is_some() || modified.is_some()).then_some((etag, modified))
+    }
+}
+
+/// The validators and digests of the URL sources read last, at most [`URL_DIGESTS`] of them,
+/// keyed by the SHA-256 of the URL (a presigned URL's signature is not kept a second time).
+/// Shared by every reconcile of the process.
+pub struct UrlDigests(parking_lot::Mutex<lru::LruCache<String, Validated>>);
+
+impl Default for UrlDigests {
+    fn default() -> Self {
+        Self::with_capacity(URL_DIGESTS)
+    }
+}
+
+impl UrlDigests {
+    /// A cache of at most `capacity` URLs (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = std::num::NonZeroUsize::new(capacity).unwrap_or(std::num::NonZeroUsize::MIN);
+        UrlDigests(parking_lot::Mutex::new(lru::LruCache::new(capacity)))
+    }
+
+    fn key(url: &str) -> String {
+        crate::decision::digest::sha256_hex(url.as_bytes())
+    }
+
+    fn get(&self, key: &str) -> Option<Validated> {
+        self.0.lock().get(key).cloned()
+    }
+
+    /// Remembers a full read; `None` (no validators) forgets the URL.
+    fn put(&self, key: String, validated: Option<Validated>) {
+        let mut cache = self.0.lock();
+        match validated {
+            Some(v) => {
+                cache.put(key, v);
+            }
+            None => {
+                cache.pop(&key);
+            }
+        }
+    }
+
+    /// How many URLs are remembered.
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A data source's content for the desired state ([`Resolver::content`]).
 #[derive(Debug)]
 pub struct Content {
@@ -164,6 +245,18 @@ async fn open_url(
     policy: &SourcePolicy,
     url: &str,
 ) -> Result<reqwest::Response, InputError> {
+    open_url_if(http, policy, url, None).await
+}
+
+/// [`open_url`], as a conditional GET when `known` holds validators of an earlier full read
+/// (`If-None-Match` with its `ETag`, `If-Modified-Since` with its `Last-Modified`: RFC 9110
+/// §13.1). Then a `304 Not Modified` is an answer too: the content is still `known`'s.
+async fn open_url_if(
+    http: &reqwest::Client,
+    policy: &SourcePolicy,
+    url: &str,
+    known: Option<&Validated>,
+) -> Result<reqwest::Response, InputError> {
     let shown = redact_url(url);
     let fetch = |detail: String| InputError::Fetch {
         url: shown.clone(),
@@ -179,7 +272,16 @@ async fn open_url(
             why,
         });
     }
-    let resp = tokio::time::timeout(URL_FIRST_BYTE_TIMEOUT, http.get(url).send())
+    let mut request = http.get(url);
+    if let Some(known) = known {
+        if let Some(etag) = &known.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag.clone());
+        }
+        if let Some(modified) = &known.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified.clone());
+        }
+    }
+    let resp = tokio::time::timeout(URL_FIRST_BYTE_TIMEOUT, request.send())
         .await
         .map_err(|_| {
             fetch(format!(
@@ -188,6 +290,9 @@ async fn open_url(
             ))
         })?
         .map_err(|e| fetch(fetch_detail(e)))?;
+    if known.is_some() && resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(resp);
+    }
     if !resp.status().is_success() {
         return Err(fetch(format!("HTTP {}", resp.status())));
     }
@@ -246,6 +351,7 @@ pub struct Resolver {
     namespace: String,
     http: reqwest::Client,
     policy: SourcePolicy,
+    digests: Option<std::sync::Arc<UrlDigests>>,
 }
 
 impl Resolver {
@@ -261,7 +367,15 @@ impl Resolver {
             namespace: namespace.to_string(),
             http,
             policy,
+            digests: None,
         }
+    }
+
+    /// This resolver, remembering what URL sources were ([`Resolver::url_sha256`]) in `digests`
+    /// (shared by every reconcile, so a model's steady state does not download its sources again).
+    pub fn with_digests(mut self, digests: std::sync::Arc<UrlDigests>) -> Self {
+        self.digests = Some(digests);
+        self
     }
 
     /// The bytes of a ConfigMap key (`data` as UTF-8, or `binaryData`).
@@ -337,8 +451,23 @@ impl Resolver {
 
     /// Reads a URL to its end without keeping it: its SHA-256 (hex) and length. Memory stays
     /// at one chunk whatever the size; the limit ([`MAX_URL_BYTES`]) is enforced as it reads.
+    ///
+    /// With a [`UrlDigests`] cache ([`Resolver::with_digests`]) and a server that sent an `ETag`
+    /// or `Last-Modified` at the last full read, the GET is conditional: a `304 Not Modified`
+    /// gives the remembered digest without the body (object stores such as S3, GCS and Azure
+    /// Blob answer so, also for presigned URLs). Every call still sends a request, so a source
+    /// that became unreadable (an expired signature, a deleted object) is seen at once and one
+    /// namespace never learns from another's read what it could not read itself.
     pub async fn url_sha256(&self, url: &str) -> Result<Streamed, InputError> {
-        let mut resp = self.open_url(url).await?;
+        let key = UrlDigests::key(url);
+        let known = self.digests.as_ref().and_then(|d| d.get(&key));
+        let mut resp = open_url_if(&self.http, &self.policy, url, known.as_ref()).await?;
+        if resp.status() == reqwest::StatusCode::NOT_MODIFIED
+            && let Some(known) = known
+        {
+            return Ok(known.streamed);
+        }
+        let validators = Validated::validators_of(&resp);
         let mut hasher = crate::decision::digest::Hasher::default();
         let mut length = 0usize;
         while let Some(chunk) = next_chunk(&mut resp, url).await? {
@@ -348,10 +477,21 @@ impl Resolver {
             }
             hasher.update(&chunk);
         }
-        Ok(Streamed {
+        let streamed = Streamed {
             sha256: hasher.finish_hex(),
             length: length as u64,
-        })
+        };
+        if let Some(digests) = &self.digests {
+            digests.put(
+                key,
+                validators.map(|(etag, last_modified)| Validated {
+                    etag,
+                    last_modified,
+                    streamed: streamed.clone(),
+                }),
+            );
+        }
+        Ok(streamed)
     }
 
     /// The body of an upload that streams `url` to the service: every attempt fetches the URL
@@ -748,6 +888,122 @@ mod tests {
         for _ in 0..2 {
             assert_eq!(drain(&upload).await.expect("streamed"), content);
         }
+    }
+
+    /// A loopback object store: the current body with an `ETag` of its version, `304 Not
+    /// Modified` to a GET whose `If-None-Match` names the current version; counts the bodies sent.
+    async fn object_store(
+        version: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        bodies_sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> (String, Resolver) {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let version = version.clone();
+                let bodies_sent = bodies_sent.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                    let v = version.load(SeqCst);
+                    let etag = format!("\"v{v}\"");
+                    let head = if request.contains(&format!("if-none-match: {etag}")) {
+                        format!(
+                            "HTTP/1.1 304 Not Modified\r\netag: {etag}\r\nconnection: close\r\n\r\n"
+                        )
+                    } else {
+                        bodies_sent.fetch_add(1, SeqCst);
+                        let body = format!("version {v} of the corpus");
+                        format!(
+                            "HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    let _ = socket.write_all(head.as_bytes()).await;
+                });
+            }
+        });
+        let policy = SourcePolicy {
+            allow_http: true,
+            allowed_networks: vec!["127.0.0.1".parse().expect("net")],
+        };
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        let http = policy.http_client().expect("http");
+        (base, Resolver::new(client, "ns", http, policy))
+    }
+
+    /// The steady state does not download a source again: the second read of an unchanged
+    /// object is a `304` with the remembered digest; a changed object is read whole and its new
+    /// digest returned; without the cache every read is whole.
+    #[tokio::test]
+    async fn an_unchanged_url_source_is_not_downloaded_again() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let version = Arc::new(AtomicUsize::new(1));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let (base, plain) = object_store(version.clone(), sent.clone()).await;
+        let url = format!("{base}/corpus.txt?X-Amz-Signature=s3cr3t");
+        let digests = Arc::new(UrlDigests::default());
+        let cached = Resolver::new(
+            plain.client.clone(),
+            "ns",
+            plain.http.clone(),
+            plain.policy.clone(),
+        )
+        .with_digests(digests.clone());
+
+        let first = cached.url_sha256(&url).await.expect("first read");
+        assert_eq!(first.sha256, digest(b"version 1 of the corpus"));
+        assert_eq!(sent.load(SeqCst), 1);
+        let again = cached.url_sha256(&url).await.expect("second read");
+        assert_eq!(again, first);
+        assert_eq!(
+            sent.load(SeqCst),
+            1,
+            "an unchanged object is not sent again"
+        );
+        assert_eq!(digests.len(), 1);
+
+        version.store(2, SeqCst);
+        let changed = cached.url_sha256(&url).await.expect("changed");
+        assert_eq!(changed.sha256, digest(b"version 2 of the corpus"));
+        assert_eq!(sent.load(SeqCst), 2);
+
+        // Without the cache, every read downloads the object.
+        plain.url_sha256(&url).await.expect("plain");
+        plain.url_sha256(&url).await.expect("plain again");
+        assert_eq!(sent.load(SeqCst), 4);
+    }
+
+    #[test]
+    fn the_url_cache_is_bounded_and_forgets_the_least_recently_read() {
+        let digests = UrlDigests::with_capacity(2);
+        let v = |s: &str| Validated {
+            etag: Some(reqwest::header::HeaderValue::from_static("\"e\"")),
+            last_modified: None,
+            streamed: Streamed {
+                sha256: s.into(),
+                length: 1,
+            },
+        };
+        digests.put(UrlDigests::key("a"), Some(v("a")));
+        digests.put(UrlDigests::key("b"), Some(v("b")));
+        assert!(digests.get(&UrlDigests::key("a")).is_some());
+        digests.put(UrlDigests::key("c"), Some(v("c")));
+        assert_eq!(digests.len(), 2);
+        assert!(
+            digests.get(&UrlDigests::key("b")).is_none(),
+            "b was read least recently"
+        );
+        // A read without validators forgets the URL.
+        digests.put(UrlDigests::key("a"), None);
+        assert_eq!(digests.len(), 1);
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ pub use users::Users;
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
-use super::inputs::Resolver;
+use super::inputs::{Resolver, UrlDigests};
 use crate::metrics::Metrics;
 
 /// Everything a reconcile needs.
@@ -65,6 +65,8 @@ pub struct Context {
     pub slots: Slots,
     /// Which model resources use which SpeechService.
     pub users: Users,
+    /// What `url` sources were at their last read, for conditional GETs ([`UrlDigests`]).
+    pub url_digests: Arc<UrlDigests>,
 }
 
 impl Context {
@@ -114,6 +116,7 @@ impl Context {
             notices,
             slots: Slots::new(settings_cap),
             users: Users::default(),
+            url_digests: Default::default(),
         }))
     }
 
@@ -125,6 +128,7 @@ impl Context {
             self.sources_http.clone(),
             self.settings.sources.clone(),
         )
+        .with_digests(self.url_digests.clone())
     }
 
     /// Forgets a deleted SpeechService: its handle (with the shared listings of its instance's
