@@ -1,5 +1,6 @@
 //! The `watson-speech-operator` binary: `run` (the operator), `crd` (print the CRDs), `import`
-//! (manifests that adopt an instance's existing models) and `simulate` (the IBM API simulator).
+//! (manifests that adopt an instance's existing models), `simulate` (the IBM API simulator) and
+//! `test-set` (audio the simulator recognises, for `spec.evaluation`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ enum Command {
     /// Run the IBM Watson Speech customization API simulator.
     #[cfg(feature = "simulator")]
     Simulate(simulator::SimulateArgs),
+    /// Write a test set the simulator recognises (spec.evaluation): a WAV file saying each line
+    /// of a text file, the manifest (`Audio File Name,Reference`) and ConfigMaps to apply.
+    #[cfg(feature = "simulator")]
+    TestSet(simulator::testset::TestSetArgs),
 }
 
 #[derive(Args, Debug)]
@@ -538,6 +543,11 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         #[cfg(feature = "simulator")]
         Command::Simulate(args) => {
             tokio::runtime::Runtime::new()?.block_on(simulator::run(args))?;
+            Ok(())
+        }
+        #[cfg(feature = "simulator")]
+        Command::TestSet(args) => {
+            eprintln!("{}", simulator::testset::run_test_set(&args)?);
             Ok(())
         }
     }

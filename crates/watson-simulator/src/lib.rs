@@ -27,6 +27,7 @@ pub mod persist;
 pub mod profile;
 pub mod recognize;
 pub mod state;
+pub mod testset;
 pub mod vocabulary;
 
 /// Installs rustls' `ring` crypto provider as the process default (idempotent), so the
