@@ -151,7 +151,7 @@ fn step(action: &Action, f: &Facts) -> String {
         Action::DeleteMarked {
             customization_id, ..
         } => format!(
-            "delete model {customization_id}: a duplicate carrying this resource's ownership marker (model {id} is kept)"
+            "delete model {customization_id}: it carries this resource's ownership marker and is not kept (model {id} is: a re-create replaced it, or it is a duplicate)"
         ),
         Action::Adopt {
             customization_id,

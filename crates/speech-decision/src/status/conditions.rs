@@ -167,7 +167,7 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
         Action::AwaitSpecChange => ("Failed", "waiting for a change of the spec or its inputs".into()),
         Action::ReleaseFinalizer | Action::DeleteModel => ("Deleting", "the model is being deleted".into()),
         Action::DeleteMarked { customization_id, duplicate: false } => ("Deleting", format!("deleting model {customization_id}, which carries this resource's ownership marker")),
-        Action::DeleteMarked { customization_id, .. } => ("DuplicateModel", format!("deleting model {customization_id}: it carries this resource's ownership marker but is not the model the resource keeps (a create whose answer was lost made it)")),
+        Action::DeleteMarked { customization_id, .. } => ("DuplicateModel", format!("deleting model {customization_id}: it carries this resource's ownership marker but is not the model the resource keeps (a re-create replaced it, or a create whose answer was lost made it)")),
         Action::Adopt { .. } => ("Adopting", "taking over the existing model".into()),
         Action::Create => ("Creating", "creating the model on the service".into()),
         Action::Reset => ("Resetting", "resetting the model (annotation speech.watson.dev/reset-requested-at): the service removes its data; the operator adds it again and trains".into()),
@@ -473,7 +473,7 @@ pub fn event(
             warning: true,
             reason: "DuplicateModelDeleted".into(),
             message: format!(
-                "deleted model {customization_id}: it carried this resource's ownership marker, like model {kept}, which the resource keeps (a create whose answer was lost, then repeated, made two)"
+                "deleted model {customization_id}: it carried this resource's ownership marker, like model {kept}, which the resource keeps (a re-create replaced it, or a create whose answer was lost, then repeated, made two)"
             ),
         });
     }

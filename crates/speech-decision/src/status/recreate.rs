@@ -37,6 +37,21 @@ fn successor_resources(s: &Successor) -> Vec<TrackedResource> {
     all
 }
 
+/// A deleted model that was the new one of a re-create (the resource is being deleted) is
+/// forgotten from `status.successor`.
+pub(super) fn forget_deleted(st: &mut ModelStatus, action: &Action) {
+    if let Action::DeleteMarked {
+        customization_id, ..
+    } = action
+        && st
+            .successor
+            .as_ref()
+            .is_some_and(|s| s.customization_id.as_ref() == Some(customization_id))
+    {
+        st.successor = None;
+    }
+}
+
 /// The effect of a re-create step on status (`resources` and `words` are the current model's,
 /// replaced by the new model's at the switch). Other actions change nothing here.
 pub(super) fn record(
