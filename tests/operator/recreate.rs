@@ -404,3 +404,41 @@ async fn deleting_in_the_middle_of_a_re_create_leaves_nothing_on_the_service() {
     .await;
     assert_eq!(on_service(&stt).await, Vec::<String>::new());
 }
+
+/// A migration to a base model the service no longer offers is refused before anything is
+/// created: recorded as the re-create's failure; the old model keeps serving, Ready, exported.
+#[tokio::test]
+async fn a_refused_migration_leaves_the_old_model_serving() {
+    let Some((ns, _sim, admin, stt)) = ibm_cloud("recreate-refused").await else {
+        return;
+    };
+    let api: Api<CustomLanguageModel> = ns.api();
+    apply(&api, &model("lm", "en-US_Telephony")).await;
+    let old = id_of(&wait_for(&api, "lm", "Available", 90, available).await);
+    admin
+        .withdraw_base_model("en-US_Multimedia")
+        .await
+        .expect("withdraw");
+    apply(&api, &model("lm", "en-US_Multimedia")).await;
+    let m = wait_for(&api, "lm", "the migration refused", 60, |m| {
+        condition(m, "Recreated").is_some_and(|(s, r)| s == "False" && r == "RecreateFailed")
+    })
+    .await;
+    let st = m.model().expect("status");
+    assert_eq!(st.customization_id.as_deref(), Some(old.as_str()));
+    assert_eq!(st.base_model_name.as_deref(), Some("en-US_Telephony"));
+    assert!(operator::is_ready(&m), "{:?}", st.conditions);
+    let failed = st.successor.clone().expect("the refusal is recorded");
+    assert_eq!(failed.base_model_name, "en-US_Multimedia");
+    assert!(failed.message.is_some(), "{failed:?}");
+    assert_eq!(on_service(&stt).await, vec![old.clone()]);
+    let cms: Api<ConfigMap> = ns.api();
+    let cm = cms.get("lm-cm").await.expect("export");
+    assert_eq!(exported(&cm).as_deref(), Some(old.as_str()));
+    assert_eq!(
+        cm.data
+            .and_then(|d| d.get("baseModelName").cloned())
+            .as_deref(),
+        Some("en-US_Telephony")
+    );
+}

@@ -398,6 +398,35 @@ fn status_records_the_new_model_switches_once_and_records_a_failure() {
     );
 }
 
+/// The service refuses the new model's create (a base it does not offer): the attempt is recorded
+/// as failed, the serving model stays Ready, and the same request is not repeated.
+#[test]
+fn a_refused_create_is_recorded_as_the_failure_of_the_re_create() {
+    let prev = previous_available();
+    let mut f = token_facts();
+    f.base_model_name = Some("en-US".into());
+    let refused = Action::AbandonSuccessor {
+        reason: "the new model was refused: base model en-US is not offered".into(),
+    };
+    let seen = Observation::default();
+    let up = status::next(&prev, &f, &seen, &refused, &Outcome::default(), now());
+    let s = up.model.successor.clone().expect("the failed attempt");
+    assert_eq!(
+        (s.customization_id, s.phase.clone()),
+        (None, Some(Phase::Failed))
+    );
+    assert_eq!(s.base_model_name, "en-US");
+    assert_eq!(up.model.recreate_request_token.as_deref(), Some("t1"));
+    assert_eq!(ready(&up.model), ("True".into(), "Available".into()));
+    let mut again = f.clone();
+    again.recorded.recreate_token = Some("t1".into());
+    again.successor = Some(Successor {
+        record: up.model.successor.clone().expect("record"),
+        ..Default::default()
+    });
+    assert_eq!(crate::decide(&again), Action::UpToDate);
+}
+
 #[test]
 fn a_step_on_the_new_model_records_its_upload_and_its_training() {
     let prev = previous_available();

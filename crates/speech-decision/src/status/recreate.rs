@@ -111,6 +111,25 @@ pub(super) fn record(
                 digest: s.seen.words_digest.clone().or(r.words_digest.clone()),
             };
         }
+        // Refused before it existed (the create): the attempt is recorded as failed.
+        (Action::AbandonSuccessor { reason }, None) => {
+            let token = facts
+                .recreate_requested()
+                .then(|| facts.desired.recreate_token.clone())
+                .flatten();
+            if token.is_some() {
+                st.recreate_request_token = token.clone();
+            }
+            st.successor = Some(SuccessorStatus {
+                base_model_name: facts.base_model_name.clone().unwrap_or_default(),
+                request_token: token,
+                started_at: Some(Time(now)),
+                phase: Some(Phase::Failed),
+                inputs_digest: Some(facts.desired.inputs_digest.clone()),
+                message: Some(reason.clone()),
+                ..Default::default()
+            });
+        }
         (Action::AbandonSuccessor { reason }, Some(s)) => {
             let mut r = s.record.clone();
             let detail = s
