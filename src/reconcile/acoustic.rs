@@ -119,6 +119,7 @@ impl KindOps for CustomAcousticModel {
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
                 reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
                 reconcile_token: annotations.get(RECONCILE_REQUESTED_AT).cloned(),
+                recreate_token: None,
                 strict: training.strict.unwrap_or(true),
             },
             contents,

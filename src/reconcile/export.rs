@@ -148,7 +148,9 @@ async fn write<K: ModelResource>(
         .and_then(|cm| cm.data.as_ref());
     let source = export::Source {
         customization_id: st.customization_id.as_deref(),
-        base_model_name: obj.base_model_name(),
+        // The base of the model named (while a migration builds its successor, the spec
+        // already names the new base).
+        base_model_name: st.base_model_name.as_deref().or(obj.base_model_name()),
         base_model_version: st.base_model_version.as_deref(),
         language: obj.language(),
         language_model: &inputs.language_model,

@@ -102,6 +102,8 @@ pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> F
         dry_run: ctx.settings.dry_run,
         audio_seconds: obj.audio_seconds(),
         base_model_name: obj.base_model_name().map(str::to_string),
+        current_base: None,
+        successor: None,
     }
 }
 
@@ -191,6 +193,13 @@ pub(crate) async fn gather<K: KindOps>(
         },
         None => None,
     };
+    // The new model of a re-create (language models), observed like the model itself.
+    facts.successor = super::recreate::gather_successor(obj, ctx, svc, prev, &facts).await?;
+    let successor = facts
+        .successor
+        .as_ref()
+        .and_then(|s| s.in_flight())
+        .map(str::to_string);
     // What the operator uploaded, per resource, as recorded in status.
     if let Some(o) = &observed {
         for r in &o.seen.resources {
@@ -226,7 +235,10 @@ pub(crate) async fn gather<K: KindOps>(
         // model since, e.g. right after its own create).
         let recorded = facts.recorded.customization_id.clone();
         let about = recorded.as_deref().filter(|_| !unknown);
-        let mut all = find_marked(obj, svc, age, about).await?.into_iter();
+        let all = find_marked(obj, svc, age, about).await?.into_iter();
+        // The new model of a re-create carries the marker too: it is neither the model to
+        // recover nor a duplicate (the decision deletes it with the resource).
+        let mut all = all.filter(|id| Some(id) != successor.as_ref());
         if unknown {
             facts.marked_model = all.by_ref().find(|id| Some(id) != recorded.as_ref());
         }
@@ -241,6 +253,7 @@ pub(crate) async fn gather<K: KindOps>(
         .map(|o| o.seen.clone())
         .unwrap_or_default();
     facts.newest_version = observed.as_ref().and_then(|o| o.newest_version.clone());
+    facts.current_base = observed.as_ref().and_then(|o| o.base_model.clone());
     facts.observed = observed.map(|o| o.observed);
     Ok(Gathered {
         facts,

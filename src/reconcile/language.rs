@@ -10,8 +10,8 @@ use super::inputs::parse_word_list;
 use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
-    ManagementPolicy, RECONCILE_REQUESTED_AT, RESET_REQUESTED_AT, ResourceServiceStatus,
-    TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+    ManagementPolicy, RECONCILE_REQUESTED_AT, RECREATE_REQUESTED_AT, RESET_REQUESTED_AT,
+    ResourceServiceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{
     Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
@@ -272,6 +272,7 @@ impl KindOps for CustomLanguageModel {
                 upgrade_token: annotations.get(UPGRADE_REQUESTED_AT).cloned(),
                 reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
                 reconcile_token: annotations.get(RECONCILE_REQUESTED_AT).cloned(),
+                recreate_token: annotations.get(RECREATE_REQUESTED_AT).cloned(),
                 strict: t.strict.unwrap_or(true),
             },
             contents,

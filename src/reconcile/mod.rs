@@ -19,6 +19,8 @@
 //!   applications (`spec.export`); [`budget`]: a service's request budget; [`error`]: the
 //!   shell's errors with their category (condition reason, Event reason, metric label) and retry
 //!   class.
+//! - [`recreate`]: the new model a re-create builds beside the current one (observed and
+//!   changed like any model; the decision is `decision::successor`).
 //! - [`run`]: the controllers; [`watches`]: the shared dependency watches and their index.
 pub mod acoustic;
 pub mod budget;
@@ -33,6 +35,7 @@ pub mod language;
 pub mod models;
 pub mod perform;
 pub mod protection;
+pub mod recreate;
 pub mod run;
 pub mod service;
 pub mod sources;

@@ -207,8 +207,23 @@ async fn steps<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         }
     }
     let g = gather::gather(obj, ctx, &svc, &prev, facts, contents).await?;
-    let action = decide::decide(obj, &g.facts);
-    let outcome = match perform::perform(obj, ctx, api, &svc, &action, &g).await? {
+    let mut action = decide::decide(obj, &g.facts);
+    let performed = match perform::perform(obj, ctx, api, &svc, &action, &g).await {
+        // The service (or the capability check) refused the new model of a re-create, a refusal
+        // only a change fixes: recorded as the re-create's failure; the current model, untouched,
+        // keeps serving and stays Ready.
+        Err(e)
+            if action == Action::CreateSuccessor
+                && e.retry_class() == RetryClass::WaitForSpecChange =>
+        {
+            action = Action::AbandonSuccessor {
+                reason: format!("the new model was refused: {e}"),
+            };
+            Performed::Done(Default::default())
+        }
+        other => other?,
+    };
+    let outcome = match performed {
         Performed::Done(outcome) => outcome,
         Performed::Requeue(r) => return Ok(r),
         Performed::Skipped => return write::skip(obj, ctx, api, &prev, &g.facts, &action).await,

@@ -132,7 +132,11 @@ pub(crate) async fn perform<K: KindOps>(
         | Action::AwaitSpecChange
         | Action::AdoptedModelMissing
         | Action::Observe(_)
+        | Action::SwitchToSuccessor
         | Action::Finish { .. } => Ok(Performed::Done(Outcome::default())),
+        Action::Successor(inner) if !inner.writes_to_service() => {
+            Ok(Performed::Done(Outcome::default()))
+        }
         Action::Adopt {
             customization_id,
             recovered,
@@ -143,7 +147,7 @@ pub(crate) async fn perform<K: KindOps>(
         // Nothing is created before the SpeechService (and its credentials Secret) carry the
         // in-use finalizer: the deletion of this model will need them. The service reconcile,
         // woken here, adds it.
-        Action::Create | Action::Recreate
+        Action::Create | Action::Recreate | Action::CreateSuccessor
             if !ctx
                 .services
                 .protected(&obj.namespace().unwrap_or_default(), obj.service_name()) =>
@@ -291,13 +295,22 @@ async fn write_to_service<K: KindOps>(
     let id = g.facts.recorded.customization_id.as_deref();
     // Before a model is created, the base model must be able to serve the spec (issue 27):
     // what it supports comes from the service (`GET /v1/models/{id}`, cached per service).
-    if matches!(action, Action::Create | Action::Recreate) {
+    if matches!(
+        action,
+        Action::Create | Action::Recreate | Action::CreateSuccessor
+    ) {
         check_base_model(obj, svc, g).await?;
+    }
+    // A step of a re-create's new model: on its own ID, with its own facts.
+    if let Action::Successor(inner) = action {
+        return super::recreate::perform_on_successor(obj, svc, inner, g).await;
     }
     // Creates count the instance's models first, under a per-service lock, and never go past
     // the quota.
     let _create_guard = match action {
-        Action::Create | Action::Recreate if K::KIND != ModelKind::Voice => {
+        Action::Create | Action::Recreate | Action::CreateSuccessor
+            if K::KIND != ModelKind::Voice =>
+        {
             let guard = svc.create_lock.lock().await;
             let in_use = svc.model_count(K::KIND, QUOTA_COUNT_AGE).await?;
             decision::quota_guard(K::KIND, in_use, ctx.settings.model_quota)
@@ -331,7 +344,10 @@ async fn write_to_service<K: KindOps>(
             }
             // A create whose answer never came may have made a marked model all the same: the
             // next look for it lists again.
-            if matches!(action, Action::Create | Action::Recreate) {
+            if matches!(
+                action,
+                Action::Create | Action::Recreate | Action::CreateSuccessor
+            ) {
                 svc.invalidate().await;
             }
             return Err(e);
@@ -355,7 +371,12 @@ async fn write_to_service<K: KindOps>(
     }
     if matches!(
         action,
-        Action::Create | Action::Recreate | Action::DeleteModel | Action::DeleteMarked { .. }
+        Action::Create
+            | Action::Recreate
+            | Action::CreateSuccessor
+            | Action::AbandonSuccessor { .. }
+            | Action::DeleteModel
+            | Action::DeleteMarked { .. }
     ) {
         // The service's model count changed: let it recount now. Nobody listening (no
         // controller running) is fine.
@@ -379,7 +400,10 @@ async fn execute<K: KindOps>(
 ) -> Result<Outcome, Error> {
     let id_or = || id.ok_or_else(|| Error::InvalidSpec("no customization id recorded".into()));
     match action {
-        Action::Create | Action::Recreate => {
+        // The new model of a re-create is made like the first (the spec's base model, name and
+        // the ownership marker): a crash before its ID is recorded leaves a marked duplicate,
+        // which goes.
+        Action::Create | Action::Recreate | Action::CreateSuccessor => {
             let uid = obj.uid().unwrap_or_default();
             let entry = obj
                 .create(svc, model_name(obj), description(obj.description(), &uid))
@@ -393,6 +417,10 @@ async fn execute<K: KindOps>(
             })
         }
         Action::DeleteModel => delete::<K>(svc, id_or()?).await,
+        Action::AbandonSuccessor { .. } => {
+            super::recreate::abandon::<K>(svc, g).await?;
+            Ok(Outcome::default())
+        }
         Action::DeleteMarked {
             customization_id, ..
         } => delete::<K>(svc, customization_id).await,

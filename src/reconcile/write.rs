@@ -245,25 +245,43 @@ async fn write_status<K: ModelResource>(
     Ok(Some(written))
 }
 
-/// The top-level merge patch from `old` to `new` (both typed statuses); `None` when equal.
+/// The JSON merge patch (RFC 7386) from `old` to `new` (both typed statuses); `None` when equal.
+/// A merge patch merges nested objects key by key, so a key gone from a nested object (say
+/// `status.successor.wordCount`) is sent as `null` too, not just left out.
 fn merge_patch<S: serde::Serialize>(old: &S, new: &S) -> Option<serde_json::Value> {
-    let as_map = |s: &S| match serde_json::to_value(s) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
+    let as_value = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
+    diff(&as_value(old), &as_value(new))
+}
+
+/// The merge patch turning `before` into `after`: objects key by key (removed keys `null`),
+/// anything else replaced whole; `None` when equal.
+fn diff(before: &serde_json::Value, after: &serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if before == after {
+        return None;
+    }
+    let (Value::Object(b), Value::Object(a)) = (before, after) else {
+        return Some(after.clone());
     };
-    let (before, after) = (as_map(old), as_map(new));
     let mut patch = serde_json::Map::new();
-    for (k, v) in &after {
-        if before.get(k) != Some(v) {
-            patch.insert(k.clone(), v.clone());
+    for (k, v) in a {
+        match b.get(k) {
+            Some(old) => {
+                if let Some(d) = diff(old, v) {
+                    patch.insert(k.clone(), d);
+                }
+            }
+            None => {
+                patch.insert(k.clone(), v.clone());
+            }
         }
     }
-    for k in before.keys() {
-        if !after.contains_key(k) {
-            patch.insert(k.clone(), serde_json::Value::Null);
+    for k in b.keys() {
+        if !a.contains_key(k) {
+            patch.insert(k.clone(), Value::Null);
         }
     }
-    (!patch.is_empty()).then_some(serde_json::Value::Object(patch))
+    (!patch.is_empty()).then_some(Value::Object(patch))
 }
 
 #[cfg(test)]
@@ -279,5 +297,17 @@ mod tests {
             Some(serde_json::json!({"phase": "Available", "warnings": null}))
         );
         assert_eq!(merge_patch(&new, &new), None);
+    }
+
+    /// A key gone from a nested object is removed (`null`), since a merge patch merges nested
+    /// objects: `status.successor.wordCount` must not outlive the value that cleared it.
+    #[test]
+    fn the_status_patch_removes_keys_of_nested_objects() {
+        let old = serde_json::json!({"successor": {"id": "a", "wordCount": 0}, "phase": "Ready"});
+        let new = serde_json::json!({"successor": {"id": "a"}, "phase": "Ready"});
+        assert_eq!(
+            merge_patch(&old, &new),
+            Some(serde_json::json!({"successor": {"wordCount": null}}))
+        );
     }
 }

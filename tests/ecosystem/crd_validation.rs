@@ -97,8 +97,8 @@ async fn immutable_fields_cannot_change() {
         .expect("create");
     let cases = [
         (
-            json!({"spec": {"baseModelName": "en-US_NarrowbandModel"}}),
-            "spec.baseModelName is immutable",
+            json!({"spec": {"baseModelName": "de-DE_BroadbandModel"}}),
+            "spec.baseModelName may change only within its locale",
         ),
         (
             json!({"spec": {"dialect": "en-GB"}}),
@@ -128,6 +128,38 @@ async fn immutable_fields_cannot_change() {
     )
     .await
     .expect("mutable change accepted");
+    // Another base model of the same locale is a migration (issue 27): accepted, except on an
+    // adopted model.
+    api.patch(
+        "m",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"baseModelName": "en-US"}})),
+    )
+    .await
+    .expect("a base model of the same locale is accepted");
+    let adopted: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
+        "metadata": {"name": "adopted"},
+        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_Telephony",
+                 "customizationId": "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "suspend": true}
+    }))
+    .expect("adopted");
+    api.create(&PostParams::default(), &adopted)
+        .await
+        .expect("create adopted");
+    let err = api
+        .patch(
+            "adopted",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"baseModelName": "en-US"}})),
+        )
+        .await
+        .expect_err("an adopted model keeps its base");
+    assert!(
+        err.to_string()
+            .contains("spec.baseModelName is immutable on an adopted model"),
+        "{err}"
+    );
 
     let vm: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomVoiceModel",

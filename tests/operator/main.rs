@@ -1,6 +1,7 @@
 //! Operator behaviour on one shared operator and simulator (`support::operator::start`, the
 //! options below): every module here runs against the same operator, each test in a namespace of
-//! its own, and only looks at what its own models caused.
+//! its own, and only looks at what its own models caused (`recreate.rs` points its namespace's
+//! SpeechService at a simulator of its own on the `ibm-cloud` profile).
 //!
 //! A test that needs other operator options (time scale, drift interval, quota, dry run, the
 //! controller-manager), counts every request the simulator or the API server saw, or runs the
@@ -13,6 +14,7 @@ mod auth_modes;
 mod bad_input;
 mod decisions;
 mod drift;
+mod recreate;
 
 use support::operator;
 

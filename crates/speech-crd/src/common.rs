@@ -39,6 +39,12 @@ pub const ERASE_CUSTOMER_DATA_REQUESTED_AT: &str =
 /// model's corpora, grammars, words or audio. The value is echoed into
 /// `status.reconcileRequestToken` once that read is done (issue 29).
 pub const RECONCILE_REQUESTED_AT: &str = "speech.watson.dev/reconcile-requested-at";
+/// Annotation on a language model resource: set it to a new value to re-create the IBM model
+/// without downtime: the operator builds a new model beside the current one (same data,
+/// trained), then switches `status.customizationId` and the export to it in one status write,
+/// then deletes the old one. The value is echoed into `status.recreateRequestToken` once the
+/// switch is done or the new model has failed (issue 27).
+pub const RECREATE_REQUESTED_AT: &str = "speech.watson.dev/recreate-requested-at";
 /// Annotation on a model resource: how often this model is checked for changes made elsewhere
 /// while it is Available (a duration such as `90s`, `10m` or `1h30m`), instead of the operator's
 /// `--drift-interval-seconds`; never shorter than the operator's `--min-drift-interval-seconds`
@@ -264,6 +270,61 @@ pub struct ResourceStatus {
     pub error: Option<String>,
 }
 
+/// The new IBM model a re-create builds beside the current one (language models; issue 27):
+/// what was created, uploaded and observed of it, never what was asked for. It replaces
+/// `status.customizationId` once trained; a failed one is deleted and stays here, without its
+/// ID, with the reason, until a new request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuccessorStatus {
+    /// The new model's customization ID; absent once a failed one was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customization_id: Option<String>,
+    /// The base model the new model was created on.
+    pub base_model_name: String,
+    /// The `recreate-requested-at` token it was created for (absent: created for a change of
+    /// `spec.baseModelName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_token: Option<String>,
+    /// When the operator created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// Creating, Processing, Training, Available (trained, about to be switched to) or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The status the service reports for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_status: Option<ServiceStatus>,
+    /// Base-model versions it supports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    /// The inputs digest it is being built for (a failure is not retried on the same inputs,
+    /// base model and request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
+    /// Digest of the inputs its finished training reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_inputs_digest: Option<String>,
+    /// Its training in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_operation: Option<OperationRecord>,
+    /// Its corpora as last observed (with the digest of what was uploaded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corpora: Vec<ResourceStatus>,
+    /// Its grammars as last observed (with the digest of what was uploaded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grammars: Vec<ResourceStatus>,
+    /// Digest of the custom words it holds, as last read or sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words_digest: Option<String>,
+    /// Number of custom words on it at the last word listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_count: Option<i64>,
+    /// Why it failed (phase Failed): the current model keeps serving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 /// Status fields shared by the three model kinds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -274,6 +335,10 @@ pub struct ModelStatus {
     /// The IBM customization ID of the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customization_id: Option<String>,
+    /// The base model the model of `customizationId` is on, as the service lists it (it differs
+    /// from `spec.baseModelName` while a language model migrates to another base model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model_name: Option<String>,
     /// True when the model was adopted through `spec.customizationId` (never re-created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopted: Option<bool>,
@@ -320,6 +385,14 @@ pub struct ModelStatus {
     /// model's listing and all its data from the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconcile_request_token: Option<String>,
+    /// The last `recreate-requested-at` token acted upon (language models): the re-create it
+    /// asked for switched to the new model, or the new model failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreate_request_token: Option<String>,
+    /// The new model a re-create or a change of `spec.baseModelName` builds beside the current
+    /// one (language models), or the last one that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<SuccessorStatus>,
     /// The model's last-change time as the service reported it at the last check (`updated`;
     /// for voice models `last_modified`), as the service wrote it. On a model the operator left
     /// Available, another value is a change made elsewhere: the operator then reads all the

@@ -14,7 +14,7 @@ use super::common::{
 /// corpora, words and grammars, trained, and upgraded when the base model gets a new version.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
-    doc = "A custom language model of IBM Watson Speech to Text: created on a base model, fed with corpora, words and grammars, trained, and upgraded when the base model gets a new version. Annotations: speech.watson.dev/reconcile-requested-at (any new value: look now, re-reading the model and all its data on the service; echoed in status.reconcileRequestToken), speech.watson.dev/drift-interval (a duration such as 10m: how often this model is compared with the service, at least the operator's --min-drift-interval-seconds).",
+    doc = "A custom language model of IBM Watson Speech to Text: created on a base model, fed with corpora, words and grammars, trained, and upgraded when the base model gets a new version. Annotations: speech.watson.dev/recreate-requested-at (any new value: build a new IBM model beside the current one, feed and train it, switch status.customizationId and the export to it, delete the old one; echoed in status.recreateRequestToken), speech.watson.dev/reconcile-requested-at (any new value: look now, re-reading the model and all its data on the service; echoed in status.reconcileRequestToken), speech.watson.dev/drift-interval (a duration such as 10m: how often this model is compared with the service, at least the operator's --min-drift-interval-seconds).",
     group = "speech.watson.dev",
     version = "v1alpha1",
     kind = "CustomLanguageModel",
@@ -37,14 +37,20 @@ use super::common::{
 #[x_kube(validation = Rule::new("has(self.dialect) == has(oldSelf.dialect) && (!has(self.dialect) || self.dialect == oldSelf.dialect)").message("spec.dialect is immutable: create a new resource for another dialect"))]
 #[x_kube(validation = Rule::new("has(self.customizationId) == has(oldSelf.customizationId) && (!has(self.customizationId) || self.customizationId == oldSelf.customizationId)").message("spec.customizationId is immutable: create a new resource to adopt another model"))]
 #[x_kube(validation = Rule::new("!has(self.corpora) || !has(self.grammars) || self.corpora.all(c, !self.grammars.exists(g, g.name == c.name))").message("spec.corpora and spec.grammars must not share a name (the service keeps them in one namespace)"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.customizationId) || self.baseModelName == oldSelf.baseModelName").message("spec.baseModelName is immutable on an adopted model (spec.customizationId): the operator re-creates only models it created"))]
 #[x_kube(validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly' || has(self.customizationId)").message("spec.managementPolicy ObserveOnly requires spec.customizationId: the operator only observes an existing model and never creates one"))]
 #[x_kube(validation = Rule::new("!has(self.grammars) || size(self.grammars) == 0 || self.baseModelName.contains('_')").message("spec.grammars: a large speech model (a base model named by its locale alone, e.g. en-US) does not support grammars; remove spec.grammars or use a next-generation base model such as en-US_Telephony"))]
 pub struct CustomLanguageModelSpec {
     /// The SpeechService (SpeechToText, same namespace) the model lives in.
     pub service_ref: ServiceRef,
-    /// The base model, e.g. `en-US_BroadbandModel`, `en-US_Telephony` or `en-US`. Immutable.
+    /// The base model, e.g. `en-US_BroadbandModel`, `en-US_Telephony` or `en-US`. It may change
+    /// to another base model of the same locale (the part before `_`, e.g. from
+    /// `en-US_Telephony` to the large speech model `en-US`): the operator then re-creates the
+    /// model on the new base without downtime (a new model beside the current one, fed, trained,
+    /// then switched to; docs/operations.md, "Migrating to a large speech model"). Not on an
+    /// adopted model (`spec.customizationId`).
     #[schemars(length(min = 1, max = 128))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.baseModelName is immutable: create a new resource for another base model"))]
+    #[x_kube(validation = Rule::new("self == oldSelf || self.split('_')[0] == oldSelf.split('_')[0]").message("spec.baseModelName may change only within its locale (the part before '_', e.g. en-US_Telephony to en-US): create a new resource for another language"))]
     pub base_model_name: String,
     /// The dialect (for example `es-LA` on Spanish previous-generation models). Usually omitted.
     /// Immutable.

@@ -78,6 +78,11 @@ pub fn decide(f: &Facts) -> Action {
     if let Some(a) = decide_busy(obs, &status) {
         return a;
     }
+    // A re-create (a request token or a new base model): the new model is built beside the
+    // current one, which stays as it is until the switch.
+    if let Some(a) = crate::successor::decide(f) {
+        return a;
+    }
     // A reset on request, once per new token, when the model is idle (voice models have none).
     if f.kind != ModelKind::Voice && f.reset_requested() {
         return Action::Reset;
@@ -114,7 +119,7 @@ pub fn status_lag_window(expected: std::time::Duration) -> std::time::Duration {
 }
 
 /// A started operation that has ended is recorded before anything else.
-fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
+pub(crate) fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
     let (kind, _) = f.recorded.operation.as_ref()?;
     let within_lag = !f.recorded.operation_seen_running
         && f.recorded
@@ -147,7 +152,7 @@ fn decide_finished(f: &Facts, status: &ServiceStatus) -> Option<Action> {
 }
 
 /// While the service works on the model (or reports a status the operator does not know), wait.
-fn decide_busy(obs: &Observed, status: &ServiceStatus) -> Option<Action> {
+pub(crate) fn decide_busy(obs: &Observed, status: &ServiceStatus) -> Option<Action> {
     let reason = match status {
         ServiceStatus::Training => WaitReason::Training,
         ServiceStatus::Upgrading => WaitReason::Upgrading,
@@ -206,7 +211,7 @@ fn decide_dependency(
 
 /// Training: only on valid data, never on an empty model, once per change of inputs (or per new
 /// request token), never again on inputs that failed.
-fn decide_training(
+pub(crate) fn decide_training(
     f: &Facts,
     obs: &Observed,
     status: &ServiceStatus,
@@ -285,6 +290,11 @@ fn decide_deletion(f: &Facts) -> Action {
         f.marked_model
             .iter()
             .chain(&f.duplicates)
+            .chain(
+                f.successor
+                    .iter()
+                    .filter_map(|s| s.record.customization_id.as_ref()),
+            )
             .find(|id| Some(*id) != f.recorded.customization_id.as_ref())
             .map(|id| Action::DeleteMarked {
                 customization_id: id.clone(),
@@ -354,7 +364,7 @@ fn decide_identity(f: &Facts) -> Action {
     }
 }
 
-fn decide_data(f: &Facts, obs: &Observed) -> Option<Action> {
+pub(crate) fn decide_data(f: &Facts, obs: &Observed) -> Option<Action> {
     // Remove what is no longer wanted first (frees names and quota).
     // A name that is now a grammar and was a corpus (or the reverse) is removed first: the two
     // share one name space on the service.

@@ -245,5 +245,7 @@ fn steady_facts(
         dry_run: false,
         audio_seconds: 0,
         base_model_name: None,
+        current_base: None,
+        successor: None,
     }
 }

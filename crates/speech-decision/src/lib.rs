@@ -9,7 +9,7 @@
 //! gathers the facts, calls these functions, performs the one action and writes what they
 //! computed. Table tests cover every branch (`tests.rs`).
 //!
-//! Modules: [`action`] (the next action), [`capability`] (what a base model can do), [`status`] (phase, conditions, history, Events, polling),
+//! Modules: [`action`] (the next action), [`capability`] (what a base model can do), [`successor`] (re-create without downtime), [`status`] (phase, conditions, history, Events, polling),
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
 //! applications), [`text`] (messages cut to the API server's limits, URLs without secrets),
@@ -26,7 +26,9 @@
 //! 5. drift: a model gone from the service is re-created (unless adopted); an observe-only model
 //!    is only read and reported ([`Action::Observe`]: phase as the service says, drift and
 //!    ignored requests listed), whatever else holds;
-//! 6. busy: while the service works on the model, wait;
+//! 6. busy: while the service works on the model, wait; then a re-create (language models: a
+//!    `recreate-requested-at` token or a new `spec.baseModelName`) builds a new model beside
+//!    the current one and switches to it once trained ([`successor`]);
 //! 7. data: delete, then add/replace corpora, grammars, words, audio, one resource at a time,
 //!    because the service analyses one at a time; a name that changed between corpus and grammar
 //!    is deleted first;
@@ -49,6 +51,9 @@ pub mod next_action;
 mod next_action_tests;
 pub mod service;
 pub mod status;
+pub mod successor;
+#[cfg(test)]
+mod successor_tests;
 #[cfg(test)]
 mod tests;
 pub mod text;
@@ -160,6 +165,9 @@ pub struct Desired {
     /// The current `reconcile-requested-at` annotation: a full read of the model and a new
     /// listing of its service's models (issue 29).
     pub reconcile_token: Option<String>,
+    /// The current `recreate-requested-at` annotation (language models): build a new model
+    /// beside the current one and switch to it (issue 27).
+    pub recreate_token: Option<String>,
     /// Train only when every resource is valid (the service's `strict`, default true).
     pub strict: bool,
 }
@@ -179,6 +187,8 @@ pub struct Recorded {
     pub reset_token: Option<String>,
     /// The last `reconcile-requested-at` token acted upon.
     pub reconcile_token: Option<String>,
+    /// The last `recreate-requested-at` token acted upon (switched, or its model failed).
+    pub recreate_token: Option<String>,
     /// The operation the operator started and has not seen finish.
     pub operation: Option<(OperationKind, String)>,
     /// The last failure that needs the user (a terminal reason on the Ready condition), with the
@@ -306,6 +316,12 @@ pub struct Facts {
     /// `spec.baseModelName` (STT kinds): its lifecycle is shown in the condition
     /// `BaseModelCurrent` ([`capability::lifecycle`]).
     pub base_model_name: Option<String>,
+    /// The base model the current model is on, as the service lists it (`None`: unknown). A
+    /// language model whose spec names another base is re-created on it ([`successor`]).
+    pub current_base: Option<String>,
+    /// The new model a re-create builds beside the current one, or the last one that failed
+    /// (`status.successor`), with what the service reports of it.
+    pub successor: Option<successor::Successor>,
 }
 
 /// Why the operator waits.
@@ -403,6 +419,22 @@ pub enum Action {
     },
     /// Available and current.
     UpToDate,
+    /// Re-create (a new `recreate-requested-at` token or a new `spec.baseModelName`): create a
+    /// new model beside the current one, on the spec's base model, with the ownership marker
+    /// ([`successor`]).
+    CreateSuccessor,
+    /// The next step of the new model's lifecycle (data, training, recording its end, waiting),
+    /// performed on the successor while the current model keeps serving.
+    Successor(Box<Action>),
+    /// The new model is trained on the current inputs: switch `status.customizationId` and the
+    /// export to it in one status write. The old model then carries the ownership marker without
+    /// being the one kept, and goes as a duplicate (`DeleteMarked`).
+    SwitchToSuccessor,
+    /// The new model failed (training failed, data refused, gone): delete it (when it exists)
+    /// and record why; the current model keeps serving.
+    AbandonSuccessor {
+        reason: String,
+    },
     /// `spec.managementPolicy: ObserveOnly`: the model was read; report it, change nothing.
     Observe(Observing),
 }
@@ -443,7 +475,9 @@ impl Action {
                 | Action::DeleteWord { .. }
                 | Action::Upgrade { .. }
                 | Action::Train { .. }
-        )
+                | Action::CreateSuccessor
+                | Action::AbandonSuccessor { .. }
+        ) || matches!(self, Action::Successor(inner) if inner.writes_to_service())
     }
 }
 
@@ -478,6 +512,12 @@ impl Facts {
         new_token(&self.desired.reset_token, &self.recorded.reset_token)
     }
 
+    /// A re-create request (annotation `speech.watson.dev/recreate-requested-at`) not acted on
+    /// yet.
+    pub fn recreate_requested(&self) -> bool {
+        new_token(&self.desired.recreate_token, &self.recorded.recreate_token)
+    }
+
     /// A request for a full read (annotation `speech.watson.dev/reconcile-requested-at`) not
     /// acted on yet.
     pub fn reconcile_requested(&self) -> bool {
@@ -509,6 +549,7 @@ impl Recorded {
             upgrade_token: st.upgrade_request_token.clone(),
             reset_token: st.reset_request_token.clone(),
             reconcile_token: st.reconcile_request_token.clone(),
+            recreate_token: st.recreate_request_token.clone(),
             operation: st.current_operation.as_ref().map(|o| {
                 let digest = o.inputs_digest.clone().unwrap_or_default();
                 (OperationKind::of_record(&o.kind), digest)

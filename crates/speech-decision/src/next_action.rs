@@ -151,7 +151,7 @@ fn step(action: &Action, f: &Facts) -> String {
         Action::DeleteMarked {
             customization_id, ..
         } => format!(
-            "delete model {customization_id}: a duplicate carrying this resource's ownership marker (model {id} is kept)"
+            "delete model {customization_id}: it carries this resource's ownership marker and is not kept (model {id} is: a re-create replaced it, or it is a duplicate)"
         ),
         Action::Adopt {
             customization_id,
@@ -213,7 +213,42 @@ fn step(action: &Action, f: &Facts) -> String {
             }
         ),
         Action::Wait { reason } => wait_step(reason, f),
-        Action::UpToDate => "none: Available on the current spec".into(),
+        Action::UpToDate => match f.successor.as_ref().and_then(|s| s.record.message.as_ref()) {
+            Some(failed)
+                if f.successor
+                    .as_ref()
+                    .is_some_and(|s| s.in_flight().is_none()) =>
+            {
+                format!(
+                    "none: Available on the current spec; the re-create failed ({failed}): set a new {} to retry",
+                    crate::crd::RECREATE_REQUESTED_AT
+                )
+            }
+            _ => "none: Available on the current spec".into(),
+        },
+        Action::CreateSuccessor => format!(
+            "create a new model on {} beside model {id}: {}",
+            f.base_model_name.as_deref().unwrap_or("the base model"),
+            crate::successor::wanted(f).unwrap_or_default()
+        ),
+        Action::Successor(inner) => match &f.successor {
+            Some(s) => format!(
+                "new model {}: {}",
+                s.in_flight().unwrap_or_default(),
+                step(inner, &crate::successor::sub_facts(f, s))
+            ),
+            None => step(inner, f),
+        },
+        Action::SwitchToSuccessor => format!(
+            "switch to the new model {} (trained on the current inputs): status.customizationId and the export, then delete model {id}",
+            f.successor
+                .as_ref()
+                .and_then(|s| s.in_flight())
+                .unwrap_or_default()
+        ),
+        Action::AbandonSuccessor { reason } => {
+            format!("give up the new model: {reason}; model {id} keeps serving")
+        }
         Action::Observe(o) if o.drift.is_empty() => format!(
             "none: observe only (the service reports the model {})",
             o.service_status

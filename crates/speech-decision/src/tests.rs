@@ -39,6 +39,7 @@ pub(super) fn base() -> Facts {
             upgrade_token: None,
             reset_token: None,
             reconcile_token: None,
+            recreate_token: None,
             strict: true,
         },
         recorded: Recorded {
@@ -60,6 +61,8 @@ pub(super) fn base() -> Facts {
         dry_run: false,
         audio_seconds: 0,
         base_model_name: None,
+        current_base: None,
+        successor: None,
     }
 }
 

@@ -129,6 +129,11 @@ pub fn phase_for(action: &Action) -> Phase {
         },
         Action::UpToDate => Phase::Available,
         Action::Observe(o) => o.phase.clone(),
+        // The current model serves meanwhile; status keeps its phase (see `set_conditions`).
+        Action::CreateSuccessor | Action::Successor(_) | Action::AbandonSuccessor { .. } => {
+            Phase::Available
+        }
+        Action::SwitchToSuccessor => Phase::Available,
     }
 }
 
@@ -162,7 +167,7 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
         Action::AwaitSpecChange => ("Failed", "waiting for a change of the spec or its inputs".into()),
         Action::ReleaseFinalizer | Action::DeleteModel => ("Deleting", "the model is being deleted".into()),
         Action::DeleteMarked { customization_id, duplicate: false } => ("Deleting", format!("deleting model {customization_id}, which carries this resource's ownership marker")),
-        Action::DeleteMarked { customization_id, .. } => ("DuplicateModel", format!("deleting model {customization_id}: it carries this resource's ownership marker but is not the model the resource keeps (a create whose answer was lost made it)")),
+        Action::DeleteMarked { customization_id, .. } => ("DuplicateModel", format!("deleting model {customization_id}: it carries this resource's ownership marker but is not the model the resource keeps (a re-create replaced it, or a create whose answer was lost made it)")),
         Action::Adopt { .. } => ("Adopting", "taking over the existing model".into()),
         Action::Create => ("Creating", "creating the model on the service".into()),
         Action::Reset => ("Resetting", "resetting the model (annotation speech.watson.dev/reset-requested-at): the service removes its data; the operator adds it again and trains".into()),
@@ -197,6 +202,10 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
         },
         Action::UpToDate => ("Available", "the model is available, trained on the current inputs".into()),
         Action::Observe(o) => ("Observed", observed_message(o)),
+        Action::CreateSuccessor => ("Recreating", "creating a new model beside the current one, which keeps serving".into()),
+        Action::Successor(inner) => ("Recreating", format!("building the new model ({}); the current one keeps serving", ready_reason(inner, false).1)),
+        Action::SwitchToSuccessor => ("Available", "switched to the new model, trained on the current inputs".into()),
+        Action::AbandonSuccessor { reason } => ("RecreateFailed", format!("{reason}; the current model keeps serving")),
     }
 }
 
@@ -266,14 +275,32 @@ pub(super) fn set_conditions(
     now: Timestamp,
 ) {
     let generation = facts.generation;
+    let (reason, message) = ready_text;
+    if action.on_successor() {
+        // The current model is untouched while the new one is built: its phase and Ready stay;
+        // the work shows in Reconciling (and the condition `Recreated`).
+        let progress = match action {
+            Action::AbandonSuccessor { .. } => Progress::Settled,
+            _ => Progress::Reconciling,
+        };
+        set_progress(
+            &mut st.conditions,
+            progress,
+            reason,
+            &message,
+            generation,
+            now,
+        );
+        return;
+    }
     let phase = phase_for(action);
     st.phase = Some(phase);
-    let (reason, message) = ready_text;
     let observing = match action {
         Action::Observe(o) => Some(o),
         _ => None,
     };
-    let ready = *action == Action::UpToDate || observing.is_some();
+    let ready =
+        matches!(action, Action::UpToDate | Action::SwitchToSuccessor) || observing.is_some();
     let set = |st: &mut ModelStatus, t: &str, ok: bool, r: &str, m: String| {
         set_condition(&mut st.conditions, t, ok, r, m, generation, now)
     };
@@ -355,7 +382,12 @@ pub(super) fn set_conditions(
             ur,
             um,
         );
-        if let Some(base) = facts.base_model_name.as_deref() {
+        // The base the serving model is on (it differs from the spec's while a migration runs).
+        if let Some(base) = st
+            .base_model_name
+            .as_deref()
+            .or(facts.base_model_name.as_deref())
+        {
             let (state, message) = crate::capability::lifecycle(base);
             let current = state == crate::capability::Lifecycle::Current;
             set(st, BASE_MODEL_CURRENT, current, state.as_str(), message);
@@ -396,6 +428,9 @@ pub fn event(
     action: &Action,
     deleting: bool,
 ) -> Option<EventNote> {
+    if let Some(note) = super::recreate::event(next, action) {
+        return Some(note);
+    }
     let phase = next.phase.as_ref()?;
     let reason_of = |s: &ModelStatus| condition(&s.conditions, READY).map(|c| c.reason.clone());
     if let Some(c) = condition(&next.conditions, READY).filter(|c| c.reason == "OperationOverdue")
@@ -438,7 +473,7 @@ pub fn event(
             warning: true,
             reason: "DuplicateModelDeleted".into(),
             message: format!(
-                "deleted model {customization_id}: it carried this resource's ownership marker, like model {kept}, which the resource keeps (a create whose answer was lost, then repeated, made two)"
+                "deleted model {customization_id}: it carried this resource's ownership marker, like model {kept}, which the resource keeps (a re-create replaced it, or a create whose answer was lost, then repeated, made two)"
             ),
         });
     }

@@ -123,6 +123,7 @@ pub(super) fn record_action(
     match action {
         Action::Create | Action::Recreate => {
             st.customization_id = outcome.created_id.clone();
+            st.base_model_name = facts.base_model_name.clone();
             st.adopted = None;
             st.trained_inputs_digest = None;
             st.current_operation = None;

@@ -18,6 +18,7 @@ pub mod conditions;
 pub mod failures;
 pub mod history;
 pub mod polling;
+pub mod recreate;
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub use conditions::*;
 pub use failures::*;
 pub use history::*;
 pub use polling::*;
+pub use recreate::RECREATED;
 
 use crate::crd::acoustic_model::TrainedWith;
 use crate::crd::{ModelStatus, OperationOutcome, Phase, ResourceStatus};
@@ -172,20 +174,36 @@ pub fn next(
         st.versions = seen.versions.clone();
         st.base_model_version = seen.versions.last().cloned();
     }
+    if let Some(base) = &facts.current_base {
+        st.base_model_name = Some(base.clone());
+    }
     let mut resources = seen.resources.clone();
     let mut words = WordRecord {
         count: seen.word_count.or(prev.word_count),
         digest: seen.words_digest.clone().or(prev.words_digest.clone()),
     };
-    record_action(
-        &mut st,
-        &mut resources,
-        &mut words,
-        facts,
-        action,
-        outcome,
-        now,
-    );
+    if action.on_successor() || *action == Action::SwitchToSuccessor {
+        recreate::record(
+            &mut st,
+            &mut resources,
+            &mut words,
+            facts,
+            action,
+            outcome,
+            now,
+        );
+    } else {
+        record_action(
+            &mut st,
+            &mut resources,
+            &mut words,
+            facts,
+            action,
+            outcome,
+            now,
+        );
+        recreate::forget_deleted(&mut st, action);
+    }
     let mut ready = overdue(&st, &resources, action, &facts.expected, now)
         .map(|m| ("OperationOverdue", m))
         .unwrap_or_else(|| ready_reason(action, facts.deleting));
@@ -216,6 +234,7 @@ pub fn next(
         ready = ("TrainingFailed", message);
     }
     set_conditions(&mut st, facts, action, ready, now);
+    recreate::set_recreated(&mut st, facts, action, now);
     st.next_action = Some(crate::next_action::text(action, facts));
     if facts.kind == ModelKind::Voice && *action == Action::UpToDate {
         st.trained_inputs_digest = Some(digest);

@@ -153,6 +153,17 @@ pub fn look_again(
     now: Timestamp,
 ) -> Option<Duration> {
     let adaptive = match action {
+        // The new model's step, timed like the same step of any model, on its own operation.
+        Action::Successor(inner) => {
+            let own = ModelStatus {
+                current_operation: st
+                    .successor
+                    .as_ref()
+                    .and_then(|s| s.current_operation.clone()),
+                ..Default::default()
+            };
+            return look_again(inner, &own, timing, expected, now);
+        }
         Action::Suspended | Action::AwaitSpecChange | Action::ReleaseFinalizer => return None,
         Action::UpToDate => timing.drift_interval,
         Action::Wait {
