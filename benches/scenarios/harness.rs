@@ -368,15 +368,33 @@ pub async fn namespace_with_services(
     ns
 }
 
-/// A language model: one inline corpus (when `corpus`) and `words` custom words.
+/// The base model of the scenarios' language models: a next-generation model IBM offers today.
+pub const BASE_MODEL: &str = "en-US_Telephony";
+/// The base model of acoustic models and the language models they train with: acoustic
+/// customization exists only on previous-generation models (the simulator's `legacy` profile,
+/// which the harness runs).
+pub const ACOUSTIC_BASE_MODEL: &str = "en-US_BroadbandModel";
+
+/// A language model on [`BASE_MODEL`]: one inline corpus (when `corpus`) and `words` custom
+/// words.
 pub fn language_model(
     name: &str,
     service: &str,
     corpus: bool,
     words: usize,
 ) -> CustomLanguageModel {
-    let mut spec =
-        json!({"serviceRef": {"name": service}, "baseModelName": "en-US_BroadbandModel"});
+    language_model_on(BASE_MODEL, name, service, corpus, words)
+}
+
+/// [`language_model`] on `base` (an acoustic model's language model: [`ACOUSTIC_BASE_MODEL`]).
+pub fn language_model_on(
+    base: &str,
+    name: &str,
+    service: &str,
+    corpus: bool,
+    words: usize,
+) -> CustomLanguageModel {
+    let mut spec = json!({"serviceRef": {"name": service}, "baseModelName": base});
     if corpus {
         spec["corpora"] = json!([{"name": "calls", "source": {"text": format!(
             "Thank you for calling the help desk of {name}. Please restart the router and \
@@ -419,7 +437,7 @@ pub fn acoustic_model(name: &str, service: &str, lm: &str) -> CustomAcousticMode
     serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
         "metadata": {"name": name},
-        "spec": {"serviceRef": {"name": service}, "baseModelName": "en-US_BroadbandModel",
+        "spec": {"serviceRef": {"name": service}, "baseModelName": ACOUSTIC_BASE_MODEL,
                  "languageModelRef": {"name": lm},
                  "audio": [{"name": "calls", "contentType": "application/gzip",
                             "source": {"configMapKeyRef": {"name": "audio", "key": "calls.wav"}}}]}

@@ -180,7 +180,15 @@ pub async fn lifecycle(env: &Env, cfg: &LifecycleConfig) -> LifecycleRun {
 
     let t0 = now_ms();
     let lm_objs: Vec<_> = (0..cfg.language_models)
-        .map(|i| language_model(&format!("lm-{i}"), "stt", true, 3))
+        // The language models acoustic models train with are on their previous-generation base.
+        .map(|i| {
+            let base = if i < cfg.acoustic_models {
+                ACOUSTIC_BASE_MODEL
+            } else {
+                BASE_MODEL
+            };
+            language_model_on(base, &format!("lm-{i}"), "stt", true, 3)
+        })
         .collect();
     let am_objs: Vec<_> = (0..cfg.acoustic_models)
         .map(|i| {

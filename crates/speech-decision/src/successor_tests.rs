@@ -425,6 +425,19 @@ fn a_refused_create_is_recorded_as_the_failure_of_the_re_create() {
         ..Default::default()
     });
     assert_eq!(crate::decide(&again), Action::UpToDate);
+    // Back on the current base: the failed attempt no longer applies and goes from status.
+    let failed = status::next(&prev, &again, &seen, &refused, &Outcome::default(), now());
+    again.base_model_name = Some("en-US_Telephony".into());
+    let back = status::next(
+        &failed,
+        &again,
+        &seen,
+        &Action::UpToDate,
+        &Outcome::default(),
+        now(),
+    );
+    assert!(back.model.successor.is_none());
+    assert!(status::condition(&back.model.conditions, status::RECREATED).is_none());
 }
 
 #[test]

@@ -100,7 +100,7 @@ async fn models_made_elsewhere(ns: &TestNamespace) -> (String, String, String) {
     let lm: CustomLanguageModel = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomLanguageModel",
         "metadata": {"name": "src-lm"},
-        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_BroadbandModel",
+        "spec": {"serviceRef": {"name": "stt"}, "baseModelName": "en-US_Telephony",
                  "modelName": "Help Desk - Calls 2026", "description": "help desk calls",
                  "deletionPolicy": "Retain",
                  "corpora": [{"name": "faq", "source": {"text": "how do I reset my password"}}],
@@ -110,6 +110,8 @@ async fn models_made_elsewhere(ns: &TestNamespace) -> (String, String, String) {
                            {"word": "IEEE", "soundsLike": ["I. triple E."], "displayAs": "IEEE"}]}
     }))
     .expect("lm");
+    // The acoustic model needs a previous-generation base (the legacy service); the language
+    // model is on today's next-generation base.
     let am: CustomAcousticModel = serde_json::from_value(json!({
         "apiVersion": "speech.watson.dev/v1alpha1", "kind": "CustomAcousticModel",
         "metadata": {"name": "src-am"},
@@ -224,7 +226,7 @@ async fn imported_models_are_observed_available_and_never_written_to() {
     assert_eq!(lm["metadata"]["name"], "help-desk-calls-2026");
     assert_eq!(lm["spec"]["managementPolicy"], "ObserveOnly");
     assert_eq!(lm["spec"]["serviceRef"]["name"], "stt");
-    assert_eq!(lm["spec"]["baseModelName"], "en-US_BroadbandModel");
+    assert_eq!(lm["spec"]["baseModelName"], "en-US_Telephony");
     assert_eq!(lm["spec"]["modelName"], "Help Desk - Calls 2026");
     assert_eq!(
         lm["spec"]["description"], "help desk calls",

@@ -202,7 +202,7 @@ pub fn next(
             outcome,
             now,
         );
-        recreate::forget_deleted(&mut st, action);
+        recreate::forget(&mut st, facts, action);
     }
     let mut ready = overdue(&st, &resources, action, &facts.expected, now)
         .map(|m| ("OperationOverdue", m))

@@ -37,9 +37,11 @@ fn successor_resources(s: &Successor) -> Vec<TrackedResource> {
     all
 }
 
-/// A deleted model that was the new one of a re-create (the resource is being deleted) is
-/// forgotten from `status.successor`.
-pub(super) fn forget_deleted(st: &mut ModelStatus, action: &Action) {
+/// What `status.successor` forgets on the current model's own steps: a new model deleted with
+/// the resource, and a failed attempt on another base model than the spec's (the user went back
+/// to the current base, or elsewhere: the failure no longer applies; its `Recreated` condition
+/// goes with it).
+pub(super) fn forget(st: &mut ModelStatus, facts: &Facts, action: &Action) {
     if let Action::DeleteMarked {
         customization_id, ..
     } = action
@@ -49,6 +51,17 @@ pub(super) fn forget_deleted(st: &mut ModelStatus, action: &Action) {
             .is_some_and(|s| s.customization_id.as_ref() == Some(customization_id))
     {
         st.successor = None;
+    }
+    let moved_on = st.successor.as_ref().is_some_and(|s| {
+        s.customization_id.is_none()
+            && facts.base_model_name.as_ref() != Some(&s.base_model_name)
+            && facts.base_model_name.is_some()
+            && facts.base_model_name == facts.current_base
+    });
+    if moved_on && !facts.deleting {
+        st.successor = None;
+        st.conditions
+            .retain(|c| !(c.type_ == RECREATED && c.reason == "RecreateFailed"));
     }
 }
 
