@@ -19,12 +19,15 @@
 //!   applications (`spec.export`); [`budget`]: a service's request budget; [`error`]: the
 //!   shell's errors with their category (condition reason, Event reason, metric label) and retry
 //!   class.
+//! - [`evaluate`]: measuring a language model on its test set (`spec.evaluation`), beside the
+//!   reconcile.
 //! - [`run`]: the controllers; [`watches`]: the shared dependency watches and their index.
 pub mod acoustic;
 pub mod budget;
 pub mod context;
 pub mod decide;
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod gather;
 pub mod inputs;
