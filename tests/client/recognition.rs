@@ -244,3 +244,61 @@ async fn recognition_refusals_arrive_as_error_categories() {
     assert_eq!(silent.transcript(), "");
     sim.shutdown().await;
 }
+
+/// `watson-speech-operator evaluate` against the simulator: the same measurement as the
+/// operator's, from a test-set directory.
+#[tokio::test]
+async fn evaluate_prints_the_wer_of_a_test_set_directory() {
+    let sim = start_sim(SCALE).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("manifest.csv"),
+        "Audio File Name,Reference\na.wav,Call the doctor about ibuprofen.\nb.wav,\"Please give me some paracetamol, with water.\"\n",
+    )
+    .expect("manifest");
+    for (file, said) in [
+        ("a.wav", "Call the doctor about ibuprofen."),
+        ("b.wav", "Please give me some paracetamol, with water."),
+    ] {
+        std::fs::write(dir.path().join(file), wav_saying(said, 16_000)).expect("audio");
+    }
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{}\n", sim::API_KEY)).expect("key");
+    let args = watson_speech_operator::evaluate::EvaluateArgs {
+        url: sim.stt_url(),
+        apikey_env: None,
+        apikey_file: Some(key),
+        iam_url: sim.iam_url(),
+        model: TELEPHONY.into(),
+        customization_id: None,
+        base_model_version: None,
+        customization_weight: None,
+        content_type: "audio/wav".into(),
+        test_set: dir.path().to_path_buf(),
+    };
+    let rows = watson_speech_operator::evaluate::measure(&args)
+        .await
+        .expect("measure");
+    let total = rows.iter().fold(
+        watson_speech_operator::decision::wer::Score::default(),
+        |t, r| t.plus(r.score),
+    );
+    assert_eq!((total.items, total.words, total.errors), (2, 12, 2));
+    let table = watson_speech_operator::evaluate::run(&args)
+        .await
+        .expect("run");
+    assert!(
+        table.lines().last().is_some_and(|l| l.contains("16.67%")),
+        "{table}"
+    );
+    // A model that does not exist: the service's refusal, as the client classifies it.
+    let missing = watson_speech_operator::evaluate::EvaluateArgs {
+        customization_id: Some("4b9d4a0e-0000-4000-8000-000000000000".into()),
+        ..args
+    };
+    let e = watson_speech_operator::evaluate::run(&missing)
+        .await
+        .expect_err("unknown model");
+    assert_eq!(e.category(), "NotFoundOrForbidden", "{e}");
+    sim.shutdown().await;
+}
