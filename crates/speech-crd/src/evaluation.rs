@@ -46,7 +46,7 @@ pub struct Evaluation {
     /// service and still pass (`Gate`), 0 to 100 (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
-    pub tolerance_wer_points: Option<u32>,
+    pub tolerance_wer_points: Option<i32>,
 }
 
 /// What the operator does with a measurement.
