@@ -686,6 +686,7 @@ async fn language(
         customization_id: c.customization_id,
         suspend: false,
         management_policy: c.management_policy,
+        evaluation: None,
     };
     let name = namer.name(m.name.as_deref(), id);
     Ok(document(

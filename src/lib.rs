@@ -21,6 +21,7 @@
 //!   explained in one line.
 #![forbid(unsafe_code)]
 
+pub mod evaluate;
 pub mod failpoint;
 #[doc(hidden)]
 pub mod fuzzing;

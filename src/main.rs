@@ -35,6 +35,10 @@ enum Command {
     /// (multi-document YAML; ObserveOnly by default, so applying them changes nothing on the
     /// service).
     Import(Box<watson_speech_operator::import::ImportArgs>),
+    /// Measure a model on a test set (a directory with manifest.csv, IBM's watson-stt-wer-python
+    /// format, and the audio files it names): word error rate per item and in total, as the
+    /// operator measures spec.evaluation. Each item is one recognition request (billed by IBM).
+    Evaluate(Box<watson_speech_operator::evaluate::EvaluateArgs>),
     /// Run the IBM Watson Speech customization API simulator.
     #[cfg(feature = "simulator")]
     Simulate(simulator::SimulateArgs),
@@ -534,6 +538,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 "{} models imported (apply the manifests to adopt them)",
                 yaml.matches("\n---\n").count() + usize::from(yaml.starts_with("---\n"))
             );
+            Ok(())
+        }
+        Command::Evaluate(args) => {
+            let table = tokio::runtime::Runtime::new()?
+                .block_on(watson_speech_operator::evaluate::run(&args))?;
+            emit(&table)?;
             Ok(())
         }
         Command::Crd => {

@@ -6,7 +6,8 @@
 //!   categories ([`crate::errors::Classified::category`]), IBM operation names
 //!   ([`crate::watson::Operation::as_str`]) and HTTP status codes. No object names, namespaces or
 //!   customization IDs ever become labels, so the series count stays bounded however many models
-//!   exist.
+//!   exist. One exception: `wso_model_wer` is per model (namespace and name), for the language
+//!   models that opt in with `spec.evaluation` only.
 //! - Reconcile outcomes and IBM calls are recorded where they happen ([`Metrics::reconciled`],
 //!   the [`CallObserver`] implementation). Everything readable from a model's status (phase
 //!   counts, training and upgrade durations, time from creation to Ready) is derived by
@@ -151,6 +152,15 @@ fn request_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
 }
 
+/// Labels of `wso_model_wer`: the model's namespace and name. The one exception to the
+/// bounded-labels contract: a series exists only for a language model with `spec.evaluation`
+/// (opt-in, a handful per cluster) and goes when the model or its evaluation goes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WerLabels {
+    namespace: String,
+    name: String,
+}
+
 fn long_buckets() -> Histogram {
     // 1 s .. ~9 h: trainings and upgrades take minutes to hours.
     Histogram::new(exponential_buckets(1.0, 2.0, 16))
@@ -169,6 +179,9 @@ pub struct Metrics {
     time_to_ready: HistogramFamily<KindLabels>,
     leader: Gauge,
     leader_transitions: Counter,
+    /// `wso_model_wer`: one series per language model with `spec.evaluation` (the one family
+    /// labelled by object, see the module contract).
+    wer: Family<WerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Where the status-derived families come from (see [`StatusSampler`]).
     status: StatusSampler,
 }
@@ -252,6 +265,12 @@ impl Metrics {
             "Times this instance became the leader",
             leader_transitions.clone(),
         );
+        let wer = Family::<WerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "model_wer",
+            "Word error rate (0 to 1, above 1 when the transcripts insert words) of a language model as it is now on its spec.evaluation test set, by namespace and name",
+            wer.clone(),
+        );
         registry.register(
             "build",
             "Build information",
@@ -269,6 +288,7 @@ impl Metrics {
             time_to_ready,
             leader,
             leader_transitions,
+            wer,
             status: StatusSampler::default(),
         };
         // Zero-filled from the start, so dashboards and alerts see the family before any model.
@@ -349,9 +369,30 @@ impl Metrics {
         self.status.observe(self, kind_label(kind), key, snapshot);
     }
 
-    /// The model `key` is gone: it leaves `wso_models`.
+    /// The model `key` is gone: it leaves `wso_models` (and `wso_model_wer`).
     pub fn model_gone(&self, key: &str) {
         self.status.forget(self, key);
+        if let Some(("CustomLanguageModel", rest)) = key.split_once('/')
+            && let Some((namespace, name)) = rest.split_once('/')
+        {
+            self.model_wer(namespace, name, None);
+        }
+    }
+
+    /// Sets `wso_model_wer` of the language model `namespace/name` (`None`: removes the series).
+    pub fn model_wer(&self, namespace: &str, name: &str, wer: Option<f64>) {
+        let labels = WerLabels {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        match wer {
+            Some(v) => {
+                self.wer.get_or_create(&labels).set(v);
+            }
+            None => {
+                self.wer.remove(&labels);
+            }
+        }
     }
 
     /// Models whose status is counted now (for tests and diagnostics).
@@ -832,5 +873,27 @@ mod tests {
         let text = m.encode().expect("encode");
         assert!(text.contains("wso_leader 1"), "{text}");
         assert!(text.contains("wso_leader_acquisitions_total 2"), "{text}");
+    }
+
+    #[test]
+    fn the_wer_of_a_model_is_one_series_that_goes_with_the_model() {
+        let m = Metrics::new();
+        m.model_wer("ns", "lm", Some(0.1667));
+        m.model_wer("ns", "other", Some(0.25));
+        let text = m.encode().expect("encode");
+        assert!(
+            text.contains(r#"wso_model_wer{namespace="ns",name="lm"} 0.1667"#),
+            "{text}"
+        );
+        m.model_wer("ns", "lm", Some(0.0));
+        m.model_gone("CustomLanguageModel/ns/other");
+        let text = m.encode().expect("encode");
+        assert!(
+            text.contains(r#"wso_model_wer{namespace="ns",name="lm"} 0.0"#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"name="other""#), "{text}");
+        m.model_wer("ns", "lm", None);
+        assert!(!m.encode().expect("encode").contains("name=\"lm\""));
     }
 }

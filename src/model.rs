@@ -168,6 +168,8 @@ impl ModelResource for CustomLanguageModel {
             grammars: of_class(update, ResourceClass::Grammar),
             word_count: update.word_count,
             words_digest: update.words_digest.clone(),
+            // Written by the evaluation (reconcile/evaluate.rs), kept as recorded.
+            evaluation: self.status.as_ref().and_then(|s| s.evaluation.clone()),
         }
     }
 }

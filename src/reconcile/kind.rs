@@ -86,6 +86,10 @@ pub(crate) trait KindOps: ModelResource {
     fn audio_seconds(&self) -> i64 {
         0
     }
+
+    /// After a successful reconcile, outside its service slot: work that runs beside the
+    /// reconcile (language models: the measurement on the test set, `evaluate.rs`).
+    fn after_reconcile(&self, _ctx: &std::sync::Arc<Context>) {}
 }
 
 /// Everything gathered about one model before the decision.

@@ -199,6 +199,10 @@ async fn list_data(
 impl KindOps for CustomLanguageModel {
     type Entry = LanguageModel;
 
+    fn after_reconcile(&self, ctx: &std::sync::Arc<Context>) {
+        super::evaluate::after_reconcile(self, ctx);
+    }
+
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
         let ns = self.namespace().unwrap_or_default();
         let resolver = ctx.resolver(&ns);

@@ -19,6 +19,8 @@
 //!   applications (`spec.export`); [`budget`]: a service's request budget; [`error`]: the
 //!   shell's errors with their category (condition reason, Event reason, metric label) and retry
 //!   class.
+//! - [`evaluate`]: measuring a language model on its test set (`spec.evaluation`), beside the
+//!   reconcile.
 //! - [`recreate`]: the new model a re-create builds beside the current one (observed and
 //!   changed like any model; the decision is `decision::successor`).
 //! - [`run`]: the controllers; [`watches`]: the shared dependency watches and their index.
@@ -27,6 +29,7 @@ pub mod budget;
 pub mod context;
 pub mod decide;
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod gather;
 pub mod inputs;

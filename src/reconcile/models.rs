@@ -77,6 +77,9 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
             let result = tokio::time::timeout(deadline, traced_steps(&obj, &ctx, &api))
                 .await
                 .unwrap_or(Err(Error::Deadline(deadline)));
+            if result.is_ok() {
+                obj.after_reconcile(&ctx);
+            }
             (Some(obj), result)
         }
     };

@@ -9,6 +9,7 @@ mod sim;
 mod auth;
 mod errors;
 mod lifecycle;
+mod recognition;
 mod requests;
 mod retry;
 mod timeouts;

@@ -152,7 +152,10 @@ async fn every_printer_column_reads_right_in_kubectl_get() {
     fixture::create(&ns, &fixture::voice_model("vm", json!({}))).await;
 
     let status = model_status(now, &eta);
-    set_status(&ns.api::<CustomLanguageModel>(), "lm", status.clone()).await;
+    // A language model's WER column reads its measured word error rate (issue 28).
+    let mut measured = status.clone();
+    measured["evaluation"] = json!({"wer": "12.34%"});
+    set_status(&ns.api::<CustomLanguageModel>(), "lm", measured).await;
     set_status(&ns.api::<CustomAcousticModel>(), "am", status.clone()).await;
     set_status(&ns.api::<CustomVoiceModel>(), "vm", status).await;
     set_status(
@@ -193,6 +196,7 @@ async fn every_printer_column_reads_right_in_kubectl_get() {
         .unwrap_or_default();
     assert_eq!(row.get("ETA").map(String::as_str), Some(""), "{row:?}");
     assert_eq!(row.get("PHASE").map(String::as_str), Some("Training"));
+    assert_eq!(row.get("WER").map(String::as_str), Some("12.34%"));
 }
 
 /// `kubectl explain` of each model kind names the two per-resource annotations (issue 29 point

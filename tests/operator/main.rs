@@ -14,6 +14,7 @@ mod auth_modes;
 mod bad_input;
 mod decisions;
 mod drift;
+mod evaluation;
 mod recreate;
 
 use support::operator;

@@ -1017,3 +1017,57 @@ async fn quirk_status_lag_keeps_the_previous_status_after_train() {
     // Once the lag is over, the training's real end shows.
     wait_for_status(&c, &model_url, "available").await;
 }
+
+/// `POST /v1/recognize` on the wire (issue 28): IBM's answer shape, the `warnings` array for an
+/// unknown query parameter, no result for audio that says nothing, and IBM's error shape for a
+/// stream too short.
+#[tokio::test]
+async fn recognize_answers_in_ibms_shape() {
+    let s = sim(0.001).await;
+    let c = client();
+    let url = format!("{}/v1/recognize", s.stt_url());
+    let said = simulator::recognize::wav_saying("call the doctor", 16_000);
+    let r = c
+        .post(format!(
+            "{url}?model=en-US_Telephony&speaker_labels=true&colour=blue"
+        ))
+        .header("Authorization", basic(KEY))
+        .header("Content-Type", "audio/wav")
+        .body(said)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(r).await,
+        json!({
+            "results": [{"alternatives": [{"transcript": "call the doctor ", "confidence": 1.0}], "final": true}],
+            "result_index": 0,
+            "warnings": ["Unexpected query parameter(s) ['colour'] detected"],
+        })
+    );
+    let r = c
+        .post(format!("{url}?model=en-US_Telephony"))
+        .header("Authorization", basic(KEY))
+        .header("Content-Type", "application/octet-stream")
+        .body(simulator::audio::tone_wav(16_000, 1.0))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json_of(r).await, json!({"results": [], "result_index": 0}));
+    let r = c
+        .post(format!("{url}?model=en-US_Telephony"))
+        .header("Authorization", basic(KEY))
+        .header("Content-Type", "audio/wav")
+        .body("RIFF")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        json_of(r).await,
+        json!({"code": 400, "code_description": "Bad Request", "error": "Stream was 4 bytes but needs to be at least 100 bytes."})
+    );
+    s.shutdown().await;
+}

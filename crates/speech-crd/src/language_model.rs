@@ -9,6 +9,7 @@ use super::common::{
     ConfigMapKeyRef, DeletionPolicy, Export, ManagementPolicy, ModelStatus, ResourceStatus,
     ServiceRef, Source, TrainingPolicy, UpgradePolicy,
 };
+use super::evaluation::{Evaluation, EvaluationStatus};
 
 /// A custom language model of IBM Watson Speech to Text: created on a base model, fed with
 /// corpora, words and grammars, trained, and upgraded when the base model gets a new version.
@@ -27,6 +28,7 @@ use super::common::{
     printcolumn = r#"{"name":"Base","type":"string","jsonPath":".spec.baseModelName"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.baseModelVersion"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"WER","type":"string","description":"Word error rate of the model as it is now on spec.evaluation's test set","jsonPath":".status.evaluation.wer"}"#,
     printcolumn = r#"{"name":"ETA","type":"string","description":"When the running training or upgrade is expected to finish (UTC)","jsonPath":".status.currentOperation.expectedFinishAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.customizationId","priority":1}"#,
@@ -127,6 +129,11 @@ pub struct CustomLanguageModelSpec {
     /// `Manage` to let the operator take the model over.
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+    /// Measure the model on a test set of your own after every training and upgrade: word error
+    /// rate in `status.evaluation`, the `WER` column, the `wso_model_wer` metric and an Event
+    /// when it changes. Unset: never measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
 }
 
 /// A text corpus.
@@ -265,4 +272,7 @@ pub struct CustomLanguageModelStatus {
     /// Number of custom words on the service at the last word listing (absent until listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub word_count: Option<i64>,
+    /// The word error rate of the model on `spec.evaluation`'s test set, per version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvaluationStatus>,
 }

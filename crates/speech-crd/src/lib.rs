@@ -9,6 +9,7 @@
 
 pub mod acoustic_model;
 pub mod common;
+pub mod evaluation;
 pub mod language_model;
 pub mod speech_service;
 pub mod values;
@@ -16,6 +17,7 @@ pub mod voice_model;
 
 pub use acoustic_model::{CustomAcousticModel, CustomAcousticModelSpec, CustomAcousticModelStatus};
 pub use common::*;
+pub use evaluation::{EvaluationPolicy, EvaluationStatus, Measurement};
 pub use language_model::{CustomLanguageModel, CustomLanguageModelSpec, CustomLanguageModelStatus};
 pub use speech_service::{SpeechService, SpeechServiceSpec, SpeechServiceStatus};
 pub use voice_model::{CustomVoiceModel, CustomVoiceModelSpec, CustomVoiceModelStatus};

@@ -13,7 +13,8 @@
 //! [`next_action`] (the one line `status.nextAction`), [`digest`] (the stable inputs digest),
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
 //! applications), [`text`] (messages cut to the API server's limits, URLs without secrets),
-//! [`wer`] (word error rate with IBM's normalisation, for measuring a model).
+//! [`wer`] (word error rate with IBM's normalisation, for measuring a model), [`evaluation`]
+//! (when to measure a model on its test set and what to record).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -45,6 +46,7 @@ pub mod capability;
 pub mod digest;
 #[cfg(test)]
 mod digest_tests;
+pub mod evaluation;
 pub mod export;
 pub mod next_action;
 #[cfg(test)]

@@ -64,6 +64,7 @@ operations! {
     GetAudio => "get_audio",
     DeleteAudio => "delete_audio",
     DeleteSttUserData => "delete_stt_user_data",
+    Recognize => "recognize",
     CreateVoiceModel => "create_voice_model",
     ListVoiceModels => "list_voice_models",
     GetVoiceModel => "get_voice_model",

@@ -425,6 +425,49 @@ impl SttClient {
         self.inner.unit(Call::delete(op, path)).await
     }
 
+    // ----- recognition -----
+
+    /// `POST /v1/recognize`: synchronous recognition of one audio file (`content_type`, e.g.
+    /// `audio/wav`) of at most IBM's 100 MB. Retried like a read (it changes nothing on the
+    /// service). A 401 naming the custom model (`Invalid customization_id (...)`) is
+    /// [`Error::NotFoundOrForbidden`]; a custom model that is not trained, a base mismatch or
+    /// audio the service cannot decode are [`Error::InvalidRequest`]; an unknown `model` is
+    /// [`Error::NotFound`].
+    pub async fn recognize(
+        &self,
+        params: &RecognizeParams,
+        content_type: &str,
+        audio: impl Into<Upload>,
+    ) -> Result<SpeechRecognitionResults, Error> {
+        let op = Operation::Recognize;
+        let call = Call::post(op, "/v1/recognize".into())
+            .query_opt("model", params.model.as_deref())
+            .query_opt(
+                "language_customization_id",
+                params.language_customization_id.as_deref(),
+            )
+            .query_opt(
+                "acoustic_customization_id",
+                params.acoustic_customization_id.as_deref(),
+            )
+            .query_opt("base_model_version", params.base_model_version.as_deref())
+            .query_opt("customization_weight", params.customization_weight)
+            .query_opt("parameter_set", params.parameter_set.as_deref())
+            .payload(Payload::Raw {
+                content_type: content_type.to_string(),
+                contained_content_type: None,
+                data: audio.into(),
+            })
+            .with_metadata()
+            .idempotent(true);
+        match self.inner.json(call).await {
+            Err(Error::Unauthorized(c)) if c.message.contains("Invalid customization_id") => {
+                Err(Error::NotFoundOrForbidden(c))
+            }
+            other => other,
+        }
+    }
+
     // ----- user data -----
 
     /// `DELETE /v1/user_data?customer_id=`: deletes every resource labelled with that id.

@@ -676,6 +676,79 @@ impl AudioFormat {
     }
 }
 
+/// Query parameters of `POST /v1/recognize` (synchronous recognition, audio in the body), the
+/// ones an evaluation needs (`watson-api.md` §17). Unset ones are not sent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecognizeParams {
+    /// `model`: the base model (IBM's default when unset is `en-US_BroadbandModel`, so a custom
+    /// model on another base needs it).
+    pub model: Option<String>,
+    /// `language_customization_id`: the custom language model to recognise with.
+    pub language_customization_id: Option<String>,
+    /// `acoustic_customization_id`: the custom acoustic model to recognise with.
+    pub acoustic_customization_id: Option<String>,
+    /// `base_model_version`: the version of the base model to use (an older version of an
+    /// upgraded custom model stays usable this way).
+    pub base_model_version: Option<String>,
+    /// `customization_weight`, 0.0 to 1.0: the weight of the custom language model against
+    /// the base model (default: the one the last training stored, else the base's default).
+    pub customization_weight: Option<f64>,
+    /// `parameter_set` (large speech models: `enhanced`).
+    pub parameter_set: Option<String>,
+}
+
+/// One alternative of a recognition result.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct SpeechAlternative {
+    /// The words heard (IBM ends a final transcript with a space).
+    #[serde(default)]
+    pub transcript: String,
+    /// 0 to 1; IBM sends it for the best alternative of a final result only.
+    #[serde(default)]
+    pub confidence: Option<f64>,
+}
+
+/// One result (a stretch of speech) of a recognition.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct SpeechRecognitionResult {
+    /// `final`: whether the result is final.
+    #[serde(default, rename = "final")]
+    pub is_final: bool,
+    /// The alternatives, best first.
+    #[serde(default)]
+    pub alternatives: Vec<SpeechAlternative>,
+}
+
+/// The answer of `POST /v1/recognize`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct SpeechRecognitionResults {
+    /// The results, in order (empty when nothing was heard).
+    #[serde(default)]
+    pub results: Vec<SpeechRecognitionResult>,
+    /// The index of the first result.
+    #[serde(default)]
+    pub result_index: Option<u32>,
+    /// Warnings (an array of strings on recognition, e.g. unknown query parameters or a custom
+    /// model on an older base version).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl SpeechRecognitionResults {
+    /// The transcript: the best alternative of each final result, joined by spaces (IBM's
+    /// trailing spaces trimmed).
+    pub fn transcript(&self) -> String {
+        self.results
+            .iter()
+            .filter(|r| r.is_final)
+            .filter_map(|r| r.alternatives.first())
+            .map(|a| a.transcript.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

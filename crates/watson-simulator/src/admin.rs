@@ -139,6 +139,47 @@ impl AdminClient {
         .await
     }
 
+    /// Marks `version` of `base_model` worse at recognition (`worse`) or restores it: on a
+    /// worse version `POST /v1/recognize` loses every third heard word.
+    pub async fn set_base_version_worse(
+        &self,
+        base_model: &str,
+        version: &str,
+        worse: bool,
+    ) -> Result<(), AdminError> {
+        let versions = vec![version.to_owned()];
+        let lifecycle = if worse {
+            BaseModelLifecycle {
+                worse_versions: versions,
+                ..BaseModelLifecycle::default()
+            }
+        } else {
+            BaseModelLifecycle {
+                restored_versions: versions,
+                ..BaseModelLifecycle::default()
+            }
+        };
+        self.set_base_model_lifecycle(base_model, &lifecycle).await
+    }
+
+    /// `POST` (`worse`) or `DELETE /_simulator/models/{id}/worse`: recognition with the custom
+    /// language model loses every third heard word while marked.
+    pub async fn set_model_worse(
+        &self,
+        customization_id: &str,
+        worse: bool,
+    ) -> Result<(), AdminError> {
+        let url = self.url(&format!("/models/{customization_id}/worse"));
+        let req = if worse {
+            self.http.post(url)
+        } else {
+            self.http.delete(url)
+        };
+        Self::check(req.send().await?, StatusCode::NO_CONTENT)
+            .await
+            .map(drop)
+    }
+
     /// `POST /_simulator/models/{id}/fail-next-training`.
     pub async fn fail_next_training(&self, customization_id: &str) -> Result<(), AdminError> {
         self.fail_next_training_with(customization_id, None).await

@@ -234,6 +234,14 @@ pub struct BaseModelLifecycle {
     /// `upgrade_model` works again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_by_retrain: Option<bool>,
+    /// Versions to mark worse at recognition (`POST /v1/recognize` on them loses every third
+    /// heard word; issue 28): an upgrade to such a version makes a model's word error rate
+    /// regress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worse_versions: Vec<String>,
+    /// Versions to unmark (recognition as usual again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored_versions: Vec<String>,
 }
 
 /// `POST /_simulator/base-models/{name}/versions` request and response.

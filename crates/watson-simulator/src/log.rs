@@ -114,6 +114,7 @@ pub fn classify(method: &http::Method, path: &str) -> (Option<Operation>, Option
                 (["models"], &M::GET) => Some(ListModels),
                 (["models", _], &M::GET) => Some(GetModel),
                 (["user_data"], &M::DELETE) => Some(DeleteSttUserData),
+                (["recognize"], &M::POST) => Some(Recognize),
                 (["customizations"], &M::POST) => Some(CreateLanguageModel),
                 (["customizations"], &M::GET) => Some(ListLanguageModels),
                 (["customizations", _], &M::GET) => Some(GetLanguageModel),

@@ -90,6 +90,11 @@ pub struct Policy {
     pub strict_sounds_like: bool,
     /// TTS `part_of_speech` accepted for ja-JP voices only.
     pub part_of_speech_ja_jp_only: bool,
+    /// Base model versions the admin marked worse at recognition (issue 28): recognition on
+    /// them loses every [`crate::recognize::WORSE_DROP_EVERY`]-th word, so a test can make an
+    /// upgrade regress.
+    #[serde(default)]
+    pub worse_versions: BTreeSet<String>,
 }
 
 impl Default for Policy {
@@ -111,6 +116,7 @@ impl Policy {
                 audio_cap_hours: DEFAULT_AUDIO_CAP_HOURS,
                 strict_sounds_like: false,
                 part_of_speech_ja_jp_only: false,
+                worse_versions: BTreeSet::new(),
             },
             Profile::IbmCloud => Policy {
                 profile,
@@ -128,6 +134,7 @@ impl Policy {
                 audio_cap_hours: DEFAULT_AUDIO_CAP_HOURS,
                 strict_sounds_like: true,
                 part_of_speech_ja_jp_only: true,
+                worse_versions: BTreeSet::new(),
             },
         }
     }

@@ -37,8 +37,12 @@ use crate::vocabulary::{BASE_VOCABULARY, in_vocabulary};
 /// Above this `customization_weight` the custom model is over-applied (rule 4).
 pub const OVERFIT_WEIGHT: f64 = 0.7;
 
+/// The `drop_every` of a base version or custom model the admin API marked worse
+/// (`worse_versions`, `POST /_simulator/models/{id}/worse`): every third heard word is lost.
+pub const WORSE_DROP_EVERY: u32 = 3;
+
 /// A word of the custom model, as its words resource holds it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomWord {
     /// The word (`word`).
     pub word: String,

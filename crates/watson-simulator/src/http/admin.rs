@@ -38,6 +38,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/models/{id}/fail-next-training", post(fail_next_training))
         .route("/models/{id}/hold", post(hold).delete(release))
         .route("/models/{id}/lock", post(lock).delete(unlock))
+        .route("/models/{id}/worse", post(worse).delete(not_worse))
         .route(
             "/faults",
             get(get_faults).put(put_faults).delete(clear_faults),
@@ -104,6 +105,8 @@ async fn put_lifecycle(AxState(sim): S, Path(name): Path<String>, body: Bytes) -
         .defective_versions
         .iter()
         .chain(&req.repaired_versions)
+        .chain(&req.worse_versions)
+        .chain(&req.restored_versions)
         .find(|v| !v.starts_with(&prefix))
     {
         return Err(ApiError::bad_request(format!(
@@ -134,6 +137,12 @@ async fn put_lifecycle(AxState(sim): S, Path(name): Path<String>, body: Bytes) -
     }
     for v in &req.repaired_versions {
         policy.defective.remove(v);
+    }
+    for v in req.worse_versions {
+        policy.worse_versions.insert(v);
+    }
+    for v in &req.restored_versions {
+        policy.worse_versions.remove(v);
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -168,6 +177,29 @@ fn set_hold(sim: &Sim, id: &str, held: bool) -> Res {
             404,
             format!("Unknown language or acoustic model '{id}'."),
         ))
+    }
+}
+
+async fn worse(AxState(sim): S, Path(id): Path<String>) -> Res {
+    set_worse(&sim, &id, true)
+}
+
+async fn not_worse(AxState(sim): S, Path(id): Path<String>) -> Res {
+    set_worse(&sim, &id, false)
+}
+
+/// A custom language model marked worse loses every third heard word at recognition (issue
+/// 28): a test can make a retrained model regress.
+fn set_worse(sim: &Sim, id: &str, worse: bool) -> Res {
+    match sim.state.lock().language.get_mut(id) {
+        Some(m) => {
+            m.worse = worse;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        None => Err(ApiError::Status(
+            404,
+            format!("Unknown language model '{id}'."),
+        )),
     }
 }
 

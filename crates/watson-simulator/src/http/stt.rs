@@ -28,6 +28,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/v1/models", get(list_models))
         .route("/v1/models/{model}", get(get_model))
         .route("/v1/user_data", axum::routing::delete(delete_user_data))
+        .route("/v1/recognize", post(recognize))
         .route("/v1/customizations", post(create_lm).get(list_lms))
         .route("/v1/customizations/{id}", get(get_lm).delete(delete_lm))
         .route("/v1/customizations/{id}/train", post(train_lm))
@@ -110,6 +111,50 @@ async fn delete_user_data(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
     let now = sim.now();
     sim.state.lock().delete_stt_customer_data(now, cid);
     ok_empty()
+}
+
+// ---- recognition ----
+
+/// The smallest audio body IBM recognises (its answer to a shorter one).
+const MIN_AUDIO_BYTES: usize = 100;
+
+/// `POST /v1/recognize`: the rules of `crate::state::recognition` and `crate::recognize`.
+async fn recognize(AxState(sim): S, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Res {
+    let q = query_map(q.as_deref());
+    let now = sim.now();
+    let recognition = sim.state.lock().recognition(now, &q)?;
+    if body.len() < MIN_AUDIO_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "Stream was {} bytes but needs to be at least {MIN_AUDIO_BYTES} bytes.",
+            body.len()
+        )));
+    }
+    let media = content_type(&headers)
+        .map(crate::audio::MediaType::parse)
+        .filter(|m| m.essence != "application/octet-stream" && !m.essence.is_empty());
+    let facts = crate::audio::inspect("audio", media.as_ref(), &body, recognition.min_rate);
+    if !facts.valid {
+        let essence = media.map_or_else(|| "application/octet-stream".to_owned(), |m| m.essence);
+        return Err(ApiError::bad_request(format!(
+            "unable to transcode data stream {essence} -> audio/x-float-array ({})",
+            facts.reason.unwrap_or_default()
+        )));
+    }
+    let spoken = crate::recognize::spoken_text(&body).unwrap_or_default();
+    let heard = crate::recognize::recognise(&spoken, &recognition.context);
+    let results = if heard.transcript.is_empty() {
+        json!([])
+    } else {
+        json!([{
+            "alternatives": [{ "transcript": heard.transcript, "confidence": heard.confidence }],
+            "final": true,
+        }])
+    };
+    let mut answer = json!({ "results": results, "result_index": 0 });
+    if !recognition.warnings.is_empty() {
+        answer["warnings"] = json!(recognition.warnings);
+    }
+    ok(answer)
 }
 
 // ---- language models ----

@@ -85,6 +85,11 @@ pub struct TextResource {
     pub customer_id: Option<String>,
     /// Grammar only: the content type it was added with.
     pub content_type: Option<String>,
+    /// Corpora: the out-of-vocabulary words of the text, whatever the base's family (the
+    /// words recognition learns from the corpus; `oov` stays empty on next-generation and large
+    /// speech models, which do not list them).
+    #[serde(default)]
+    pub heard: std::collections::BTreeSet<String>,
 }
 
 impl TextResource {
@@ -268,6 +273,15 @@ pub struct LanguageModel {
     /// re-created.
     #[serde(default)]
     pub defective: bool,
+    /// What recognition hears with this model: its vocabulary as of the last successful
+    /// training (valid words of the words resource and the out-of-vocabulary words of its
+    /// analysed corpora), so data added since changes nothing until the next training.
+    #[serde(default)]
+    pub learned: Vec<crate::recognize::CustomWord>,
+    /// Admin knob (`POST /_simulator/models/{id}/worse`): recognition with this model loses
+    /// every [`crate::recognize::WORSE_DROP_EVERY`]-th word.
+    #[serde(default)]
+    pub worse: bool,
 }
 
 impl LanguageModel {
@@ -310,7 +324,40 @@ impl LanguageModel {
             strict_sounds_like: false,
             improved: false,
             defective: false,
+            learned: Vec::new(),
+            worse: false,
         }
+    }
+
+    /// The words recognition would use if the model were trained now: the valid words of the
+    /// words resource, then the out-of-vocabulary words of its analysed corpora that the words
+    /// resource does not hold (next-generation and large speech models keep those out of it).
+    pub fn vocabulary_now(&self) -> Vec<crate::recognize::CustomWord> {
+        let mut out: Vec<crate::recognize::CustomWord> = self
+            .words
+            .values()
+            .filter(|w| w.is_valid())
+            .map(|w| crate::recognize::CustomWord {
+                word: w.word.clone(),
+                sounds_like: w.sounds_like.clone(),
+                display_as: (!w.display_as.is_empty() && w.display_as != w.word)
+                    .then(|| w.display_as.clone()),
+            })
+            .collect();
+        for r in self.corpora.values() {
+            if r.status != Analysis::Analyzed || !r.valid {
+                continue;
+            }
+            for word in &r.heard {
+                if !self.words.contains_key(word) && !out.iter().any(|w| &w.word == word) {
+                    out.push(crate::recognize::CustomWord {
+                        word: word.clone(),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The `customization_weight` recognition uses when none is given: the one the last
@@ -384,6 +431,7 @@ impl LanguageModel {
                     self.dirty = false;
                     self.failed = false;
                     self.error = None;
+                    self.learned = self.vocabulary_now();
                     if let Some(v) = adopt_version
                         && self.versions.last() != Some(&v)
                     {
@@ -566,14 +614,18 @@ impl LanguageModel {
         if self.corpora.remove(name).is_some() {
             self.remove_source_words(name);
         }
+        let mut heard = std::collections::BTreeSet::new();
         let (total_words, oov, valid) = match std::str::from_utf8(body) {
             Ok(text) => {
                 let mut total = 0u64;
                 let mut oov = BTreeMap::new();
                 for t in vocabulary::tokens(text) {
                     total += 1;
-                    if self.counts_occurrences() && vocabulary::is_oov(t) {
-                        *oov.entry(t.to_owned()).or_insert(0u64) += 1;
+                    if vocabulary::is_oov(t) {
+                        heard.insert(t.to_lowercase());
+                        if self.counts_occurrences() {
+                            *oov.entry(t.to_owned()).or_insert(0u64) += 1;
+                        }
                     }
                 }
                 (total, oov, total > 0)
@@ -594,6 +646,7 @@ impl LanguageModel {
                 until,
                 customer_id,
                 content_type: None,
+                heard,
             },
         );
         self.touch(ctx.now);
@@ -694,6 +747,7 @@ impl LanguageModel {
                 until,
                 customer_id,
                 content_type: Some(ct),
+                heard: Default::default(),
             },
         );
         self.touch(ctx.now);
@@ -971,6 +1025,7 @@ impl LanguageModel {
         self.grammars.clear();
         self.words.clear();
         self.trained = false;
+        self.learned.clear();
         self.dirty = false;
         self.failed = false;
         self.error = None;

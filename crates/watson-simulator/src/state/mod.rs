@@ -8,6 +8,7 @@
 pub mod acoustic;
 pub mod grammar;
 pub mod language;
+pub mod recognition;
 pub mod voice;
 pub mod words;
 

@@ -1,0 +1,598 @@
+//! Measuring a model on the user's test set (issue 28), the pure part: the manifest format,
+//! when to measure, what to record and which Event to emit. The I/O (reading the test set,
+//! `POST /v1/recognize`, the status patch, the metric) is `reconcile/evaluate.rs`.
+//!
+//! **When.** A model is measured when `spec.evaluation` is set, the model is Available (the
+//! service says `available`, no operation runs) and nothing was measured yet for its current
+//! [`measurement_key`]: the customization ID, the base-model version, the digest of the inputs
+//! it was trained on and the evaluation spec. So a finished training (new trained inputs), a
+//! finished upgrade (new version), a re-created model (new ID) and an edited `spec.evaluation`
+//! each get one measurement. A failed attempt is tried again after [`RETRY_AFTER_SECONDS`].
+//!
+//! **What.** The new measurement becomes `current`; the previous `current` moves to the front of
+//! `history` (at most [`HISTORY`] entries); `wer` is the current WER as people read it.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use sha2::{Digest, Sha256};
+
+use crate::crd::evaluation::{EvaluationPolicy, EvaluationStatus, Measurement};
+use crate::wer::{Score, percent};
+
+/// Most items of a test set (each one is a recognition request, billed by IBM).
+pub const MAX_ITEMS: usize = 200;
+/// Most bytes of one item's audio.
+pub const MAX_ITEM_BYTES: u64 = 10 * 1024 * 1024;
+/// Most bytes of audio of a whole test set.
+pub const MAX_SET_BYTES: u64 = 100 * 1024 * 1024;
+/// Most bytes of a manifest.
+pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
+/// Measurements kept in `status.evaluation.history`.
+pub const HISTORY: usize = 10;
+/// Seconds after a failed attempt before the next one.
+pub const RETRY_AFTER_SECONDS: i64 = 300;
+
+/// One item of a test set: an audio file and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestItem {
+    /// The file name (a ConfigMap or Secret key, or the last part of a URL).
+    pub audio: String,
+    /// What the audio says.
+    pub reference: String,
+}
+
+/// Why a manifest is refused; the message names the line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// Not the expected CSV.
+    #[error("test set manifest, line {line}: {message}")]
+    Malformed {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Over a limit.
+    #[error("test set manifest: {0}")]
+    TooLarge(String),
+}
+
+impl ManifestError {
+    /// A short, stable PascalCase category (condition reason, Event reason, metric label).
+    pub fn category(&self) -> &'static str {
+        match self {
+            ManifestError::Malformed { .. } => "InputMalformed",
+            ManifestError::TooLarge(_) => "InputTooLarge",
+        }
+    }
+}
+
+fn malformed(line: usize, message: impl Into<String>) -> ManifestError {
+    ManifestError::Malformed {
+        line,
+        message: message.into(),
+    }
+}
+
+/// The fields of one CSV line (RFC 4180 quoting: `"` around a field, `""` inside it).
+fn fields(line: &str, n: usize) -> Result<Vec<String>, ManifestError> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut was_quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.trim().is_empty() && !was_quoted => {
+                field.clear();
+                quoted = true;
+                was_quoted = true;
+            }
+            (false, ',') => {
+                out.push(std::mem::take(&mut field));
+                was_quoted = false;
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(malformed(n, "a quoted field is not closed"));
+    }
+    out.push(field);
+    Ok(out)
+}
+
+/// Whether `name` can be a ConfigMap or Secret key: 1–253 characters of `[-._a-zA-Z0-9]`.
+fn is_key(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Parses a manifest in the format of IBM's `watson-stt-wer-python` tool: the header
+/// `Audio File Name,Reference` (case and surrounding spaces ignored), then one item per line.
+pub fn parse_manifest(text: &str) -> Result<Vec<TestItem>, ManifestError> {
+    if text.len() > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::TooLarge(format!(
+            "{} bytes, more than the limit of {MAX_MANIFEST_BYTES}",
+            text.len()
+        )));
+    }
+    let mut lines = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((n, header)) = lines.next() else {
+        return Err(malformed(
+            1,
+            "empty; expected the header `Audio File Name,Reference`",
+        ));
+    };
+    let names: Vec<String> = fields(header, n)?
+        .iter()
+        .map(|f| f.trim().to_lowercase())
+        .collect();
+    if names != ["audio file name", "reference"] {
+        return Err(malformed(
+            n,
+            "expected the header `Audio File Name,Reference` (IBM's watson-stt-wer-python format)",
+        ));
+    }
+    let mut items: Vec<TestItem> = Vec::new();
+    for (n, line) in lines {
+        let f = fields(line, n)?;
+        let [audio, reference] = f.as_slice() else {
+            return Err(malformed(
+                n,
+                format!(
+                    "expected 2 fields (audio file name, reference), found {}; quote a reference that holds a comma",
+                    f.len()
+                ),
+            ));
+        };
+        let audio = audio.trim();
+        if !is_key(audio) {
+            return Err(malformed(
+                n,
+                format!(
+                    "the audio file name {audio:?} must be 1-253 characters of letters, digits, '-', '_' and '.'"
+                ),
+            ));
+        }
+        if items.iter().any(|i| i.audio == audio) {
+            return Err(malformed(
+                n,
+                format!("the audio file {audio} is named twice"),
+            ));
+        }
+        if items.len() == MAX_ITEMS {
+            return Err(ManifestError::TooLarge(format!(
+                "more than {MAX_ITEMS} items"
+            )));
+        }
+        items.push(TestItem {
+            audio: audio.to_string(),
+            reference: reference.trim().to_string(),
+        });
+    }
+    if items.is_empty() {
+        return Err(malformed(n, "no item after the header"));
+    }
+    Ok(items)
+}
+
+/// What a measurement is of: the model, its base-model version, the inputs it was trained on and
+/// the evaluation spec (its JSON): 16 hex digits of their SHA-256.
+pub fn measurement_key(
+    customization_id: &str,
+    base_model_version: Option<&str>,
+    trained_inputs_digest: Option<&str>,
+    evaluation_spec_json: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        customization_id,
+        base_model_version.unwrap_or(""),
+        trained_inputs_digest.unwrap_or(""),
+        evaluation_spec_json,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// What the evaluation knows about a model now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts<'a> {
+    /// `spec.evaluation` is set.
+    pub enabled: bool,
+    /// The model is Available on the service and no operation runs.
+    pub available: bool,
+    /// The current [`measurement_key`]; `None` without a customization ID.
+    pub key: Option<&'a str>,
+    /// The recorded evaluation status.
+    pub recorded: Option<&'a EvaluationStatus>,
+    /// Now, seconds since the Unix epoch.
+    pub now: i64,
+}
+
+/// Whether to measure now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Measure the model as it is now.
+    Measure,
+    /// Nothing to do: not enabled, not Available, or already measured.
+    Nothing,
+    /// The last attempt on this key failed; try again at this time (seconds since the epoch).
+    RetryAt(i64),
+}
+
+/// The module's rule.
+pub fn verdict(f: &Facts) -> Verdict {
+    let (true, true, Some(key)) = (f.enabled, f.available, f.key) else {
+        return Verdict::Nothing;
+    };
+    let recorded = f.recorded;
+    if recorded
+        .and_then(|r| r.current.as_ref())
+        .is_some_and(|m| m.key == key)
+    {
+        return Verdict::Nothing;
+    }
+    if let Some(r) = recorded
+        && r.failed_key.as_deref() == Some(key)
+        && let Some(at) = &r.failed_at
+    {
+        let retry = at.0.as_second() + RETRY_AFTER_SECONDS;
+        if f.now < retry {
+            return Verdict::RetryAt(retry);
+        }
+    }
+    Verdict::Measure
+}
+
+/// The measurement of `score` for the model version `key` at `at`.
+pub fn measurement(
+    customization_id: &str,
+    base_model_version: Option<&str>,
+    trained_inputs_digest: Option<&str>,
+    key: &str,
+    score: &Score,
+    at: Time,
+) -> Measurement {
+    let bp = score.wer_basis_points();
+    Measurement {
+        customization_id: customization_id.to_string(),
+        base_model_version: base_model_version.map(str::to_string),
+        trained_inputs_digest: trained_inputs_digest.map(str::to_string),
+        key: key.to_string(),
+        wer_basis_points: bp.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+        wer: bp.map(percent),
+        items: i64::from(score.items),
+        words: i64::try_from(score.words).unwrap_or(i64::MAX),
+        errors: i64::try_from(score.errors).unwrap_or(i64::MAX),
+        measured_at: at,
+    }
+}
+
+/// The status after a new measurement `m` under `policy`.
+pub fn record(
+    recorded: Option<&EvaluationStatus>,
+    m: Measurement,
+    policy: EvaluationPolicy,
+) -> EvaluationStatus {
+    let mut history = recorded.map(|r| r.history.clone()).unwrap_or_default();
+    if let Some(previous) = recorded.and_then(|r| r.current.clone()) {
+        history.insert(0, previous);
+    }
+    history.truncate(HISTORY);
+    EvaluationStatus {
+        wer: m.wer.clone(),
+        current: Some(m),
+        history,
+        message: (policy == EvaluationPolicy::Gate).then(|| {
+            "policy Gate is not enforced yet: the model was measured as with Report".to_string()
+        }),
+        failed_key: None,
+        failed_at: None,
+    }
+}
+
+/// The status after a failed attempt on `key` at `at` (the message says why; never a secret).
+pub fn record_failure(
+    recorded: Option<&EvaluationStatus>,
+    key: &str,
+    at: Time,
+    message: String,
+) -> EvaluationStatus {
+    let mut s = recorded.cloned().unwrap_or_default();
+    s.failed_key = Some(key.to_string());
+    s.failed_at = Some(at);
+    s.message = Some(message);
+    s
+}
+
+/// An Event about a measurement: its reason, whether it is a Warning, its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// `WerMeasured` (the first), `WerImproved` or `WerRegressed` (Warning).
+    pub reason: &'static str,
+    /// A regression.
+    pub warning: bool,
+    /// For people.
+    pub message: String,
+}
+
+/// The Event for `new` after `previous` (the last measurement before it): none when the WER did
+/// not change.
+pub fn note(previous: Option<&Measurement>, new: &Measurement) -> Option<Note> {
+    let what = |m: &Measurement| m.wer.clone().unwrap_or_else(|| "no WER".to_string());
+    let detail = format!(
+        "{} items, {} words, {} errors; model {}{}",
+        new.items,
+        new.words,
+        new.errors,
+        new.customization_id,
+        new.base_model_version
+            .as_deref()
+            .map(|v| format!(" on {v}"))
+            .unwrap_or_default()
+    );
+    let Some(previous) = previous else {
+        return Some(Note {
+            reason: "WerMeasured",
+            warning: false,
+            message: format!("word error rate {} ({detail})", what(new)),
+        });
+    };
+    let (old, now) = (previous.wer_basis_points, new.wer_basis_points);
+    if old == now {
+        return None;
+    }
+    let worse = match (old, now) {
+        (Some(o), Some(n)) => n > o,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    Some(Note {
+        reason: if worse { "WerRegressed" } else { "WerImproved" },
+        warning: worse,
+        message: format!(
+            "word error rate {} -> {} ({detail})",
+            what(previous),
+            what(new)
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("time"))
+    }
+
+    #[test]
+    fn manifests_in_ibms_tool_format() {
+        let ok: &[(&str, &[(&str, &str)])] = &[
+            (
+                "Audio File Name,Reference\na.wav,Call the doctor.\n",
+                &[("a.wav", "Call the doctor.")],
+            ),
+            (
+                "\u{feff} audio file name , REFERENCE \r\n\r\na.wav, \"Yes, the \"\"big\"\" one\"\r\nb.flac,no\n",
+                &[("a.wav", "Yes, the \"big\" one"), ("b.flac", "no")],
+            ),
+            ("Audio File Name,Reference\na.wav,\n", &[("a.wav", "")]),
+        ];
+        for (text, want) in ok {
+            let got = parse_manifest(text).expect(text);
+            let got: Vec<(&str, &str)> = got
+                .iter()
+                .map(|i| (i.audio.as_str(), i.reference.as_str()))
+                .collect();
+            assert_eq!(got, want.to_vec(), "{text:?}");
+        }
+        let bad: &[(&str, usize)] = &[
+            ("", 1),
+            ("file,text\na.wav,x\n", 1),
+            ("Audio File Name,Reference\n", 1),
+            ("Audio File Name,Reference\na.wav,one, two\n", 2),
+            ("Audio File Name,Reference\na.wav,\"open\n", 2),
+            ("Audio File Name,Reference\n../a.wav,x\n", 2),
+            ("Audio File Name,Reference\na.wav,x\n\na.wav,y\n", 4),
+        ];
+        for (text, line) in bad {
+            match parse_manifest(text) {
+                Err(ManifestError::Malformed { line: l, .. }) => assert_eq!(l, *line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        let many = format!(
+            "Audio File Name,Reference\n{}",
+            (0..=MAX_ITEMS)
+                .map(|i| format!("{i}.wav,x\n"))
+                .collect::<String>()
+        );
+        assert_eq!(
+            parse_manifest(&many).map_err(|e| e.category()),
+            Err("InputTooLarge")
+        );
+    }
+
+    #[test]
+    fn a_model_is_measured_once_per_version_and_retried_after_a_failure() {
+        let key = measurement_key("id", Some("v1"), Some("d1"), "{}");
+        let other = measurement_key("id", Some("v2"), Some("d1"), "{}");
+        assert_ne!(key, other, "another version is another key");
+        assert_ne!(
+            key,
+            measurement_key("id", Some("v1"), Some("d2"), "{}"),
+            "another training is another key"
+        );
+        assert_ne!(
+            key,
+            measurement_key("id", Some("v1"), Some("d1"), "{\"a\":1}"),
+            "another spec is another key"
+        );
+        let m = measurement("id", Some("v1"), Some("d1"), &key, &Score::default(), t(0));
+        let measured = record(None, m, EvaluationPolicy::Report);
+        let failed = record_failure(None, &key, t(1000), "x".into());
+        type Case<'a> = (
+            &'a str,
+            bool,
+            bool,
+            Option<&'a str>,
+            Option<&'a EvaluationStatus>,
+            Verdict,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "not enabled",
+                false,
+                true,
+                Some(&key),
+                None,
+                Verdict::Nothing,
+            ),
+            (
+                "not available",
+                true,
+                false,
+                Some(&key),
+                None,
+                Verdict::Nothing,
+            ),
+            ("no model yet", true, true, None, None, Verdict::Nothing),
+            (
+                "never measured",
+                true,
+                true,
+                Some(&key),
+                None,
+                Verdict::Measure,
+            ),
+            (
+                "measured",
+                true,
+                true,
+                Some(&key),
+                Some(&measured),
+                Verdict::Nothing,
+            ),
+            (
+                "new version",
+                true,
+                true,
+                Some(&other),
+                Some(&measured),
+                Verdict::Measure,
+            ),
+            (
+                "failed just now",
+                true,
+                true,
+                Some(&key),
+                Some(&failed),
+                Verdict::RetryAt(1000 + RETRY_AFTER_SECONDS),
+            ),
+            (
+                "failed on another key",
+                true,
+                true,
+                Some(&other),
+                Some(&failed),
+                Verdict::Measure,
+            ),
+        ];
+        for (what, enabled, available, key, recorded, want) in cases {
+            let f = Facts {
+                enabled,
+                available,
+                key,
+                recorded,
+                now: 1100,
+            };
+            assert_eq!(verdict(&f), want, "{what}");
+        }
+        let later = Facts {
+            enabled: true,
+            available: true,
+            key: Some(&key),
+            recorded: Some(&failed),
+            now: 1000 + RETRY_AFTER_SECONDS,
+        };
+        assert_eq!(verdict(&later), Verdict::Measure);
+    }
+
+    #[test]
+    fn measurements_move_into_history_and_changes_make_events() {
+        let score = |words, errors| Score {
+            items: 2,
+            words,
+            errors,
+        };
+        let m = |key: &str, s: Score| measurement("id", Some("v1"), None, key, &s, t(0));
+        let first = m("k1", score(10, 5));
+        assert_eq!(first.wer.as_deref(), Some("50.00%"));
+        let n = note(None, &first).expect("first");
+        assert_eq!((n.reason, n.warning), ("WerMeasured", false));
+        assert!(
+            n.message.contains("50.00%") && n.message.contains("on v1"),
+            "{}",
+            n.message
+        );
+
+        let s1 = record(None, first.clone(), EvaluationPolicy::Report);
+        assert_eq!(
+            (s1.wer.as_deref(), s1.history.len(), s1.message.as_deref()),
+            (Some("50.00%"), 0, None)
+        );
+        let better = m("k2", score(10, 1));
+        let s2 = record(Some(&s1), better.clone(), EvaluationPolicy::Gate);
+        assert_eq!(s2.wer.as_deref(), Some("10.00%"));
+        assert_eq!(s2.history, vec![first.clone()]);
+        assert!(
+            s2.message
+                .as_ref()
+                .is_some_and(|m| m.contains("not enforced"))
+        );
+        let n = note(Some(&first), &better).expect("improved");
+        assert_eq!((n.reason, n.warning), ("WerImproved", false));
+        assert!(n.message.contains("50.00% -> 10.00%"), "{}", n.message);
+        let n = note(Some(&better), &first).expect("regressed");
+        assert_eq!((n.reason, n.warning), ("WerRegressed", true));
+        assert_eq!(
+            note(Some(&first), &m("k3", score(10, 5))),
+            None,
+            "same WER: no Event"
+        );
+
+        let mut s = s2;
+        for i in 0..(HISTORY + 3) {
+            s = record(
+                Some(&s),
+                m(&format!("h{i}"), score(10, 2)),
+                EvaluationPolicy::Report,
+            );
+        }
+        assert_eq!(s.history.len(), HISTORY);
+        let failed = record_failure(Some(&s), "k9", t(5), "recognition refused".into());
+        assert_eq!(
+            failed.current, s.current,
+            "a failure keeps the last measurement"
+        );
+        assert_eq!(failed.message.as_deref(), Some("recognition refused"));
+    }
+}

@@ -1,0 +1,262 @@
+//! Measuring a language model on its test set (issue 28), the I/O: after a reconcile of a model
+//! with `spec.evaluation`, a task beside the reconcile reads the model as stored, asks the pure
+//! rule ([`crate::decision::evaluation::verdict`]) whether this version was measured, and if not
+//! reads the manifest, recognises each item (`POST /v1/recognize`), scores it
+//! ([`crate::decision::wer`]) and writes `status.evaluation`, the `wso_model_wer` metric and an
+//! Event when the WER changed.
+//!
+//! The task never holds a reconcile slot of the service (recognition of a large test set takes
+//! minutes of audio): the reconcile that started it has ended. Its IBM calls go through the
+//! service's client, so they share the service's request budget and its gate. One task per
+//! model at a time. Items are read and sent one at a time; the limits are in
+//! [`crate::decision::evaluation`] (200 items, 10 MiB per item, 100 MiB per test set).
+
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use parking_lot::Mutex;
+use tracing::{info, warn};
+
+use super::context::Context;
+use crate::crd::evaluation::{Evaluation, EvaluationStatus, TestAudio};
+use crate::crd::{ConfigMapKeyRef, CustomLanguageModel, Phase, SecretKeyRef, ServiceStatus};
+use crate::decision::evaluation::{
+    self as rule, Facts, MAX_ITEM_BYTES, MAX_SET_BYTES, TestItem, Verdict,
+};
+use crate::decision::wer::Score;
+use crate::watson::stt_types::RecognizeParams;
+
+/// Models with a measurement running (`namespace/name`).
+static RUNNING: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+
+/// After a reconcile of `obj`: starts a measurement task when the model has `spec.evaluation`
+/// and none runs for it. Cheap when there is nothing to measure (one GET of the model).
+pub(crate) fn after_reconcile(obj: &CustomLanguageModel, ctx: &Arc<Context>) {
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    // The metric follows the recorded status (also after a restart of the operator).
+    if let Some(metrics) = &ctx.metrics {
+        let recorded = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.evaluation.as_ref())
+            .and_then(|e| e.current.as_ref())
+            .and_then(|m| m.wer_basis_points)
+            .filter(|_| obj.spec.evaluation.is_some());
+        metrics.model_wer(&ns, &name, recorded.map(|bp| bp as f64 / 10_000.0));
+    }
+    if obj.spec.evaluation.is_none() || obj.meta().deletion_timestamp.is_some() {
+        return;
+    }
+    let key = format!("{ns}/{name}");
+    if !RUNNING.lock().insert(key.clone()) {
+        return;
+    }
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        measure_if_due(&ctx, &ns, &name).await;
+        RUNNING.lock().remove(&key);
+    });
+}
+
+/// Why a measurement failed (the message goes to status: it never holds a secret; inputs name
+/// their Secret and key, URLs are shown without userinfo and query).
+type Failure = String;
+
+async fn measure_if_due(ctx: &Context, ns: &str, name: &str) {
+    let api: Api<CustomLanguageModel> = Api::namespaced(ctx.client.clone(), ns);
+    let obj = match api.get_opt(name).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return,
+        Err(e) => {
+            warn!(namespace = ns, name, error = %e, "cannot read the model to evaluate it");
+            return;
+        }
+    };
+    let Some(spec) = obj.spec.evaluation.clone() else {
+        return;
+    };
+    let status = obj.status.clone().unwrap_or_default();
+    let m = &status.model;
+    let available = m.phase == Some(Phase::Available)
+        && m.service_status == Some(ServiceStatus::Available)
+        && m.current_operation.is_none();
+    let spec_json = serde_json::to_string(&spec).unwrap_or_default();
+    let key = m.customization_id.as_deref().map(|id| {
+        rule::measurement_key(
+            id,
+            m.base_model_version.as_deref(),
+            m.trained_inputs_digest.as_deref(),
+            &spec_json,
+        )
+    });
+    let recorded = status.evaluation.as_ref();
+    let verdict = rule::verdict(&Facts {
+        enabled: true,
+        available,
+        key: key.as_deref(),
+        recorded,
+        now: k8s_openapi::jiff::Timestamp::now().as_second(),
+    });
+    let (Verdict::Measure, Some(key), Some(id)) = (verdict, key, m.customization_id.clone()) else {
+        return;
+    };
+    info!(namespace = ns, name, customization_id = %id, "measuring the model on its test set");
+    let result = score(ctx, &obj, &spec, &id).await;
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let (next, note) = match result {
+        Ok(score) => {
+            let measured = rule::measurement(
+                &id,
+                m.base_model_version.as_deref(),
+                m.trained_inputs_digest.as_deref(),
+                &key,
+                &score,
+                now,
+            );
+            let note = rule::note(recorded.and_then(|r| r.current.as_ref()), &measured);
+            if let Some(metrics) = &ctx.metrics {
+                metrics.model_wer(
+                    ns,
+                    name,
+                    measured.wer_basis_points.map(|bp| bp as f64 / 10_000.0),
+                );
+            }
+            (rule::record(recorded, measured, spec.policy), note)
+        }
+        Err(message) => {
+            warn!(namespace = ns, name, error = %message, "evaluation failed");
+            let note = rule::Note {
+                reason: "EvaluationFailed",
+                warning: true,
+                message: message.clone(),
+            };
+            (
+                rule::record_failure(recorded, &key, now, message),
+                Some(note),
+            )
+        }
+    };
+    if let Err(e) = write(&api, name, &next).await {
+        warn!(namespace = ns, name, error = %e, "cannot write status.evaluation");
+        return;
+    }
+    if let Some(note) = note {
+        let event = Event {
+            type_: if note.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: note.reason.to_string(),
+            note: Some(crate::decision::text::cut(&note.message, 1024)),
+            action: "Evaluate".to_string(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+            warn!(error = %e, "cannot publish Event");
+        }
+    }
+}
+
+async fn write(
+    api: &Api<CustomLanguageModel>,
+    name: &str,
+    evaluation: &EvaluationStatus,
+) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({ "status": { "evaluation": evaluation } });
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+}
+
+/// Recognises every item of the test set with the model `id` and sums the scores.
+async fn score(
+    ctx: &Context,
+    obj: &CustomLanguageModel,
+    spec: &Evaluation,
+    id: &str,
+) -> Result<Score, Failure> {
+    let ns = obj.namespace().unwrap_or_default();
+    let svc = ctx
+        .services
+        .handle(&ns, &obj.spec.service_ref.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let sources = svc.sources().map_err(|e| e.to_string())?;
+    let manifest = sources
+        .source(&spec.test_set.manifest)
+        .await
+        .map_err(|e| format!("test set manifest: {e}"))?;
+    let manifest =
+        String::from_utf8(manifest).map_err(|_| "test set manifest: not UTF-8 text".to_string())?;
+    let items = rule::parse_manifest(&manifest).map_err(|e| e.to_string())?;
+    let stt = svc.stt().map_err(|e| e.to_string())?;
+    let params = RecognizeParams {
+        model: Some(obj.spec.base_model_name.clone()),
+        language_customization_id: Some(id.to_string()),
+        customization_weight: spec.customization_weight,
+        parameter_set: spec.parameter_set.clone(),
+        ..RecognizeParams::default()
+    };
+    let content_type = spec.content_type.as_deref().unwrap_or("audio/wav");
+    let mut total = Score::default();
+    let mut bytes = 0u64;
+    for item in &items {
+        let audio = read_audio(sources, &spec.test_set.audio, item).await?;
+        let len = audio.len() as u64;
+        if len > MAX_ITEM_BYTES {
+            return Err(format!(
+                "test set item {}: {len} bytes of audio, more than the limit of {MAX_ITEM_BYTES}",
+                item.audio
+            ));
+        }
+        bytes += len;
+        if bytes > MAX_SET_BYTES {
+            return Err(format!(
+                "test set: more than {MAX_SET_BYTES} bytes of audio in all (at item {})",
+                item.audio
+            ));
+        }
+        let answer = stt
+            .recognize(&params, content_type, crate::watson::Bytes::from(audio))
+            .await
+            .map_err(|e| format!("recognition of test set item {}: {e}", item.audio))?;
+        total = total.plus(Score::item(&item.reference, &answer.transcript()));
+    }
+    Ok(total)
+}
+
+/// The audio of one item.
+async fn read_audio(
+    sources: &super::inputs::Resolver,
+    audio: &TestAudio,
+    item: &TestItem,
+) -> Result<Vec<u8>, Failure> {
+    let read = if let Some(cm) = &audio.config_map_name {
+        sources
+            .config_map_key(&ConfigMapKeyRef {
+                name: cm.clone(),
+                key: item.audio.clone(),
+            })
+            .await
+    } else if let Some(secret) = &audio.secret_name {
+        sources
+            .secret_key(&SecretKeyRef {
+                name: secret.clone(),
+                key: item.audio.clone(),
+            })
+            .await
+    } else if let Some(base) = &audio.base_url {
+        sources
+            .url(&format!("{}/{}", base.trim_end_matches('/'), item.audio))
+            .await
+    } else {
+        return Err("spec.evaluation.testSet.audio names no place".to_string());
+    };
+    read.map_err(|e| format!("test set item {}: {e}", item.audio))
+}
