@@ -101,7 +101,8 @@ impl Context {
             notices.model_woken.clone(),
             settings.trusted_profile.clone(),
         )
-        .with_sources(sources_http.clone(), settings.sources.clone());
+        .with_sources(sources_http.clone(), settings.sources.clone())
+        .with_rules(settings.vanish_rule, settings.drift_interval);
         Ok(Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
