@@ -13,6 +13,7 @@ mod auth_modes;
 mod bad_input;
 mod decisions;
 mod drift;
+mod identity;
 mod verdicts;
 
 use support::operator;

@@ -14,6 +14,8 @@ use super::{ControlPlane, TestNamespace, eventually};
 
 /// The API key the simulator accepts.
 pub const API_KEY: &str = "e2e-api-key";
+/// The `--cluster-name` of the shared operator ([`start`]).
+pub const CLUSTER_NAME: &str = "e2e-shared";
 /// A second valid key (for rotation tests).
 pub const OTHER_API_KEY: &str = "e2e-rotated-key";
 
@@ -88,6 +90,9 @@ fn start_with(cp: &'static ControlPlane, options: Options, dry_run: bool) -> &'s
                     expected_training: Duration::from_secs(2),
                     model_quota: options.model_quota,
                     dry_run,
+                    // The shared operator runs with a cluster name (issue 25, point 2: markers
+                    // derived from it); the isolated binaries keep the UID default.
+                    cluster_name: Some(CLUSTER_NAME.to_string()),
                     // TrustedProfile SpeechServices: a projected token as the kubelet writes it,
                     // exchanged at the simulator's IAM.
                     trusted_profile:
