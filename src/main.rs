@@ -369,6 +369,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             synced: Some(synced_tx),
             shutdown: shutdown.clone(),
             streaming_lists: args.streaming_lists,
+            health: Some(health.clone()),
         };
         let controllers = watson_speech_operator::reconcile::run::run_with(
             client.clone(),

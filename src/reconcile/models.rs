@@ -45,6 +45,11 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
     router: Arc<Router>,
     cache: Store<PartialObjectMeta<K>>,
 ) -> Result<Requeue, Error> {
+    // A served CRD of another schema (issue 25): nothing is read, written or called; the
+    // start-up check logged it, and `/readyz` and `wso_crd_schema_current` say so.
+    if ctx.schema_stale(&K::kind(&())) {
+        return Ok(Requeue::await_change());
+    }
     let started = std::time::Instant::now();
     let key = key_of(&*meta);
     let ns = meta.namespace().unwrap_or_default();

@@ -26,6 +26,10 @@ use crate::metrics::result::{ERROR, SUCCESS};
 
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    // A served CRD of another schema (issue 25): the service is left as it is.
+    if ctx.schema_stale("SpeechService") {
+        return Ok(Requeue::await_change());
+    }
     let started = std::time::Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();

@@ -37,7 +37,13 @@ async fn delete_and_wait(api: &Api<CustomLanguageModel>, name: &str) {
     support::eventually(
         &format!("{name} gone"),
         std::time::Duration::from_secs(60),
-        || async move { api.get_opt(name).await.expect("get").is_none().then_some(()) },
+        || async move {
+            api.get_opt(name)
+                .await
+                .expect("get")
+                .is_none()
+                .then_some(())
+        },
     )
     .await;
 }
@@ -62,18 +68,31 @@ async fn a_rebuilt_cluster_re_finds_its_models_without_creating_any() {
     let mark = admin.requests(0).await.expect("log").next_seq;
     apply(&api, &manifest).await;
     let again = wait_for(&api, "kept", "Available", 90, available).await;
-    assert_ne!(again.metadata.uid.as_deref(), Some(old_uid.as_str()), "a new UID");
+    assert_ne!(
+        again.metadata.uid.as_deref(),
+        Some(old_uid.as_str()),
+        "a new UID"
+    );
     assert_eq!(id_of(&again), id, "the same IBM model");
     let name = format!("{}-kept", ns.name);
-    assert_eq!(calls_named(&admin, &name, "create_language_model", mark).await, 0);
-    assert_eq!(calls_named(&admin, &name, "train_language_model", mark).await, 0);
-    assert_eq!(admin
-        .models()
-        .await
-        .expect("models")
-        .iter()
-        .filter(|m| m.name == name)
-        .count(), 1);
+    assert_eq!(
+        calls_named(&admin, &name, "create_language_model", mark).await,
+        0
+    );
+    assert_eq!(
+        calls_named(&admin, &name, "train_language_model", mark).await,
+        0
+    );
+    assert_eq!(
+        admin
+            .models()
+            .await
+            .expect("models")
+            .iter()
+            .filter(|m| m.name == name)
+            .count(),
+        1
+    );
     // The model is the cluster's again: deleting the resource (Retain) leaves it; clean up.
     delete_and_wait(&api, "kept").await;
     admin.delete_model(&id).await.expect("cleanup");
@@ -106,10 +125,17 @@ async fn two_clusters_sharing_an_instance_never_take_each_others_models() {
         .customization_id;
     let mark = admin.requests(0).await.expect("log").next_seq;
     let api: Api<CustomLanguageModel> = ns.api();
-    apply(&api, &language_model("same", json!({"words": [{"word": "tomato"}]}))).await;
+    apply(
+        &api,
+        &language_model("same", json!({"words": [{"word": "tomato"}]})),
+    )
+    .await;
     let ours = id_of(&wait_for(&api, "same", "Available", 90, available).await);
     assert_ne!(ours, theirs, "not adopted");
-    assert_eq!(calls_named(&admin, &name, "create_language_model", mark).await, 1);
+    assert_eq!(
+        calls_named(&admin, &name, "create_language_model", mark).await,
+        1
+    );
     // Adopting theirs by ID is refused.
     apply(
         &api,

@@ -65,6 +65,17 @@ pub struct Context {
     pub slots: Slots,
     /// Which model resources use which SpeechService.
     pub users: Users,
+    /// The kinds whose served CRD does not carry this operator's schema, set once at start-up
+    /// (`run::stale_schemas`): none of them is reconciled (issue 25).
+    pub stale_kinds: std::sync::OnceLock<std::collections::BTreeSet<String>>,
+}
+
+impl Context {
+    /// Whether `kind`'s served CRD carries another schema than this operator's: its objects
+    /// are left as they are (no read, write or call).
+    pub fn schema_stale(&self, kind: &str) -> bool {
+        self.stale_kinds.get().is_some_and(|s| s.contains(kind))
+    }
 }
 
 impl Context {
@@ -115,6 +126,7 @@ impl Context {
             notices,
             slots: Slots::new(settings_cap),
             users: Users::default(),
+            stale_kinds: std::sync::OnceLock::new(),
         }))
     }
 
