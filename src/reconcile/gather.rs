@@ -294,7 +294,12 @@ pub(crate) async fn observe<K: KindOps>(
                 None => return Ok(None),
             },
         },
-        None => return Ok(None),
+        // Deleting, and the model is gone: no longer counted, nor awaited by a halt of
+        // re-creation (deleting the resources of models deleted on purpose lifts it).
+        None => {
+            svc.deleted(K::KIND, id).await;
+            return Ok(None);
+        }
     };
     // Issue 25: the service is the truth. A steady model whose listing shows a change the
     // operator did not make has all its data read before the decision.

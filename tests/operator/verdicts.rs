@@ -257,3 +257,59 @@ async fn an_empty_listing_re_creates_nothing() {
     assert_eq!(calls(&admin, "create_language_model", mark).await, 0);
     assert_eq!(admin.models().await.expect("models").len(), 4);
 }
+
+/// Models deleted on purpose, in bulk, out of band: re-creation stops as for an incident; once
+/// the user deletes the resources of the models they meant to delete, the halt lifts and the one
+/// resource left gets its model re-created.
+#[tokio::test]
+async fn deleting_the_resources_of_vanished_models_lifts_the_halt() {
+    let Some((ns, _sim, admin)) = own_service("verdict-purpose", Faults::default()).await else {
+        return;
+    };
+    let api: Api<CustomLanguageModel> = ns.api();
+    let names = ["p1", "p2", "p3", "p4"];
+    for name in names {
+        apply(
+            &api,
+            &language_model(name, json!({"words": [{"word": "tomato"}]})),
+        )
+        .await;
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(id_of(
+            &wait_for(&api, name, "Available", 90, available).await,
+        ));
+    }
+    let mark = admin.requests(0).await.expect("log").next_seq;
+    for id in &ids {
+        admin.delete_model(id).await.expect("delete out of band");
+    }
+    let ns_ref = &ns;
+    support::eventually(
+        "the SpeechService says re-creation stopped",
+        Duration::from_secs(60),
+        || async move {
+            (service_condition(ns_ref, "ModelsVanished").await
+                == Some(("True".into(), "ModelsVanished".into())))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(calls(&admin, "create_language_model", mark).await, 0);
+    for name in &names[..3] {
+        api.delete(name, &Default::default()).await.expect("delete");
+    }
+    let kept = wait_for(&api, "p4", "re-created", 90, |m| {
+        available(m) && m.model().and_then(|s| s.customization_id.as_deref()) != Some(&ids[3])
+    })
+    .await;
+    assert_ne!(id_of(&kept), ids[3]);
+    assert_eq!(calls(&admin, "create_language_model", mark).await, 1);
+    for name in &names[..3] {
+        assert!(
+            api.get_opt(name).await.expect("get").is_none(),
+            "{name} gone"
+        );
+    }
+}
