@@ -58,6 +58,19 @@ struct RunArgs {
     /// bound by it).
     #[arg(long, default_value_t = watson_speech_operator::reconcile::context::MIN_DRIFT_INTERVAL_SECONDS, env = "WSO_MIN_DRIFT_INTERVAL_SECONDS")]
     min_drift_interval_seconds: u64,
+    /// More than this fraction (0 to 1) of one service's models of a kind missing from its
+    /// listing at once (at least three) stops re-creating them until the service lists them
+    /// again: an empty or partial listing during an IBM incident must not re-create models in
+    /// bulk. 1 never stops.
+    #[arg(long, default_value_t = 0.5, env = "WSO_MAX_VANISHED_FRACTION")]
+    max_vanished_fraction: f64,
+    /// This cluster's stable name (e.g. `prod-eu-1`), unique among the clusters that share an
+    /// IBM service instance. With it, the ownership marker of each new model is derived from the
+    /// name and the resource's kind, namespace and name, so a cluster rebuilt from the same
+    /// manifests (new UIDs, no status) re-finds its models; without it, from the resource's UID
+    /// (see docs/operations.md, "Rebuilding a cluster").
+    #[arg(long, env = "WSO_CLUSTER_NAME", value_parser = parse_cluster_name)]
+    cluster_name: Option<String>,
     /// Custom models of one kind a service instance may hold (IBM Cloud: 1024). The operator
     /// never sends a create past it and warns at 90 %.
     #[arg(long, default_value_t = 1024, env = "WSO_MODEL_QUOTA")]
@@ -218,10 +231,28 @@ fn parse_network(s: &str) -> Result<watson_speech_operator::reconcile::sources::
     s.parse()
 }
 
+/// `--cluster-name`: 1 to 63 characters, lowercase letters, digits, `-` and `.` (a DNS label
+/// or subdomain part), so it reads the same in every tool; an empty value is no name.
+fn parse_cluster_name(s: &str) -> Result<String, String> {
+    let ok = s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("use at most 63 lowercase letters, digits, '-' and '.'".into())
+    }
+}
+
 fn settings(args: &RunArgs) -> Settings {
     Settings {
+        cluster_name: args.cluster_name.clone().filter(|c| !c.is_empty()),
         drift_interval: Duration::from_secs(args.drift_interval_seconds),
         min_drift_interval: Duration::from_secs(args.min_drift_interval_seconds),
+        vanish_rule: watson_speech_operator::decision::vanished::Rule {
+            max_fraction: args.max_vanished_fraction.clamp(0.0, 1.0),
+            min_models: watson_speech_operator::decision::vanished::MIN_VANISHED_MODELS,
+        },
         model_quota: args.model_quota,
         fixed_poll: args.fixed_poll_seconds.map(Duration::from_secs),
         max_poll_interval: timing(args.max_poll_seconds, 300, args),
@@ -347,6 +378,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             synced: Some(synced_tx),
             shutdown: shutdown.clone(),
             streaming_lists: args.streaming_lists,
+            health: Some(health.clone()),
         };
         let controllers = watson_speech_operator::reconcile::run::run_with(
             client.clone(),

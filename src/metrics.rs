@@ -182,6 +182,7 @@ pub struct Metrics {
     /// `wso_model_wer`: one series per language model with `spec.evaluation` (the one family
     /// labelled by object, see the module contract).
     wer: Family<WerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    crd_schema: Family<KindLabels, Gauge>,
     /// Where the status-derived families come from (see [`StatusSampler`]).
     status: StatusSampler,
 }
@@ -259,6 +260,12 @@ impl Metrics {
             "1 while this instance holds the leader lease (or runs without leader election)",
             leader.clone(),
         );
+        let crd_schema = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "crd_schema_current",
+            "1 when the served CRD of a kind carries the schema this operator was built for, 0 when not (the kind is not reconciled; issue 25)",
+            crd_schema.clone(),
+        );
         let leader_transitions = Counter::default();
         registry.register(
             "leader_acquisitions",
@@ -289,6 +296,7 @@ impl Metrics {
             leader,
             leader_transitions,
             wer,
+            crd_schema,
             status: StatusSampler::default(),
         };
         // Zero-filled from the start, so dashboards and alerts see the family before any model.
@@ -426,6 +434,14 @@ impl Metrics {
     }
 
     /// Sets the leader gauge; counts an acquisition on a false → true change.
+    /// Whether the served CRD of `kind` carries this operator's schema (`wso_crd_schema_current`).
+    pub fn crd_schema_current(&self, kind: &'static str, current: bool) {
+        self.crd_schema
+            .get_or_create(&KindLabels { kind })
+            .set(i64::from(current));
+    }
+
+    /// 1 while this instance holds the leader lease.
     pub fn set_leader(&self, leader: bool) {
         let before = self.leader.set(i64::from(leader));
         if leader && before == 0 {

@@ -56,6 +56,9 @@ pub struct Health {
     leader: AtomicBool,
     lease_healthy: AtomicBool,
     shutting_down: AtomicBool,
+    /// A served CRD carries another schema than this operator's (issue 25): that kind is not
+    /// reconciled, and `/readyz` says so.
+    schema_stale: AtomicBool,
 }
 
 impl Health {
@@ -67,6 +70,7 @@ impl Health {
             leader: AtomicBool::new(false),
             lease_healthy: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
+            schema_stale: AtomicBool::new(false),
         })
     }
 
@@ -85,6 +89,11 @@ impl Health {
         self.lease_healthy.store(healthy, Ordering::SeqCst);
     }
 
+    /// A served CRD carries another schema than this operator's: not ready, with the reason.
+    pub fn set_schema_stale(&self, stale: bool) {
+        self.schema_stale.store(stale, Ordering::SeqCst);
+    }
+
     /// The process is stopping: no longer ready.
     pub fn set_shutting_down(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -94,6 +103,11 @@ impl Health {
     pub fn readiness(&self) -> Result<&'static str, &'static str> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err("shutting down");
+        }
+        if self.schema_stale.load(Ordering::SeqCst) {
+            return Err(
+                "a served CRD does not carry the schema this operator was built for (annotation speech.watson.dev/schema-version): its kind is not reconciled; apply this release's CRDs (see wso_crd_schema_current and the log)",
+            );
         }
         let synced = self.synced.load(Ordering::SeqCst);
         if !self.leader_election {

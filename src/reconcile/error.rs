@@ -29,6 +29,11 @@ pub enum Error {
     /// `WrongService` (issue 25: one bad answer is not a verdict).
     #[error("{0} (one answer so far; asking again before concluding)")]
     Unconfirmed(String),
+    /// The model is gone from the service (missing from its listing, and a GET of its own ID
+    /// says so too), but so are too many of the service's models at once: nothing is re-created
+    /// until the service lists them again (issue 25; [`crate::decision::vanished`]).
+    #[error("{0}")]
+    ModelsVanished(String),
     /// The spec cannot work as written (a mismatch the schema cannot see).
     #[error("{0}")]
     InvalidSpec(String),
@@ -60,6 +65,7 @@ impl Classified for Error {
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::WrongService(_) => "WrongService",
             Error::Unconfirmed(_) => "ServiceAnswerUnconfirmed",
+            Error::ModelsVanished(_) => "ModelsVanished",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
             Error::Unsupported(r) => r.reason,
             Error::QuotaExceeded(_) => "QuotaExceeded",
@@ -81,6 +87,8 @@ impl Classified for Error {
             Error::WrongService(_) => RetryClass::WaitForSpecChange,
             // Asked again soon.
             Error::Unconfirmed(_) => RetryClass::Backoff,
+            // Each look lists again; the service is expected to list the models again.
+            Error::ModelsVanished(_) => RetryClass::Backoff,
             // Checked with one LIST per attempt; retried at most every minute.
             Error::QuotaExceeded(_) => RetryClass::Backoff,
             Error::Deadline(_) => RetryClass::Backoff,
@@ -121,6 +129,12 @@ impl Error {
             Error::Watson(e) => e.retry_after(),
             _ => None,
         }
+    }
+
+    /// A conclusion about the service rather than the spec: what answers at its URL, what a
+    /// base model supports. Asked again at the drift interval (issue 25).
+    pub fn about_service(&self) -> bool {
+        matches!(self, Error::WrongService(_) | Error::Unsupported(_))
     }
 
     /// The retry class while the resource is being deleted: a deletion never waits for a spec

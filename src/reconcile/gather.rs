@@ -235,7 +235,8 @@ pub(crate) async fn gather<K: KindOps>(
         // model since, e.g. right after its own create).
         let recorded = facts.recorded.customization_id.clone();
         let about = recorded.as_deref().filter(|_| !unknown);
-        let all = find_marked(obj, svc, age, about).await?.into_iter();
+        let owner = Owner::of(obj, ctx.settings.cluster_name.as_deref());
+        let all = find_marked::<K>(&owner, svc, age, about).await?.into_iter();
         // The new model of a re-create carries the marker too: it is neither the model to
         // recover nor a duplicate (the decision deletes it with the resource).
         let mut all = all.filter(|id| Some(id) != successor.as_ref());
@@ -259,6 +260,7 @@ pub(crate) async fn gather<K: KindOps>(
         facts,
         contents,
         seen,
+        cluster_name: ctx.settings.cluster_name.clone(),
     })
 }
 
@@ -286,9 +288,31 @@ pub(crate) async fn observe<K: KindOps>(
                 confirmed = found;
                 &confirmed
             }
-            None => return Ok(None),
+            // Gone, but so are too many of the service's models at once: an IBM incident, not
+            // a deletion; nothing is re-created until the service lists them again.
+            None => match svc.vanished(K::KIND).await {
+                Some((missing, known)) => {
+                    let rule = svc.vanish_rule().await;
+                    let _ = ctx.notices.service_changed.send((
+                        obj.namespace().unwrap_or_default(),
+                        obj.service_name().to_string(),
+                    ));
+                    return Err(Error::ModelsVanished(crate::decision::vanished::message(
+                        K::KIND.plural(),
+                        missing,
+                        known,
+                        rule,
+                    )));
+                }
+                None => return Ok(None),
+            },
         },
-        None => return Ok(None),
+        // Deleting, and the model is gone: no longer counted, nor awaited by a halt of
+        // re-creation (deleting the resources of models deleted on purpose lifts it).
+        None => {
+            svc.deleted(K::KIND, id).await;
+            return Ok(None);
+        }
     };
     // Issue 25: the service is the truth. A steady model whose listing shows a change the
     // operator did not make has all its data read before the decision.
@@ -329,14 +353,14 @@ pub(crate) async fn observe<K: KindOps>(
 /// a listing at most `age` old (current for the model `about` when given: see
 /// `ServiceHandle::models`).
 async fn find_marked<K: KindOps>(
-    obj: &K,
+    owner: &Owner,
     svc: &ServiceHandle,
     age: Duration,
     about: Option<&str>,
 ) -> Result<Vec<String>, Error> {
     let list = svc.models::<K::Entry>(age, about).await?;
     Ok(marked(
-        &obj.uid().unwrap_or_default(),
+        owner,
         list.iter().map(|m| (m.description(), m.id())),
     ))
 }
@@ -355,27 +379,78 @@ fn newest_version<'a>(
 }
 
 /// The ownership marker put in the description of every model the operator creates, so a model
-/// created just before a crash is found again instead of duplicated.
-pub fn marker(uid: &str) -> String {
-    format!(" [wso:{uid}]")
+/// created just before a crash is found again instead of duplicated: `[wso:<token>]`, the token
+/// being an [`Owner`]'s.
+pub fn marker(token: &str) -> String {
+    format!(" [wso:{token}]")
 }
 
-/// The IDs of the models whose description carries the ownership marker of the object `uid`,
-/// in the listing's order, from `(description, customization id)` pairs of a listing.
+/// Who owns a model, as its ownership marker says (issue 25, point 2). Without a cluster name
+/// (`--cluster-name` unset) the object's UID, as every earlier release wrote; with one, a token
+/// derived from the cluster name and the object's kind, namespace and name
+/// ([`named_token`]), which survives a rebuild of the cluster (new UIDs, no status). Either
+/// token is recognised, so markers written by earlier releases (UID) still find their models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// The object's UID (the marker of earlier releases, and of no cluster name).
+    pub uid: String,
+    /// The name-derived token, with a cluster name.
+    pub named: Option<String>,
+    /// [`cluster_tag`] of the cluster name, with one.
+    pub cluster: Option<String>,
+}
+
+impl Owner {
+    /// The owner `obj` is, in the cluster named `cluster` (if named).
+    pub fn of<K: kube::Resource<DynamicType = ()>>(obj: &K, cluster: Option<&str>) -> Owner {
+        let uid = obj.meta().uid.clone().unwrap_or_default();
+        let named = cluster.map(|c| {
+            named_token(
+                c,
+                &K::kind(&()),
+                obj.meta().namespace.as_deref().unwrap_or_default(),
+                obj.meta().name.as_deref().unwrap_or_default(),
+            )
+        });
+        Owner {
+            uid,
+            named,
+            cluster: cluster.map(cluster_tag),
+        }
+    }
+
+    /// The token the operator writes into a new model's marker.
+    pub fn written(&self) -> &str {
+        self.named.as_deref().unwrap_or(&self.uid)
+    }
+
+    /// Whether a marker's token names this owner (either token).
+    pub fn owns(&self, token: &str) -> bool {
+        !token.is_empty() && (token == self.uid || self.named.as_deref() == Some(token))
+    }
+}
+
+pub use crate::decision::ownership::{cluster_tag, named_token, token_cluster};
+
+/// The IDs of the models whose description carries the ownership marker of `owner` (either
+/// token), in the listing's order, from `(description, customization id)` pairs of a listing.
 pub(crate) fn marked<'a>(
-    uid: &str,
+    owner: &Owner,
     models: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
 ) -> Vec<String> {
-    let mark = marker(uid);
-    let mark = mark.trim();
     models
         .into_iter()
-        .filter(|(description, _)| description.is_some_and(|d| d.contains(mark)))
+        .filter(|(description, _)| {
+            description
+                .and_then(marker_uid)
+                .is_some_and(|token| owner.owns(token))
+        })
         .map(|(_, id)| id.to_string())
         .collect()
 }
 
-/// The UID in the ownership marker a model's description carries, if any (`[wso:<uid>]`).
+/// The token (a UID, or a named token) in the ownership marker a model's description carries,
+/// if any (`[wso:<token>]`).
 pub(crate) fn marker_uid(description: &str) -> Option<&str> {
     let start = description.rfind("[wso:")? + "[wso:".len();
     let rest = &description[start..];
@@ -402,6 +477,68 @@ pub(crate) fn same_base_model<K: ModelResource>(
 mod tests {
     use super::*;
 
+    fn uid_owner(uid: &str) -> Owner {
+        Owner {
+            uid: uid.into(),
+            named: None,
+            cluster: None,
+        }
+    }
+
+    /// Issue 25, point 2: with a cluster name, the marker is derived from the cluster name,
+    /// kind, namespace and name: the same in a rebuilt cluster (new UID), another in another
+    /// cluster with equal namespace and name; UID markers of earlier releases still count.
+    #[test]
+    fn a_named_marker_survives_a_rebuild_and_differs_between_clusters() {
+        let a = named_token("prod-eu", "CustomLanguageModel", "team", "helpdesk");
+        assert_eq!(a.len(), 36, "fits where a UID fits: {a}");
+        assert_eq!(
+            a,
+            named_token("prod-eu", "CustomLanguageModel", "team", "helpdesk"),
+            "stable"
+        );
+        // Pinned: a change of the derivation orphans every model created with a cluster name.
+        assert_eq!(a, "n-27944896-9349657ea0d529e6380201d0f");
+        let b = named_token("prod-us", "CustomLanguageModel", "team", "helpdesk");
+        assert_ne!(a, b);
+        assert_ne!(
+            a,
+            named_token("prod-eu", "CustomAcousticModel", "team", "helpdesk")
+        );
+        assert_ne!(
+            a,
+            named_token("prod-eu", "CustomLanguageModel", "team2", "helpdesk")
+        );
+        assert_eq!(token_cluster(&a), Some(cluster_tag("prod-eu").as_str()));
+        assert_ne!(token_cluster(&a), token_cluster(&b));
+        assert_eq!(token_cluster("0f9e1234-1111-2222-3333-444455556666"), None);
+
+        let rebuilt = Owner {
+            uid: "new-uid".into(),
+            named: Some(a.clone()),
+            cluster: Some(cluster_tag("prod-eu")),
+        };
+        let listing = [
+            (Some("helpdesk [wso:old-uid]".to_string()), "by-old-release"),
+            (Some(format!("helpdesk [wso:{a}]")), "named"),
+            (Some(format!("[wso:{b}]")), "other-cluster"),
+        ];
+        let pairs = listing.iter().map(|(d, id)| (d.as_deref(), *id));
+        assert_eq!(marked(&rebuilt, pairs), vec!["named".to_string()]);
+        let old_release_same_cluster = Owner {
+            uid: "old-uid".into(),
+            ..rebuilt.clone()
+        };
+        let pairs = listing.iter().map(|(d, id)| (d.as_deref(), *id));
+        assert_eq!(
+            marked(&old_release_same_cluster, pairs),
+            vec!["by-old-release".to_string(), "named".to_string()]
+        );
+        assert_eq!(rebuilt.written(), a);
+        assert_eq!(uid_owner("u").written(), "u");
+        assert!(!uid_owner("").owns(""));
+    }
+
     #[test]
     fn the_ownership_marker_finds_only_its_own_model() {
         let listing = [
@@ -409,8 +546,11 @@ mod tests {
             (None, "id-2"),
             (Some("helpdesk [wso:my-uid]"), "id-3"),
         ];
-        assert_eq!(marked("my-uid", listing), vec!["id-3".to_string()]);
-        assert!(marked("absent", listing).is_empty());
+        assert_eq!(
+            marked(&uid_owner("my-uid"), listing),
+            vec!["id-3".to_string()]
+        );
+        assert!(marked(&uid_owner("absent"), listing).is_empty());
     }
 
     /// Every marked model is found, so duplicates can be deleted (issue 24).
@@ -421,7 +561,10 @@ mod tests {
             (Some("other"), "b"),
             (Some("x [wso:u]"), "c"),
         ];
-        assert_eq!(marked("u", listing), vec!["a".to_string(), "c".to_string()]);
+        assert_eq!(
+            marked(&uid_owner("u"), listing),
+            vec!["a".to_string(), "c".to_string()]
+        );
         assert_eq!(marker_uid("helpdesk [wso:1234-ab]"), Some("1234-ab"));
         assert_eq!(marker_uid("helpdesk"), None);
         assert_eq!(marker_uid("[wso:]"), None);

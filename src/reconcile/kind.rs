@@ -100,6 +100,8 @@ pub(crate) struct Gathered {
     pub contents: BTreeMap<String, Vec<u8>>,
     /// What status shows of the model as observed.
     pub seen: Observation,
+    /// The operator's `--cluster-name`, for the ownership marker of a create ([`super::gather::Owner`]).
+    pub cluster_name: Option<String>,
 }
 
 /// What a check of a model knows before it calls the service: the record, read once for this

@@ -45,6 +45,11 @@ pub(crate) async fn reconcile<K: KindOps + crate::model::Referencing>(
     router: Arc<Router>,
     cache: Store<PartialObjectMeta<K>>,
 ) -> Result<Requeue, Error> {
+    // A served CRD of another schema (issue 25): nothing is read, written or called; the
+    // start-up check logged it, and `/readyz` and `wso_crd_schema_current` say so.
+    if ctx.schema_stale(&K::kind(&())) {
+        return Ok(Requeue::await_change());
+    }
     let started = std::time::Instant::now();
     let key = key_of(&*meta);
     let ns = meta.namespace().unwrap_or_default();
@@ -132,6 +137,10 @@ async fn failed<K: ModelResource>(
             ctx.memory.backoff(key, Duration::from_secs(5))
         }
         RetryClass::Credentials => ctx.memory.backoff(key, Duration::from_secs(30)),
+        // A conclusion about the service (what answers at its URL, what a base model
+        // supports) is asked again at the drift interval (issue 25: one answer is not a
+        // verdict for ever); one about the spec waits for its edit.
+        RetryClass::WaitForSpecChange if err.about_service() => ctx.settings.drift_interval,
         RetryClass::WaitForSpecChange => Duration::from_secs(3600),
     };
     // The service (or its request budget) said how long to wait: come back then, never sooner
@@ -200,7 +209,7 @@ async fn steps<K: KindOps>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Reque
         }
         Err(e) => return Err(e),
     };
-    svc.verify(ctx.settings.drift_interval).await?;
+    svc.verify().await?;
     let mut contents = Default::default();
     if !facts.deleting {
         contents = gather::inputs(obj, ctx, &mut facts).await?;

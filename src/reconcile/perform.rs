@@ -14,7 +14,9 @@ use super::context::memory::key_of;
 use super::context::{Context, ServiceHandle};
 use super::decide::skipped_in_dry_run;
 use super::error::Error;
-use super::gather::{marker, marker_uid, observe, same_base_model};
+use super::gather::{
+    Owner, marker, marker_uid, named_token, observe, same_base_model, token_cluster,
+};
 use super::kind::{Check, Gathered, KindOps};
 use crate::crd::FINALIZER;
 use crate::decision::status::{self as decided, Outcome};
@@ -221,8 +223,19 @@ async fn not_managed_by_another<K: KindOps>(
     else {
         return Ok(());
     };
-    if Some(owner_uid.as_str()) == obj.uid().as_deref() {
+    let cluster = ctx.settings.cluster_name.as_deref();
+    let me = Owner::of(obj, cluster);
+    if me.owns(&owner_uid) {
         return Ok(());
+    }
+    // A named marker of another cluster (issue 25, point 2): that cluster may still manage it,
+    // and nothing here can tell. Never adopted.
+    if let Some(tag) = token_cluster(&owner_uid)
+        && me.cluster.as_deref() != Some(tag)
+    {
+        return Err(Error::AdoptionMismatch(format!(
+            "model {customization_id} carries the ownership marker of another cluster (another --cluster-name) that shares this service instance: two clusters must not manage one model. Adopt it from that cluster, or adopt another model; the model was not changed"
+        )));
     }
     // The owner is looked for where the operator may look: every namespace, else (a
     // namespaced installation) this one.
@@ -235,11 +248,19 @@ async fn not_managed_by_another<K: KindOps>(
             ns.list_metadata(&ListParams::default()).await?
         }
     };
-    if let Some(owner) = owners
-        .items
-        .iter()
-        .find(|m| m.metadata.uid.as_deref() == Some(owner_uid.as_str()))
-    {
+    let kind = K::kind(&());
+    let owns = |m: &kube::api::ObjectMeta| {
+        m.uid.as_deref() == Some(owner_uid.as_str())
+            || cluster.is_some_and(|c| {
+                named_token(
+                    c,
+                    &kind,
+                    m.namespace.as_deref().unwrap_or_default(),
+                    m.name.as_deref().unwrap_or_default(),
+                ) == owner_uid
+            })
+    };
+    if let Some(owner) = owners.items.iter().find(|m| owns(&m.metadata)) {
         return Err(Error::AdoptionMismatch(format!(
             "model {customization_id} carries the ownership marker of {} {}/{}, which manages it: two resources must not manage one model. Delete that resource first (with deletionPolicy Retain to keep the model), or adopt another model; the model was not changed",
             K::kind(&()),
@@ -404,9 +425,13 @@ async fn execute<K: KindOps>(
         // the ownership marker): a crash before its ID is recorded leaves a marked duplicate,
         // which goes.
         Action::Create | Action::Recreate | Action::CreateSuccessor => {
-            let uid = obj.uid().unwrap_or_default();
+            let owner = Owner::of(obj, g.cluster_name.as_deref());
             let entry = obj
-                .create(svc, model_name(obj), description(obj.description(), &uid))
+                .create(
+                    svc,
+                    model_name(obj),
+                    description(obj.description(), owner.written()),
+                )
                 .await?;
             let created_id = entry.id().to_string();
             // The create's answer is the new model's entry: the next look at it makes no LIST.
@@ -438,9 +463,10 @@ async fn delete<K: KindOps>(svc: &ServiceHandle, id: &str) -> Result<Outcome, Er
     }
 }
 
-/// The description sent on create: the user's, then the ownership marker.
-pub(crate) fn description(user: Option<&str>, uid: &str) -> String {
-    format!("{}{}", user.unwrap_or(""), marker(uid))
+/// The description sent on create: the user's, then the ownership marker of `token`
+/// ([`Owner::written`]).
+pub(crate) fn description(user: Option<&str>, token: &str) -> String {
+    format!("{}{}", user.unwrap_or(""), marker(token))
         .trim()
         .to_string()
 }

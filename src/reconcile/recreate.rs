@@ -121,6 +121,7 @@ pub(crate) async fn perform_on_successor<K: KindOps>(
         facts: sub_facts(&g.facts, s),
         contents: g.contents.clone(),
         seen: s.seen.clone(),
+        cluster_name: g.cluster_name.clone(),
     };
     let result = obj.change(svc, &id, inner, &own).await;
     svc.changed(&id).await;

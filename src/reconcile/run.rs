@@ -3,6 +3,7 @@
 //! SpeechService, the Secrets and ConfigMaps it reads, and for acoustic models their language
 //! model), so nothing needs to poll for dependencies.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -375,6 +376,58 @@ pub struct RunOptions {
     /// Ask the API server to stream the watches' initial state where it can (`run
     /// --streaming-lists`; see [`streams_initial_events`]); else paged LISTs.
     pub streaming_lists: bool,
+    /// Told when a served CRD carries another schema than this operator's (`/readyz`).
+    pub health: Option<Arc<crate::telemetry::Health>>,
+}
+
+/// The kind name as a `'static` metric label.
+fn static_kind(kind: &str) -> &'static str {
+    match kind {
+        "SpeechService" => "SpeechService",
+        "CustomLanguageModel" => "CustomLanguageModel",
+        "CustomAcousticModel" => "CustomAcousticModel",
+        "CustomVoiceModel" => "CustomVoiceModel",
+        _ => "unknown",
+    }
+}
+
+/// The kinds whose served CRD does not carry the schema this operator was built for
+/// ([`crate::crd::SCHEMA_VERSION_ANNOTATION`]), checked once at start-up (issue 25: no schema
+/// skew): each is logged, and `wso_crd_schema_current{kind}` says 1 or 0. A CRD the operator
+/// may not read (no cluster-wide rights) is assumed current, with a warning.
+pub async fn stale_schemas(client: &Client, metrics: Option<&Metrics>) -> BTreeSet<String> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut stale = BTreeSet::new();
+    for ours in crate::crd::all() {
+        let name = ours.metadata.name.clone().unwrap_or_default();
+        let kind = static_kind(&ours.spec.names.kind);
+        let served = match api.get_opt(&name).await {
+            Ok(Some(crd)) => crd
+                .metadata
+                .annotations
+                .and_then(|a| a.get(crate::crd::SCHEMA_VERSION_ANNOTATION).cloned()),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(crd = %name, error = %e, "cannot read the CRD to check its schema version; assuming it is current");
+                Some(crate::crd::SCHEMA_VERSION.to_string())
+            }
+        };
+        let current = served.as_deref() == Some(crate::crd::SCHEMA_VERSION);
+        if !current {
+            tracing::error!(
+                crd = %name,
+                served = served.as_deref().unwrap_or("none"),
+                expected = crate::crd::SCHEMA_VERSION,
+                "the served CRD does not carry the schema this operator was built for: {kind} is not reconciled (nothing is read, written or deleted for it) until this release's CRDs are applied and the operator restarted"
+            );
+            stale.insert(ours.spec.names.kind.clone());
+        }
+        if let Some(m) = metrics {
+            m.crd_schema_current(kind, current);
+        }
+    }
+    stale
 }
 
 /// Runs every controller until the process stops.
@@ -390,6 +443,11 @@ pub async fn run_with(
     options: RunOptions,
 ) -> Result<(), Error> {
     let ctx = Context::new_with_metrics(client.clone(), settings, options.metrics.clone())?;
+    let stale = stale_schemas(&client, options.metrics.as_deref()).await;
+    if let Some(h) = &options.health {
+        h.set_schema_stale(!stale.is_empty());
+    }
+    let _ = ctx.stale_kinds.set(stale);
     let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
         vec![None]
     } else {

@@ -26,6 +26,10 @@ use crate::metrics::result::{ERROR, SUCCESS};
 
 /// Reconciles one SpeechService.
 pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    // A served CRD of another schema (issue 25): the service is left as it is.
+    if ctx.schema_stale("SpeechService") {
+        return Ok(Requeue::await_change());
+    }
     let started = std::time::Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
@@ -43,7 +47,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         tracing::info_span!("reconcile", kind = "SpeechService", namespace = %ns, name = %name);
     let check = async {
         let handle = ctx.services.handle(&ns, &name).await?;
-        handle.verify(ctx.settings.drift_interval).await?;
+        handle.verify().await?;
         // Half the drift interval: the check proves the credentials at least once per interval
         // and the models of the service reuse the same LIST.
         let age = ctx.settings.drift_interval / 2;
@@ -88,6 +92,32 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         Ok((handle, _)) => erase_customer_data(&obj, &ctx, handle, st).await?,
         Err(_) => (st, None, false),
     };
+    // Issue 25: models vanished in bulk from the service's listings halt re-creation; the
+    // service says so (condition ModelsVanished, one Warning, a Normal Event on recovery).
+    let (st, vanish_event) = match &result {
+        Ok((handle, _)) => {
+            let mut halted = Vec::new();
+            for kind in kinds_of(handle.clients.kind) {
+                if let Some((missing, known)) = handle.vanished(*kind).await {
+                    let rule = handle.vanish_rule().await;
+                    halted.push(crate::decision::vanished::message(
+                        kind.plural(),
+                        missing,
+                        known,
+                        rule,
+                    ));
+                }
+            }
+            crate::decision::vanished::service_condition(
+                &old,
+                st,
+                &halted,
+                generation,
+                k8s_openapi::jiff::Timestamp::now(),
+            )
+        }
+        Err(_) => (st, None),
+    };
     let key = service_key(&ns, &name);
     let (requeue, result_label, category) = match &result {
         Ok(_) => {
@@ -107,7 +137,9 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
             {
                 // A plan without customization or the wrong service behind the URL: nothing
                 // changes without the user, whose edits (spec, Secret) wake the check at once.
-                wait = wait.max(ctx.settings.drift_interval);
+                // Asked again at the drift interval (issue 25): the answer may have been a
+                // passing one.
+                wait = ctx.settings.drift_interval;
             }
             // A service that said how long to wait (429 `Retry-After`, its request budget's
             // pause) is not checked before then.
@@ -125,7 +157,7 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
-    for note in [event, erasure_event].into_iter().flatten() {
+    for note in [event, erasure_event, vanish_event].into_iter().flatten() {
         let event = Event {
             type_: if note.warning {
                 EventType::Warning
@@ -146,6 +178,14 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
         }
     }
     Ok(requeue)
+}
+
+/// The model kinds a service of `kind` holds.
+fn kinds_of(kind: ServiceKind) -> &'static [ModelKind] {
+    match kind {
+        ServiceKind::SpeechToText => &[ModelKind::Language, ModelKind::Acoustic],
+        ServiceKind::TextToSpeech => &[ModelKind::Voice],
+    }
 }
 
 /// How often a pending erasure looks for the model resources it waits for.

@@ -173,6 +173,7 @@ pub(crate) async fn record_failure<K: ModelResource>(
                 | Error::Input(_)
                 | Error::WrongService(_)
                 | Error::Unconfirmed(_)
+                | Error::ModelsVanished(_)
         ) || err.retry_class() == RetryClass::Credentials,
         terminal: err.retry_class_deleting(deleting) == RetryClass::WaitForSpecChange,
         stalled: err.needs_user(),

@@ -326,12 +326,59 @@ fn check_rules(objs: &[Value], export_config_maps: bool) {
 #[test]
 fn chart_crds_are_the_generated_crds() {
     let generated = std::fs::read(repo().join("crds/speech.watson.dev.yaml")).expect("crds/");
-    let chart =
-        std::fs::read(repo().join(CHART).join("crds/speech.watson.dev.yaml")).expect("chart crds/");
+    let chart = std::fs::read(repo().join(CHART).join("files/crds/speech.watson.dev.yaml"))
+        .expect("chart files/crds/");
     assert!(
         generated == chart,
-        "charts/watson-speech-operator/crds/ differs from crds/: run `make deploy-manifests`"
+        "charts/watson-speech-operator/files/crds/ differs from crds/: run `make deploy-manifests`"
     );
+}
+
+/// Issue 25, point 3: the CRDs are templates, so `helm upgrade` upgrades them (a chart's `crds/`
+/// folder is never upgraded), rendered without `--include-crds`; each carries the schema
+/// version and, unless `crds.keep=false`, `helm.sh/resource-policy: keep`; `crds.enabled=false`
+/// renders none.
+#[tokio::test]
+async fn crds_are_templates_kept_on_uninstall() {
+    let Some(cp) = control_plane() else {
+        return;
+    };
+    let crds = |sets: &[&str]| -> Vec<Value> {
+        let mut args = vec!["template", "wso", CHART, "--namespace", "wso"];
+        for s in sets {
+            args.push("--set");
+            args.push(s);
+        }
+        parse_docs(&helm(cp, &args))
+            .into_iter()
+            .filter(|o| kind(o) == "CustomResourceDefinition")
+            .collect()
+    };
+    let generated = watson_speech_operator::crd::all();
+    let default = crds(&[]);
+    assert_eq!(default.len(), generated.len());
+    for (rendered, ours) in default.iter().zip(&generated) {
+        assert_eq!(
+            rendered["metadata"]["name"].as_str(),
+            ours.metadata.name.as_deref()
+        );
+        let annotations = &rendered["metadata"]["annotations"];
+        assert_eq!(annotations["helm.sh/resource-policy"], "keep");
+        assert_eq!(
+            annotations[watson_speech_operator::crd::SCHEMA_VERSION_ANNOTATION],
+            watson_speech_operator::crd::SCHEMA_VERSION
+        );
+        let spec: Value = serde_json::to_value(&ours.spec).expect("spec");
+        assert_eq!(rendered["spec"], spec, "the generated schema, unchanged");
+    }
+    let not_kept = crds(&["crds.keep=false"]);
+    assert_eq!(not_kept.len(), generated.len());
+    assert!(
+        not_kept
+            .iter()
+            .all(|o| o["metadata"]["annotations"]["helm.sh/resource-policy"].is_null())
+    );
+    assert!(crds(&["crds.enabled=false"]).is_empty());
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ mod bad_input;
 mod decisions;
 mod drift;
 mod evaluation;
+mod identity;
 mod recreate;
+mod verdicts;
 
 use support::operator;
 
@@ -25,6 +27,7 @@ pub const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 1024,
+    cluster_name: Some(operator::CLUSTER_NAME),
 };
 
 /// A yes/no ABNF grammar.

@@ -14,6 +14,8 @@ use super::{ControlPlane, TestNamespace, eventually};
 
 /// The API key the simulator accepts.
 pub const API_KEY: &str = "e2e-api-key";
+/// The `--cluster-name` of the shared operator of `tests/operator` (its `OPTIONS`).
+pub const CLUSTER_NAME: &str = "e2e-shared";
 /// A second valid key (for rotation tests).
 pub const OTHER_API_KEY: &str = "e2e-rotated-key";
 
@@ -40,6 +42,8 @@ pub struct Options {
     pub drift_seconds: u64,
     /// The simulator's model cap and the operator's quota (IBM: 1024).
     pub model_quota: usize,
+    /// The operator's `--cluster-name` (issue 25): `None` keeps the UID markers.
+    pub cluster_name: Option<&'static str>,
 }
 
 static HARNESS: OnceLock<String> = OnceLock::new();
@@ -88,6 +92,7 @@ fn start_with(cp: &'static ControlPlane, options: Options, dry_run: bool) -> &'s
                     expected_training: Duration::from_secs(2),
                     model_quota: options.model_quota,
                     dry_run,
+                    cluster_name: options.cluster_name.map(str::to_string),
                     // TrustedProfile SpeechServices: a projected token as the kubelet writes it,
                     // exchanged at the simulator's IAM.
                     trusted_profile:

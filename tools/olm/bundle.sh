@@ -15,7 +15,7 @@ tag="${image##*:}"
 bins="${WSO_K8S_BINS:-$(tools/k8s-bins/build.sh 2>/dev/null | tail -n1)}"
 tool="$(tools/olm/build.sh | tail -n1)"
 "$bins/helm" template watson-speech-operator charts/watson-speech-operator \
-  --namespace watson-speech-operator --set openshift=true \
+  --namespace watson-speech-operator --set openshift=true --set crds.enabled=false \
   --set "image.repository=${repository}" --set "image.tag=${tag}" |
   "$tool" generate -render - -crds crds/speech.watson.dev.yaml -examples deploy/examples \
     -base tools/olm/csv-base.yaml -icon tools/olm/icon.svg \

@@ -25,7 +25,18 @@ pub use voice_model::{CustomVoiceModel, CustomVoiceModelSpec, CustomVoiceModelSt
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// The four CustomResourceDefinitions, in a stable order.
+/// The annotation on each generated CRD that names the schema it carries ([`SCHEMA_VERSION`]).
+/// The operator checks it at start-up and reconciles no kind whose served CRD carries another
+/// (issue 25: `helm upgrade` does not upgrade a chart's `crds/`, and an older schema prunes the
+/// new fields, e.g. `managementPolicy: ObserveOnly`).
+pub const SCHEMA_VERSION_ANNOTATION: &str = "speech.watson.dev/schema-version";
+
+/// The version of the CRDs' schema: bumped whenever the generated schema changes (a unit test
+/// pins it to a hash of the schema and fails until it is bumped), never otherwise.
+pub const SCHEMA_VERSION: &str = "2026-12-07.2";
+
+/// The four CustomResourceDefinitions, in a stable order, each annotated with
+/// [`SCHEMA_VERSION`].
 pub fn all() -> Vec<CustomResourceDefinition> {
     vec![
         SpeechService::crd(),
@@ -35,6 +46,13 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     ]
     .into_iter()
     .map(reflowed)
+    .map(|mut crd| {
+        crd.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(SCHEMA_VERSION_ANNOTATION.into(), SCHEMA_VERSION.into());
+        crd
+    })
     .collect()
 }
 

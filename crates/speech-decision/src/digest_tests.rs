@@ -249,3 +249,32 @@ fn steady_facts(
         successor: None,
     }
 }
+
+/// Issue 25, point 3: the CRDs' schema version ([`crate::crd::SCHEMA_VERSION`], the annotation
+/// the operator checks at start-up) is bumped whenever the generated schema changes. This pins
+/// the version to a hash of every CRD's spec: a schema change fails here until the version is
+/// bumped and the pair below updated.
+#[test]
+fn the_crd_schema_version_is_bumped_when_the_schema_changes() {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for crd in crate::crd::all() {
+        hasher.update(serde_json::to_vec(&crd.spec).expect("spec"));
+    }
+    let hash = hex::encode(hasher.finalize());
+    const PINNED: (&str, &str) = ("2026-12-07.2", "c04a13e4dfe34745");
+    assert_eq!(
+        (crate::crd::SCHEMA_VERSION, &hash[..16]),
+        PINNED,
+        "the CRD schema changed: bump crd::SCHEMA_VERSION and pin the new pair here"
+    );
+    for crd in crate::crd::all() {
+        let annotations = crd.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations
+                .get(crate::crd::SCHEMA_VERSION_ANNOTATION)
+                .map(String::as_str),
+            Some(crate::crd::SCHEMA_VERSION)
+        );
+    }
+}

@@ -51,6 +51,7 @@ pub mod export;
 pub mod next_action;
 #[cfg(test)]
 mod next_action_tests;
+pub mod ownership;
 pub mod service;
 pub mod status;
 pub mod successor;
@@ -59,6 +60,7 @@ mod successor_tests;
 #[cfg(test)]
 mod tests;
 pub mod text;
+pub mod vanished;
 pub mod wer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +79,17 @@ pub enum ModelKind {
     Acoustic,
     /// TTS custom voice model (no training, no upgrades, everything synchronous).
     Voice,
+}
+
+impl ModelKind {
+    /// The kind in plain words, plural ("language models"), for messages.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ModelKind::Language => "custom language models",
+            ModelKind::Acoustic => "custom acoustic models",
+            ModelKind::Voice => "custom voice models",
+        }
+    }
 }
 
 /// The service-side status of a model (an open enum of the API types: `Unknown` keeps a status

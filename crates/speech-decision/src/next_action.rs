@@ -296,7 +296,12 @@ fn wait_step(reason: &WaitReason, f: &Facts) -> String {
 /// The line after a failed reconcile ([`super::status::after_failure`]): a terminal failure waits
 /// for the user, any other is retried; `category` is the error's (the Ready reason).
 pub fn after_failure(category: &str, terminal: bool, stalled: bool, dry_run: bool) -> String {
-    let step = if terminal {
+    let step = if category == "ModelsVanished" {
+        // Issue 25: a service-wide halt, not this model's fault.
+        format!(
+            "wait: {category}: too many of the service's models are missing from its listing at once; nothing is re-created until the service lists them again (see Ready)"
+        )
+    } else if terminal {
         format!("none: {category}: the spec or its inputs must change (see Ready)")
     } else if stalled {
         format!("retry: {category}: needs the user (see Ready)")

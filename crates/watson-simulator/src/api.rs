@@ -71,6 +71,16 @@ pub struct Faults {
     /// still finds it: a partial listing, as during an IBM incident (issue 25). Scope it to a
     /// test's models by their name prefix.
     pub hidden_from_listings: Vec<String>,
+    /// Models whose name starts with one of these look gone without being deleted: left out of
+    /// the STT model listings, and a GET of their own ID answers as for an unknown ID (401
+    /// `Invalid customization_id`). Clearing the fault brings them back: an empty or partial
+    /// listing confirmed by lookups, as during an IBM incident (issue 25). `""` matches every
+    /// model (an empty listing).
+    pub vanished: Vec<String>,
+    /// The next this many answers to the base-model listings (`GET /v1/models` of STT,
+    /// `GET /v1/voices` of TTS) are a 404, as a passing fault of the service's front end
+    /// (one-shot; counts down): flapping `/v1/models` (issue 25).
+    pub flap_base_listings: u32,
 }
 
 /// A rule of [`Faults::lose_answers`]: which answers to lose after the service acted.

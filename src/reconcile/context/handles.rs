@@ -69,7 +69,10 @@ pub struct ServiceHandle {
     url: String,
     /// `supported_features` of the base models asked about (`GET /v1/models/{id}`), by name;
     /// `None`: the service does not offer it (404). Asked once per base model and handle.
-    base_models: tokio::sync::Mutex<std::collections::HashMap<String, Option<Features>>>,
+    base_models: tokio::sync::Mutex<std::collections::HashMap<String, (Option<Features>, Instant)>>,
+    /// How long a service-level conclusion (the base models' features, a repeated wrong answer
+    /// about the API at `spec.url`) stands before it is asked again: the drift interval.
+    recheck: Duration,
     /// Base models whose custom models upgrade by a forced retrain, as the service said once
     /// (a 400 to `upgrade_model` naming `train`'s `force`: IBM's improved next-generation
     /// bases): the next upgrade on them makes no refused call.
@@ -85,15 +88,50 @@ impl ServiceHandle {
         ServiceHandle {
             key,
             clients,
-            listings: tokio::sync::Mutex::new(Listings::empty()),
+            listings: tokio::sync::Mutex::new(Listings::empty(
+                crate::decision::vanished::DEFAULT_RULE,
+            )),
             waiters,
             create_lock: tokio::sync::Mutex::new(()),
             identity: tokio::sync::Mutex::new(Identity::Unknown),
             url,
             base_models: tokio::sync::Mutex::new(std::collections::HashMap::new()),
             retrain_upgrades: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+            recheck: Duration::from_secs(600),
             sources: None,
         }
+    }
+
+    /// This handle, halting re-creation when models vanish in bulk as `rule` says
+    /// (`--max-vanished-fraction`).
+    pub fn with_vanish_rule(self, rule: crate::decision::vanished::Rule) -> Self {
+        ServiceHandle {
+            listings: tokio::sync::Mutex::new(Listings::empty(rule)),
+            ..self
+        }
+    }
+
+    /// This handle, asking service-level conclusions again after `recheck` (the drift
+    /// interval).
+    pub fn with_recheck(mut self, recheck: Duration) -> Self {
+        self.recheck = recheck;
+        self
+    }
+
+    /// Models of `kind` vanished in bulk from the service's listings: `Some((missing, known))`
+    /// while re-creation is halted (issue 25), `None` while it goes ahead.
+    pub async fn vanished(&self, kind: ModelKind) -> Option<(usize, usize)> {
+        match self.listings.lock().await.guard(kind) {
+            crate::decision::vanished::Guard::Halted { baseline, missing } => {
+                Some((*missing, baseline.len()))
+            }
+            crate::decision::vanished::Guard::Open => None,
+        }
+    }
+
+    /// The rule models vanishing in bulk are judged by.
+    pub async fn vanish_rule(&self) -> crate::decision::vanished::Rule {
+        self.listings.lock().await.rule()
     }
 
     /// This handle, reading its models' inputs with `resolver` at upload time.
@@ -127,12 +165,15 @@ impl ServiceHandle {
         }
     }
 
-    /// What base model `name` supports (`GET /v1/models/{id}`, cached for the handle's life, so
-    /// once per SpeechService generation and credentials); `None` when the service does not
-    /// offer it (404: unknown, or withdrawn like the previous-generation models).
+    /// What base model `name` supports (`GET /v1/models/{id}`, cached for the drift interval
+    /// and the handle's life, so at most once per interval, SpeechService generation and
+    /// credentials: one answer is not a verdict for ever, issue 25); `None` when the service
+    /// does not offer it (404: unknown, or withdrawn like the previous-generation models).
     pub async fn base_model_features(&self, name: &str) -> Result<Option<Features>, Error> {
         let mut known = self.base_models.lock().await;
-        if let Some(f) = known.get(name) {
+        if let Some((f, at)) = known.get(name)
+            && at.elapsed() < self.recheck
+        {
             return Ok(*f);
         }
         let features = match self.stt()?.get_model(name).await {
@@ -146,7 +187,7 @@ impl ServiceHandle {
             Err(crate::watson::Error::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        known.insert(name.to_owned(), features);
+        known.insert(name.to_owned(), (features, Instant::now()));
         Ok(features)
     }
 
@@ -174,13 +215,13 @@ impl ServiceHandle {
     /// SpeechService generation and credentials). One wrong answer is not a verdict (issue 25: a
     /// transient 404, 400 or HTML page): it is asked again at the next look (`Unconfirmed`,
     /// retried with backoff), and only a repeated wrong answer is `WrongService`, itself asked
-    /// again once `recheck` (the drift interval) has passed. Transient and credential failures
+    /// again once the drift interval has passed. Transient and credential failures
     /// are not remembered.
-    pub async fn verify(&self, recheck: Duration) -> Result<(), Error> {
+    pub async fn verify(&self) -> Result<(), Error> {
         let mut known = self.identity.lock().await;
         match &*known {
             Identity::Right => return Ok(()),
-            Identity::Wrong { message, at } if at.elapsed() < recheck => {
+            Identity::Wrong { message, at } if at.elapsed() < self.recheck => {
                 return Err(Error::WrongService(message.clone()));
             }
             _ => {}
@@ -275,9 +316,7 @@ impl ServiceHandle {
     /// The operator deleted the model `id` of `kind` (or found it gone): no longer counted.
     pub async fn deleted(&self, kind: ModelKind, id: &str) {
         self.waiters.stop(id);
-        if let Some(ids) = self.listings.lock().await.ids_mut(kind) {
-            ids.remove(id);
-        }
+        self.listings.lock().await.forget(kind, id);
     }
 
     /// The model `namespace/name` (customization ID `id`, last seen with `status`) waits for an

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clients::Clients;
+use crate::decision::vanished::{self, Guard, Rule};
 use crate::decision::{ModelKind, ServiceStatus};
 use crate::reconcile::error::Error;
 use crate::watson::stt_types::{AcousticModel, LanguageModel};
@@ -220,15 +221,31 @@ pub struct Listings {
     language: Option<Listing<LanguageModel>>,
     acoustic: Option<Listing<AcousticModel>>,
     voice: Option<Listing<VoiceModel>>,
+    /// Whether re-creation is open or halted for each kind (language, acoustic, voice) after
+    /// the listings so far (issue 25: models vanishing in bulk, [`vanished::after_listing`]).
+    guards: [Guard; 3],
+    /// The rule of [`Self::guards`].
+    rule: Rule,
+}
+
+/// The index of `kind` in [`Listings::guards`].
+fn guard_index(kind: ModelKind) -> usize {
+    match kind {
+        ModelKind::Language => 0,
+        ModelKind::Acoustic => 1,
+        ModelKind::Voice => 2,
+    }
 }
 
 impl Listings {
-    /// No listing yet.
-    pub const fn empty() -> Self {
+    /// No listing yet; re-creation halts when models vanish in bulk as `rule` says.
+    pub fn empty(rule: Rule) -> Self {
         Listings {
             language: None,
             acoustic: None,
             voice: None,
+            guards: Default::default(),
+            rule,
         }
     }
 
@@ -243,8 +260,30 @@ impl Listings {
     }
 
     /// Stores a new LIST (nothing changed since, membership from it) and returns its models.
+    /// Compared with the membership before it (the previous LIST with the operator's own creates
+    /// and deletes since): too many models missing at once halts re-creation of the kind
+    /// ([`Self::guard`]), a listing that shows them again opens it.
     pub fn store<E: Entry>(&mut self, models: Vec<E>) -> Arc<Vec<E>> {
         let listing = Listing::new(models);
+        let i = guard_index(E::KIND);
+        let (before, rule) = (self.guards[i].clone(), self.rule);
+        let previous = E::slot(self).as_ref().map(|l| &l.ids);
+        let guard = vanished::after_listing(&before, previous, &listing.ids, rule);
+        if guard != self.guards[i] {
+            match &guard {
+                Guard::Halted { baseline, missing } => tracing::warn!(
+                    kind = ?E::KIND,
+                    missing,
+                    known = baseline.len(),
+                    "too many models are missing from the service's listing at once: re-creation stops until it lists them again"
+                ),
+                Guard::Open => tracing::info!(
+                    kind = ?E::KIND,
+                    "the service's listing shows the models again: re-creation resumes"
+                ),
+            }
+            self.guards[i] = guard;
+        }
         let shared = listing.models.clone();
         *E::slot(self) = Some(listing);
         shared
@@ -268,6 +307,36 @@ impl Listings {
         }
     }
 
+    /// The rule models vanishing in bulk are judged by.
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// Whether re-creation of `kind` is open or halted (models vanished in bulk).
+    pub fn guard(&self, kind: ModelKind) -> &Guard {
+        &self.guards[guard_index(kind)]
+    }
+
+    /// The operator deleted the model `id` of `kind` (or found it gone while deleting its
+    /// resource): no longer counted, and no longer awaited by a halted guard (deleting the
+    /// resources of models deleted on purpose lifts the halt).
+    pub fn forget(&mut self, kind: ModelKind, id: &str) {
+        if let Some(ids) = self.ids_mut(kind) {
+            ids.remove(id);
+        }
+        let rule = self.rule;
+        let guard = &mut self.guards[guard_index(kind)];
+        if let Guard::Halted { baseline, missing } = guard
+            && baseline.remove(id)
+        {
+            // The latest listing lacked it, or it would not be deleted as gone.
+            *missing = missing.saturating_sub(1);
+            if !rule.breaks(baseline.len(), *missing) {
+                *guard = Guard::Open;
+            }
+        }
+    }
+
     /// The customization IDs the service holds of `kind`, as far as the operator knows.
     pub fn ids_mut(&mut self, kind: ModelKind) -> Option<&mut BTreeSet<String>> {
         match kind {
@@ -284,6 +353,7 @@ impl Listings {
             language,
             acoustic,
             voice,
+            ..
         } = self;
         [
             language.as_mut().map(|l| (&mut l.stale, &mut l.changed)),

@@ -67,6 +67,17 @@ pub struct Context {
     pub users: Users,
     /// What `url` sources were at their last read, for conditional GETs ([`UrlDigests`]).
     pub url_digests: Arc<UrlDigests>,
+    /// The kinds whose served CRD does not carry this operator's schema, set once at start-up
+    /// (`run::stale_schemas`): none of them is reconciled (issue 25).
+    pub stale_kinds: std::sync::OnceLock<std::collections::BTreeSet<String>>,
+}
+
+impl Context {
+    /// Whether `kind`'s served CRD carries another schema than this operator's: its objects
+    /// are left as they are (no read, write or call).
+    pub fn schema_stale(&self, kind: &str) -> bool {
+        self.stale_kinds.get().is_some_and(|s| s.contains(kind))
+    }
 }
 
 impl Context {
@@ -103,7 +114,8 @@ impl Context {
             notices.model_woken.clone(),
             settings.trusted_profile.clone(),
         )
-        .with_sources(sources_http.clone(), settings.sources.clone());
+        .with_sources(sources_http.clone(), settings.sources.clone())
+        .with_rules(settings.vanish_rule, settings.drift_interval);
         Ok(Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -117,6 +129,7 @@ impl Context {
             slots: Slots::new(settings_cap),
             users: Users::default(),
             url_digests: Default::default(),
+            stale_kinds: std::sync::OnceLock::new(),
         }))
     }
 

@@ -45,6 +45,10 @@ pub struct Services {
     /// The client and policy of `url` sources, given to each handle so uploads can stream from
     /// them ([`Services::with_sources`]).
     sources: Option<(reqwest::Client, crate::reconcile::sources::SourcePolicy)>,
+    /// When re-creation halts because models vanished in bulk (`--max-vanished-fraction`).
+    vanish_rule: crate::decision::vanished::Rule,
+    /// How long service-level conclusions stand (the drift interval).
+    recheck: std::time::Duration,
 }
 
 impl Services {
@@ -69,7 +73,21 @@ impl Services {
             trusted_profile,
             protected: Mutex::new(HashMap::new()),
             sources: None,
+            vanish_rule: crate::decision::vanished::DEFAULT_RULE,
+            recheck: std::time::Duration::from_secs(600),
         }
+    }
+
+    /// Gives every handle built from now on this rule of models vanishing in bulk, and this
+    /// time (the drift interval) after which service-level conclusions are asked again.
+    pub fn with_rules(
+        mut self,
+        rule: crate::decision::vanished::Rule,
+        recheck: std::time::Duration,
+    ) -> Self {
+        self.vanish_rule = rule;
+        self.recheck = recheck;
+        self
     }
 
     /// Gives every handle built from now on a [`Resolver`] of its namespace with this client
@@ -156,7 +174,9 @@ impl Services {
             },
         };
         let waiters = Waiters::new(self.woken.clone());
-        let mut handle = ServiceHandle::new(key, clients, waiters, svc.spec.url.clone());
+        let mut handle = ServiceHandle::new(key, clients, waiters, svc.spec.url.clone())
+            .with_vanish_rule(self.vanish_rule)
+            .with_recheck(self.recheck);
         if let Some((http, policy)) = &self.sources {
             handle = handle.with_sources(Resolver::new(
                 self.client.clone(),

@@ -55,6 +55,13 @@ pub struct Settings {
     /// exchanged at. Operator-level, never from a SpeechService: a tenant must not send the
     /// operator's token elsewhere.
     pub trusted_profile: TrustedProfileSettings,
+    /// When re-creation stops because a service's models vanished in bulk from its listing
+    /// (`--max-vanished-fraction`; issue 25).
+    pub vanish_rule: crate::decision::vanished::Rule,
+    /// This cluster's stable name (`--cluster-name`): with one, the ownership marker of a new
+    /// model is derived from it and the resource's kind, namespace and name, so a rebuilt
+    /// cluster re-finds its models; without one, from the resource's UID (issue 25, point 2).
+    pub cluster_name: Option<String>,
 }
 
 /// The timeouts of one IBM call attempt, split so that a large upload on a slow link is not cut
@@ -127,6 +134,8 @@ impl Default for Settings {
             max_reconciles_per_service: 4,
             reconcile_deadline: Duration::from_secs(300),
             trusted_profile: TrustedProfileSettings::default(),
+            vanish_rule: crate::decision::vanished::DEFAULT_RULE,
+            cluster_name: None,
         }
     }
 }

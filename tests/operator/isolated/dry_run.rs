@@ -20,6 +20,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 1024,
+    cluster_name: None,
 };
 
 /// Requests since `since` that may change something (anything but a GET and the IAM token).

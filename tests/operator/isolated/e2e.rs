@@ -21,6 +21,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.002,
     drift_seconds: 30,
     model_quota: 1024,
+    cluster_name: None,
 };
 
 fn ready(

@@ -37,6 +37,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 1024,
+    cluster_name: None,
 };
 
 /// A language model on base model `base_model` with one corpus; the keys of `spec` are added.

@@ -29,6 +29,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 1024,
+    cluster_name: None,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_watson-speech-operator");

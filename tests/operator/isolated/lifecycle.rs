@@ -22,6 +22,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 1024,
+    cluster_name: None,
 };
 
 /// A language model with one corpus; the keys of `extra` are added or replace those.

@@ -30,6 +30,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 600,
     model_quota: 1024,
+    cluster_name: None,
 };
 
 /// Models on the flooded service.

@@ -17,6 +17,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 3,
+    cluster_name: None,
 };
 
 #[tokio::test]

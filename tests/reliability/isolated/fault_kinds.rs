@@ -21,6 +21,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.005,
     drift_seconds: 5,
     model_quota: 1024,
+    cluster_name: None,
 };
 const MODELS: usize = 3;
 

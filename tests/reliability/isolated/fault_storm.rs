@@ -23,6 +23,7 @@ const OPTIONS: operator::Options = operator::Options {
     time_scale: 0.01,
     drift_seconds: 3,
     model_quota: 1024,
+    cluster_name: None,
 };
 const RETRY_AFTER: u64 = 4;
 const MODELS: usize = 4;

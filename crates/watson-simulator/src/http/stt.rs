@@ -85,6 +85,9 @@ fn created_empty() -> Res {
 // ---- base models ----
 
 async fn list_models(AxState(sim): S, headers: HeaderMap) -> Res {
+    if flapped(&sim) {
+        return Err(SimError::NotFound("Not Found".into()).into());
+    }
     let url = format!("{}/speech-to-text", request_base(&sim, &headers));
     let st = sim.state.lock();
     let models: Vec<_> = st.offered_base_models().map(|m| m.to_json(&url)).collect();
@@ -170,9 +173,15 @@ async fn create_lm(AxState(sim): S, body: Bytes) -> Res {
     ))
 }
 
-/// A listing without the models the fault `hidden_from_listings` hides (by name prefix).
+/// A listing without the models the faults `hidden_from_listings` and `vanished` hide (by name
+/// prefix).
 fn unhidden(sim: &Sim, mut list: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
-    let hidden = sim.faults.lock().hidden_from_listings.clone();
+    let hidden = {
+        let f = sim.faults.lock();
+        let mut h = f.hidden_from_listings.clone();
+        h.extend(f.vanished.iter().cloned());
+        h
+    };
     if !hidden.is_empty() {
         list.retain(|m| {
             let name = m["name"].as_str().unwrap_or_default();
@@ -194,7 +203,35 @@ async fn list_lms(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
 
 async fn get_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
     let now = sim.now();
-    ok(sim.state.lock().lm(&id, now)?.to_json())
+    let m = sim.state.lock().lm(&id, now)?.to_json();
+    not_vanished(&sim, &id, m)
+}
+
+/// A model's own GET, unless the fault `vanished` makes the model look gone: then the answer
+/// for an unknown ID.
+fn not_vanished(sim: &Sim, id: &str, model: serde_json::Value) -> Res {
+    let name = model["name"].as_str().unwrap_or_default();
+    if sim
+        .faults
+        .lock()
+        .vanished
+        .iter()
+        .any(|p| name.starts_with(p.as_str()))
+    {
+        return Err(SimError::UnknownModel(id.to_owned()).into());
+    }
+    ok(model)
+}
+
+/// The fault `flap_base_listings`: whether this answer to a base-model listing is a 404
+/// (counts the fault down).
+pub(super) fn flapped(sim: &Sim) -> bool {
+    let mut f = sim.faults.lock();
+    if f.flap_base_listings == 0 {
+        return false;
+    }
+    f.flap_base_listings -= 1;
+    true
 }
 
 async fn delete_lm(AxState(sim): S, Path(id): Path<String>) -> Res {
@@ -455,7 +492,8 @@ async fn list_ams(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
 
 async fn get_am(AxState(sim): S, Path(id): Path<String>) -> Res {
     let now = sim.now();
-    ok(sim.state.lock().am(&id, now)?.to_json())
+    let m = sim.state.lock().am(&id, now)?.to_json();
+    not_vanished(&sim, &id, m)
 }
 
 async fn delete_am(AxState(sim): S, Path(id): Path<String>) -> Res {

@@ -162,6 +162,9 @@ async fn delete_user_data(AxState(sim): S, RawQuery(q): RawQuery) -> Res {
 /// `GET /v1/voices`: the voices of the languages custom models accept (a fixed catalogue; what
 /// a client uses to tell a Text to Speech URL from a Speech to Text one).
 async fn list_voices(headers: HeaderMap, AxState(sim): S) -> Res {
+    if super::stt::flapped(&sim) {
+        return Err(crate::state::SimError::NotFound("Not Found".into()).into());
+    }
     let base = super::request_base(&sim, &headers);
     let voices: Vec<serde_json::Value> = crate::state::voice::LANGUAGES
         .iter()
