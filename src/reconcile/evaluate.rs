@@ -8,8 +8,9 @@
 //! The task never holds a reconcile slot of the service (recognition of a large test set takes
 //! minutes of audio): the reconcile that started it has ended. Its IBM calls go through the
 //! service's client, so they share the service's request budget and its gate. One task per
-//! model at a time. Items are read and sent one at a time; the limits are in
-//! [`crate::decision::evaluation`] (200 items, 10 MiB per item, 100 MiB per test set).
+//! model at a time, and at most [`MAX_CONCURRENT_MEASUREMENTS`] recognising in the process. Items
+//! are read and sent one at a time; the limits are in [`crate::decision::evaluation`] (200 items,
+//! 10 MiB per item, 100 MiB per test set).
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
@@ -32,6 +33,16 @@ use crate::watson::stt_types::RecognizeParams;
 
 /// Models with a measurement running (`namespace/name`).
 static RUNNING: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+
+/// Most measurements that recognise at the same time in the process. Each holds at most one
+/// item's audio ([`MAX_ITEM_BYTES`]), so the audio in memory stays under 4 × 10 MiB however many
+/// models have a test set; the others wait their turn in order (a FIFO semaphore), holding
+/// nothing but their task.
+pub const MAX_CONCURRENT_MEASUREMENTS: usize = 4;
+
+/// The permits of [`MAX_CONCURRENT_MEASUREMENTS`].
+static MEASURING: LazyLock<tokio::sync::Semaphore> =
+    LazyLock::new(|| tokio::sync::Semaphore::new(MAX_CONCURRENT_MEASUREMENTS));
 
 /// After a reconcile of `obj`: starts a measurement task when the model has `spec.evaluation`
 /// and none runs for it. Cheap when there is nothing to measure (one GET of the model).
@@ -103,6 +114,9 @@ async fn measure_if_due(ctx: &Context, ns: &str, name: &str) {
         now: k8s_openapi::jiff::Timestamp::now().as_second(),
     });
     let (Verdict::Measure, Some(key), Some(id)) = (verdict, key, m.customization_id.clone()) else {
+        return;
+    };
+    let Ok(_permit) = MEASURING.acquire().await else {
         return;
     };
     info!(namespace = ns, name, customization_id = %id, "measuring the model on its test set");

@@ -246,22 +246,22 @@ async fn recognition_refusals_arrive_as_error_categories() {
 }
 
 /// `watson-speech-operator evaluate` against the simulator: the same measurement as the
-/// operator's, from a test-set directory.
+/// operator's, from a test-set directory as `watson-speech-operator test-set` writes it (8 kHz
+/// audio, a reference with a comma quoted in the manifest).
 #[tokio::test]
 async fn evaluate_prints_the_wer_of_a_test_set_directory() {
     let sim = start_sim(SCALE).await;
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(
-        dir.path().join("manifest.csv"),
-        "Audio File Name,Reference\na.wav,Call the doctor about ibuprofen.\nb.wav,\"Please give me some paracetamol, with water.\"\n",
+    let set = watson_speech_operator::simulator::testset::TestSet::from_lines(
+        "Call the doctor about ibuprofen.\nPlease give me some paracetamol, with water.\n",
     )
-    .expect("manifest");
-    for (file, said) in [
-        ("a.wav", "Call the doctor about ibuprofen."),
-        ("b.wav", "Please give me some paracetamol, with water."),
-    ] {
-        std::fs::write(dir.path().join(file), wav_saying(said, 16_000)).expect("audio");
-    }
+    .expect("test set");
+    set.write(dir.path(), "pharmacy", None).expect("written");
+    assert!(
+        std::fs::read_to_string(dir.path().join("manifest.csv"))
+            .expect("manifest")
+            .contains("item-002.wav,\"Please give me some paracetamol, with water.\"")
+    );
     let key = dir.path().join("key");
     std::fs::write(&key, format!("{}\n", sim::API_KEY)).expect("key");
     let args = watson_speech_operator::evaluate::EvaluateArgs {

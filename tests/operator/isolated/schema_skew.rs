@@ -1,9 +1,10 @@
-//! Issue 25, point 3: no schema skew. An operator started while the API server serves a CRD of
-//! an older schema (its `speech.watson.dev/schema-version` annotation names another version, as
-//! `helm upgrade` leaves a chart's `crds/`) reconciles nothing of that kind: no finalizer, no
-//! status, no call to the service; it says why in its log, `wso_crd_schema_current{kind}` and
-//! `/readyz`, while the kinds whose CRDs are current work. With the CRD current again and the
-//! operator restarted, the model is created.
+//! Issue 25, point 3: no schema skew. An operator started while the API server serves the
+//! previous release's CustomLanguageModel CRD (`tests/fixtures/previous-release/`: an older schema,
+//! without the `speech.watson.dev/schema-version` annotation, as `helm upgrade` leaves a chart's
+//! `crds/`) reconciles nothing of that kind: no finalizer, no status, no call to the service; it
+//! says why in its log, `wso_crd_schema_current{kind}` and `/readyz`, while the kinds whose CRDs
+//! are current work. A CRD annotated with another version is refused the same way. With this
+//! release's CRD served again and the operator restarted, the model is created.
 //!
 //! Its own test binary: it changes a CRD every test of a binary shares.
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::fixture::{self, Service, language_model, voice_model};
 use support::operator::{API_KEY, HasModelStatus};
@@ -35,12 +36,45 @@ async fn set_schema_version(crds: &Api<CustomResourceDefinition>, version: &str)
         .expect("patch CRD");
 }
 
+/// Serves `crd` as the language-model CRD (a replace of the one served).
+async fn serve(crds: &Api<CustomResourceDefinition>, mut crd: CustomResourceDefinition) {
+    let served = crds.get(LANGUAGE_CRD).await.expect("served CRD");
+    crd.metadata.resource_version = served.metadata.resource_version;
+    crds.replace(LANGUAGE_CRD, &PostParams::default(), &crd)
+        .await
+        .expect("replace CRD");
+}
+
+/// The previous release's language-model CRD.
+fn previous_release() -> CustomResourceDefinition {
+    let crd: CustomResourceDefinition = serde_yaml::from_str(include_str!(
+        "../../fixtures/previous-release/customlanguagemodels.yaml"
+    ))
+    .expect("fixture");
+    assert!(
+        crd.metadata
+            .annotations
+            .as_ref()
+            .is_none_or(|a| !a.contains_key(SCHEMA_VERSION_ANNOTATION)),
+        "the previous release's CRD carries no schema version"
+    );
+    crd
+}
+
+/// This release's language-model CRD, as `crd` prints it.
+fn this_release() -> CustomResourceDefinition {
+    watson_speech_operator::crd::all()
+        .into_iter()
+        .find(|c| c.metadata.name.as_deref() == Some(LANGUAGE_CRD))
+        .expect("language-model CRD")
+}
+
 #[tokio::test]
 async fn an_older_crd_is_not_reconciled_and_says_why() {
     let Some(cp) = control_plane() else { return };
     let client = cp.client().await.expect("client");
     let crds: Api<CustomResourceDefinition> = Api::all(client);
-    set_schema_version(&crds, "2025-01-01.1").await;
+    serve(&crds, previous_release()).await;
 
     let sim = support::operator::own_simulator(API_KEY, 0.002).await;
     let admin = AdminClient::new(sim.base_url()).expect("admin");
@@ -131,7 +165,18 @@ async fn an_older_crd_is_not_reconciled_and_says_why() {
     );
 
     // This release's CRD again, the operator restarted: the model is created.
-    set_schema_version(&crds, SCHEMA_VERSION).await;
+    serve(&crds, this_release()).await;
+    assert_eq!(
+        crds.get(LANGUAGE_CRD)
+            .await
+            .expect("crd")
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get(SCHEMA_VERSION_ANNOTATION)
+            .map(String::as_str),
+        Some(SCHEMA_VERSION)
+    );
     operator.kill();
     let _operator = OperatorProcess::start(&cp.kubeconfig, &args, &[], &log);
     let lms_ref = &lms;
@@ -144,4 +189,15 @@ async fn an_older_crd_is_not_reconciled_and_says_why() {
         },
     )
     .await;
+    // A CRD annotated with another version is refused the same way; this one's is not.
+    let client = cp.client().await.expect("client");
+    set_schema_version(&crds, "2025-01-01.1").await;
+    let stale = watson_speech_operator::reconcile::run::stale_schemas(&client, None).await;
+    assert_eq!(
+        stale.into_iter().collect::<Vec<_>>(),
+        vec!["CustomLanguageModel".to_string()]
+    );
+    set_schema_version(&crds, SCHEMA_VERSION).await;
+    let stale = watson_speech_operator::reconcile::run::stale_schemas(&client, None).await;
+    assert!(stale.is_empty(), "{stale:?}");
 }
