@@ -166,6 +166,25 @@ async fn a_wrong_service_verdict_is_asked_again_at_the_drift_interval() {
     assert_eq!(calls(&admin, "create_language_model", 0).await, 1);
 }
 
+/// Applies a language model with one word for each of `names` and waits until each is
+/// Available: their customization IDs, in the order of `names`.
+async fn available_models(api: &Api<CustomLanguageModel>, names: &[&str]) -> Vec<String> {
+    for name in names {
+        apply(
+            api,
+            &language_model(name, json!({"words": [{"word": "tomato"}]})),
+        )
+        .await;
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(id_of(
+            &wait_for(api, name, "Available", 90, available).await,
+        ));
+    }
+    ids
+}
+
 /// An empty listing, confirmed by lookups of each model's own ID (the simulator's `vanished`
 /// fault: the models look gone without being deleted): re-creation stops for the service
 /// (condition `ModelsVanished` and a Warning Event on the SpeechService, each model's
@@ -178,19 +197,7 @@ async fn an_empty_listing_re_creates_nothing() {
     };
     let api: Api<CustomLanguageModel> = ns.api();
     let names = ["m1", "m2", "m3", "m4"];
-    for name in names {
-        apply(
-            &api,
-            &language_model(name, json!({"words": [{"word": "tomato"}]})),
-        )
-        .await;
-    }
-    let mut ids = Vec::new();
-    for name in names {
-        ids.push(id_of(
-            &wait_for(&api, name, "Available", 90, available).await,
-        ));
-    }
+    let ids = available_models(&api, &names).await;
     let mark = admin.requests(0).await.expect("log").next_seq;
     admin
         .set_faults(&Faults {
@@ -268,19 +275,7 @@ async fn deleting_the_resources_of_vanished_models_lifts_the_halt() {
     };
     let api: Api<CustomLanguageModel> = ns.api();
     let names = ["p1", "p2", "p3", "p4"];
-    for name in names {
-        apply(
-            &api,
-            &language_model(name, json!({"words": [{"word": "tomato"}]})),
-        )
-        .await;
-    }
-    let mut ids = Vec::new();
-    for name in names {
-        ids.push(id_of(
-            &wait_for(&api, name, "Available", 90, available).await,
-        ));
-    }
+    let ids = available_models(&api, &names).await;
     let mark = admin.requests(0).await.expect("log").next_seq;
     for id in &ids {
         admin.delete_model(id).await.expect("delete out of band");

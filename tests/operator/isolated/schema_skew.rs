@@ -200,4 +200,41 @@ async fn an_older_crd_is_not_reconciled_and_says_why() {
     set_schema_version(&crds, SCHEMA_VERSION).await;
     let stale = watson_speech_operator::reconcile::run::stale_schemas(&client, None).await;
     assert!(stale.is_empty(), "{stale:?}");
+
+    // A status a newer operator wrote (read after a rollback): a phase, a service status and a
+    // condition reason this release does not know (the schema's open enums keep them; fields it
+    // does not know are pruned by the API server). The model still reads, and once the operator
+    // acts on it (a reconcile request) its status is written in this release's form.
+    let newer = json!({"status": {
+        "phase": "Migrating",
+        "serviceStatus": "quantum",
+        "futureField": {"from": "a newer operator"},
+    }});
+    lms.patch_status("skewed", &PatchParams::default(), &Patch::Merge(&newer))
+        .await
+        .expect("newer status");
+    let m = lms.get("skewed").await.expect("a newer status reads");
+    assert_eq!(
+        m.model().and_then(|s| s.phase.clone()),
+        Some(watson_speech_operator::crd::Phase::Unknown(
+            "Migrating".into()
+        ))
+    );
+    let request = json!({"metadata": {"annotations": {
+        watson_speech_operator::crd::RECONCILE_REQUESTED_AT: "after-rollback"}}});
+    lms.patch("skewed", &PatchParams::default(), &Patch::Merge(&request))
+        .await
+        .expect("request a reconcile");
+    eventually(
+        "the status rewritten in this release's form",
+        Duration::from_secs(60),
+        || async move {
+            let m = lms_ref.get("skewed").await.ok()?;
+            let s = m.model()?;
+            (s.reconcile_request_token.as_deref() == Some("after-rollback")
+                && s.phase == Some(watson_speech_operator::crd::Phase::Available))
+            .then_some(())
+        },
+    )
+    .await;
 }
