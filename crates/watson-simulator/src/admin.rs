@@ -169,8 +169,14 @@ impl AdminClient {
         customization_id: &str,
         worse: bool,
     ) -> Result<(), AdminError> {
-        let url = self.url(&format!("/models/{customization_id}/worse"));
-        let req = if worse {
+        self.switch(&format!("/models/{customization_id}/worse"), worse)
+            .await
+    }
+
+    /// `POST` (on) or `DELETE` (off) of the admin switch at `path`, answered with 204.
+    async fn switch(&self, path: &str, on: bool) -> Result<(), AdminError> {
+        let url = self.url(path);
+        let req = if on {
             self.http.post(url)
         } else {
             self.http.delete(url)
@@ -207,29 +213,15 @@ impl AdminClient {
     /// `POST` (`held`) or `DELETE /_simulator/models/{id}/hold`: while held, none of the model's
     /// analyses, trainings or upgrades finishes.
     pub async fn hold(&self, customization_id: &str, held: bool) -> Result<(), AdminError> {
-        let url = self.url(&format!("/models/{customization_id}/hold"));
-        let req = if held {
-            self.http.post(url)
-        } else {
-            self.http.delete(url)
-        };
-        Self::check(req.send().await?, StatusCode::NO_CONTENT)
+        self.switch(&format!("/models/{customization_id}/hold"), held)
             .await
-            .map(drop)
     }
 
     /// `POST` (`locked`) or `DELETE /_simulator/models/{id}/lock`: while locked, every change
     /// of the model (delete included) answers 409; its status reads as usual.
     pub async fn lock(&self, customization_id: &str, locked: bool) -> Result<(), AdminError> {
-        let url = self.url(&format!("/models/{customization_id}/lock"));
-        let req = if locked {
-            self.http.post(url)
-        } else {
-            self.http.delete(url)
-        };
-        Self::check(req.send().await?, StatusCode::NO_CONTENT)
+        self.switch(&format!("/models/{customization_id}/lock"), locked)
             .await
-            .map(drop)
     }
 
     /// `DELETE /_simulator/models/{id}`: out-of-band delete of any model.
