@@ -13,6 +13,22 @@ pub struct OperatorProcess {
     log: PathBuf,
 }
 
+/// The arguments of an operator process an isolated test starts for one namespace: metrics served
+/// on `metrics_address`, trainings expected to take 2 s, polls at most 5 s apart, only
+/// `namespace` watched.
+pub fn watching_args<'a>(metrics_address: &'a str, namespace: &'a str) -> [&'a str; 8] {
+    [
+        "--metrics-address",
+        metrics_address,
+        "--expected-training-seconds",
+        "2",
+        "--max-poll-seconds",
+        "5",
+        "--namespaces",
+        namespace,
+    ]
+}
+
 impl OperatorProcess {
     /// Starts `watson-speech-operator run <args>` against `kubeconfig`, with `env` added and
     /// `WSO_CRASH_AT` and `RUST_LOG` removed from the inherited environment (a test sets them

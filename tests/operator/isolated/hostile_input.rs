@@ -125,16 +125,7 @@ async fn hostile_inputs_keep_the_operator_small_and_the_others_working() {
         .await;
     let port = free_port();
     let metrics_address = format!("127.0.0.1:{port}");
-    let args = [
-        "--metrics-address",
-        &metrics_address,
-        "--expected-training-seconds",
-        "2",
-        "--max-poll-seconds",
-        "5",
-        "--namespaces",
-        &ns.name,
-    ];
+    let args = support::process::watching_args(&metrics_address, &ns.name);
     let log = cp.dir.join("hostile-operator.log");
     let operator = OperatorProcess::start(&cp.kubeconfig, &args, &[], &log);
     let lms: Api<CustomLanguageModel> = ns.api();

@@ -191,16 +191,7 @@ async fn unrelated_objects_cost_one_metadata_stream_and_wake_nothing() {
     }
     let port = free_port();
     let metrics_address = format!("127.0.0.1:{port}");
-    let args = [
-        "--metrics-address",
-        &metrics_address,
-        "--expected-training-seconds",
-        "2",
-        "--max-poll-seconds",
-        "5",
-        "--namespaces",
-        &ns.name,
-    ];
+    let args = support::process::watching_args(&metrics_address, &ns.name);
     let log = cp.dir.join("real-cluster-operator.log");
     let _operator = OperatorProcess::start(&cp.kubeconfig, &args, &[], &log);
     let lm: CustomLanguageModel = serde_json::from_value(json!({

@@ -83,16 +83,7 @@ async fn an_older_crd_is_not_reconciled_and_says_why() {
         .await;
     let port = free_port();
     let metrics_address = format!("127.0.0.1:{port}");
-    let args = [
-        "--metrics-address",
-        &metrics_address,
-        "--expected-training-seconds",
-        "2",
-        "--max-poll-seconds",
-        "5",
-        "--namespaces",
-        &ns.name,
-    ];
+    let args = support::process::watching_args(&metrics_address, &ns.name);
     let log = cp.dir.join("schema-skew-operator.log");
     let mut operator = OperatorProcess::start(&cp.kubeconfig, &args, &[], &log);
 
