@@ -13,7 +13,7 @@
 //! 10 MiB per item, 100 MiB per test set).
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
@@ -31,18 +31,27 @@ use crate::decision::evaluation::{
 use crate::decision::wer::Score;
 use crate::watson::stt_types::RecognizeParams;
 
-/// Models with a measurement running (`namespace/name`).
-static RUNNING: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
-
 /// Most measurements that recognise at the same time in the process. Each holds at most one
 /// item's audio ([`MAX_ITEM_BYTES`]), so the audio in memory stays under 4 × 10 MiB however many
 /// models have a test set; the others wait their turn in order (a FIFO semaphore), holding
 /// nothing but their task.
 pub const MAX_CONCURRENT_MEASUREMENTS: usize = 4;
 
-/// The permits of [`MAX_CONCURRENT_MEASUREMENTS`].
-static MEASURING: LazyLock<tokio::sync::Semaphore> =
-    LazyLock::new(|| tokio::sync::Semaphore::new(MAX_CONCURRENT_MEASUREMENTS));
+/// The measurements of one operator ([`Context::measurements`]): the models with a task running
+/// (`namespace/name`, one task per model) and the permits of [`MAX_CONCURRENT_MEASUREMENTS`].
+pub struct Measurements {
+    running: Mutex<HashSet<String>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Default for Measurements {
+    fn default() -> Self {
+        Measurements {
+            running: Mutex::default(),
+            permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_MEASUREMENTS),
+        }
+    }
+}
 
 /// After a reconcile of `obj`: starts a measurement task when the model has `spec.evaluation`
 /// and none runs for it. Cheap when there is nothing to measure (one GET of the model).
@@ -64,13 +73,13 @@ pub(crate) fn after_reconcile(obj: &CustomLanguageModel, ctx: &Arc<Context>) {
         return;
     }
     let key = format!("{ns}/{name}");
-    if !RUNNING.lock().insert(key.clone()) {
+    if !ctx.measurements.running.lock().insert(key.clone()) {
         return;
     }
     let ctx = ctx.clone();
     tokio::spawn(async move {
         measure_if_due(&ctx, &ns, &name).await;
-        RUNNING.lock().remove(&key);
+        ctx.measurements.running.lock().remove(&key);
     });
 }
 
@@ -116,7 +125,7 @@ async fn measure_if_due(ctx: &Context, ns: &str, name: &str) {
     let (Verdict::Measure, Some(key), Some(id)) = (verdict, key, m.customization_id.clone()) else {
         return;
     };
-    let Ok(_permit) = MEASURING.acquire().await else {
+    let Ok(_permit) = ctx.measurements.permits.acquire().await else {
         return;
     };
     info!(namespace = ns, name, customization_id = %id, "measuring the model on its test set");

@@ -37,6 +37,7 @@ pub use users::Users;
 pub use wakeups::{Notices, Woken};
 
 use super::error::Error;
+use super::evaluate::Measurements;
 use super::inputs::{Resolver, UrlDigests};
 use crate::metrics::Metrics;
 
@@ -67,6 +68,8 @@ pub struct Context {
     pub users: Users,
     /// What `url` sources were at their last read, for conditional GETs ([`UrlDigests`]).
     pub url_digests: Arc<UrlDigests>,
+    /// The measurements of models on their test sets in flight ([`Measurements`]).
+    pub measurements: Measurements,
     /// The kinds whose served CRD does not carry this operator's schema, set once at start-up
     /// (`run::stale_schemas`): none of them is reconciled (issue 25).
     pub stale_kinds: std::sync::OnceLock<std::collections::BTreeSet<String>>,
@@ -129,6 +132,7 @@ impl Context {
             slots: Slots::new(settings_cap),
             users: Users::default(),
             url_digests: Default::default(),
+            measurements: Measurements::default(),
             stale_kinds: std::sync::OnceLock::new(),
         }))
     }
