@@ -337,7 +337,28 @@ done
 
 echo
 say "every model is Available: $((SECONDS - APPLIED)) s after apply, $((SECONDS - START)) s in all"
+
+# Issue 28: a test set the simulator recognises (written by the operator's `test-set` command from
+# lines a caller might say), and the help desk model measured on it under an evaluation gate: the
+# WER column fills in, and the condition Promoted says the model in service passed.
+say "measuring model helpdesk on a test set (watson-speech-operator test-set; policy Gate)"
+cat >"$WORK/testset.txt" <<'LINES'
+My fiber router keeps dropping the connection every evening.
+Please restart the optical network terminal and wait for the green light.
+The VoIP line has an echo when I call international numbers.
+Can you send a technician to check the splitter in the basement?
+LINES
+"$OPERATOR" test-set --from "$WORK/testset.txt" --out "$WORK/testset" --name helpdesk-tests \
+  --namespace "$NAMESPACE" >/dev/null || die "test-set failed"
+k apply -f "$WORK/testset/test-set.yaml" >/dev/null
+k patch clm helpdesk --type merge -p '{"spec":{"evaluation":{"policy":"Gate","testSet":{
+  "manifest":{"configMapKeyRef":{"name":"helpdesk-tests-manifest","key":"manifest.csv"}},
+  "audio":{"configMapName":"helpdesk-tests-audio"}}}}}' >/dev/null
+measured() { [ -n "$(k get clm helpdesk -n "$NAMESPACE" -o jsonpath='{.status.evaluation.wer}')" ]; }
+wait_for 120 "WER of helpdesk" measured || { operator_log_tail; die "model helpdesk was not measured in 120 s"; }
 k get sps,clm,cam,cvm -n "$NAMESPACE" -o wide
+k get clm helpdesk -n "$NAMESPACE" \
+  -o jsonpath='{range .status.conditions[?(@.type=="Promoted")]}Promoted={.status} {.reason}: {.message}{"\n"}{end}'
 SUCCESS=1
 
 if [ "${WSO_DEMO_KEEP:-0}" = 1 ]; then

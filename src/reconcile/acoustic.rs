@@ -120,6 +120,7 @@ impl KindOps for CustomAcousticModel {
                 reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
                 reconcile_token: annotations.get(RECONCILE_REQUESTED_AT).cloned(),
                 recreate_token: None,
+                promote_token: None,
                 strict: training.strict.unwrap_or(true),
             },
             contents,

@@ -23,11 +23,13 @@ use parking_lot::Mutex;
 use tracing::{info, warn};
 
 use super::context::Context;
-use crate::crd::evaluation::{Evaluation, EvaluationStatus, TestAudio};
+use crate::crd::evaluation::{Evaluation, EvaluationPolicy, EvaluationStatus, TestAudio};
 use crate::crd::{ConfigMapKeyRef, CustomLanguageModel, Phase, SecretKeyRef, ServiceStatus};
+use crate::decision::ModelKind;
 use crate::decision::evaluation::{
     self as rule, Facts, MAX_ITEM_BYTES, MAX_SET_BYTES, TestItem, Verdict,
 };
+use crate::decision::gate::Gate;
 use crate::decision::wer::Score;
 use crate::watson::stt_types::RecognizeParams;
 
@@ -87,69 +89,189 @@ pub(crate) fn after_reconcile(obj: &CustomLanguageModel, ctx: &Arc<Context>) {
 /// their Secret and key, URLs are shown without userinfo and query).
 type Failure = String;
 
+/// What a reconcile's gate reads of `obj` ([`crate::decision::gate`]): `None` unless
+/// `spec.evaluation.policy` is `Gate`.
+pub(crate) fn gate(obj: &CustomLanguageModel) -> Option<Gate> {
+    let spec = obj
+        .spec
+        .evaluation
+        .as_ref()
+        .filter(|e| e.policy == EvaluationPolicy::Gate)?;
+    Some(Gate {
+        tolerance_points: i64::from(spec.tolerance_wer_points.unwrap_or(0)),
+        measured_spec: rule::measured_spec(spec),
+        recorded: obj
+            .status
+            .as_ref()
+            .and_then(|s| s.evaluation.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// Measures what is due, one measurement after the other: the model in service (the baseline),
+/// then, under `Gate`, the new model beside it. At most three steps per task.
 async fn measure_if_due(ctx: &Context, ns: &str, name: &str) {
+    for _ in 0..3 {
+        if !measure_once(ctx, ns, name).await {
+            break;
+        }
+    }
+}
+
+/// The model measured: which, on which base model, version and training.
+struct Subject {
+    id: String,
+    base_model: String,
+    version: Option<String>,
+    trained: Option<String>,
+    key: String,
+    candidate: bool,
+}
+
+/// One step of [`measure_if_due`]; `true` when it recorded something (another step may be due).
+async fn measure_once(ctx: &Context, ns: &str, name: &str) -> bool {
     let api: Api<CustomLanguageModel> = Api::namespaced(ctx.client.clone(), ns);
     let obj = match api.get_opt(name).await {
         Ok(Some(o)) => o,
-        Ok(None) => return,
+        Ok(None) => return false,
         Err(e) => {
             warn!(namespace = ns, name, error = %e, "cannot read the model to evaluate it");
-            return;
+            return false;
         }
     };
     let Some(spec) = obj.spec.evaluation.clone() else {
-        return;
+        return false;
     };
     let status = obj.status.clone().unwrap_or_default();
     let m = &status.model;
     let available = m.phase == Some(Phase::Available)
         && m.service_status == Some(ServiceStatus::Available)
         && m.current_operation.is_none();
-    let spec_json = serde_json::to_string(&spec).unwrap_or_default();
-    let key = m.customization_id.as_deref().map(|id| {
-        rule::measurement_key(
+    let measured_spec = rule::measured_spec(&spec);
+    let serving = m.customization_id.as_deref().map(|id| Subject {
+        id: id.to_string(),
+        base_model: m
+            .base_model_name
+            .clone()
+            .unwrap_or_else(|| obj.spec.base_model_name.clone()),
+        version: m.base_model_version.clone(),
+        trained: m.trained_inputs_digest.clone(),
+        key: rule::measurement_key(
             id,
             m.base_model_version.as_deref(),
             m.trained_inputs_digest.as_deref(),
-            &spec_json,
-        )
+            &measured_spec,
+        ),
+        candidate: false,
     });
+    // Under Gate: the new model beside, once trained on its inputs and idle.
+    let candidate = m
+        .successor
+        .as_ref()
+        .filter(|_| spec.policy == EvaluationPolicy::Gate)
+        .filter(|s| {
+            s.trained_inputs_digest.is_some()
+                && s.trained_inputs_digest == s.inputs_digest
+                && s.service_status == Some(ServiceStatus::Available)
+                && s.current_operation.is_none()
+        })
+        .and_then(|s| {
+            let id = s.customization_id.clone()?;
+            let version = s.versions.last().cloned();
+            Some(Subject {
+                key: rule::measurement_key(
+                    &id,
+                    version.as_deref(),
+                    s.trained_inputs_digest.as_deref(),
+                    &measured_spec,
+                ),
+                id,
+                base_model: s.base_model_name.clone(),
+                version,
+                trained: s.trained_inputs_digest.clone(),
+                candidate: true,
+            })
+        });
     let recorded = status.evaluation.as_ref();
+    let max_per_day = spec
+        .max_measurements_per_day
+        .map_or(rule::DEFAULT_MAX_MEASUREMENTS_PER_DAY, |n| {
+            n.max(1) as usize
+        });
+    let now = k8s_openapi::jiff::Timestamp::now();
     let verdict = rule::verdict(&Facts {
         enabled: true,
         available,
-        key: key.as_deref(),
+        key: serving.as_ref().map(|s| s.key.as_str()),
+        candidate_key: candidate.as_ref().map(|s| s.key.as_str()),
         recorded,
-        now: k8s_openapi::jiff::Timestamp::now().as_second(),
+        max_per_day,
+        now: now.as_second(),
     });
-    let (Verdict::Measure, Some(key), Some(id)) = (verdict, key, m.customization_id.clone()) else {
-        return;
+    let subject = match verdict {
+        Verdict::Measure => serving,
+        Verdict::MeasureCandidate => candidate,
+        Verdict::TakeCandidate => {
+            let Some(r) = recorded else { return false };
+            let next = rule::take_candidate(r);
+            let note = next
+                .current
+                .as_ref()
+                .and_then(|c| rule::note(r.current.as_ref(), c));
+            return finish(ctx, &api, &obj, &next, note, true).await;
+        }
+        Verdict::DayLimit(at) => {
+            let message = rule::day_limit_message(max_per_day, at);
+            if recorded.and_then(|r| r.message.as_ref()) != Some(&message) {
+                let mut next = recorded.cloned().unwrap_or_default();
+                next.message = Some(message);
+                finish(ctx, &api, &obj, &next, None, false).await;
+            }
+            return false;
+        }
+        Verdict::Nothing | Verdict::RetryAt(_) => return false,
+    };
+    let Some(subject) = subject else {
+        return false;
     };
     let Ok(_permit) = ctx.measurements.permits.acquire().await else {
-        return;
+        return false;
     };
-    info!(namespace = ns, name, customization_id = %id, "measuring the model on its test set");
-    let result = score(ctx, &obj, &spec, &id).await;
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    info!(namespace = ns, name, customization_id = %subject.id, candidate = subject.candidate, "measuring the model on its test set");
+    let result = score(ctx, &obj, &spec, &subject).await;
+    let at = Time(k8s_openapi::jiff::Timestamp::now());
     let (next, note) = match result {
         Ok(score) => {
             let measured = rule::measurement(
-                &id,
-                m.base_model_version.as_deref(),
-                m.trained_inputs_digest.as_deref(),
-                &key,
+                &subject.id,
+                subject.version.as_deref(),
+                subject.trained.as_deref(),
+                &subject.key,
                 &score,
-                now,
+                at,
             );
-            let note = rule::note(recorded.and_then(|r| r.current.as_ref()), &measured);
-            if let Some(metrics) = &ctx.metrics {
-                metrics.model_wer(
-                    ns,
-                    name,
-                    measured.wer_basis_points.map(|bp| bp as f64 / 10_000.0),
-                );
+            let previous = recorded.and_then(|r| r.current.as_ref());
+            if subject.candidate {
+                let note = rule::Note {
+                    reason: "CandidateMeasured",
+                    warning: false,
+                    message: format!(
+                        "the new model {} beside the one in service: word error rate {} ({} items, {} words, {} errors); the model in service: {}",
+                        subject.id,
+                        measured.wer.as_deref().unwrap_or("no WER"),
+                        measured.items,
+                        measured.words,
+                        measured.errors,
+                        previous
+                            .and_then(|p| p.wer.as_deref())
+                            .unwrap_or("not measured")
+                    ),
+                };
+                (rule::record_candidate(recorded, measured), Some(note))
+            } else {
+                let note = rule::note(previous, &measured);
+                (rule::record(recorded, measured), note)
             }
-            (rule::record(recorded, measured, spec.policy), note)
         }
         Err(message) => {
             warn!(namespace = ns, name, error = %message, "evaluation failed");
@@ -159,14 +281,35 @@ async fn measure_if_due(ctx: &Context, ns: &str, name: &str) {
                 message: message.clone(),
             };
             (
-                rule::record_failure(recorded, &key, now, message),
+                rule::record_failure(recorded, &subject.key, at, message),
                 Some(note),
             )
         }
     };
-    if let Err(e) = write(&api, name, &next).await {
-        warn!(namespace = ns, name, error = %e, "cannot write status.evaluation");
-        return;
+    finish(ctx, &api, &obj, &next, note, true).await
+}
+
+/// Writes `next` as `status.evaluation`, feeds the metric, publishes `note`, and under `Gate`
+/// wakes the model's reconcile (its switch may wait for this measurement). `true` when written
+/// and `go_on`.
+async fn finish(
+    ctx: &Context,
+    api: &Api<CustomLanguageModel>,
+    obj: &CustomLanguageModel,
+    next: &EvaluationStatus,
+    note: Option<rule::Note>,
+    go_on: bool,
+) -> bool {
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let recorded = obj.status.as_ref().and_then(|s| s.evaluation.clone());
+    if let Err(e) = write(api, &name, recorded.unwrap_or_default(), next).await {
+        warn!(namespace = %ns, name, error = %e, "cannot write status.evaluation");
+        return false;
+    }
+    if let Some(metrics) = &ctx.metrics {
+        let wer = next.current.as_ref().and_then(|m| m.wer_basis_points);
+        metrics.model_wer(&ns, &name, wer.map(|bp| bp as f64 / 10_000.0));
     }
     if let Some(note) = note {
         let event = Event {
@@ -184,25 +327,43 @@ async fn measure_if_due(ctx: &Context, ns: &str, name: &str) {
             warn!(error = %e, "cannot publish Event");
         }
     }
+    if obj
+        .spec
+        .evaluation
+        .as_ref()
+        .is_some_and(|e| e.policy == EvaluationPolicy::Gate)
+    {
+        let _ = ctx
+            .notices
+            .model_woken
+            .send((ModelKind::Language, ns, name));
+    }
+    go_on
 }
 
+/// Patches `status.evaluation` from `recorded` to `next`: a JSON merge patch in which a field
+/// `next` no longer has (a `candidate` taken, a `message` cleared) is sent as `null`, so it goes.
 async fn write(
     api: &Api<CustomLanguageModel>,
     name: &str,
-    evaluation: &EvaluationStatus,
+    recorded: EvaluationStatus,
+    next: &EvaluationStatus,
 ) -> Result<(), kube::Error> {
-    let patch = serde_json::json!({ "status": { "evaluation": evaluation } });
+    let Some(change) = super::write::merge_patch(&recorded, next) else {
+        return Ok(());
+    };
+    let patch = serde_json::json!({ "status": { "evaluation": change } });
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map(drop)
 }
 
-/// Recognises every item of the test set with the model `id` and sums the scores.
+/// Recognises every item of the test set with the model `subject` and sums the scores.
 async fn score(
     ctx: &Context,
     obj: &CustomLanguageModel,
     spec: &Evaluation,
-    id: &str,
+    subject: &Subject,
 ) -> Result<Score, Failure> {
     let ns = obj.namespace().unwrap_or_default();
     let svc = ctx
@@ -220,8 +381,8 @@ async fn score(
     let items = rule::parse_manifest(&manifest).map_err(|e| e.to_string())?;
     let stt = svc.stt().map_err(|e| e.to_string())?;
     let params = RecognizeParams {
-        model: Some(obj.spec.base_model_name.clone()),
-        language_customization_id: Some(id.to_string()),
+        model: Some(subject.base_model.clone()),
+        language_customization_id: Some(subject.id.clone()),
         customization_weight: spec.customization_weight,
         parameter_set: spec.parameter_set.clone(),
         ..RecognizeParams::default()

@@ -104,6 +104,7 @@ pub(crate) fn standing<K: KindOps>(obj: &K, ctx: &Context, prev: &Previous) -> F
         base_model_name: obj.base_model_name().map(str::to_string),
         current_base: None,
         successor: None,
+        gate: obj.gate(),
     }
 }
 

@@ -90,6 +90,12 @@ pub(crate) trait KindOps: ModelResource {
     /// After a successful reconcile, outside its service slot: work that runs beside the
     /// reconcile (language models: the measurement on the test set, `evaluate.rs`).
     fn after_reconcile(&self, _ctx: &std::sync::Arc<Context>) {}
+
+    /// `spec.evaluation.policy: Gate` (language models): what the decision's gate reads
+    /// ([`crate::decision::gate`]); `None` without a gate.
+    fn gate(&self) -> Option<crate::decision::gate::Gate> {
+        None
+    }
 }
 
 /// Everything gathered about one model before the decision.

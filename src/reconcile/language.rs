@@ -10,8 +10,9 @@ use super::inputs::parse_word_list;
 use super::kind::{Check, Gathered, KindOps, from_entry, trained, trust_record};
 use crate::crd::language_model::{CustomLanguageModel, CustomWord, GrammarType, WordTypeToAdd};
 use crate::crd::{
-    ManagementPolicy, RECONCILE_REQUESTED_AT, RECREATE_REQUESTED_AT, RESET_REQUESTED_AT,
-    ResourceServiceStatus, TRAIN_REQUESTED_AT, TrainingPolicy, UPGRADE_REQUESTED_AT, UpgradePolicy,
+    ManagementPolicy, PROMOTE_REQUESTED_AT, RECONCILE_REQUESTED_AT, RECREATE_REQUESTED_AT,
+    RESET_REQUESTED_AT, ResourceServiceStatus, TRAIN_REQUESTED_AT, TrainingPolicy,
+    UPGRADE_REQUESTED_AT, UpgradePolicy,
 };
 use crate::decision::status::{
     Observation, Outcome, Previous, ResourceClass, TrackedResource, Words,
@@ -203,6 +204,10 @@ impl KindOps for CustomLanguageModel {
         super::evaluate::after_reconcile(self, ctx);
     }
 
+    fn gate(&self) -> Option<crate::decision::gate::Gate> {
+        super::evaluate::gate(self)
+    }
+
     async fn desired(&self, ctx: &Context) -> Result<(Desired, BTreeMap<String, Vec<u8>>), Error> {
         let ns = self.namespace().unwrap_or_default();
         let resolver = ctx.resolver(&ns);
@@ -277,6 +282,7 @@ impl KindOps for CustomLanguageModel {
                 reset_token: annotations.get(RESET_REQUESTED_AT).cloned(),
                 reconcile_token: annotations.get(RECONCILE_REQUESTED_AT).cloned(),
                 recreate_token: annotations.get(RECREATE_REQUESTED_AT).cloned(),
+                promote_token: annotations.get(PROMOTE_REQUESTED_AT).cloned(),
                 strict: t.strict.unwrap_or(true),
             },
             contents,

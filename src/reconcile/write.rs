@@ -249,7 +249,7 @@ async fn write_status<K: ModelResource>(
 /// The JSON merge patch (RFC 7386) from `old` to `new` (both typed statuses); `None` when equal.
 /// A merge patch merges nested objects key by key, so a key gone from a nested object (say
 /// `status.successor.wordCount`) is sent as `null` too, not just left out.
-fn merge_patch<S: serde::Serialize>(old: &S, new: &S) -> Option<serde_json::Value> {
+pub(crate) fn merge_patch<S: serde::Serialize>(old: &S, new: &S) -> Option<serde_json::Value> {
     let as_value = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
     diff(&as_value(old), &as_value(new))
 }

@@ -32,7 +32,8 @@ fn wer(m: &CustomLanguageModel) -> (Option<String>, usize) {
     )
 }
 
-async fn events(ns: &support::TestNamespace, reason: &str) -> Vec<String> {
+/// The notes of the Events in `ns` with `reason`.
+pub(crate) async fn events(ns: &support::TestNamespace, reason: &str) -> Vec<String> {
     ns.api::<Event>()
         .list(&ListParams::default())
         .await
@@ -44,13 +45,10 @@ async fn events(ns: &support::TestNamespace, reason: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_model_is_measured_after_each_training_and_upgrade() {
-    let Some((ns, admin, base)) = operator::setup(OPTIONS, "evaluation").await else {
-        return;
-    };
-    // The test set: two items, each with a word the base model does not know.
-    let cms = ns.api::<ConfigMap>();
+/// Creates the ConfigMap `testset`: a manifest and two audio items, each with a word the base
+/// model does not know (`ibuprofen`, `paracetamol`; 12 words in all). Returns the
+/// `spec.evaluation` that reads it (policy Report).
+pub(crate) async fn create_test_set(ns: &support::TestNamespace) -> serde_json::Value {
     let audio: BTreeMap<String, ByteString> = [
         ("a.wav", "Call the doctor about ibuprofen."),
         ("b.wav", "Please give me some paracetamol, with water."),
@@ -70,15 +68,29 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
         binary_data: Some(audio),
         ..Default::default()
     };
-    cms.create(&PostParams::default(), &cm)
+    ns.api::<ConfigMap>()
+        .create(&PostParams::default(), &cm)
         .await
         .expect("test set");
-    let evaluation = json!({
+    json!({
         "testSet": {
             "manifest": {"configMapKeyRef": {"name": "testset", "key": "manifest.csv"}},
             "audio": {"configMapName": "testset"},
         },
-    });
+    })
+}
+
+/// The WER of `status.evaluation.current` (as people read it), if measured.
+pub(crate) fn current_wer(m: &CustomLanguageModel) -> Option<String> {
+    wer(m).0
+}
+
+#[tokio::test]
+async fn a_model_is_measured_after_each_training_and_upgrade() {
+    let Some((ns, admin, base)) = operator::setup(OPTIONS, "evaluation").await else {
+        return;
+    };
+    let evaluation = create_test_set(&ns).await;
     let api = ns.api::<CustomLanguageModel>();
 
     // Trained on a corpus without the test set's words: both are misheard, 2 errors in 12
@@ -189,8 +201,9 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
         .requests
         .into_iter()
         .filter(|r| r.operation.as_deref() == Some("recognize") && r.status == 200)
+        .filter(|r| r.customization_id.as_deref() == Some(id.as_str()))
         .count();
-    // The log is shared by the binary's tests: only this test recognises.
+    // The log is shared by the binary's tests: the recognitions with this model.
     assert_eq!(recognitions, 6);
     let _ = base;
 }

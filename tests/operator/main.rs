@@ -15,6 +15,7 @@ mod bad_input;
 mod decisions;
 mod drift;
 mod evaluation;
+mod gate;
 mod identity;
 mod recreate;
 mod verdicts;

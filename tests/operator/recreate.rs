@@ -30,7 +30,7 @@ use crate::{OPTIONS, apply, id_of, is_available as available};
 
 /// A namespace on the shared operator whose SpeechService `stt` talks to a simulator of the
 /// test's own on the `ibm-cloud` profile (kept alive by the returned handle).
-async fn ibm_cloud(
+pub(crate) async fn ibm_cloud(
     prefix: &str,
 ) -> Option<(
     support::TestNamespace,
@@ -87,7 +87,7 @@ async fn trained_on_service(stt: &SttClient, id: &str) -> bool {
 }
 
 /// The IDs of every language model the simulator holds.
-async fn on_service(stt: &SttClient) -> Vec<String> {
+pub(crate) async fn on_service(stt: &SttClient) -> Vec<String> {
     stt.list_language_models(None)
         .await
         .expect("list")
@@ -98,7 +98,7 @@ async fn on_service(stt: &SttClient) -> Vec<String> {
 }
 
 /// Successful calls of `op` in the (own) simulator's log.
-async fn count(admin: &AdminClient, op: &str) -> usize {
+pub(crate) async fn count(admin: &AdminClient, op: &str) -> usize {
     admin
         .requests(0)
         .await
@@ -110,22 +110,22 @@ async fn count(admin: &AdminClient, op: &str) -> usize {
 }
 
 /// The customization ID the export ConfigMap names, if any.
-fn exported(cm: &ConfigMap) -> Option<String> {
+pub(crate) fn exported(cm: &ConfigMap) -> Option<String> {
     cm.data.as_ref()?.get("customizationId").cloned()
 }
 
 /// What the watch of the export ConfigMap saw: the IDs it named, in order (repeats collapsed),
 /// and every moment it named a model that was not trained on the service while it named it.
 #[derive(Default)]
-struct Watched {
-    ids: Vec<String>,
-    violations: Vec<String>,
+pub(crate) struct Watched {
+    pub(crate) ids: Vec<String>,
+    pub(crate) violations: Vec<String>,
 }
 
 /// Watches the ConfigMap `name` until dropped: every version is checked against the simulator
 /// (the model it names must exist and be trained). A version already replaced when the check
 /// runs is judged by the ConfigMap as it is now (it moved on: nothing was served from it).
-fn watch_export(
+pub(crate) fn watch_export(
     cms: Api<ConfigMap>,
     name: String,
     stt: SttClient,

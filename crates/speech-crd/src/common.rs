@@ -45,6 +45,11 @@ pub const RECONCILE_REQUESTED_AT: &str = "speech.watson.dev/reconcile-requested-
 /// then deletes the old one. The value is echoed into `status.recreateRequestToken` once the
 /// switch is done or the new model has failed (issue 27).
 pub const RECREATE_REQUESTED_AT: &str = "speech.watson.dev/recreate-requested-at";
+/// Annotation on a language model resource with `spec.evaluation.policy: Gate`: set it to a new
+/// value to promote the new model built beside the one in service as soon as it is trained,
+/// whatever its word error rate (the override of a `QualityGateFailed`). The value is echoed into
+/// `status.promoteRequestToken` once acted on (issue 28).
+pub const PROMOTE_REQUESTED_AT: &str = "speech.watson.dev/promote-requested-at";
 /// Annotation on a model resource: how often this model is checked for changes made elsewhere
 /// while it is Available (a duration such as `90s`, `10m` or `1h30m`), instead of the operator's
 /// `--drift-interval-seconds`; never shorter than the operator's `--min-drift-interval-seconds`
@@ -389,6 +394,10 @@ pub struct ModelStatus {
     /// asked for switched to the new model, or the new model failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recreate_request_token: Option<String>,
+    /// The last `promote-requested-at` token acted upon (language models with a gate): the new
+    /// model it promoted, or the token seen while no new model waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_request_token: Option<String>,
     /// The new model a re-create or a change of `spec.baseModelName` builds beside the current
     /// one (language models), or the last one that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

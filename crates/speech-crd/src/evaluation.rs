@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::common::Source;
 
 /// How the operator measures a model: after every change that produces a new model or version
-/// (a training finished, an upgrade finished), it recognises each audio item of the test set
+/// (a training finished, an upgrade finished, a re-created model), it recognises each audio item of the test set
 /// with the model (`POST /v1/recognize`, billed by IBM as recognition minutes) and compares the
 /// transcripts with the references by word error rate (IBM's normalisation: lower case,
 /// punctuation removed, hesitations dropped). At most 200 items, each at most 10 MiB of audio,
@@ -38,15 +38,27 @@ pub struct Evaluation {
     #[schemars(length(min = 1, max = 64))]
     pub parameter_set: Option<String>,
     /// `Report` (default): measure and show the result in status, a metric and Events.
-    /// `Gate`: measure and hold a worse model back from applications (not enforced yet: measured
-    /// like `Report`, and `status.evaluation.message` says so).
+    /// `Gate`: applications move to a change only once it is measured within
+    /// `toleranceWerPoints` of the model in service. A data change, an upgrade to a newer
+    /// base-model version, a re-create and a migration are all built in a second IBM model
+    /// beside the one in service (one extra custom model while a change is proved; the quota
+    /// guard counts it), measured, then switched to; the export ConfigMap keeps naming the model
+    /// in service until then. A change that fails stays beside, with the condition `Promoted`
+    /// False, reason `QualityGateFailed` (see `docs/operations.md`, "Gated promotion").
     #[serde(default)]
     pub policy: EvaluationPolicy,
     /// How much worse, in WER percentage points, a new model or version may be than the one in
-    /// service and still pass (`Gate`), 0 to 100 (default 0).
+    /// service and still pass (`Gate`), 0 to 100 (default 0). Changing it measures nothing again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub tolerance_wer_points: Option<i32>,
+    /// Most measurements of this model in any 24 hours (default 10, 1 to 100): each recognises
+    /// the whole test set once, so IBM bills at most this many times the test set's audio
+    /// minutes a day. A measurement over the limit waits until the oldest of the day is 24
+    /// hours old (`status.evaluation.message` says when); under `Gate` the change waits with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_measurements_per_day: Option<i32>,
 }
 
 /// What the operator does with a measurement.
@@ -55,7 +67,7 @@ pub enum EvaluationPolicy {
     /// Measure and show.
     #[default]
     Report,
-    /// Measure and hold back (not enforced yet).
+    /// Measure and hold a worse change back from applications.
     Gate,
 }
 
@@ -104,6 +116,11 @@ pub struct EvaluationStatus {
     /// The latest measurement (of the model as it is now, once measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<Measurement>,
+    /// `Gate`: the latest measurement of the new model built beside the one in service
+    /// (`status.successor`), compared with `current` before the switch; it becomes `current` at
+    /// the switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<Measurement>,
     /// Earlier measurements, newest first (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Measurement>,

@@ -87,6 +87,11 @@ pub fn decide(f: &Facts) -> Action {
     if f.kind != ModelKind::Voice && f.reset_requested() {
         return Action::Reset;
     }
+    // An evaluation gate builds retrainings and upgrades beside the model in service; while it
+    // cannot (the attempt on these inputs failed), the model in service stays as it is.
+    if crate::gate::holds(f) {
+        return Action::UpToDate;
+    }
     if let Some(a) = decide_data(f, obs) {
         return a;
     }

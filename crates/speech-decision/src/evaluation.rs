@@ -15,7 +15,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use sha2::{Digest, Sha256};
 
-use crate::crd::evaluation::{EvaluationPolicy, EvaluationStatus, Measurement};
+use crate::crd::evaluation::{Evaluation, EvaluationPolicy, EvaluationStatus, Measurement};
 use crate::wer::{Score, percent};
 
 /// Most items of a test set (each one is a recognition request, billed by IBM).
@@ -211,6 +211,23 @@ pub fn measurement_key(
     hex::encode(&h.finalize()[..8])
 }
 
+/// What a measurement depends on in `spec.evaluation` (the test set and the recognition
+/// options), as JSON for [`measurement_key`]: the policy, the tolerance and the daily limit are
+/// left out, so changing them measures nothing again.
+pub fn measured_spec(spec: &Evaluation) -> String {
+    let measured = Evaluation {
+        policy: EvaluationPolicy::Report,
+        tolerance_wer_points: None,
+        max_measurements_per_day: None,
+        ..spec.clone()
+    };
+    serde_json::to_string(&measured).unwrap_or_default()
+}
+
+/// Measurements of a model in any 24 hours when `spec.evaluation.maxMeasurementsPerDay` is not
+/// set.
+pub const DEFAULT_MAX_MEASUREMENTS_PER_DAY: usize = 10;
+
 /// What the evaluation knows about a model now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facts<'a> {
@@ -218,39 +235,81 @@ pub struct Facts<'a> {
     pub enabled: bool,
     /// The model is Available on the service and no operation runs.
     pub available: bool,
-    /// The current [`measurement_key`]; `None` without a customization ID.
+    /// The current [`measurement_key`] of the model in service; `None` without a customization
+    /// ID.
     pub key: Option<&'a str>,
+    /// `Gate`: the [`measurement_key`] of the new model beside the one in service, once it is
+    /// trained on its inputs and idle (`status.successor`); `None` otherwise.
+    pub candidate_key: Option<&'a str>,
     /// The recorded evaluation status.
     pub recorded: Option<&'a EvaluationStatus>,
+    /// `spec.evaluation.maxMeasurementsPerDay` (or [`DEFAULT_MAX_MEASUREMENTS_PER_DAY`]).
+    pub max_per_day: usize,
     /// Now, seconds since the Unix epoch.
     pub now: i64,
 }
 
-/// Whether to measure now.
+/// Whether to measure now, and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Measure the model as it is now.
+    /// Measure the model in service as it is now (`status.evaluation.current`).
     Measure,
+    /// Measure the new model beside it (`status.evaluation.candidate`).
+    MeasureCandidate,
+    /// The model in service is the candidate measured before the switch: its measurement
+    /// becomes `current` without a new recognition.
+    TakeCandidate,
     /// Nothing to do: not enabled, not Available, or already measured.
     Nothing,
     /// The last attempt on this key failed; try again at this time (seconds since the epoch).
     RetryAt(i64),
+    /// `maxMeasurementsPerDay` measurements were made in the last 24 hours; the next may start
+    /// at this time (seconds since the epoch).
+    DayLimit(i64),
 }
 
-/// The module's rule.
+/// The times (seconds since the epoch) of the measurements recorded in the 24 hours before
+/// `now`, oldest first: `current`, `candidate` and the history.
+pub fn measured_in_day(recorded: &EvaluationStatus, now: i64) -> Vec<i64> {
+    let since = now - 24 * 3600;
+    let mut times: Vec<i64> = recorded
+        .current
+        .iter()
+        .chain(recorded.candidate.iter())
+        .chain(recorded.history.iter())
+        .map(|m| m.measured_at.0.as_second())
+        .filter(|t| *t > since)
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+}
+
+/// The module's rule: the model in service first (it is the baseline a gate compares with), then
+/// the new model beside it; a failed attempt is retried after [`RETRY_AFTER_SECONDS`], and at
+/// most `max_per_day` measurements start in any 24 hours.
 pub fn verdict(f: &Facts) -> Verdict {
-    let (true, true, Some(key)) = (f.enabled, f.available, f.key) else {
-        return Verdict::Nothing;
-    };
-    let recorded = f.recorded;
-    if recorded
-        .and_then(|r| r.current.as_ref())
-        .is_some_and(|m| m.key == key)
-    {
+    if !f.enabled {
         return Verdict::Nothing;
     }
+    let recorded = f.recorded;
+    let current = recorded
+        .and_then(|r| r.current.as_ref())
+        .map(|m| m.key.as_str());
+    let candidate = recorded
+        .and_then(|r| r.candidate.as_ref())
+        .map(|m| m.key.as_str());
+    let serving = f.key.filter(|_| f.available);
+    let (target, verdict) = match (serving, f.candidate_key) {
+        (Some(key), _) if current != Some(key) && candidate == Some(key) => {
+            return Verdict::TakeCandidate;
+        }
+        (Some(key), _) if current != Some(key) => (key, Verdict::Measure),
+        (_, Some(key)) if candidate != Some(key) => (key, Verdict::MeasureCandidate),
+        _ => return Verdict::Nothing,
+    };
     if let Some(r) = recorded
-        && r.failed_key.as_deref() == Some(key)
+        && r.failed_key.as_deref() == Some(target)
         && let Some(at) = &r.failed_at
     {
         let retry = at.0.as_second() + RETRY_AFTER_SECONDS;
@@ -258,7 +317,14 @@ pub fn verdict(f: &Facts) -> Verdict {
             return Verdict::RetryAt(retry);
         }
     }
-    Verdict::Measure
+    if let Some(r) = recorded {
+        let day = measured_in_day(r, f.now);
+        if day.len() >= f.max_per_day.max(1) {
+            let oldest = day[day.len() - f.max_per_day.max(1)];
+            return Verdict::DayLimit(oldest + 24 * 3600);
+        }
+    }
+    verdict
 }
 
 /// The measurement of `score` for the model version `key` at `at`.
@@ -285,12 +351,9 @@ pub fn measurement(
     }
 }
 
-/// The status after a new measurement `m` under `policy`.
-pub fn record(
-    recorded: Option<&EvaluationStatus>,
-    m: Measurement,
-    policy: EvaluationPolicy,
-) -> EvaluationStatus {
+/// The status after a new measurement `m` of the model in service: `m` becomes `current`, the
+/// previous `current` moves to the front of the history; `candidate` stays.
+pub fn record(recorded: Option<&EvaluationStatus>, m: Measurement) -> EvaluationStatus {
     let mut history = recorded.map(|r| r.history.clone()).unwrap_or_default();
     if let Some(previous) = recorded.and_then(|r| r.current.clone()) {
         history.insert(0, previous);
@@ -299,13 +362,44 @@ pub fn record(
     EvaluationStatus {
         wer: m.wer.clone(),
         current: Some(m),
+        candidate: recorded.and_then(|r| r.candidate.clone()),
         history,
-        message: (policy == EvaluationPolicy::Gate).then(|| {
-            "policy Gate is not enforced yet: the model was measured as with Report".to_string()
-        }),
+        message: None,
         failed_key: None,
         failed_at: None,
     }
+}
+
+/// The status after a new measurement `m` of the new model beside the one in service: `m`
+/// becomes `candidate` (a candidate measured before is replaced: it was of an older training).
+pub fn record_candidate(recorded: Option<&EvaluationStatus>, m: Measurement) -> EvaluationStatus {
+    let mut s = recorded.cloned().unwrap_or_default();
+    s.candidate = Some(m);
+    s.message = None;
+    s.failed_key = None;
+    s.failed_at = None;
+    s
+}
+
+/// The status after the switch to the candidate ([`Verdict::TakeCandidate`]): its measurement
+/// becomes `current` ([`record`]) and `candidate` is empty.
+pub fn take_candidate(recorded: &EvaluationStatus) -> EvaluationStatus {
+    let Some(m) = recorded.candidate.clone() else {
+        return recorded.clone();
+    };
+    let mut s = record(Some(recorded), m);
+    s.candidate = None;
+    s
+}
+
+/// The message of [`Verdict::DayLimit`] for `status.evaluation.message`.
+pub fn day_limit_message(max_per_day: usize, next: i64) -> String {
+    let at = k8s_openapi::jiff::Timestamp::from_second(next)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| next.to_string());
+    format!(
+        "{max_per_day} measurements in the last 24 hours (spec.evaluation.maxMeasurementsPerDay): the next starts at {at}"
+    )
 }
 
 /// The status after a failed attempt on `key` at `at` (the message says why; never a secret).
@@ -447,7 +541,7 @@ mod tests {
             "another spec is another key"
         );
         let m = measurement("id", Some("v1"), Some("d1"), &key, &Score::default(), t(0));
-        let measured = record(None, m, EvaluationPolicy::Report);
+        let measured = record(None, m);
         let failed = record_failure(None, &key, t(1000), "x".into());
         type Case<'a> = (
             &'a str,
@@ -521,7 +615,9 @@ mod tests {
                 enabled,
                 available,
                 key,
+                candidate_key: None,
                 recorded,
+                max_per_day: 10,
                 now: 1100,
             };
             assert_eq!(verdict(&f), want, "{what}");
@@ -530,7 +626,9 @@ mod tests {
             enabled: true,
             available: true,
             key: Some(&key),
+            candidate_key: None,
             recorded: Some(&failed),
+            max_per_day: 10,
             now: 1000 + RETRY_AFTER_SECONDS,
         };
         assert_eq!(verdict(&later), Verdict::Measure);
@@ -554,20 +652,15 @@ mod tests {
             n.message
         );
 
-        let s1 = record(None, first.clone(), EvaluationPolicy::Report);
+        let s1 = record(None, first.clone());
         assert_eq!(
             (s1.wer.as_deref(), s1.history.len(), s1.message.as_deref()),
             (Some("50.00%"), 0, None)
         );
         let better = m("k2", score(10, 1));
-        let s2 = record(Some(&s1), better.clone(), EvaluationPolicy::Gate);
+        let s2 = record(Some(&s1), better.clone());
         assert_eq!(s2.wer.as_deref(), Some("10.00%"));
         assert_eq!(s2.history, vec![first.clone()]);
-        assert!(
-            s2.message
-                .as_ref()
-                .is_some_and(|m| m.contains("not enforced"))
-        );
         let n = note(Some(&first), &better).expect("improved");
         assert_eq!((n.reason, n.warning), ("WerImproved", false));
         assert!(n.message.contains("50.00% -> 10.00%"), "{}", n.message);
@@ -581,11 +674,7 @@ mod tests {
 
         let mut s = s2;
         for i in 0..(HISTORY + 3) {
-            s = record(
-                Some(&s),
-                m(&format!("h{i}"), score(10, 2)),
-                EvaluationPolicy::Report,
-            );
+            s = record(Some(&s), m(&format!("h{i}"), score(10, 2)));
         }
         assert_eq!(s.history.len(), HISTORY);
         let failed = record_failure(Some(&s), "k9", t(5), "recognition refused".into());
@@ -594,5 +683,82 @@ mod tests {
             "a failure keeps the last measurement"
         );
         assert_eq!(failed.message.as_deref(), Some("recognition refused"));
+    }
+
+    #[test]
+    fn the_model_in_service_is_measured_before_the_candidate_and_a_day_has_a_limit() {
+        let key = |id: &str| measurement_key(id, Some("v1"), Some("d1"), "{}");
+        let (serving, new) = (key("id"), key("new"));
+        let m = |k: &str, at: i64| measurement("x", Some("v1"), None, k, &Score::default(), t(at));
+        let facts = |recorded: Option<&EvaluationStatus>, candidate: bool, now: i64| {
+            verdict(&Facts {
+                enabled: true,
+                available: true,
+                key: Some(&serving),
+                candidate_key: candidate.then_some(new.as_str()),
+                recorded,
+                max_per_day: 3,
+                now,
+            })
+        };
+        let day = 24 * 3600;
+        assert_eq!(facts(None, true, day), Verdict::Measure, "baseline first");
+        let baseline = record(None, m(&serving, 10));
+        assert_eq!(facts(Some(&baseline), true, day), Verdict::MeasureCandidate);
+        assert_eq!(facts(Some(&baseline), false, day), Verdict::Nothing);
+        let both = record_candidate(Some(&baseline), m(&new, 20));
+        assert_eq!(both.current, baseline.current, "the baseline stays");
+        assert_eq!(facts(Some(&both), true, day), Verdict::Nothing);
+
+        // After the switch the model in service is the candidate: its measurement is taken.
+        let after = Facts {
+            enabled: true,
+            available: true,
+            key: Some(&new),
+            candidate_key: None,
+            recorded: Some(&both),
+            max_per_day: 3,
+            now: day,
+        };
+        assert_eq!(verdict(&after), Verdict::TakeCandidate);
+        let taken = take_candidate(&both);
+        assert_eq!(
+            taken.current.as_ref().map(|m| m.key.as_str()),
+            Some(new.as_str())
+        );
+        assert_eq!(taken.candidate, None);
+        assert_eq!(
+            taken.history.first().map(|m| m.key.as_str()),
+            Some(serving.as_str())
+        );
+
+        // Three measurements in the last 24 hours: the next waits until the oldest is a day old.
+        let mut busy = record(None, m("a", 100));
+        busy = record(Some(&busy), m("b", 200));
+        busy = record_candidate(Some(&busy), m("c", 300));
+        assert_eq!(facts(Some(&busy), true, 1000), Verdict::DayLimit(100 + day));
+        assert_eq!(facts(Some(&busy), true, 100 + day), Verdict::Measure);
+        assert!(day_limit_message(3, 100 + day).contains("maxMeasurementsPerDay"));
+    }
+
+    #[test]
+    fn policy_tolerance_and_limit_are_not_part_of_what_is_measured() {
+        let spec: Evaluation = serde_json::from_value(serde_json::json!({
+            "testSet": {"manifest": {"text": "x"}, "audio": {"configMapName": "a"}},
+            "policy": "Report"
+        }))
+        .expect("spec");
+        let gated = Evaluation {
+            policy: EvaluationPolicy::Gate,
+            tolerance_wer_points: Some(5),
+            max_measurements_per_day: Some(2),
+            ..spec.clone()
+        };
+        assert_eq!(measured_spec(&spec), measured_spec(&gated));
+        let other_weight = Evaluation {
+            customization_weight: Some(0.5),
+            ..spec.clone()
+        };
+        assert_ne!(measured_spec(&spec), measured_spec(&other_weight));
     }
 }

@@ -14,7 +14,8 @@
 //! [`service`] (a SpeechService's status), [`export`] (the ConfigMap that hands a model to
 //! applications), [`text`] (messages cut to the API server's limits, URLs without secrets),
 //! [`wer`] (word error rate with IBM's normalisation, for measuring a model), [`evaluation`]
-//! (when to measure a model on its test set and what to record).
+//! (when to measure a model on its test set and what to record), [`gate`] (a change proved on
+//! the test set before applications use it).
 //!
 //! Order of concerns in [`decide`] (first match wins):
 //! 1. suspend: no calls at all, not even for a deletion (the finalizer stays until un-suspended);
@@ -29,7 +30,9 @@
 //!    ignored requests listed), whatever else holds;
 //! 6. busy: while the service works on the model, wait; then a re-create (language models: a
 //!    `recreate-requested-at` token or a new `spec.baseModelName`) builds a new model beside
-//!    the current one and switches to it once trained ([`successor`]);
+//!    the current one and switches to it once trained ([`successor`]); under an evaluation gate a
+//!    data change or an upgrade is built the same way, and the switch waits for a measurement
+//!    within the tolerance ([`gate`]);
 //! 7. data: delete, then add/replace corpora, grammars, words, audio, one resource at a time,
 //!    because the service analyses one at a time; a name that changed between corpus and grammar
 //!    is deleted first;
@@ -48,6 +51,9 @@ pub mod digest;
 mod digest_tests;
 pub mod evaluation;
 pub mod export;
+pub mod gate;
+#[cfg(test)]
+mod gate_tests;
 pub mod next_action;
 #[cfg(test)]
 mod next_action_tests;
@@ -183,6 +189,9 @@ pub struct Desired {
     /// The current `recreate-requested-at` annotation (language models): build a new model
     /// beside the current one and switch to it (issue 27).
     pub recreate_token: Option<String>,
+    /// The current `promote-requested-at` annotation (language models with a gate): promote the
+    /// new model beside the one in service whatever its WER (issue 28).
+    pub promote_token: Option<String>,
     /// Train only when every resource is valid (the service's `strict`, default true).
     pub strict: bool,
 }
@@ -204,6 +213,8 @@ pub struct Recorded {
     pub reconcile_token: Option<String>,
     /// The last `recreate-requested-at` token acted upon (switched, or its model failed).
     pub recreate_token: Option<String>,
+    /// The last `promote-requested-at` token acted upon.
+    pub promote_token: Option<String>,
     /// The operation the operator started and has not seen finish.
     pub operation: Option<(OperationKind, String)>,
     /// The last failure that needs the user (a terminal reason on the Ready condition), with the
@@ -337,6 +348,9 @@ pub struct Facts {
     /// The new model a re-create builds beside the current one, or the last one that failed
     /// (`status.successor`), with what the service reports of it.
     pub successor: Option<successor::Successor>,
+    /// `spec.evaluation.policy: Gate` (language models): what the gate knows ([`gate`]); `None`
+    /// without a gate.
+    pub gate: Option<gate::Gate>,
 }
 
 /// Why the operator waits.
@@ -362,6 +376,12 @@ pub enum WaitReason {
     InvalidResource(String),
     /// The service reports a status the operator does not know.
     UnknownStatus(String),
+    /// `Gate`: the new model beside the one in service is trained and waits for its measurement
+    /// (or the model in service for its own, the baseline); the message says which ([`gate`]).
+    Measuring(String),
+    /// `Gate`: the new model measured worse than the one in service by more than the tolerance;
+    /// the message gives both WERs and what the user can do ([`gate`]).
+    QualityGateFailed(String),
     /// Deleting, and the SpeechService (this name) does not exist: no call can be made. The
     /// user creates it, or releases the resource with the annotation
     /// `speech.watson.dev/release-without-deleting: "true"` (the IBM model is kept).
@@ -527,6 +547,11 @@ impl Facts {
         new_token(&self.desired.reset_token, &self.recorded.reset_token)
     }
 
+    /// A promote request (annotation `speech.watson.dev/promote-requested-at`) not acted on yet.
+    pub fn promote_requested(&self) -> bool {
+        new_token(&self.desired.promote_token, &self.recorded.promote_token)
+    }
+
     /// A re-create request (annotation `speech.watson.dev/recreate-requested-at`) not acted on
     /// yet.
     pub fn recreate_requested(&self) -> bool {
@@ -565,6 +590,7 @@ impl Recorded {
             reset_token: st.reset_request_token.clone(),
             reconcile_token: st.reconcile_request_token.clone(),
             recreate_token: st.recreate_request_token.clone(),
+            promote_token: st.promote_request_token.clone(),
             operation: st.current_operation.as_ref().map(|o| {
                 let digest = o.inputs_digest.clone().unwrap_or_default();
                 (OperationKind::of_record(&o.kind), digest)

@@ -286,6 +286,11 @@ fn wait_step(reason: &WaitReason, f: &Facts) -> String {
         WaitReason::UnknownStatus(s) => {
             format!("wait: the service reports the unknown status {s:?}")
         }
+        WaitReason::Measuring(m) => format!("wait: {m}"),
+        WaitReason::QualityGateFailed(_) => format!(
+            "hold: measured worse than spec.evaluation.toleranceWerPoints allows (condition Promoted); fix the data, raise the tolerance or set a new {}",
+            crate::crd::PROMOTE_REQUESTED_AT
+        ),
         WaitReason::ServiceMissing { service, .. } => format!(
             "wait: SpeechService {service} does not exist; create it, or set the annotation {}: \"true\" to release without deleting",
             crate::crd::RELEASE_WITHOUT_DELETING

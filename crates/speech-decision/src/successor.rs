@@ -5,7 +5,8 @@
 //! A re-create is wanted for a language model the operator created (never an adopted or
 //! observed one) on a new `speech.watson.dev/recreate-requested-at` token, or when
 //! `spec.baseModelName` names another base than the one the current model is on (the migration
-//! to a large speech model). Its steps, one per reconcile:
+//! to a large speech model), or, under an evaluation gate, for a retraining or an upgrade
+//! ([`crate::gate::change`]). Its steps, one per reconcile:
 //!
 //! 1. [`Action::CreateSuccessor`]: the new model, on the spec's base, with the resource's
 //!    ownership marker (so a crash never orphans it: an unrecorded one is a duplicate and goes);
@@ -13,8 +14,8 @@
 //!    training, wait while busy, data, training), decided by the same functions on
 //!    [`sub_facts`];
 //! 3. [`Action::SwitchToSuccessor`] once it is trained on the current inputs: one status write
-//!    names it in `status.customizationId` and the export. This is the one step a gate (the next
-//!    issue's evaluation) goes before;
+//!    names it in `status.customizationId` and the export. This is the one step an evaluation
+//!    gate goes before ([`crate::gate::at_switch`]);
 //! 4. the old model then carries the marker without being the model kept: the duplicate stage
 //!    deletes it ([`Action::DeleteMarked`]).
 //!
@@ -86,7 +87,8 @@ pub fn wanted(f: &Facts) -> Option<String> {
             crate::crd::RECREATE_REQUESTED_AT
         ),
         (false, Some(change)) => change,
-        (false, None) => return None,
+        // Under an evaluation gate, a retraining or an upgrade is built beside too.
+        (false, None) => crate::gate::change(f)?,
     };
     // A failed attempt is not repeated on the same request, base model and inputs.
     if let Some(failed) = f.successor.as_ref().filter(|s| s.in_flight().is_none()) {
@@ -162,6 +164,7 @@ pub fn sub_facts(f: &Facts, s: &Successor) -> Facts {
         base_model_name: Some(r.base_model_name.clone()),
         current_base: Some(r.base_model_name.clone()),
         successor: None,
+        gate: None,
         ..f.clone()
     }
 }
@@ -194,7 +197,8 @@ fn step(f: &Facts, s: &Successor) -> Action {
         return on(a);
     }
     match decide_training(&sub, obs, &status, None) {
-        Action::UpToDate => Action::SwitchToSuccessor,
+        // Trained on the current inputs: the switch, unless an evaluation gate holds it.
+        Action::UpToDate => crate::gate::at_switch(f, s),
         Action::Wait {
             reason: WaitReason::InvalidResource(m),
         } => give_up(format!("the service rejected {m} on the new model {id}")),

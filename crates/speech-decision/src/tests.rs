@@ -40,6 +40,7 @@ pub(super) fn base() -> Facts {
             reset_token: None,
             reconcile_token: None,
             recreate_token: None,
+            promote_token: None,
             strict: true,
         },
         recorded: Recorded {
@@ -63,6 +64,7 @@ pub(super) fn base() -> Facts {
         base_model_name: None,
         current_base: None,
         successor: None,
+        gate: None,
     }
 }
 

@@ -126,6 +126,8 @@ pub fn phase_for(action: &Action) -> Phase {
             WaitReason::TrainingRequested
             | WaitReason::UpgradeRequested
             | WaitReason::UnknownStatus(_) => Phase::Ready,
+            // Only ever a step of the new model beside the one in service.
+            WaitReason::Measuring(_) | WaitReason::QualityGateFailed(_) => Phase::Available,
         },
         Action::UpToDate => Phase::Available,
         Action::Observe(o) => o.phase.clone(),
@@ -195,6 +197,8 @@ pub fn ready_reason(action: &Action, deleting: bool) -> (&'static str, String) {
                 format!("the service rejected {m}; fix the content and the operator uploads it again"),
             ),
             WaitReason::UnknownStatus(s) => ("UnknownServiceStatus", format!("the service reports the unknown status {s:?}")),
+            WaitReason::Measuring(m) => ("Measuring", m.clone()),
+            WaitReason::QualityGateFailed(m) => ("QualityGateFailed", m.clone()),
             WaitReason::ServiceMissing { service, customization_id } => ("ServiceNotFound", format!(
                 "the deletion cannot delete model {customization_id}: SpeechService {service} (spec.serviceRef) does not exist in this namespace. Create it to let the operator delete the model, or set the annotation {}: \"true\" to release this resource without deleting anything (model {customization_id} then stays on the service)",
                 crate::crd::RELEASE_WITHOUT_DELETING
@@ -280,7 +284,19 @@ pub(super) fn set_conditions(
         // The current model is untouched while the new one is built: its phase and Ready stay;
         // the work shows in Reconciling (and the condition `Recreated`).
         let progress = match action {
+            // A change held back by the evaluation gate waits for the user, while the model
+            // in service is fine: settled (the condition `Promoted` says why).
             Action::AbandonSuccessor { .. } => Progress::Settled,
+            Action::Successor(inner)
+                if matches!(
+                    inner.as_ref(),
+                    Action::Wait {
+                        reason: WaitReason::QualityGateFailed(_)
+                    }
+                ) =>
+            {
+                Progress::Settled
+            }
             _ => Progress::Reconciling,
         };
         set_progress(
@@ -429,6 +445,9 @@ pub fn event(
     deleting: bool,
 ) -> Option<EventNote> {
     if let Some(note) = super::recreate::event(next, action) {
+        return Some(note);
+    }
+    if let Some(note) = crate::gate::event(prev, next) {
         return Some(note);
     }
     let phase = next.phase.as_ref()?;

@@ -235,6 +235,18 @@ pub fn next(
     }
     set_conditions(&mut st, facts, action, ready, now);
     recreate::set_recreated(&mut st, facts, action, now);
+    crate::gate::set_promoted(&mut st, facts, action, now);
+    // A `promote-requested-at` token is used by the switch it allows, or seen while no new
+    // model is built (then it promotes nothing: a later change is gated again).
+    let building = facts
+        .successor
+        .as_ref()
+        .and_then(|s| s.in_flight())
+        .is_some()
+        || *action == Action::CreateSuccessor;
+    if facts.promote_requested() && (*action == Action::SwitchToSuccessor || !building) {
+        st.promote_request_token = facts.desired.promote_token.clone();
+    }
     st.next_action = Some(crate::next_action::text(action, facts));
     if facts.kind == ModelKind::Voice && *action == Action::UpToDate {
         st.trained_inputs_digest = Some(digest);

@@ -189,6 +189,16 @@ async fn api_request(sim: &Sim, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let (operation, customization_id) = classify(&method, &path);
+    // A recognition names its custom model in the query: the log shows which model it used.
+    let customization_id = customization_id.or_else(|| {
+        (operation == Some(watson_client::Operation::Recognize))
+            .then(|| {
+                url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    .find(|(k, _)| k == "language_customization_id")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .flatten()
+    });
     let (req, model_name) = model_name_of(sim, req, operation, customization_id.as_deref()).await;
     let f = sim.faults.lock().clone();
     if f.latency_ms > 0 {
