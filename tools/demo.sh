@@ -350,7 +350,7 @@ Can you send a technician to check the splitter in the basement?
 LINES
 "$OPERATOR" test-set --from "$WORK/testset.txt" --out "$WORK/testset" --name helpdesk-tests \
   --namespace "$NAMESPACE" >/dev/null || die "test-set failed"
-k apply -f "$WORK/testset/test-set.yaml" >/dev/null
+k apply --server-side -f "$WORK/testset/test-set.yaml" >/dev/null # too large for the last-applied annotation
 k patch clm helpdesk --type merge -p '{"spec":{"evaluation":{"policy":"Gate","testSet":{
   "manifest":{"configMapKeyRef":{"name":"helpdesk-tests-manifest","key":"manifest.csv"}},
   "audio":{"configMapName":"helpdesk-tests-audio"}}}}}' >/dev/null
