@@ -153,13 +153,9 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
     // An upgrade to a version that recognises worse: the regression shows (policy Report: the
     // model is upgraded anyway). Every third heard word is lost: 3 errors in 12 words.
     let newer = admin
-        .publish_base_version(BASE, None)
+        .publish_worse_base_version(BASE)
         .await
-        .expect("publish");
-    admin
-        .set_base_version_worse(BASE, &newer, true)
-        .await
-        .expect("worse");
+        .expect("publish a worse version");
     apply(
         &api,
         &language_model(

@@ -191,13 +191,9 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
     // An upgrade to a version that recognises worse: built beside on the new version, held;
     // applications stay on the model in service and its version.
     let newer = admin
-        .publish_base_version(BASE, None)
+        .publish_worse_base_version(BASE)
         .await
-        .expect("publish");
-    admin
-        .set_base_version_worse(BASE, &newer, true)
-        .await
-        .expect("worse");
+        .expect("publish a worse version");
     apply(
         &api,
         &language_model("gated", spec(&evaluation, BETTER, Some(&newer))),

@@ -162,6 +162,16 @@ impl AdminClient {
         self.set_base_model_lifecycle(base_model, &lifecycle).await
     }
 
+    /// Publishes a new version of `base_model` (one day after the newest) that recognises
+    /// worse ([`Self::set_base_version_worse`]); returns the version. What a test of a
+    /// regression by upgrade needs in one call.
+    pub async fn publish_worse_base_version(&self, base_model: &str) -> Result<String, AdminError> {
+        let version = self.publish_base_version(base_model, None).await?;
+        self.set_base_version_worse(base_model, &version, true)
+            .await?;
+        Ok(version)
+    }
+
     /// `POST` (`worse`) or `DELETE /_simulator/models/{id}/worse`: recognition with the custom
     /// language model loses every third heard word while marked.
     pub async fn set_model_worse(
