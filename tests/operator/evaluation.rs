@@ -16,6 +16,7 @@ use serde_json::json;
 use support::fixture::language_model;
 use support::operator::{self, HasModelStatus, wait_for};
 use watson_speech_operator::crd::CustomLanguageModel;
+use watson_speech_operator::crd::evaluation::EvaluationStatus;
 use watson_speech_operator::simulator::recognize::wav_saying;
 
 use crate::{OPTIONS, apply, id_of};
@@ -23,13 +24,18 @@ use crate::{OPTIONS, apply, id_of};
 /// A base no other test of this binary uses: the new version and the knob are global.
 const BASE: &str = "en-GB_Telephony";
 
+/// `status.evaluation` (empty when absent).
+pub(crate) fn evaluation(m: &CustomLanguageModel) -> EvaluationStatus {
+    m.status
+        .as_ref()
+        .and_then(|s| s.evaluation.clone())
+        .unwrap_or_default()
+}
+
 /// The status' current WER and the number of earlier measurements.
 fn wer(m: &CustomLanguageModel) -> (Option<String>, usize) {
-    let e = m.status.as_ref().and_then(|s| s.evaluation.as_ref());
-    (
-        e.and_then(|e| e.wer.clone()),
-        e.map_or(0, |e| e.history.len()),
-    )
+    let e = evaluation(m);
+    (e.wer, e.history.len())
 }
 
 /// The notes of the Events in `ns` with `reason`.
@@ -90,7 +96,7 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
     let Some((ns, admin, base)) = operator::setup(OPTIONS, "evaluation").await else {
         return;
     };
-    let evaluation = create_test_set(&ns).await;
+    let test_set = create_test_set(&ns).await;
     let api = ns.api::<CustomLanguageModel>();
 
     // Trained on a corpus without the test set's words: both are misheard, 2 errors in 12
@@ -99,7 +105,7 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
         let mut s = json!({
             "baseModelName": BASE,
             "corpora": [{"name": "c", "source": {"text": corpus}}],
-            "evaluation": evaluation,
+            "evaluation": test_set,
         });
         if let Some(v) = version {
             s["baseModelVersion"] = json!(v);
@@ -114,12 +120,7 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
     let m = wait_for(&api, "measured", "measured", 120, |m| wer(m).0.is_some()).await;
     let id = id_of(&m);
     assert_eq!(wer(&m), (Some("16.67%".into()), 0));
-    let current = m
-        .status
-        .as_ref()
-        .and_then(|s| s.evaluation.as_ref())
-        .and_then(|e| e.current.clone())
-        .expect("current");
+    let current = evaluation(&m).current.expect("current");
     assert_eq!(
         (current.items, current.words, current.errors),
         (2, 12, 2),
@@ -171,11 +172,7 @@ async fn a_model_is_measured_after_each_training_and_upgrade() {
         wer(m) == (Some("25.00%".into()), 2)
     })
     .await;
-    let e = m
-        .status
-        .as_ref()
-        .and_then(|s| s.evaluation.clone())
-        .expect("evaluation");
+    let e = evaluation(&m);
     let current = e.current.expect("current");
     assert_eq!(current.base_model_version.as_deref(), Some(newer.as_str()));
     assert_eq!(

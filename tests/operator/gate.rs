@@ -16,7 +16,7 @@ use support::fixture::language_model;
 use support::operator::{HasModelStatus, wait_for};
 use watson_speech_operator::crd::{CustomLanguageModel, PROMOTE_REQUESTED_AT};
 
-use crate::evaluation::{create_test_set, current_wer, events};
+use crate::evaluation::{create_test_set, current_wer, evaluation, events};
 use crate::recreate::{count, exported, ibm_cloud, on_service, watch_export};
 use crate::{apply, id_of, is_available};
 
@@ -30,8 +30,8 @@ const BETTER: &str = "Take ibuprofen or paracetamol with water after food. Call 
 
 /// The gated model's spec: `corpus`, the test set, `policy: Gate` (tolerance 0), exported to
 /// `gated-cm`; `version` pins `baseModelVersion`.
-fn spec(evaluation: &serde_json::Value, corpus: &str, version: Option<&str>) -> serde_json::Value {
-    let mut evaluation = evaluation.clone();
+fn spec(test_set: &serde_json::Value, corpus: &str, version: Option<&str>) -> serde_json::Value {
+    let mut evaluation = test_set.clone();
     evaluation["policy"] = json!("Gate");
     let mut s = json!({
         "baseModelName": BASE,
@@ -77,16 +77,12 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
     let Some((ns, _sim, admin, stt)) = ibm_cloud("gate").await else {
         return;
     };
-    let evaluation = create_test_set(&ns).await;
+    let test_set = create_test_set(&ns).await;
     let api = ns.api::<CustomLanguageModel>();
     let cms = ns.api::<ConfigMap>();
 
     // The first training is made in place (nothing to compare with), measured, promoted.
-    apply(
-        &api,
-        &language_model("gated", spec(&evaluation, GOOD, None)),
-    )
-    .await;
+    apply(&api, &language_model("gated", spec(&test_set, GOOD, None))).await;
     let m = wait_for(&api, "gated", "measured and promoted", 120, |m| {
         current_wer(m).as_deref() == Some("0.00%") && promoted(m).1 == "Promoted"
     })
@@ -100,11 +96,7 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
     let (watched, watch) = watch_export(cms.clone(), "gated-cm".into(), stt.clone());
 
     // A corpus without the test set's words: built beside, measured worse, held back.
-    apply(
-        &api,
-        &language_model("gated", spec(&evaluation, POOR, None)),
-    )
-    .await;
+    apply(&api, &language_model("gated", spec(&test_set, POOR, None))).await;
     let m = wait_for(&api, "gated", "held back", 180, held).await;
     let (status, _, message) = promoted(&m);
     assert_eq!(status, "False");
@@ -120,12 +112,7 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
     assert_eq!(id_of(&m), first, "status still names the model in service");
     assert!(is_available(&m), "the model in service stays Ready");
     assert_eq!(export_of(&cms).await.0.as_deref(), Some(first.as_str()));
-    let candidate = m
-        .status
-        .as_ref()
-        .and_then(|s| s.evaluation.as_ref())
-        .and_then(|e| e.candidate.clone())
-        .expect("candidate measured");
+    let candidate = evaluation(&m).candidate.expect("candidate measured");
     assert_eq!(
         (
             candidate.customization_id.as_str(),
@@ -143,7 +130,7 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
     // A better corpus: the held model takes it, is retrained, measured and switched to.
     apply(
         &api,
-        &language_model("gated", spec(&evaluation, BETTER, None)),
+        &language_model("gated", spec(&test_set, BETTER, None)),
     )
     .await;
     let m = wait_for(&api, "gated", "promoted", 180, |m| {
@@ -156,18 +143,12 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
         "the held model was retrained, no third made"
     );
     let m = wait_for(&api, "gated", "measurement taken", 60, |m| {
-        m.status
-            .as_ref()
-            .and_then(|s| s.evaluation.as_ref())
-            .and_then(|e| e.current.as_ref())
+        evaluation(m)
+            .current
             .is_some_and(|c| c.customization_id == new)
     })
     .await;
-    let e = m
-        .status
-        .as_ref()
-        .and_then(|s| s.evaluation.clone())
-        .expect("evaluation");
+    let e = evaluation(&m);
     let current = e.current.expect("current");
     assert_eq!(
         (current.customization_id.as_str(), current.wer.as_deref()),
@@ -196,7 +177,7 @@ async fn a_gate_holds_a_worse_change_back_and_promotes_a_better_one() {
         .expect("publish a worse version");
     apply(
         &api,
-        &language_model("gated", spec(&evaluation, BETTER, Some(&newer))),
+        &language_model("gated", spec(&test_set, BETTER, Some(&newer))),
     )
     .await;
     let m = wait_for(&api, "gated", "the upgrade held back", 180, held).await;

@@ -99,14 +99,7 @@ pub(crate) async fn on_service(stt: &SttClient) -> Vec<String> {
 
 /// Successful calls of `op` in the (own) simulator's log.
 pub(crate) async fn count(admin: &AdminClient, op: &str) -> usize {
-    admin
-        .requests(0)
-        .await
-        .expect("log")
-        .requests
-        .iter()
-        .filter(|r| r.operation.as_deref() == Some(op) && r.status < 300)
-        .count()
+    admin.successful_calls(op, 0).await.expect("log")
 }
 
 /// The customization ID the export ConfigMap names, if any.

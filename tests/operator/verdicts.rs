@@ -72,14 +72,7 @@ async fn base_listings(admin: &AdminClient) -> Vec<u16> {
 
 /// The successful calls of `op` in the log from `since` on.
 async fn calls(admin: &AdminClient, op: &str, since: u64) -> usize {
-    admin
-        .requests(since)
-        .await
-        .expect("log")
-        .requests
-        .iter()
-        .filter(|r| r.operation.as_deref() == Some(op) && r.status < 300)
-        .count()
+    admin.successful_calls(op, since).await.expect("log")
 }
 
 /// The lookups of a model by its own ID from `since` on, whatever they answered.

@@ -292,6 +292,18 @@ impl AdminClient {
         self.get_json(&format!("/requests?since={since}")).await
     }
 
+    /// The calls of operation `op` (e.g. `"recognize"`, `"create_language_model"`) answered with
+    /// a 2xx status in the request log from sequence number `since` on.
+    pub async fn successful_calls(&self, op: &str, since: u64) -> Result<usize, AdminError> {
+        Ok(self
+            .requests(since)
+            .await?
+            .requests
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some(op) && r.status < 300)
+            .count())
+    }
+
     /// `GET /_simulator/counters`.
     pub async fn counters(&self) -> Result<Counters, AdminError> {
         self.get_json("/counters").await
