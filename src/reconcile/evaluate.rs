@@ -148,46 +148,28 @@ async fn measure_once(ctx: &Context, ns: &str, name: &str) -> bool {
         && m.service_status == Some(ServiceStatus::Available)
         && m.current_operation.is_none();
     let measured_spec = rule::measured_spec(&spec);
-    let serving = m.customization_id.as_deref().map(|id| Subject {
-        id: id.to_string(),
+    let serving = rule::serving_key(m, &measured_spec).map(|key| Subject {
+        id: m.customization_id.clone().unwrap_or_default(),
         base_model: m
             .base_model_name
             .clone()
             .unwrap_or_else(|| obj.spec.base_model_name.clone()),
         version: m.base_model_version.clone(),
         trained: m.trained_inputs_digest.clone(),
-        key: rule::measurement_key(
-            id,
-            m.base_model_version.as_deref(),
-            m.trained_inputs_digest.as_deref(),
-            &measured_spec,
-        ),
+        key,
         candidate: false,
     });
-    // Under Gate: the new model beside, once trained on its inputs and idle.
+    // Under Gate: the new model beside, once ready to measure.
     let candidate = m
         .successor
         .as_ref()
         .filter(|_| spec.policy == EvaluationPolicy::Gate)
-        .filter(|s| {
-            s.trained_inputs_digest.is_some()
-                && s.trained_inputs_digest == s.inputs_digest
-                && s.service_status == Some(ServiceStatus::Available)
-                && s.current_operation.is_none()
-        })
         .and_then(|s| {
-            let id = s.customization_id.clone()?;
-            let version = s.versions.last().cloned();
             Some(Subject {
-                key: rule::measurement_key(
-                    &id,
-                    version.as_deref(),
-                    s.trained_inputs_digest.as_deref(),
-                    &measured_spec,
-                ),
-                id,
+                key: rule::candidate_key(s, &measured_spec)?,
+                id: s.customization_id.clone()?,
                 base_model: s.base_model_name.clone(),
-                version,
+                version: s.versions.last().cloned(),
                 trained: s.trained_inputs_digest.clone(),
                 candidate: true,
             })

@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use sha2::{Digest, Sha256};
 
 use crate::crd::evaluation::{Evaluation, EvaluationPolicy, EvaluationStatus, Measurement};
+use crate::crd::{ModelStatus, ServiceStatus, SuccessorStatus};
 use crate::wer::{Score, percent};
 
 /// Most items of a test set (each one is a recognition request, billed by IBM).
@@ -222,6 +223,37 @@ pub fn measured_spec(spec: &Evaluation) -> String {
         ..spec.clone()
     };
     serde_json::to_string(&measured).unwrap_or_default()
+}
+
+/// The [`measurement_key`] of the model in service as status records it (its customization ID,
+/// newest base-model version and trained inputs); `None` without a customization ID.
+pub fn serving_key(st: &ModelStatus, measured_spec: &str) -> Option<String> {
+    let id = st.customization_id.as_deref()?;
+    Some(measurement_key(
+        id,
+        st.base_model_version.as_deref(),
+        st.trained_inputs_digest.as_deref(),
+        measured_spec,
+    ))
+}
+
+/// The [`measurement_key`] of the new model beside the one in service (`status.successor`),
+/// once it is ready to measure: trained on its current inputs, `available` on the service, no
+/// operation running. `None` otherwise.
+pub fn candidate_key(s: &SuccessorStatus, measured_spec: &str) -> Option<String> {
+    let id = s.customization_id.as_deref()?;
+    let ready = s.trained_inputs_digest.is_some()
+        && s.trained_inputs_digest == s.inputs_digest
+        && s.service_status == Some(ServiceStatus::Available)
+        && s.current_operation.is_none();
+    ready.then(|| {
+        measurement_key(
+            id,
+            s.versions.last().map(String::as_str),
+            s.trained_inputs_digest.as_deref(),
+            measured_spec,
+        )
+    })
 }
 
 /// Measurements of a model in any 24 hours when `spec.evaluation.maxMeasurementsPerDay` is not
@@ -760,5 +792,53 @@ mod tests {
             ..spec.clone()
         };
         assert_ne!(measured_spec(&spec), measured_spec(&other_weight));
+    }
+
+    #[test]
+    fn the_new_model_is_ready_to_measure_once_trained_on_its_inputs_and_idle() {
+        let ready = SuccessorStatus {
+            customization_id: Some("new".into()),
+            versions: vec!["v1".into(), "v2".into()],
+            inputs_digest: Some("d2".into()),
+            trained_inputs_digest: Some("d2".into()),
+            service_status: Some(ServiceStatus::Available),
+            ..Default::default()
+        };
+        assert_eq!(
+            candidate_key(&ready, "{}"),
+            Some(measurement_key("new", Some("v2"), Some("d2"), "{}"))
+        );
+        let not = |f: fn(&mut SuccessorStatus)| {
+            let mut s = ready.clone();
+            f(&mut s);
+            candidate_key(&s, "{}")
+        };
+        assert_eq!(not(|s| s.customization_id = None), None, "deleted");
+        assert_eq!(
+            not(|s| s.trained_inputs_digest = None),
+            None,
+            "never trained"
+        );
+        assert_eq!(
+            not(|s| s.inputs_digest = Some("d3".into())),
+            None,
+            "trained on older inputs"
+        );
+        assert_eq!(
+            not(|s| s.service_status = Some(ServiceStatus::Training)),
+            None,
+            "training"
+        );
+        let serving = ModelStatus {
+            customization_id: Some("id".into()),
+            base_model_version: Some("v1".into()),
+            trained_inputs_digest: Some("d1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            serving_key(&serving, "{}"),
+            Some(measurement_key("id", Some("v1"), Some("d1"), "{}"))
+        );
+        assert_eq!(serving_key(&ModelStatus::default(), "{}"), None);
     }
 }
