@@ -152,8 +152,10 @@ pub async fn reconcile(obj: Arc<SpeechService>, ctx: Arc<Context>) -> Result<Req
     if let Some(m) = &ctx.metrics {
         m.reconciled("SpeechService", result_label, category, started.elapsed());
     }
-    if st != old {
-        let patch = serde_json::json!({ "status": st });
+    // The same merge diff as a model's status: a field the new status no longer has is sent as
+    // `null`, so it goes (a merge patch of the whole status would leave it).
+    if let Some(change) = super::write::merge_patch(&old, &st) {
+        let patch = serde_json::json!({ "status": change });
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }

@@ -300,6 +300,49 @@ mod tests {
         assert_eq!(merge_patch(&new, &new), None);
     }
 
+    /// Every typed status written by merge patch goes through this diff, so a field cleared in
+    /// it is removed: `status.evaluation.candidate` once taken at the switch (issue 28), a
+    /// SpeechService's `modelsInUse` once unknown.
+    #[test]
+    fn cleared_fields_of_the_evaluation_and_service_statuses_are_removed() {
+        use crate::crd::evaluation::{EvaluationStatus, Measurement};
+        let m = Measurement {
+            customization_id: "new".into(),
+            base_model_version: None,
+            trained_inputs_digest: None,
+            key: "k".into(),
+            wer_basis_points: Some(0),
+            wer: Some("0.00%".into()),
+            items: 1,
+            words: 1,
+            errors: 0,
+            measured_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+        };
+        let held = EvaluationStatus {
+            candidate: Some(m.clone()),
+            message: Some("x".into()),
+            ..Default::default()
+        };
+        let taken = EvaluationStatus {
+            current: Some(m),
+            ..Default::default()
+        };
+        let patch = merge_patch(&held, &taken).expect("patch");
+        assert_eq!(patch["candidate"], serde_json::Value::Null);
+        assert_eq!(patch["message"], serde_json::Value::Null);
+        let old = crate::crd::SpeechServiceStatus {
+            models_in_use: Some(3),
+            ..Default::default()
+        };
+        let new = crate::crd::SpeechServiceStatus::default();
+        assert_eq!(
+            merge_patch(&old, &new),
+            Some(serde_json::json!({"modelsInUse": null}))
+        );
+    }
+
     /// A key gone from a nested object is removed (`null`), since a merge patch merges nested
     /// objects: `status.successor.wordCount` must not outlive the value that cleared it.
     #[test]
